@@ -1,1 +1,46 @@
-pub fn placeholder() {}
+//! distlab: the course crate of a distributed-systems course.
+//!
+//! Students implement nodes of classic algorithms as plain structs with
+//! handlers ([`Process`]). A deterministic discrete-event simulator runs
+//! them over a network model whose every choice comes from one seed; monitors
+//! judge the trace; an explorer tries every delivery order of small systems;
+//! a space-time diagram shows what happened.
+//!
+//! Module map:
+//! - [`process`]: the node trait, the handler context, observations.
+//! - [`network`], [`faults`], [`scenario`]: the run's conditions, as data.
+//! - [`sim`]: the timed simulator; [`world`]: nodes and dispatch, shared
+//!   with the explorer.
+//! - [`trace`]: the record of a run, with a stable JSON form and hash.
+//! - [`check`]: monitors, verdicts and counters.
+//! - [`rng`], [`stable_hash`]: seeded randomness and run-independent hashing.
+
+pub mod check;
+pub mod faults;
+pub mod network;
+pub mod process;
+pub mod rng;
+pub mod scenario;
+pub mod sim;
+pub mod stable_hash;
+pub mod trace;
+pub mod world;
+
+/// A node's id: nodes are numbered `0..n`.
+pub type NodeId = usize;
+
+/// Virtual time in microseconds.
+pub type Time = i64;
+
+/// Milliseconds as virtual time.
+pub const fn ms(millis: i64) -> Time {
+    millis * 1000
+}
+
+pub use check::{check_trace, Counters, Monitor, Provenance, RunEnd, Status, Step, Verdict};
+pub use faults::{Fault, RandomFaults, Schedule};
+pub use network::{ClockModel, Delay, Network};
+pub use process::{Ctx, Decision, Message, NodeClone, Observation, Process, TimerTag};
+pub use scenario::{Scenario, ScenarioError};
+pub use sim::{determinism_check, simulate, simulate_with};
+pub use trace::{Dest, DropReason, Event, EventKind, MsgId, Stop, Trace};

@@ -1,0 +1,306 @@
+//! Properties of runs and the verdicts they give.
+//!
+//! A [`Monitor`] watches events one at a time. It can reject an event
+//! (a safety property: "never two nodes in the critical section"), demand a
+//! condition by a deadline after the faults stop (bounded liveness: "every
+//! live node knows the leader within 2 s"), and judge the run at its end
+//! (counts against a bound). The same monitors run on simulator traces, on
+//! every path of the explorer, and in the grader.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::hash::Hash;
+
+use serde::{Deserialize, Serialize};
+
+use crate::faults::fmt_time;
+use crate::process::Message;
+use crate::stable_hash::StableHasher;
+use crate::trace::{Event, EventKind, Stop, Trace};
+use crate::Time;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Pass,
+    Fail,
+    /// Not decided (the run stopped too early). Never counts as a pass.
+    Unknown,
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Status::Pass => "pass",
+            Status::Fail => "FAIL",
+            Status::Unknown => "unknown",
+        })
+    }
+}
+
+/// The result of one check on one run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verdict {
+    pub check: String,
+    pub status: Status,
+    /// A plain sentence: what held, or what went wrong and where.
+    pub message: String,
+    /// Index of the first violating event in the trace, if any.
+    pub event: Option<usize>,
+    pub at: Option<Time>,
+    pub seed: u64,
+    pub scenario: String,
+    /// One line that reruns exactly this run.
+    pub replay: String,
+}
+
+impl Verdict {
+    pub fn passed(&self) -> bool {
+        self.status == Status::Pass
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "[{}] {}: {}", self.status, self.check, self.message)?;
+        if self.status != Status::Pass {
+            write!(f, " (scenario '{}', seed {}; replay: {})", self.scenario, self.seed, self.replay)?;
+        }
+        Ok(())
+    }
+}
+
+/// One event as a monitor sees it: the payload of a message event is at
+/// hand, whether the event comes from a trace or from the explorer.
+pub struct Step<'a, M> {
+    pub index: usize,
+    pub at: Time,
+    pub kind: &'a EventKind<M>,
+    pub msg: Option<&'a M>,
+}
+
+/// How a run ended, for end-of-run judgements.
+pub struct RunEnd<'a> {
+    pub end: Time,
+    pub stop: Stop,
+    pub nodes: usize,
+    /// Nodes up at the end.
+    pub up: &'a [bool],
+    pub counters: &'a Counters,
+}
+
+/// A property of runs. Monitors derive `Clone, Hash, Debug` (the explorer
+/// copies and fingerprints them along every path).
+pub trait Monitor<M: Message>: MonitorClone<M> {
+    fn name(&self) -> String;
+    /// Sees every event in order; an error is a violation at this event.
+    fn on_event(&mut self, step: &Step<'_, M>) -> Result<(), String> {
+        let _ = step;
+        Ok(())
+    }
+    /// For bounded liveness: how long after the last fault [`Monitor::settled`]
+    /// must hold.
+    fn deadline(&self) -> Option<Time> {
+        None
+    }
+    /// The liveness condition, judged once at the deadline (or at a
+    /// quiescent end before it; in the explorer, at every state where
+    /// nothing is left to happen).
+    fn settled(&self) -> Result<(), String> {
+        Ok(())
+    }
+    /// Judged when the run ends.
+    fn at_end(&mut self, end: &RunEnd<'_>) -> Result<(), String> {
+        let _ = end;
+        Ok(())
+    }
+}
+
+pub trait MonitorClone<M: Message>: fmt::Debug + 'static {
+    fn clone_monitor(&self) -> Box<dyn Monitor<M>>;
+    fn fingerprint(&self) -> u64;
+}
+
+impl<M: Message, T: Monitor<M> + Clone + Hash + fmt::Debug + 'static> MonitorClone<M> for T {
+    fn clone_monitor(&self) -> Box<dyn Monitor<M>> {
+        Box::new(self.clone())
+    }
+    fn fingerprint(&self) -> u64 {
+        let mut h = StableHasher::new();
+        self.hash(&mut h);
+        h.finish64()
+    }
+}
+
+impl<M: Message> Clone for Box<dyn Monitor<M>> {
+    fn clone(&self) -> Self {
+        self.clone_monitor()
+    }
+}
+
+/// Message counts of a run.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counters {
+    /// Messages sent; a hardware broadcast counts once.
+    pub sent: usize,
+    pub delivered: usize,
+    pub dropped: usize,
+    pub duplicated: usize,
+    /// Sends per message kind (the enum variant's name).
+    pub by_kind: BTreeMap<String, usize>,
+    /// Sends per sender.
+    pub by_node: BTreeMap<usize, usize>,
+}
+
+impl Counters {
+    pub fn of<M: Message>(trace: &Trace<M>) -> Counters {
+        let mut c = Counters::default();
+        for event in &trace.events {
+            match &event.kind {
+                EventKind::Send { from, msg, .. } => {
+                    c.sent += 1;
+                    *c.by_kind.entry(message_kind(msg)).or_default() += 1;
+                    *c.by_node.entry(*from).or_default() += 1;
+                }
+                EventKind::Deliver { .. } => c.delivered += 1,
+                EventKind::Drop { .. } => c.dropped += 1,
+                EventKind::Duplicate { .. } => c.duplicated += 1,
+                _ => {}
+            }
+        }
+        c
+    }
+}
+
+/// The variant name of a message: `Request { ts: 3 }` gives `Request`.
+pub fn message_kind<M: fmt::Debug>(msg: &M) -> String {
+    let text = format!("{msg:?}");
+    let end = text.find(|c: char| !(c.is_alphanumeric() || c == '_')).unwrap_or(text.len());
+    text[..end].to_owned()
+}
+
+/// Where a run came from, for verdicts: the one-line replay is built here.
+#[derive(Clone, Debug)]
+pub struct Provenance {
+    pub scenario: String,
+    pub seed: u64,
+    pub replay: String,
+}
+
+impl Provenance {
+    pub fn of<M>(trace: &Trace<M>, replay: impl Into<String>) -> Self {
+        Provenance { scenario: trace.scenario.name.clone(), seed: trace.seed, replay: replay.into() }
+    }
+
+    fn verdict(&self, check: String, status: Status, message: String, event: Option<(usize, Time)>) -> Verdict {
+        Verdict {
+            check,
+            status,
+            message,
+            event: event.map(|e| e.0),
+            at: event.map(|e| e.1),
+            seed: self.seed,
+            scenario: self.scenario.clone(),
+            replay: self.replay.clone(),
+        }
+    }
+}
+
+/// Name of the built-in check that fails when a node panics.
+pub const NODES_RUN_CLEANLY: &str = "nodes run without panicking";
+
+/// Judges a trace with each monitor; one verdict per monitor, plus one for
+/// the nodes' own failures.
+pub fn check_trace<M: Message>(trace: &Trace<M>, monitors: &[Box<dyn Monitor<M>>], from: &Provenance) -> Vec<Verdict> {
+    let counters = Counters::of(trace);
+    let up = nodes_up_at_end(trace);
+    let mut verdicts: Vec<Verdict> = monitors
+        .iter()
+        .map(|monitor| judge(trace, monitor.clone(), &counters, &up, from))
+        .collect();
+    let failure = trace.events.iter().enumerate().find_map(|(i, e)| match &e.kind {
+        EventKind::Fail { node, handler, message } => Some((i, e.at, format!("node {node} failed in {handler}: {message}"))),
+        _ => None,
+    });
+    verdicts.push(match failure {
+        Some((i, at, text)) => from.verdict(NODES_RUN_CLEANLY.into(), Status::Fail, text, Some((i, at))),
+        None => from.verdict(NODES_RUN_CLEANLY.into(), Status::Pass, "no handler panicked".into(), None),
+    });
+    verdicts
+}
+
+fn judge<M: Message>(
+    trace: &Trace<M>,
+    mut monitor: Box<dyn Monitor<M>>,
+    counters: &Counters,
+    up: &[bool],
+    from: &Provenance,
+) -> Verdict {
+    let name = monitor.name();
+    let due = monitor.deadline().map(|d| trace.scenario.schedule.quiet_after() + d);
+    let mut liveness_judged = false;
+    for (index, event) in trace.events.iter().enumerate() {
+        if let Some(due) = due.filter(|&due| !liveness_judged && event.at > due) {
+            liveness_judged = true;
+            if let Err(why) = monitor.settled() {
+                let text = format!("{why} (by {}, the deadline after the last fault)", fmt_time(due));
+                return from.verdict(name, Status::Fail, text, Some((index, due)));
+            }
+        }
+        let step = Step { index, at: event.at, kind: &event.kind, msg: payload(trace, event) };
+        if let Err(why) = monitor.on_event(&step) {
+            return from.verdict(name, Status::Fail, why, Some((index, event.at)));
+        }
+    }
+    if let Some(due) = due.filter(|_| !liveness_judged) {
+        // A run that went quiet has reached its final state early; one cut
+        // short by the clock, the event limit or a failure has not.
+        if trace.end < due && trace.stop != Stop::Quiet {
+            let text = format!(
+                "the run stopped at {} ({:?}), before the deadline {}: not enough time to judge",
+                fmt_time(trace.end),
+                trace.stop,
+                fmt_time(due)
+            );
+            return from.verdict(name, Status::Unknown, text, None);
+        }
+        if let Err(why) = monitor.settled() {
+            let text = format!("{why} (by {}, the deadline after the last fault)", fmt_time(due));
+            return from.verdict(name, Status::Fail, text, Some((trace.events.len().saturating_sub(1), due)));
+        }
+    }
+    let end = RunEnd { end: trace.end, stop: trace.stop, nodes: trace.scenario.nodes, up, counters };
+    match monitor.at_end(&end) {
+        Err(why) => from.verdict(name, Status::Fail, why, Some((trace.events.len().saturating_sub(1), trace.end))),
+        Ok(()) if trace.stop == Stop::EventLimit => from.verdict(
+            name,
+            Status::Unknown,
+            format!("no violation in {} events, but the event limit cut the run short", trace.events.len()),
+            None,
+        ),
+        Ok(()) => from.verdict(name, Status::Pass, "held throughout the run".into(), None),
+    }
+}
+
+fn payload<'a, M>(trace: &'a Trace<M>, event: &'a Event<M>) -> Option<&'a M> {
+    match &event.kind {
+        EventKind::Send { msg, .. } => Some(msg),
+        EventKind::Deliver { id, .. } | EventKind::Drop { id, .. } | EventKind::Duplicate { id, .. } => {
+            trace.message(*id)
+        }
+        _ => None,
+    }
+}
+
+/// Which nodes are up when the trace ends.
+pub fn nodes_up_at_end<M>(trace: &Trace<M>) -> Vec<bool> {
+    let mut up = vec![true; trace.scenario.nodes];
+    for event in &trace.events {
+        match event.kind {
+            EventKind::Crash { node } => up[node] = false,
+            EventKind::Recover { node } => up[node] = true,
+            _ => {}
+        }
+    }
+    up
+}
