@@ -14,6 +14,8 @@
 //! - [`trace`]: the record of a run, with a stable JSON form and hash.
 //! - [`check`]: monitors, verdicts and counters.
 //! - [`rng`], [`stable_hash`]: seeded randomness and run-independent hashing.
+//! - [`warmup`]: the welcome notebook's exercise, and the shape of every
+//!   exercise (message type, monitors, scenarios, a non-generic `check`).
 
 pub mod check;
 pub mod faults;
@@ -24,6 +26,7 @@ pub mod scenario;
 pub mod sim;
 pub mod stable_hash;
 pub mod trace;
+pub mod warmup;
 pub mod world;
 
 /// A node's id: nodes are numbered `0..n`.
