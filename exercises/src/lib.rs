@@ -14,11 +14,14 @@
 //! - [`trace`]: the record of a run, with a stable JSON form and hash.
 //! - [`check`]: monitors, verdicts and counters.
 //! - [`rng`], [`stable_hash`]: seeded randomness and run-independent hashing.
+//! - [`catalogue`]: the exercise registry and the exercises.
 //! - [`warmup`]: the welcome notebook's exercise, and the shape of every
 //!   exercise (message type, monitors, scenarios, a non-generic `check`).
 
+pub mod catalogue;
 pub mod check;
 pub mod faults;
+pub mod guard;
 pub mod network;
 pub mod process;
 pub mod rng;

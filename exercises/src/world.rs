@@ -6,6 +6,7 @@ use std::hash::{Hash, Hasher};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 
+use crate::guard::panic_text;
 use crate::process::{Action, Ctx, Durable, Message, NodeFactory, Process, TimerTag};
 use crate::stable_hash::StableHasher;
 use crate::{NodeId, Time};
@@ -155,15 +156,5 @@ fn handler_name<M>(input: &Input<M>) -> &'static str {
         Input::Message { .. } => "on_message",
         Input::Timer(_) => "on_timer",
         Input::Recover => "on_recover",
-    }
-}
-
-fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "a panic with a non-text payload".to_owned()
     }
 }

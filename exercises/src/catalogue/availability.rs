@@ -1,0 +1,138 @@
+//! Notebook 3, replication and availability: a server is up with
+//! probability p; how available are k replicas, and how many are needed
+//! for a target? The textbook's case: p = 3/4 and 99 % need 4 replicas.
+//!
+//! The reference simulates failing replicas (Monte Carlo) and compares.
+
+use serde::{Deserialize, Serialize};
+
+use super::{numeric_verdict, CheckSpec, ExerciseSpec, Report, Scope, Visibility};
+use crate::guard::call_guarded;
+use crate::rng::{Draw, SeededRng};
+
+/// The student's two functions.
+#[derive(Clone, Copy)]
+pub struct Solution {
+    /// Probability that at least one of `k` replicas is up.
+    pub availability: fn(f64, u32) -> f64,
+    /// The smallest number of replicas whose availability reaches `target`.
+    pub replicas_needed: fn(f64, f64) -> u32,
+}
+
+pub const SPEC: ExerciseSpec = ExerciseSpec {
+    id: "replicas",
+    title: "Replicas for a target availability",
+    notebook: 3,
+    points: 10,
+    task: "Write `availability(p, k)`, the probability that at least one of `k` independent \
+           replicas is up when each is up with probability `p`, and `replicas_needed(p, target)`, \
+           the smallest `k` whose availability is at least `target`. Both are compared with a \
+           simulation of failing replicas, for the textbook's server (up 3/4 of the time, 99 %) \
+           and for your own p and target.",
+    scaffold: "fn availability(p: f64, k: u32) -> f64 {\n    let _ = (p, k);\n    0.0\n}\n\n\
+               fn replicas_needed(p: f64, target: f64) -> u32 {\n    let _ = (p, target);\n    1\n}\n",
+    solution: "distlab::catalogue::availability::Solution { availability, replicas_needed }",
+    checks: &[
+        CheckSpec { name: "availability matches the simulation", weight: 4, visibility: Visibility::Public },
+        CheckSpec { name: "replicas needed matches the simulation", weight: 4, visibility: Visibility::Public },
+        CheckSpec { name: "extreme probabilities", weight: 2, visibility: Visibility::Hidden },
+    ],
+};
+
+/// Trials per Monte Carlo estimate.
+const TRIALS: u32 = 200_000;
+
+/// The fraction of `TRIALS` trials in which at least one of `k` replicas,
+/// each up with probability `p`, was up.
+pub fn simulated_availability(p: f64, k: u32, rng: &mut impl Draw) -> f64 {
+    let up = (0..TRIALS).filter(|_| (0..k).any(|_| rng.unit() < p)).count();
+    up as f64 / TRIALS as f64
+}
+
+/// Four standard deviations of the estimate, plus rounding slack.
+fn tolerance(a: f64) -> f64 {
+    4.0 * (a * (1.0 - a) / TRIALS as f64).sqrt() + 1e-4
+}
+
+/// The smallest k whose simulated availability reaches `target`.
+pub fn simulated_replicas_needed(p: f64, target: f64, rng: &mut impl Draw) -> u32 {
+    (1..=64).find(|&k| simulated_availability(p, k, rng) >= target).unwrap_or(64)
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Variant {
+    pub p: f64,
+    pub target: f64,
+}
+
+/// A (p, target) whose answer the simulation decides clearly: the
+/// availability of the neighbouring k's is far from the target compared
+/// with the simulation's noise.
+pub fn variant(seed: u64) -> Variant {
+    let mut rng = SeededRng::new(seed, 0x61766169);
+    loop {
+        let p: f64 = [0.5, 0.6, 0.65, 0.7, 0.8, 0.85, 0.9][rng.below(7) as usize];
+        let target = [0.9, 0.95, 0.98, 0.99, 0.995][rng.below(5) as usize];
+        let exact = |k: i32| 1.0 - (1.0 - p).powi(k);
+        let k = (1..64).find(|&k| exact(k) >= target).unwrap();
+        if exact(k) - target > 3.0 * tolerance(target) && target - exact(k - 1) > 3.0 * tolerance(target) {
+            return Variant { p, target };
+        }
+    }
+}
+
+pub fn check(solution: Solution, seed: u64, scope: Scope) -> Report {
+    let v = variant(seed);
+    let mut rng = SeededRng::new(seed, 0x6d6f6e74);
+    let mut verdicts = Vec::new();
+
+    let mut cases: Vec<(&'static str, f64, u32)> = vec![(SPEC.checks[0].name, 0.75, 4), (SPEC.checks[0].name, v.p, 1), (SPEC.checks[0].name, v.p, 3)];
+    let mut targets: Vec<(&'static str, f64, f64)> = vec![(SPEC.checks[1].name, 0.75, 0.99), (SPEC.checks[1].name, v.p, v.target)];
+    if scope == Scope::All {
+        hidden_cases(&mut cases, &mut targets);
+    }
+    for (name, p, k) in cases {
+        let simulated = simulated_availability(p, k, &mut rng);
+        let (ok, message) = match call_guarded(|| (solution.availability)(p, k)) {
+            Ok(a) if (a - simulated).abs() <= tolerance(simulated) => {
+                (true, format!("availability({p}, {k}) = {a:.5}; simulated {simulated:.5}"))
+            }
+            Ok(a) => (false, format!("availability({p}, {k}) = {a:.5}, but {TRIALS} simulated trials give {simulated:.5}")),
+            Err(panic) => (false, format!("availability({p}, {k}) panicked: {panic}")),
+        };
+        verdicts.push(numeric_verdict(name, ok, message, format!("p={p} k={k}"), seed, SPEC.id));
+    }
+    for (name, p, target) in targets {
+        let simulated = simulated_replicas_needed(p, target, &mut rng);
+        let (ok, message) = match call_guarded(|| (solution.replicas_needed)(p, target)) {
+            Ok(k) if k == simulated => (true, format!("replicas_needed({p}, {target}) = {k}, as simulated")),
+            Ok(k) => (false, format!("replicas_needed({p}, {target}) = {k}, but the simulation needs {simulated}")),
+            Err(panic) => (false, format!("replicas_needed({p}, {target}) panicked: {panic}")),
+        };
+        verdicts.push(numeric_verdict(name, ok, message, format!("p={p} target={target}"), seed, SPEC.id));
+    }
+    Report { exercise: SPEC.id.into(), verdicts, diagram: None }
+}
+
+#[cfg(feature = "grader")]
+fn hidden_cases(cases: &mut Vec<(&'static str, f64, u32)>, targets: &mut Vec<(&'static str, f64, f64)>) {
+    let name = SPEC.checks[2].name;
+    cases.extend([(name, 1.0, 1), (name, 0.0, 5), (name, 0.5, 0)]);
+    targets.push((name, 1.0, 0.99));
+}
+
+#[cfg(not(feature = "grader"))]
+fn hidden_cases(_: &mut Vec<(&'static str, f64, u32)>, _: &mut Vec<(&'static str, f64, f64)>) {}
+
+#[cfg(feature = "reference")]
+pub mod reference {
+    pub fn availability(p: f64, k: u32) -> f64 {
+        1.0 - (1.0 - p).powi(k as i32)
+    }
+    pub fn replicas_needed(p: f64, target: f64) -> u32 {
+        (1..=64).find(|&k| availability(p, k) >= target).unwrap_or(64)
+    }
+    pub fn solution() -> super::Solution {
+        super::Solution { availability, replicas_needed }
+    }
+}

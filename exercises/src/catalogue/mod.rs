@@ -1,0 +1,169 @@
+//! The exercise catalogue: the one list of exercises that the kernel and the
+//! grader read. Nothing else lists exercises.
+//!
+//! Each exercise module offers the same shape:
+//! - the types of the student's solution (a function signature, or a message
+//!   enum and `Process` nodes),
+//! - `variant(seed)`: the student's own parameters, derived from a seed the
+//!   caller passes in (the grader derives it from the student id),
+//! - `check(solution, seed, scope) -> Report`: runs the checks of that scope
+//!   and returns non-generic verdicts, so neither the kernel nor the grader
+//!   instantiates generic code,
+//! - a reference solution behind the `reference` feature.
+
+use serde::{Deserialize, Serialize};
+
+use crate::check::{Status, Verdict};
+
+pub mod availability;
+pub mod hops;
+pub mod quorum;
+
+/// Who sees a check's details before the deadline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Visibility {
+    /// Run by `:check` in the notebook; full feedback.
+    Public,
+    /// Run only by the grader; pass/fail only until the deadline.
+    Hidden,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct CheckSpec {
+    pub name: &'static str,
+    pub weight: u32,
+    pub visibility: Visibility,
+}
+
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct ExerciseSpec {
+    /// Short, stable id: `:check hops`.
+    pub id: &'static str,
+    pub title: &'static str,
+    pub notebook: u32,
+    pub points: u32,
+    /// What to implement, in Markdown.
+    pub task: &'static str,
+    /// The code a student starts from: compiles, does nothing useful, fails
+    /// the checks.
+    pub scaffold: &'static str,
+    /// The item the student's code must define; the kernel and grader pass
+    /// it to the exercise's `check`.
+    pub solution: &'static str,
+    pub checks: &'static [CheckSpec],
+}
+
+impl ExerciseSpec {
+    pub fn check_spec(&self, name: &str) -> Option<&'static CheckSpec> {
+        self.checks.iter().find(|c| c.name == name)
+    }
+}
+
+/// Which checks to run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    Public,
+    /// Public and hidden. Hidden checks exist only in a build with the
+    /// `grader` feature; a student build can't see or run them.
+    All,
+}
+
+impl Scope {
+    pub fn includes(self, visibility: Visibility) -> bool {
+        self == Scope::All || visibility == Visibility::Public
+    }
+}
+
+/// The outcome of checking one solution: verdicts (several runs may
+/// report on the same check) and, for a failure, the diagram to show.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Report {
+    pub exercise: String,
+    pub verdicts: Vec<Verdict>,
+    /// A self-contained SVG of the first failing run, where the exercise
+    /// has runs to draw.
+    pub diagram: Option<String>,
+}
+
+/// One check's result over all its runs: it passes only if every run does,
+/// and an unknown run makes it unknown, never a pass.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CheckResult {
+    pub name: String,
+    pub status: Status,
+    pub weight: u32,
+    pub visibility: Visibility,
+    pub runs: usize,
+    /// The first run that did not pass, if any.
+    pub first_problem: Option<Verdict>,
+}
+
+impl Report {
+    pub fn results(&self, spec: &ExerciseSpec, scope: Scope) -> Vec<CheckResult> {
+        spec.checks
+            .iter()
+            .filter(|c| scope.includes(c.visibility))
+            .map(|c| {
+                let runs: Vec<&Verdict> = self.verdicts.iter().filter(|v| v.check == c.name).collect();
+                let first_fail = runs.iter().find(|v| v.status == Status::Fail);
+                let first_unknown = runs.iter().find(|v| v.status == Status::Unknown);
+                let status = if runs.is_empty() {
+                    Status::Unknown
+                } else if first_fail.is_some() {
+                    Status::Fail
+                } else if first_unknown.is_some() {
+                    Status::Unknown
+                } else {
+                    Status::Pass
+                };
+                CheckResult {
+                    name: c.name.to_owned(),
+                    status,
+                    weight: c.weight,
+                    visibility: c.visibility,
+                    runs: runs.len(),
+                    first_problem: first_fail.or(first_unknown).map(|v| (*v).clone()),
+                }
+            })
+            .collect()
+    }
+
+    /// Points earned: each passing check earns its share of the exercise's
+    /// points, by weight.
+    pub fn score(&self, spec: &ExerciseSpec, scope: Scope) -> f64 {
+        let results = self.results(spec, scope);
+        let total: u32 = spec.checks.iter().map(|c| c.weight).sum();
+        let earned: u32 = results.iter().filter(|r| r.status == Status::Pass).map(|r| r.weight).sum();
+        if total == 0 {
+            0.0
+        } else {
+            spec.points as f64 * earned as f64 / total as f64
+        }
+    }
+}
+
+/// Every exercise, in teaching order.
+pub fn registry() -> &'static [ExerciseSpec] {
+    static REGISTRY: &[ExerciseSpec] = &[hops::SPEC, availability::SPEC, quorum::SPEC];
+    REGISTRY
+}
+
+pub fn exercise(id: &str) -> Option<&'static ExerciseSpec> {
+    registry().iter().find(|e| e.id == id)
+}
+
+/// A verdict for a numeric check, where there is no trace: the "scenario"
+/// names the parameters tried.
+pub(crate) fn numeric_verdict(check: &str, ok: bool, message: String, case: String, seed: u64, exercise: &str) -> Verdict {
+    Verdict {
+        check: check.to_owned(),
+        status: if ok { Status::Pass } else { Status::Fail },
+        message,
+        event: None,
+        at: None,
+        seed,
+        scenario: case,
+        replay: format!(":check {exercise} --seed {seed}"),
+    }
+}
