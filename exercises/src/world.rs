@@ -6,7 +6,8 @@ use std::hash::{Hash, Hasher};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 
-use crate::process::{Action, Ctx, Durable, Message, NodeFactory, Process, TimerTag};
+use crate::process::{Action, Ctx, Durable, Message, NodeFactory, Observation, Process, TimerTag};
+use crate::trace::Dest;
 use crate::stable_hash::StableHasher;
 use crate::{NodeId, Time};
 
@@ -147,6 +148,55 @@ impl<M: Message> World<M> {
         self.durable[node].hash(&mut h);
         h.finish64()
     }
+}
+
+/// Where a node's actions land. The simulator and the explorer each
+/// implement it; [`apply_actions`] holds the rules they share (address
+/// checks, broadcast expansion), so both read a handler's output alike.
+pub(crate) trait Effects<M> {
+    /// One send event: to one node, or to all others as one hardware
+    /// broadcast.
+    fn send(&mut self, from: NodeId, to: Dest, msg: M);
+    fn set_timer(&mut self, node: NodeId, tag: TimerTag, delay: Time);
+    fn cancel_timer(&mut self, node: NodeId, tag: TimerTag);
+    fn observe(&mut self, node: NodeId, what: Observation);
+    fn adjust_clock(&mut self, node: NodeId, delta: Time);
+}
+
+/// Applies `node`'s actions in order. A send to a node that doesn't exist
+/// stops here as the node's failure; the actions before it stay applied.
+pub(crate) fn apply_actions<M: Message>(
+    node: NodeId,
+    nodes: usize,
+    hardware_broadcast: bool,
+    actions: impl IntoIterator<Item = Action<M>>,
+    fx: &mut impl Effects<M>,
+) -> Result<(), NodePanic> {
+    for action in actions {
+        match action {
+            Action::Send { to, msg } => {
+                if to >= nodes {
+                    return Err(NodePanic {
+                        node,
+                        handler: "ctx.send",
+                        message: format!("sent to node {to}, but the nodes are 0 to {}", nodes - 1),
+                    });
+                }
+                fx.send(node, Dest::Node(to), msg);
+            }
+            Action::Broadcast { msg } if hardware_broadcast => fx.send(node, Dest::AllOthers, msg),
+            Action::Broadcast { msg } => {
+                for to in (0..nodes).filter(|&to| to != node) {
+                    fx.send(node, Dest::Node(to), msg.clone());
+                }
+            }
+            Action::SetTimer { tag, delay } => fx.set_timer(node, tag, delay),
+            Action::CancelTimer { tag } => fx.cancel_timer(node, tag),
+            Action::Observe(what) => fx.observe(node, what),
+            Action::AdjustClock { delta } => fx.adjust_clock(node, delta),
+        }
+    }
+    Ok(())
 }
 
 fn handler_name<M>(input: &Input<M>) -> &'static str {
