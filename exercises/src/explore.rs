@@ -14,6 +14,12 @@
 //! Timers are untimed: a pending timer may fire at any point (or only when
 //! no message is in flight, see [`TimerPolicy`]), and every clock reads 0
 //! plus the node's own adjustments.
+//!
+//! Monitors see the same [`Step`](crate::check::Step)s as on a trace (with
+//! payloads); `on_event` errors are violations, and `settled()` (for
+//! monitors with a deadline) must hold at every quiescent state: nothing in
+//! flight, no timer pending. `at_end` judges whole-run counts and is left
+//! to traces.
 
 mod canon;
 mod step;

@@ -337,6 +337,7 @@ fn symmetry_reduction_explores_fewer_states_with_the_same_verdict() {
     assert_eq!(full.status(), Status::Pass);
     assert_eq!(reduced.status(), Status::Pass);
     assert!(reduced.states < full.states, "{} vs {}", reduced.states, full.states);
+    eprintln!("hello, 3 clients: {} states, {} with symmetry", full.states, reduced.states);
 
     let full = hello(true).run();
     let reduced = hello(true).symmetric(vec![1, 2, 3]).run();
@@ -366,6 +367,14 @@ fn minimized_trace_is_shorter_and_fails_the_same_check() {
     assert!(trace.events.len() > 60, "chatter makes the trace long: {}", trace.events.len());
 
     let small = minimize(&trace, factory, &monitors).expect("the failure reproduces");
+    eprintln!(
+        "minimized seed {}: {} events -> {} ({} moves, {} replays)",
+        trace.seed,
+        trace.events.len(),
+        small.trace.events.len(),
+        small.moves.len(),
+        small.attempts
+    );
     assert!(small.trace.events.len() <= trace.events.len());
     assert!(
         small.trace.events.len() * 2 < trace.events.len(),
@@ -378,4 +387,53 @@ fn minimized_trace_is_shorter_and_fails_the_same_check() {
     assert_eq!(again[0].status, Status::Fail);
     // The essential moves: node 1 asks, both requests and both grants land.
     assert!(small.moves.len() <= 7, "{:?}", small.moves);
+}
+
+// ---------------------------------------------------------------------------
+// FIFO channels: only the oldest message of a channel may be delivered.
+
+#[derive(Clone, Debug, Hash)]
+struct Sender;
+
+impl Process<LockMsg> for Sender {
+    fn on_start(&mut self, ctx: &mut Ctx<LockMsg>) {
+        if ctx.me() == 0 {
+            ctx.send(1, LockMsg::Noise(1));
+            ctx.send(1, LockMsg::Noise(2));
+        }
+    }
+    fn on_message(&mut self, _: &mut Ctx<LockMsg>, _: NodeId, _: LockMsg) {}
+}
+
+/// Fails if Noise(2) arrives before Noise(1).
+#[derive(Clone, Debug, Default, Hash)]
+struct InOrder {
+    seen_first: bool,
+}
+
+impl Monitor<LockMsg> for InOrder {
+    fn name(&self) -> String {
+        "in order".into()
+    }
+    fn on_event(&mut self, step: &Step<'_, LockMsg>) -> Result<(), String> {
+        if let (EventKind::Deliver { .. }, Some(LockMsg::Noise(k))) = (step.kind, step.msg) {
+            if *k == 1 {
+                self.seen_first = true;
+            } else if !self.seen_first {
+                return Err("message 2 overtook message 1".into());
+            }
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn fifo_channels_keep_send_order() {
+    let explorer = |fifo: bool| {
+        Explorer::new(2, |_| Box::new(Sender) as Box<dyn Process<LockMsg>>).fifo(fifo).monitor(InOrder::default()).run()
+    };
+    assert_eq!(explorer(true).status(), Status::Pass);
+    let unordered = explorer(false);
+    assert_eq!(unordered.status(), Status::Fail);
+    assert_eq!(unordered.violation.unwrap().moves, vec![Move::Deliver(1)]);
 }
