@@ -224,7 +224,14 @@ impl<M: Message> Explorer<M> {
 
     /// Treats these node ids as interchangeable (see the soundness condition
     /// in `canon.rs`: states and messages must not name them).
-    pub fn symmetric(mut self, ids: Vec<NodeId>) -> Self {
+    ///
+    /// Panics if an id is not a node of the system.
+    pub fn symmetric(mut self, mut ids: Vec<NodeId>) -> Self {
+        ids.sort_unstable();
+        ids.dedup();
+        if let Some(bad) = ids.iter().find(|&&id| id >= self.rules.nodes) {
+            panic!("symmetric node {bad} is not a node: the nodes are 0 to {}", self.rules.nodes - 1);
+        }
         self.symmetric = ids;
         self
     }
