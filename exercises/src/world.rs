@@ -36,8 +36,10 @@ impl std::fmt::Display for NodePanic {
 
 pub struct World<M: Message> {
     factory: Rc<NodeFactory<M>>,
-    /// `None` while the node is crashed.
-    nodes: Vec<Option<Box<dyn Process<M>>>>,
+    /// `None` while the node is crashed. Shared between clones and copied
+    /// on write: the explorer clones worlds for every successor, and a step
+    /// changes one node.
+    nodes: Vec<Option<Rc<dyn Process<M>>>>,
     durable: Vec<Durable>,
     /// A reused action buffer: saves an allocation per event.
     spare: Vec<Action<M>>,
@@ -58,7 +60,7 @@ impl<M: Message> World<M> {
     /// Every node made by `factory`, up and not yet started.
     pub fn new(nodes: usize, factory: Rc<NodeFactory<M>>) -> Self {
         World {
-            nodes: (0..nodes).map(|id| Some(factory(id))).collect(),
+            nodes: (0..nodes).map(|id| Some(Rc::from(factory(id)))).collect(),
             durable: vec![Durable::new(); nodes],
             factory,
             spare: Vec::new(),
@@ -92,12 +94,16 @@ impl<M: Message> World<M> {
     /// makes it anew from the factory first.
     pub fn dispatch(&mut self, node: NodeId, clock: Time, input: Input<M>) -> Result<Vec<Action<M>>, NodePanic> {
         if matches!(input, Input::Recover) {
-            self.nodes[node] = Some((self.factory)(node));
+            self.nodes[node] = Some(Rc::from((self.factory)(node)));
         }
         let n = self.nodes.len();
-        let Some(process) = self.nodes[node].as_mut() else {
+        let Some(shared) = self.nodes[node].as_mut() else {
             return Ok(Vec::new());
         };
+        if Rc::get_mut(shared).is_none() {
+            *shared = Rc::from(shared.clone_node());
+        }
+        let process = Rc::get_mut(shared).expect("a fresh copy has one owner");
         let durable = std::mem::take(&mut self.durable[node]);
         let mut ctx = Ctx::new(node, n, clock, durable, std::mem::take(&mut self.spare));
         let handler = handler_name(&input);
