@@ -11,6 +11,8 @@
 //! - [`network`], [`faults`], [`scenario`]: the run's conditions, as data.
 //! - [`sim`]: the timed simulator; [`world`]: nodes and dispatch, shared
 //!   with the explorer.
+//! - [`explore`]: every interleaving of a small system, breadth first;
+//!   [`minimize`]: shrinks a failing trace to a short one that still fails.
 //! - [`trace`]: the record of a run, with a stable JSON form and hash.
 //! - [`check`]: monitors, verdicts and counters.
 //! - [`rng`], [`stable_hash`]: seeded randomness and run-independent hashing.
@@ -20,8 +22,10 @@
 
 pub mod catalogue;
 pub mod check;
+pub mod explore;
 pub mod faults;
 pub mod guard;
+pub mod minimize;
 pub mod network;
 pub mod process;
 pub mod rng;
@@ -44,7 +48,9 @@ pub const fn ms(millis: i64) -> Time {
 }
 
 pub use check::{check_trace, Counters, Monitor, Provenance, RunEnd, Status, Step, Verdict};
+pub use explore::{Budgets, Counterexample, Exploration, Explorer, Move, TimerPolicy};
 pub use faults::{Fault, RandomFaults, Schedule};
+pub use minimize::{minimize, minimize_with, Minimized};
 pub use network::{ClockModel, Delay, Network};
 pub use process::{Ctx, Decision, Message, NodeClone, Observation, Process, TimerTag};
 pub use scenario::{Scenario, ScenarioError};

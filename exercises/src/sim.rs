@@ -7,11 +7,11 @@ use std::rc::Rc;
 
 use crate::faults::Fault;
 use crate::network::ClockModel;
-use crate::process::{Action, Message, NodeFactory, Process, TimerTag};
+use crate::process::{Message, NodeFactory, Observation, Process, TimerTag};
 use crate::rng::{SeededRng, CHANNEL_BASE};
 use crate::scenario::{Scenario, ScenarioError};
 use crate::trace::{Dest, DropReason, Event, EventKind, MsgId, Stop, Trace};
-use crate::world::{Input, NodePanic, World};
+use crate::world::{apply_actions, Effects, Input, NodePanic, World};
 use crate::{NodeId, Time};
 
 /// Runs `scenario` with the nodes `factory` makes, every random choice drawn
@@ -231,58 +231,10 @@ impl<'a, M: Message> Sim<'a, M> {
     fn dispatch(&mut self, node: NodeId, input: Input<M>) -> Result<(), NodePanic> {
         let clock = self.clock_of(node);
         let mut actions = self.world.dispatch(node, clock, input)?;
-        let applied = actions.drain(..).try_for_each(|action| self.apply(node, action));
+        let (n, hardware) = (self.scenario.nodes, self.scenario.network.hardware_broadcast);
+        let applied = apply_actions(node, n, hardware, actions.drain(..), self);
         self.world.recycle(actions);
         applied
-    }
-
-    fn apply(&mut self, node: NodeId, action: Action<M>) -> Result<(), NodePanic> {
-        let n = self.scenario.nodes;
-        match action {
-            Action::Send { to, msg } => {
-                if to >= n {
-                    return Err(NodePanic {
-                        node,
-                        handler: "ctx.send",
-                        message: format!("sent to node {to}, but the nodes are 0 to {}", n - 1),
-                    });
-                }
-                let id = self.events.len();
-                self.record(EventKind::Send { from: node, to: Dest::Node(to), msg });
-                self.transmit(id, node, to);
-            }
-            Action::Broadcast { msg } => {
-                if self.scenario.network.hardware_broadcast {
-                    let id = self.events.len();
-                    self.record(EventKind::Send { from: node, to: Dest::AllOthers, msg });
-                    for to in (0..n).filter(|&to| to != node) {
-                        self.transmit(id, node, to);
-                    }
-                } else {
-                    for to in (0..n).filter(|&to| to != node) {
-                        let id = self.events.len();
-                        self.record(EventKind::Send { from: node, to: Dest::Node(to), msg: msg.clone() });
-                        self.transmit(id, node, to);
-                    }
-                }
-            }
-            Action::SetTimer { tag, delay } => {
-                let span = self.clocks[node].true_span(delay.max(0));
-                self.next_generation += 1;
-                let generation = self.next_generation;
-                self.timers[node].insert(tag, generation);
-                self.push(self.now + span, Pending::Timer { node, tag, generation });
-            }
-            Action::CancelTimer { tag } => {
-                self.timers[node].remove(&tag);
-            }
-            Action::Observe(what) => self.record(EventKind::Observe { node, what }),
-            Action::AdjustClock { delta } => {
-                self.adjustments[node] += delta;
-                self.record(EventKind::ClockAdjust { node, delta });
-            }
-        }
-        Ok(())
     }
 
     /// Puts one copy (or two, or none) of message `id` on the wire to `to`.
@@ -311,5 +263,41 @@ impl<'a, M: Message> Sim<'a, M> {
             self.last_arrival[channel] = at;
         }
         self.push(at, Pending::Deliver { id, from, to });
+    }
+}
+
+impl<M: Message> Effects<M> for Sim<'_, M> {
+    fn send(&mut self, from: NodeId, to: Dest, msg: M) {
+        let id = self.events.len();
+        self.record(EventKind::Send { from, to, msg });
+        match to {
+            Dest::Node(to) => self.transmit(id, from, to),
+            Dest::AllOthers => {
+                for to in (0..self.scenario.nodes).filter(|&to| to != from) {
+                    self.transmit(id, from, to);
+                }
+            }
+        }
+    }
+
+    fn set_timer(&mut self, node: NodeId, tag: TimerTag, delay: Time) {
+        let span = self.clocks[node].true_span(delay.max(0));
+        self.next_generation += 1;
+        let generation = self.next_generation;
+        self.timers[node].insert(tag, generation);
+        self.push(self.now + span, Pending::Timer { node, tag, generation });
+    }
+
+    fn cancel_timer(&mut self, node: NodeId, tag: TimerTag) {
+        self.timers[node].remove(&tag);
+    }
+
+    fn observe(&mut self, node: NodeId, what: Observation) {
+        self.record(EventKind::Observe { node, what });
+    }
+
+    fn adjust_clock(&mut self, node: NodeId, delta: Time) {
+        self.adjustments[node] += delta;
+        self.record(EventKind::ClockAdjust { node, delta });
     }
 }

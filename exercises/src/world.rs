@@ -7,7 +7,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 
 use crate::guard::panic_text;
-use crate::process::{Action, Ctx, Durable, Message, NodeFactory, Process, TimerTag};
+use crate::process::{Action, Ctx, Durable, Message, NodeFactory, Observation, Process, TimerTag};
+use crate::trace::Dest;
 use crate::stable_hash::StableHasher;
 use crate::{NodeId, Time};
 
@@ -36,8 +37,10 @@ impl std::fmt::Display for NodePanic {
 
 pub struct World<M: Message> {
     factory: Rc<NodeFactory<M>>,
-    /// `None` while the node is crashed.
-    nodes: Vec<Option<Box<dyn Process<M>>>>,
+    /// `None` while the node is crashed. Shared between clones and copied
+    /// on write: the explorer clones worlds for every successor, and a step
+    /// changes one node.
+    nodes: Vec<Option<Rc<dyn Process<M>>>>,
     durable: Vec<Durable>,
     /// A reused action buffer: saves an allocation per event.
     spare: Vec<Action<M>>,
@@ -58,7 +61,7 @@ impl<M: Message> World<M> {
     /// Every node made by `factory`, up and not yet started.
     pub fn new(nodes: usize, factory: Rc<NodeFactory<M>>) -> Self {
         World {
-            nodes: (0..nodes).map(|id| Some(factory(id))).collect(),
+            nodes: (0..nodes).map(|id| Some(Rc::from(factory(id)))).collect(),
             durable: vec![Durable::new(); nodes],
             factory,
             spare: Vec::new(),
@@ -92,12 +95,16 @@ impl<M: Message> World<M> {
     /// makes it anew from the factory first.
     pub fn dispatch(&mut self, node: NodeId, clock: Time, input: Input<M>) -> Result<Vec<Action<M>>, NodePanic> {
         if matches!(input, Input::Recover) {
-            self.nodes[node] = Some((self.factory)(node));
+            self.nodes[node] = Some(Rc::from((self.factory)(node)));
         }
         let n = self.nodes.len();
-        let Some(process) = self.nodes[node].as_mut() else {
+        let Some(shared) = self.nodes[node].as_mut() else {
             return Ok(Vec::new());
         };
+        if Rc::get_mut(shared).is_none() {
+            *shared = Rc::from(shared.clone_node());
+        }
+        let process = Rc::get_mut(shared).expect("a fresh copy has one owner");
         let durable = std::mem::take(&mut self.durable[node]);
         let mut ctx = Ctx::new(node, n, clock, durable, std::mem::take(&mut self.spare));
         let handler = handler_name(&input);
@@ -148,6 +155,55 @@ impl<M: Message> World<M> {
         self.durable[node].hash(&mut h);
         h.finish64()
     }
+}
+
+/// Where a node's actions land. The simulator and the explorer each
+/// implement it; [`apply_actions`] holds the rules they share (address
+/// checks, broadcast expansion), so both read a handler's output alike.
+pub(crate) trait Effects<M> {
+    /// One send event: to one node, or to all others as one hardware
+    /// broadcast.
+    fn send(&mut self, from: NodeId, to: Dest, msg: M);
+    fn set_timer(&mut self, node: NodeId, tag: TimerTag, delay: Time);
+    fn cancel_timer(&mut self, node: NodeId, tag: TimerTag);
+    fn observe(&mut self, node: NodeId, what: Observation);
+    fn adjust_clock(&mut self, node: NodeId, delta: Time);
+}
+
+/// Applies `node`'s actions in order. A send to a node that doesn't exist
+/// stops here as the node's failure; the actions before it stay applied.
+pub(crate) fn apply_actions<M: Message>(
+    node: NodeId,
+    nodes: usize,
+    hardware_broadcast: bool,
+    actions: impl IntoIterator<Item = Action<M>>,
+    fx: &mut impl Effects<M>,
+) -> Result<(), NodePanic> {
+    for action in actions {
+        match action {
+            Action::Send { to, msg } => {
+                if to >= nodes {
+                    return Err(NodePanic {
+                        node,
+                        handler: "ctx.send",
+                        message: format!("sent to node {to}, but the nodes are 0 to {}", nodes - 1),
+                    });
+                }
+                fx.send(node, Dest::Node(to), msg);
+            }
+            Action::Broadcast { msg } if hardware_broadcast => fx.send(node, Dest::AllOthers, msg),
+            Action::Broadcast { msg } => {
+                for to in (0..nodes).filter(|&to| to != node) {
+                    fx.send(node, Dest::Node(to), msg.clone());
+                }
+            }
+            Action::SetTimer { tag, delay } => fx.set_timer(node, tag, delay),
+            Action::CancelTimer { tag } => fx.cancel_timer(node, tag),
+            Action::Observe(what) => fx.observe(node, what),
+            Action::AdjustClock { delta } => fx.adjust_clock(node, delta),
+        }
+    }
+    Ok(())
 }
 
 fn handler_name<M>(input: &Input<M>) -> &'static str {
