@@ -13,9 +13,13 @@
 //!   with the explorer.
 //! - [`trace`]: the record of a run, with a stable JSON form and hash.
 //! - [`check`]: monitors, verdicts and counters.
+//! - [`diagram`]: the space-time diagram of a trace, as SVG; [`display`]:
+//!   verdict tables and reports as HTML, shown rich in notebooks.
 //! - [`rng`], [`stable_hash`]: seeded randomness and run-independent hashing.
 
 pub mod check;
+pub mod diagram;
+pub mod display;
 pub mod faults;
 pub mod network;
 pub mod process;
@@ -38,6 +42,8 @@ pub const fn ms(millis: i64) -> Time {
 }
 
 pub use check::{check_trace, Counters, Monitor, Provenance, RunEnd, Status, Step, Verdict};
+pub use diagram::{svg, DiagramOptions, Highlight};
+pub use display::{report_html, show_html, verdicts_html, verdicts_text, Html, Svg};
 pub use faults::{Fault, RandomFaults, Schedule};
 pub use network::{ClockModel, Delay, Network};
 pub use process::{Ctx, Decision, Message, NodeClone, Observation, Process, TimerTag};
