@@ -72,7 +72,9 @@ impl DiagramOptions {
 /// bytes.
 pub fn svg<M: Debug>(trace: &Trace<M>, options: &DiagramOptions) -> String {
     let header = Header::new(trace, options);
-    let lay = Layout::new(trace, options.from_event, options.max_events, options.width as f64, header.height + 26.0);
+    let room = options.highlight.as_ref().map(|h| (h.event, draw::callout_height(h)));
+    let window = (options.from_event, options.max_events);
+    let lay = Layout::new(trace, window, options.width as f64, header.height + 26.0, room);
     let cut = lay.from > 0 || lay.to < trace.events.len();
     let height = lay.bottom + if cut { 46.0 } else { 30.0 };
     let mut c = Canvas::new(lay.width, height);
@@ -80,6 +82,7 @@ pub fn svg<M: Debug>(trace: &Trace<M>, options: &DiagramOptions) -> String {
     header.draw(&mut c, &lay, trace, options);
     if let Some(h) = &options.highlight {
         draw::highlight_under(&mut c, &lay, h);
+        draw::reserve(&mut placer, &lay, trace, h);
     }
     background::draw(&mut c, &lay, trace, &mut placer);
     lane_names(&mut c, &lay, cut, trace.events.len());

@@ -29,6 +29,7 @@ const STYLE: &str = "
 .dl-ttimer{fill:#00694d}
 .dl-axis{font-size:10px;fill:#555}
 .dl-timer{fill:#fff;stroke:#009E73;stroke-width:1.5}
+.dl-open{fill:#fff;stroke:#0072B2;stroke-width:1.2}
 .dl-obs{fill:#E69F00;stroke:#6b4a00;stroke-width:1}
 .dl-cs{stroke:#CC79A7;stroke-width:8;opacity:.5}
 .dl-crash{fill:url(#dl-hatch);stroke:#999;stroke-width:.5}
@@ -37,7 +38,7 @@ const STYLE: &str = "
 .dl-band{stroke:#555;stroke-width:.8;stroke-dasharray:4 2;fill:none}
 .dl-hl{fill:#F0E442;opacity:.55}
 .dl-ring{stroke:#D55E00;stroke-width:3;fill:none}
-.dl-callout{fill:#fff;stroke:#D55E00;stroke-width:1.5}
+.dl-callout{fill:#fff;fill-opacity:.9;stroke:#D55E00;stroke-width:1.5}
 .dl-break{stroke:#aaa;stroke-dasharray:1 3}
 .dl-fail{fill:#D55E00;stroke:#000}
 ";

@@ -13,9 +13,10 @@ use crate::NodeId;
 
 /// Tries label boxes right of a point, then left of it.
 fn beside(placer: &mut Placer, x: f64, y: f64, w: f64) -> Option<(f64, &'static str)> {
-    let right: Rect = [x + 6.0, y - 7.0, x + 8.0 + w, y + 5.0];
-    let left: Rect = [x - 8.0 - w, y - 7.0, x - 6.0, y + 5.0];
-    let r = placer.place([right, left])?;
+    let right = |gap: f64| -> Rect { [x + gap, y - 7.0, x + gap + 2.0 + w, y + 5.0] };
+    let left = |gap: f64| -> Rect { [x - gap - 2.0 - w, y - 7.0, x - gap, y + 5.0] };
+    // Farther out second: clear of a highlight ring.
+    let r = placer.place([right(6.0), left(6.0), right(13.0), left(13.0)])?;
     Some(if r[0] > x { (r[0] + 1.0, "start") } else { (r[2] - 1.0, "end") })
 }
 
@@ -218,9 +219,9 @@ impl<M> Arrow<'_, M> {
         c.arrow(start, end, class, head);
         // A small ring marks the end that continues outside the range.
         if !sent_in_range {
-            c.circle(start.0, start.1, 2.5, "dl-timer");
+            c.circle(start.0, start.1, 2.5, "dl-open");
         } else if edge {
-            c.circle(end.0, end.1, 2.5, "dl-timer");
+            c.circle(end.0, end.1, 2.5, "dl-open");
         }
         if let Some(reason) = reason {
             c.cross(end.0, end.1, 4.5, "dl-x");
@@ -287,43 +288,58 @@ pub fn highlight_under(c: &mut Canvas, lay: &Layout, h: &Highlight) {
     }
 }
 
-pub fn highlight_over<M>(c: &mut Canvas, lay: &Layout, trace: &Trace<M>, h: &Highlight) {
+/// Characters per line of the call-out: the picture is always wide enough.
+const CALLOUT_CHARS: usize = 72;
+
+fn callout_lines(h: &Highlight) -> Vec<String> {
+    text::wrap(&h.text, CALLOUT_CHARS)
+}
+
+/// The room the call-out needs below the event's row.
+pub fn callout_height(h: &Highlight) -> f64 {
+    (callout_lines(h).len() + 1) as f64 * 14.0 + 18.0
+}
+
+/// Where the highlight goes: the event's point, the call-out box and its
+/// lines. None when the event is not shown.
+fn callout<M>(lay: &Layout, trace: &Trace<M>, h: &Highlight) -> Option<((f64, f64), Rect, Vec<String>)> {
     if !lay.shows(h.event) {
-        return;
+        return None;
     }
     let event = &trace.events[h.event];
     let y = lay.y(h.event);
-    let x = match event.node().filter(|&n| n < lay.nodes) {
-        Some(node) => {
-            let x = lay.lane_x[node];
-            c.top.push_str(&ring(x, y));
-            x
-        }
-        None => lay.lane_x[0],
-    };
-    let head = format!("violation at event #{} ({}):", h.event, fmt_time(event.at));
-    let chars = ((lay.width - 40.0) / 6.4).clamp(20.0, 72.0) as usize;
-    let mut lines = vec![head];
-    lines.extend(text::wrap(&h.text, chars));
+    let x = event.node().filter(|&n| n < lay.nodes).map_or(lay.lane_x[0], |n| lay.lane_x[n]);
+    let mut lines = vec![format!("violation at event #{} ({}):", h.event, fmt_time(event.at))];
+    lines.extend(callout_lines(h));
     let bw = lines.iter().map(|l| width(l, 11.0)).fold(0.0, f64::max) + 16.0;
     let bh = lines.len() as f64 * 14.0 + 8.0;
     let bx = (x - 30.0).clamp(6.0, (lay.width - bw - 6.0).max(6.0));
-    // Below the event, unless that runs off the picture.
-    let by = if y + 16.0 + bh < lay.bottom + 30.0 { y + 16.0 } else { y - 16.0 - bh };
-    let mut box_svg = Canvas { out: String::new(), top: String::new() };
-    box_svg.open("", &h.text);
-    box_svg.line(x, y, bx + 20.0, if by > y { by } else { by + bh }, "dl-ring");
-    box_svg.rect(bx, by, bw, bh, "dl-callout");
-    for (k, line) in lines.iter().enumerate() {
-        let style = if k == 0 { "font-weight:bold;fill:#D55E00" } else { "fill:#111" };
-        box_svg.plain(bx + 8.0, by + 16.0 + 14.0 * k as f64, style, line);
-    }
-    box_svg.close();
-    c.top.push_str(&box_svg.out);
+    // In the room the layout left below the row.
+    let by = y + ROW / 2.0 + 4.0;
+    Some(((x, y), [bx, by, bx + bw, by + bh], lines))
 }
 
-fn ring(x: f64, y: f64) -> String {
-    let mut c = Canvas { out: String::new(), top: String::new() };
-    c.circle(x, y, 10.0, "dl-ring");
-    c.out
+/// Keeps labels off the ring and the call-out.
+pub fn reserve<M>(placer: &mut Placer, lay: &Layout, trace: &Trace<M>, h: &Highlight) {
+    if let Some(((x, y), rect, _)) = callout(lay, trace, h) {
+        placer.place([[x - 11.0, y - 11.0, x + 11.0, y + 11.0]]);
+        placer.place([rect]);
+    }
+}
+
+pub fn highlight_over<M>(c: &mut Canvas, lay: &Layout, trace: &Trace<M>, h: &Highlight) {
+    let Some(((x, y), [bx, by, right, bottom], lines)) = callout(lay, trace, h) else { return };
+    let mut layer = Canvas { out: String::new(), top: String::new() };
+    layer.open("", &h.text);
+    if trace.events[h.event].node().is_some() {
+        layer.circle(x, y, 10.0, "dl-ring");
+    }
+    layer.line(x, y + 10.0, x, by, "dl-ring");
+    layer.rect(bx, by, right - bx, bottom - by, "dl-callout");
+    for (k, line) in lines.iter().enumerate() {
+        let style = if k == 0 { "font-weight:bold;fill:#D55E00" } else { "fill:#111" };
+        layer.plain(bx + 8.0, by + 16.0 + 14.0 * k as f64, style, line);
+    }
+    layer.close();
+    c.top.push_str(&layer.out);
 }

@@ -37,7 +37,15 @@ pub struct Layout {
 }
 
 impl Layout {
-    pub fn new<M>(trace: &Trace<M>, from: usize, max_events: usize, max_width: f64, top: f64) -> Layout {
+    /// `room_after`: an event below whose row `height` pixels stay free
+    /// (for the violation call-out, so it hides nothing).
+    pub fn new<M>(
+        trace: &Trace<M>,
+        (from, max_events): (usize, usize),
+        max_width: f64,
+        top: f64,
+        room_after: Option<(usize, f64)>,
+    ) -> Layout {
         let nodes = trace.events.iter().filter_map(Event::node).map(|n| n + 1).fold(trace.scenario.nodes, usize::max).max(1);
         let from = from.min(trace.events.len());
         let to = from.saturating_add(max_events.max(1)).min(trace.events.len());
@@ -48,8 +56,12 @@ impl Layout {
         let lane_x = (0..nodes).map(|i| left + spacing * (i as f64 + 0.5)).collect();
 
         let (row_of, row_time) = rows(&trace.events[from..to]);
-        let (row_y, breaks) = place_rows(&row_time, top + ROW);
-        let bottom = row_y.last().copied().unwrap_or(top) + ROW;
+        let room = room_after
+            .filter(|(event, _)| (from..to).contains(event))
+            .map(|(event, height)| (row_of[event - from], height));
+        let (row_y, breaks) = place_rows(&row_time, top + ROW, room);
+        let last_room = room.filter(|(row, _)| row + 1 == row_time.len()).map_or(0.0, |(_, h)| h);
+        let bottom = row_y.last().copied().unwrap_or(top) + ROW + last_room;
         Layout { nodes, from, to, row_of, row_y, row_time, breaks, lane_x, spacing, width, top, bottom }
     }
 
@@ -108,7 +120,7 @@ fn rows<M>(events: &[Event<M>]) -> (Vec<usize>, Vec<Time>) {
 
 /// The y of every row: evenly spaced, plus a break where time jumps far
 /// more than usual.
-fn place_rows(row_time: &[Time], first: f64) -> (Vec<f64>, Vec<(f64, Time)>) {
+fn place_rows(row_time: &[Time], first: f64, room: Option<(usize, f64)>) -> (Vec<f64>, Vec<(f64, Time)>) {
     let mut steps: Vec<Time> = row_time.windows(2).map(|w| w[1] - w[0]).filter(|d| *d > 0).collect();
     steps.sort_unstable();
     let typical = steps.get(steps.len() / 2).copied().unwrap_or(0);
@@ -119,6 +131,9 @@ fn place_rows(row_time: &[Time], first: f64) -> (Vec<f64>, Vec<(f64, Time)>) {
         if i > 0 {
             let quiet = t - row_time[i - 1];
             y += ROW;
+            if let Some((_, height)) = room.filter(|(row, _)| row + 1 == i) {
+                y += height;
+            }
             if typical > 0 && quiet > 10 * typical && quiet >= 1000 {
                 breaks.push((y - ROW / 2.0 + BREAK / 2.0, quiet));
                 y += BREAK;
