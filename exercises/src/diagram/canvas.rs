@@ -74,7 +74,10 @@ impl Canvas {
         }
         out.push_str("</defs>\n");
         let _ = writeln!(out, "<rect width=\"{w}\" height=\"{h}\" fill=\"#fff\"/>");
-        Canvas { out, top: String::new() }
+        Canvas {
+            out,
+            top: String::new(),
+        }
     }
 
     pub fn finish(mut self) -> String {
@@ -85,7 +88,11 @@ impl Canvas {
 
     /// A group whose hover text is `title`.
     pub fn open(&mut self, class: &str, title: &str) {
-        let class = if class.is_empty() { String::new() } else { format!(" class=\"{class}\"") };
+        let class = if class.is_empty() {
+            String::new()
+        } else {
+            format!(" class=\"{class}\"")
+        };
         let _ = write!(self.out, "<g{class}><title>{}</title>", escape(title));
     }
 
@@ -109,11 +116,27 @@ impl Canvas {
     pub fn arrow(&mut self, from: (f64, f64), to: (f64, f64), class: &str, head: Option<&str>) {
         let d = if (from.0 - to.0).abs() < 0.5 {
             let bow = from.0 + 28.0;
-            format!("M{},{} Q{},{} {},{}", num(from.0), num(from.1), num(bow), num((from.1 + to.1) / 2.0), num(to.0), num(to.1))
+            format!(
+                "M{},{} Q{},{} {},{}",
+                num(from.0),
+                num(from.1),
+                num(bow),
+                num((from.1 + to.1) / 2.0),
+                num(to.0),
+                num(to.1)
+            )
         } else {
-            format!("M{},{} L{},{}", num(from.0), num(from.1), num(to.0), num(to.1))
+            format!(
+                "M{},{} L{},{}",
+                num(from.0),
+                num(from.1),
+                num(to.0),
+                num(to.1)
+            )
         };
-        let marker = head.map(|h| format!(" marker-end=\"url(#dl-head-{h})\"")).unwrap_or_default();
+        let marker = head
+            .map(|h| format!(" marker-end=\"url(#dl-head-{h})\""))
+            .unwrap_or_default();
         let _ = write!(self.out, "<path d=\"{d}\" class=\"{class}\"{marker}/>");
     }
 
@@ -129,7 +152,13 @@ impl Canvas {
     }
 
     pub fn circle(&mut self, x: f64, y: f64, r: f64, class: &str) {
-        let _ = write!(self.out, "<circle cx=\"{}\" cy=\"{}\" r=\"{}\" class=\"{class}\"/>", num(x), num(y), num(r));
+        let _ = write!(
+            self.out,
+            "<circle cx=\"{}\" cy=\"{}\" r=\"{}\" class=\"{class}\"/>",
+            num(x),
+            num(y),
+            num(r)
+        );
     }
 
     pub fn diamond(&mut self, x: f64, y: f64, r: f64, class: &str) {
@@ -166,9 +195,9 @@ impl Canvas {
 
     /// A label in the top layer, with its own hover text.
     pub fn label(&mut self, x: f64, y: f64, anchor: &str, class: &str, text: &str, title: &str) {
-        let _ = write!(
+        let _ = writeln!(
             self.top,
-            "<text x=\"{}\" y=\"{}\" text-anchor=\"{anchor}\" class=\"dl-t {class}\"><title>{}</title>{}</text>\n",
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"{anchor}\" class=\"dl-t {class}\"><title>{}</title>{}</text>",
             num(x),
             num(y),
             escape(title),
@@ -178,6 +207,12 @@ impl Canvas {
 
     /// Plain text with inline style (header lines, legend).
     pub fn plain(&mut self, x: f64, y: f64, style: &str, text: &str) {
-        let _ = write!(self.out, "<text x=\"{}\" y=\"{}\" style=\"{style}\">{}</text>", num(x), num(y), escape(text));
+        let _ = write!(
+            self.out,
+            "<text x=\"{}\" y=\"{}\" style=\"{style}\">{}</text>",
+            num(x),
+            num(y),
+            escape(text)
+        );
     }
 }
