@@ -64,11 +64,7 @@ impl fmt::Display for Verdict {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "[{}] {}: {}", self.status, self.check, self.message)?;
         if self.status != Status::Pass {
-            write!(
-                f,
-                " (scenario '{}', seed {}; replay: {})",
-                self.scenario, self.seed, self.replay
-            )?;
+            write!(f, " (scenario '{}', seed {}; replay: {})", self.scenario, self.seed, self.replay)?;
         }
         Ok(())
     }
@@ -179,9 +175,7 @@ impl Counters {
 /// The variant name of a message: `Request { ts: 3 }` gives `Request`.
 pub fn message_kind<M: fmt::Debug>(msg: &M) -> String {
     let text = format!("{msg:?}");
-    let end = text
-        .find(|c: char| !(c.is_alphanumeric() || c == '_'))
-        .unwrap_or(text.len());
+    let end = text.find(|c: char| !(c.is_alphanumeric() || c == '_')).unwrap_or(text.len());
     text[..end].to_owned()
 }
 
@@ -195,20 +189,10 @@ pub struct Provenance {
 
 impl Provenance {
     pub fn of<M>(trace: &Trace<M>, replay: impl Into<String>) -> Self {
-        Provenance {
-            scenario: trace.scenario.name.clone(),
-            seed: trace.seed,
-            replay: replay.into(),
-        }
+        Provenance { scenario: trace.scenario.name.clone(), seed: trace.seed, replay: replay.into() }
     }
 
-    fn verdict(
-        &self,
-        check: String,
-        status: Status,
-        message: String,
-        event: Option<(usize, Time)>,
-    ) -> Verdict {
+    fn verdict(&self, check: String, status: Status, message: String, event: Option<(usize, Time)>) -> Verdict {
         Verdict {
             check,
             status,
@@ -227,43 +211,20 @@ pub const NODES_RUN_CLEANLY: &str = "nodes run without panicking";
 
 /// Judges a trace with each monitor; one verdict per monitor, plus one for
 /// the nodes' own failures.
-pub fn check_trace<M: Message>(
-    trace: &Trace<M>,
-    monitors: &[Box<dyn Monitor<M>>],
-    from: &Provenance,
-) -> Vec<Verdict> {
+pub fn check_trace<M: Message>(trace: &Trace<M>, monitors: &[Box<dyn Monitor<M>>], from: &Provenance) -> Vec<Verdict> {
     let counters = Counters::of(trace);
     let up = nodes_up_at_end(trace);
     let mut verdicts: Vec<Verdict> = monitors
         .iter()
         .map(|monitor| judge(trace, monitor.clone(), &counters, &up, from))
         .collect();
-    let failure = trace
-        .events
-        .iter()
-        .enumerate()
-        .find_map(|(i, e)| match &e.kind {
-            EventKind::Fail {
-                node,
-                handler,
-                message,
-            } => Some((
-                i,
-                e.at,
-                format!("node {node} failed in {handler}: {message}"),
-            )),
-            _ => None,
-        });
+    let failure = trace.events.iter().enumerate().find_map(|(i, e)| match &e.kind {
+        EventKind::Fail { node, handler, message } => Some((i, e.at, format!("node {node} failed in {handler}: {message}"))),
+        _ => None,
+    });
     verdicts.push(match failure {
-        Some((i, at, text)) => {
-            from.verdict(NODES_RUN_CLEANLY.into(), Status::Fail, text, Some((i, at)))
-        }
-        None => from.verdict(
-            NODES_RUN_CLEANLY.into(),
-            Status::Pass,
-            "no handler panicked".into(),
-            None,
-        ),
+        Some((i, at, text)) => from.verdict(NODES_RUN_CLEANLY.into(), Status::Fail, text, Some((i, at))),
+        None => from.verdict(NODES_RUN_CLEANLY.into(), Status::Pass, "no handler panicked".into(), None),
     });
     verdicts
 }
@@ -276,27 +237,17 @@ fn judge<M: Message>(
     from: &Provenance,
 ) -> Verdict {
     let name = monitor.name();
-    let due = monitor
-        .deadline()
-        .map(|d| trace.scenario.schedule.quiet_after() + d);
+    let due = monitor.deadline().map(|d| trace.scenario.schedule.quiet_after() + d);
     let mut liveness_judged = false;
     for (index, event) in trace.events.iter().enumerate() {
         if let Some(due) = due.filter(|&due| !liveness_judged && event.at > due) {
             liveness_judged = true;
             if let Err(why) = monitor.settled() {
-                let text = format!(
-                    "{why} (by {}, the deadline after the last fault)",
-                    fmt_time(due)
-                );
+                let text = format!("{why} (by {}, the deadline after the last fault)", fmt_time(due));
                 return from.verdict(name, Status::Fail, text, Some((index, due)));
             }
         }
-        let step = Step {
-            index,
-            at: event.at,
-            kind: &event.kind,
-            msg: payload(trace, event),
-        };
+        let step = Step { index, at: event.at, kind: &event.kind, msg: payload(trace, event) };
         if let Err(why) = monitor.on_event(&step) {
             return from.verdict(name, Status::Fail, why, Some((index, event.at)));
         }
@@ -314,39 +265,17 @@ fn judge<M: Message>(
             return from.verdict(name, Status::Unknown, text, None);
         }
         if let Err(why) = monitor.settled() {
-            let text = format!(
-                "{why} (by {}, the deadline after the last fault)",
-                fmt_time(due)
-            );
-            return from.verdict(
-                name,
-                Status::Fail,
-                text,
-                Some((trace.events.len().saturating_sub(1), due)),
-            );
+            let text = format!("{why} (by {}, the deadline after the last fault)", fmt_time(due));
+            return from.verdict(name, Status::Fail, text, Some((trace.events.len().saturating_sub(1), due)));
         }
     }
-    let end = RunEnd {
-        end: trace.end,
-        stop: trace.stop,
-        nodes: trace.scenario.nodes,
-        up,
-        counters,
-    };
+    let end = RunEnd { end: trace.end, stop: trace.stop, nodes: trace.scenario.nodes, up, counters };
     match monitor.at_end(&end) {
-        Err(why) => from.verdict(
-            name,
-            Status::Fail,
-            why,
-            Some((trace.events.len().saturating_sub(1), trace.end)),
-        ),
+        Err(why) => from.verdict(name, Status::Fail, why, Some((trace.events.len().saturating_sub(1), trace.end))),
         Ok(()) if trace.stop == Stop::EventLimit => from.verdict(
             name,
             Status::Unknown,
-            format!(
-                "no violation in {} events, but the event limit cut the run short",
-                trace.events.len()
-            ),
+            format!("no violation in {} events, but the event limit cut the run short", trace.events.len()),
             None,
         ),
         Ok(()) => from.verdict(name, Status::Pass, "held throughout the run".into(), None),
@@ -356,9 +285,9 @@ fn judge<M: Message>(
 fn payload<'a, M>(trace: &'a Trace<M>, event: &'a Event<M>) -> Option<&'a M> {
     match &event.kind {
         EventKind::Send { msg, .. } => Some(msg),
-        EventKind::Deliver { id, .. }
-        | EventKind::Drop { id, .. }
-        | EventKind::Duplicate { id, .. } => trace.message(*id),
+        EventKind::Deliver { id, .. } | EventKind::Drop { id, .. } | EventKind::Duplicate { id, .. } => {
+            trace.message(*id)
+        }
         _ => None,
     }
 }

@@ -33,10 +33,7 @@ impl Highlight {
     /// The violating event of a failed verdict, if it names one.
     pub fn from_verdict(verdict: &Verdict) -> Option<Highlight> {
         let event = verdict.event.filter(|_| !verdict.passed())?;
-        Some(Highlight {
-            event,
-            text: format!("{}: {}", verdict.check, verdict.message),
-        })
+        Some(Highlight { event, text: format!("{}: {}", verdict.check, verdict.message) })
     }
 }
 
@@ -55,13 +52,7 @@ pub struct DiagramOptions {
 
 impl Default for DiagramOptions {
     fn default() -> Self {
-        DiagramOptions {
-            width: 1000,
-            max_events: 300,
-            from_event: 0,
-            title: None,
-            highlight: None,
-        }
+        DiagramOptions { width: 1000, max_events: 300, from_event: 0, title: None, highlight: None }
     }
 }
 
@@ -81,18 +72,9 @@ impl DiagramOptions {
 /// bytes.
 pub fn svg<M: Debug>(trace: &Trace<M>, options: &DiagramOptions) -> String {
     let header = Header::new(trace, options);
-    let room = options
-        .highlight
-        .as_ref()
-        .map(|h| (h.event, draw::callout_height(h)));
+    let room = options.highlight.as_ref().map(|h| (h.event, draw::callout_height(h)));
     let window = (options.from_event, options.max_events);
-    let lay = Layout::new(
-        trace,
-        window,
-        options.width as f64,
-        header.height + 26.0,
-        room,
-    );
+    let lay = Layout::new(trace, window, options.width as f64, header.height + 26.0, room);
     let cut = lay.from > 0 || lay.to < trace.events.len();
     let height = lay.bottom + if cut { 46.0 } else { 30.0 };
     let mut c = Canvas::new(lay.width, height);
@@ -115,18 +97,8 @@ pub fn svg<M: Debug>(trace: &Trace<M>, options: &DiagramOptions) -> String {
 /// Node names above and below the lanes, and what was cut off.
 fn lane_names(c: &mut Canvas, lay: &Layout, cut: bool, total: usize) {
     for (node, &x) in lay.lane_x.iter().enumerate() {
-        c.plain(
-            x - 18.0,
-            lay.top - 8.0,
-            "font-weight:bold",
-            &format!("node {node}"),
-        );
-        c.plain(
-            x - 18.0,
-            lay.bottom + 16.0,
-            "fill:#555",
-            &format!("node {node}"),
-        );
+        c.plain(x - 18.0, lay.top - 8.0, "font-weight:bold", &format!("node {node}"));
+        c.plain(x - 18.0, lay.bottom + 16.0, "fill:#555", &format!("node {node}"));
     }
     if !cut {
         return;
@@ -136,12 +108,7 @@ fn lane_names(c: &mut Canvas, lay: &Layout, cut: bool, total: usize) {
         c.plain(8.0, lay.top - 8.0, grey, &format!("↑ {} earlier", lay.from));
     }
     if lay.to < total {
-        c.plain(
-            8.0,
-            lay.bottom + 34.0,
-            grey,
-            &format!("↓ {} later events not drawn", total - lay.to),
-        );
+        c.plain(8.0, lay.bottom + 34.0, grey, &format!("↓ {} later events not drawn", total - lay.to));
     }
 }
 
@@ -166,31 +133,18 @@ const LEGEND: [&str; 9] = [
 impl Header {
     fn new<M>(trace: &Trace<M>, options: &DiagramOptions) -> Header {
         let nodes = trace.scenario.nodes.max(1) as f64;
-        let width = (options.width as f64)
-            .min(AXIS + 16.0 + 240.0 * nodes)
-            .max(layout::MIN_WIDTH);
+        let width = (options.width as f64).min(AXIS + 16.0 + 240.0 * nodes).max(layout::MIN_WIDTH);
         let legend_rows = legend_layout(width).last().map_or(1, |&(row, _)| row + 1);
         let mut height = 48.0 + 18.0 * legend_rows as f64;
         if options.highlight.is_some() {
             height += 18.0;
         }
-        Header {
-            height,
-            legend_rows,
-        }
+        Header { height, legend_rows }
     }
 
     fn draw<M>(&self, c: &mut Canvas, lay: &Layout, trace: &Trace<M>, options: &DiagramOptions) {
-        let title = options
-            .title
-            .clone()
-            .unwrap_or_else(|| format!("{} · seed {}", trace.scenario.name, trace.seed));
-        c.plain(
-            10.0,
-            20.0,
-            "font-size:15px;font-weight:bold",
-            &text::shorten(&title, (lay.width / 8.5) as usize),
-        );
+        let title = options.title.clone().unwrap_or_else(|| format!("{} · seed {}", trace.scenario.name, trace.seed));
+        c.plain(10.0, 20.0, "font-size:15px;font-weight:bold", &text::shorten(&title, (lay.width / 8.5) as usize));
         let total = trace.events.len();
         let mut summary = format!(
             "{} processes · {} events · run ended at {} ({:?})",
@@ -200,11 +154,7 @@ impl Header {
             trace.stop
         );
         if lay.from > 0 || lay.to < total {
-            summary.push_str(&format!(
-                " · showing events {}–{} only",
-                lay.from,
-                lay.to.saturating_sub(1)
-            ));
+            summary.push_str(&format!(" · showing events {}–{} only", lay.from, lay.to.saturating_sub(1)));
         }
         c.plain(10.0, 38.0, "fill:#333", &summary);
         for (k, &(row, x)) in legend_layout(lay.width).iter().enumerate() {

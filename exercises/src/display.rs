@@ -131,37 +131,20 @@ pub fn report_html<M: Debug>(verdicts: &[Verdict], trace: Option<&Trace<M>>) -> 
             trace.seed
         );
     }
-    let _ = writeln!(
-        out,
-        "<div style=\"overflow:auto;max-height:85vh;margin-top:8px\">\n{}</div>",
-        svg(trace, &options)
-    );
+    let _ =
+        writeln!(out, "<div style=\"overflow:auto;max-height:85vh;margin-top:8px\">\n{}</div>", svg(trace, &options));
     out
 }
 
 /// The verdicts as plain text, one line each, for terminals and logs.
 pub fn verdicts_text(verdicts: &[Verdict]) -> String {
-    let wide = verdicts
-        .iter()
-        .map(|v| v.check.chars().count())
-        .max()
-        .unwrap_or(0);
+    let wide = verdicts.iter().map(|v| v.check.chars().count()).max().unwrap_or(0);
     let mut out = format!("{}\n", summary(verdicts));
     for v in verdicts {
         let (_, symbol) = status_style(v.status);
-        let _ = writeln!(
-            out,
-            "{symbol} {:<7} {:<wide$}  {}",
-            v.status.to_string(),
-            v.check,
-            v.message
-        );
+        let _ = writeln!(out, "{symbol} {:<7} {:<wide$}  {}", v.status.to_string(), v.check, v.message);
         if v.status != Status::Pass {
-            let _ = writeln!(
-                out,
-                "    scenario '{}', seed {}; replay: {}",
-                v.scenario, v.seed, v.replay
-            );
+            let _ = writeln!(out, "    scenario '{}', seed {}; replay: {}", v.scenario, v.seed, v.replay);
         }
     }
     out

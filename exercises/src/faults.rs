@@ -16,20 +16,10 @@ pub enum Fault {
     Recover { node: NodeId, at: Time },
     /// No message between a node of `a` and a node of `b`, either way,
     /// arrives while `start <= t < end`.
-    Partition {
-        a: Vec<NodeId>,
-        b: Vec<NodeId>,
-        start: Time,
-        end: Time,
-    },
+    Partition { a: Vec<NodeId>, b: Vec<NodeId>, start: Time, end: Time },
     /// Messages from `from` to `to` (one way only) are lost while
     /// `start <= t < end`.
-    Cut {
-        from: Vec<NodeId>,
-        to: Vec<NodeId>,
-        start: Time,
-        end: Time,
-    },
+    Cut { from: Vec<NodeId>, to: Vec<NodeId>, start: Time, end: Time },
 }
 
 impl Fault {
@@ -55,15 +45,9 @@ impl Fault {
             Fault::Partition { a, b, start, end } => {
                 *start <= t
                     && t < *end
-                    && ((a.contains(&from) && b.contains(&to))
-                        || (b.contains(&from) && a.contains(&to)))
+                    && ((a.contains(&from) && b.contains(&to)) || (b.contains(&from) && a.contains(&to)))
             }
-            Fault::Cut {
-                from: f,
-                to: d,
-                start,
-                end,
-            } => *start <= t && t < *end && f.contains(&from) && d.contains(&to),
+            Fault::Cut { from: f, to: d, start, end } => *start <= t && t < *end && f.contains(&from) && d.contains(&to),
             _ => false,
         }
     }
@@ -74,23 +58,10 @@ impl Fault {
             Fault::Crash { node, at } => format!("node {node} crashes at {}", fmt_time(*at)),
             Fault::Recover { node, at } => format!("node {node} recovers at {}", fmt_time(*at)),
             Fault::Partition { a, b, start, end } => {
-                format!(
-                    "partition {a:?} | {b:?} from {} to {}",
-                    fmt_time(*start),
-                    fmt_time(*end)
-                )
+                format!("partition {a:?} | {b:?} from {} to {}", fmt_time(*start), fmt_time(*end))
             }
-            Fault::Cut {
-                from,
-                to,
-                start,
-                end,
-            } => {
-                format!(
-                    "link {from:?} -> {to:?} cut from {} to {}",
-                    fmt_time(*start),
-                    fmt_time(*end)
-                )
+            Fault::Cut { from, to, start, end } => {
+                format!("link {from:?} -> {to:?} cut from {} to {}", fmt_time(*start), fmt_time(*end))
             }
         }
     }
@@ -98,10 +69,7 @@ impl Fault {
     fn validate(&self, nodes: usize) -> Result<(), String> {
         let check_node = |node: NodeId| {
             if node >= nodes {
-                Err(format!(
-                    "unknown node {node}: the system has nodes 0 to {}",
-                    nodes.saturating_sub(1)
-                ))
+                Err(format!("unknown node {node}: the system has nodes 0 to {}", nodes.saturating_sub(1)))
             } else {
                 Ok(())
             }
@@ -113,18 +81,7 @@ impl Fault {
                     return Err(format!("negative time {at} us"));
                 }
             }
-            Fault::Partition {
-                a: x,
-                b: y,
-                start,
-                end,
-            }
-            | Fault::Cut {
-                from: x,
-                to: y,
-                start,
-                end,
-            } => {
+            Fault::Partition { a: x, b: y, start, end } | Fault::Cut { from: x, to: y, start, end } => {
                 for &node in x.iter().chain(y) {
                     check_node(node)?;
                 }
@@ -138,9 +95,7 @@ impl Fault {
                     return Err(format!("negative start time {start} us"));
                 }
                 if end <= start {
-                    return Err(format!(
-                        "it ends at {end} us, not after it starts at {start} us"
-                    ));
+                    return Err(format!("it ends at {end} us, not after it starts at {start} us"));
                 }
             }
         }
@@ -173,22 +128,13 @@ pub struct RandomFaults {
 
 impl Default for RandomFaults {
     fn default() -> Self {
-        RandomFaults {
-            crashes: 1,
-            recover: true,
-            partitions: 1,
-            horizon: 200_000,
-            max_down: 1,
-        }
+        RandomFaults { crashes: 1, recover: true, partitions: 1, horizon: 200_000, max_down: 1 }
     }
 }
 
 impl Schedule {
     pub fn none() -> Self {
-        Schedule {
-            name: "no faults".into(),
-            faults: Vec::new(),
-        }
+        Schedule { name: "no faults".into(), faults: Vec::new() }
     }
 
     /// A schedule drawn from `seed`: the same seed gives the same faults.
@@ -206,9 +152,7 @@ impl Schedule {
             let at = rng.below(horizon as u64 / 2) as Time;
             let back = at + 1 + rng.below(horizon as u64 / 2) as Time;
             let down_then = windows.iter().filter(|(s, e)| *s < back && at < *e).count();
-            let already = faults
-                .iter()
-                .any(|f| matches!(f, Fault::Crash { node: n, .. } if *n == node));
+            let already = faults.iter().any(|f| matches!(f, Fault::Crash { node: n, .. } if *n == node));
             if down_then >= bounds.max_down || already {
                 continue;
             }
@@ -227,11 +171,7 @@ impl Schedule {
             let mut a = Vec::new();
             let mut b = Vec::new();
             for node in 0..nodes {
-                if rng.below(2) == 0 {
-                    a.push(node)
-                } else {
-                    b.push(node)
-                }
+                if rng.below(2) == 0 { a.push(node) } else { b.push(node) }
             }
             if a.is_empty() || b.is_empty() {
                 continue;
@@ -241,10 +181,7 @@ impl Schedule {
             faults.push(Fault::Partition { a, b, start, end });
         }
         faults.sort_by_key(|f| f.start());
-        Schedule {
-            name: format!("random faults (seed {seed})"),
-            faults,
-        }
+        Schedule { name: format!("random faults (seed {seed})"), faults }
     }
 
     /// The time after which no fault changes the system any more.
@@ -254,9 +191,7 @@ impl Schedule {
 
     pub fn validate(&self, nodes: usize) -> Result<(), String> {
         for (i, fault) in self.faults.iter().enumerate() {
-            fault
-                .validate(nodes)
-                .map_err(|why| format!("fault {} ({}): {why}", i + 1, kind_name(fault)))?;
+            fault.validate(nodes).map_err(|why| format!("fault {} ({}): {why}", i + 1, kind_name(fault)))?;
         }
         Ok(())
     }

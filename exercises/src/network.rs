@@ -9,18 +9,10 @@ use crate::Time;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Delay {
-    Constant {
-        us: Time,
-    },
-    Uniform {
-        min: Time,
-        max: Time,
-    },
+    Constant { us: Time },
+    Uniform { min: Time, max: Time },
     /// `min` plus an exponentially distributed extra with mean `mean`.
-    Exponential {
-        min: Time,
-        mean: Time,
-    },
+    Exponential { min: Time, mean: Time },
 }
 
 impl Delay {
@@ -29,24 +21,20 @@ impl Delay {
         match *self {
             Delay::Constant { us } => us,
             Delay::Uniform { min, max } => min + ((max - min + 1) as f64 * u) as Time,
-            Delay::Exponential { min, mean } => {
-                min + (-(1.0 - u).ln() * mean as f64).round() as Time
-            }
+            Delay::Exponential { min, mean } => min + (-(1.0 - u).ln() * mean as f64).round() as Time,
         }
     }
 
     pub(crate) fn validate(&self) -> Result<(), String> {
         match *self {
             Delay::Constant { us } if us < 0 => Err(format!("delay is negative ({us} us)")),
-            Delay::Uniform { min, .. } if min < 0 => {
-                Err(format!("delay minimum is negative ({min} us)"))
+            Delay::Uniform { min, .. } if min < 0 => Err(format!("delay minimum is negative ({min} us)")),
+            Delay::Uniform { min, max } if max < min => {
+                Err(format!("delay maximum {max} us is below the minimum {min} us"))
             }
-            Delay::Uniform { min, max } if max < min => Err(format!(
-                "delay maximum {max} us is below the minimum {min} us"
-            )),
-            Delay::Exponential { min, mean } if min < 0 || mean < 0 => Err(format!(
-                "delay minimum ({min} us) and mean ({mean} us) must not be negative"
-            )),
+            Delay::Exponential { min, mean } if min < 0 || mean < 0 => {
+                Err(format!("delay minimum ({min} us) and mean ({mean} us) must not be negative"))
+            }
             _ => Ok(()),
         }
     }
@@ -71,10 +59,7 @@ pub struct Network {
 impl Default for Network {
     fn default() -> Self {
         Network {
-            delay: Delay::Uniform {
-                min: 1_000,
-                max: 10_000,
-            },
+            delay: Delay::Uniform { min: 1_000, max: 10_000 },
             loss: 0.0,
             duplicate: 0.0,
             fifo: false,
@@ -86,11 +71,7 @@ impl Default for Network {
 impl Network {
     /// A network that delivers every message after exactly `us`, in order.
     pub fn reliable(us: Time) -> Self {
-        Network {
-            delay: Delay::Constant { us },
-            fifo: true,
-            ..Network::default()
-        }
+        Network { delay: Delay::Constant { us }, fifo: true, ..Network::default() }
     }
 
     pub(crate) fn validate(&self) -> Result<(), String> {
@@ -111,11 +92,7 @@ impl Network {
         let duplicated = draw.unit() < self.duplicate;
         let first = self.delay.sample(draw.unit());
         let second = self.delay.sample(draw.unit());
-        Fate {
-            lost,
-            first,
-            second: duplicated.then_some(second),
-        }
+        Fate { lost, first, second: duplicated.then_some(second) }
     }
 }
 

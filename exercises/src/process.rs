@@ -90,27 +90,17 @@ pub enum Observation {
     Leader(NodeId),
     /// Delivered a multicast message to the application, named by its
     /// origin and the origin's sequence number.
-    Deliver {
-        origin: NodeId,
-        seq: u64,
-    },
+    Deliver { origin: NodeId, seq: u64 },
     Decide(Decision),
     /// A scalar clock value (Lamport time or a physical clock reading).
     Clock(i64),
     /// A vector clock value.
     Vector(Vec<u64>),
     /// A read or write of a replicated value, for register checks.
-    Read {
-        value: i64,
-    },
-    Write {
-        value: i64,
-    },
+    Read { value: i64 },
+    Write { value: i64 },
     /// Anything else an exercise wants to expose, as a name and a number.
-    Note {
-        name: String,
-        value: i64,
-    },
+    Note { name: String, value: i64 },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -123,26 +113,14 @@ pub enum Decision {
 /// An effect a handler asked for. The driver applies them in order.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Action<M> {
-    Send {
-        to: NodeId,
-        msg: M,
-    },
+    Send { to: NodeId, msg: M },
     /// To every other node. With hardware broadcast this is one message.
-    Broadcast {
-        msg: M,
-    },
-    SetTimer {
-        tag: TimerTag,
-        delay: Time,
-    },
-    CancelTimer {
-        tag: TimerTag,
-    },
+    Broadcast { msg: M },
+    SetTimer { tag: TimerTag, delay: Time },
+    CancelTimer { tag: TimerTag },
     Observe(Observation),
     /// Move this node's clock by `delta` (clock synchronisation).
-    AdjustClock {
-        delta: Time,
-    },
+    AdjustClock { delta: Time },
 }
 
 /// Durable storage: survives crashes. Values are JSON text so the store
@@ -159,21 +137,9 @@ pub struct Ctx<M> {
 }
 
 impl<M: Message> Ctx<M> {
-    pub(crate) fn new(
-        me: NodeId,
-        nodes: usize,
-        clock: Time,
-        durable: Durable,
-        actions: Vec<Action<M>>,
-    ) -> Self {
+    pub(crate) fn new(me: NodeId, nodes: usize, clock: Time, durable: Durable, actions: Vec<Action<M>>) -> Self {
         debug_assert!(actions.is_empty());
-        Ctx {
-            me,
-            nodes,
-            clock,
-            durable,
-            actions,
-        }
+        Ctx { me, nodes, clock, durable, actions }
     }
 
     pub(crate) fn into_parts(self) -> (Durable, Vec<Action<M>>) {
@@ -230,8 +196,6 @@ impl<M: Message> Ctx<M> {
     }
     /// Reads what [`Ctx::persist`] stored, if anything.
     pub fn recall<T: DeserializeOwned>(&self, key: &str) -> Option<T> {
-        self.durable
-            .get(key)
-            .and_then(|text| serde_json::from_str(text).ok())
+        self.durable.get(key).and_then(|text| serde_json::from_str(text).ok())
     }
 }

@@ -55,30 +55,19 @@ impl std::error::Error for ScenarioError {}
 
 impl Scenario {
     pub fn new(name: &str, nodes: usize) -> Self {
-        Scenario {
-            name: name.into(),
-            nodes,
-            ..Scenario::default()
-        }
+        Scenario { name: name.into(), nodes, ..Scenario::default() }
     }
 
     /// Reads a scenario from JSON and validates it.
     pub fn from_json(text: &str) -> Result<Scenario, ScenarioError> {
-        let scenario: Scenario = serde_json::from_str(text).map_err(|e| ScenarioError {
-            scenario: "(unparsed)".into(),
-            reason: e.to_string(),
-        })?;
+        let scenario: Scenario = serde_json::from_str(text)
+            .map_err(|e| ScenarioError { scenario: "(unparsed)".into(), reason: e.to_string() })?;
         scenario.validate()?;
         Ok(scenario)
     }
 
     pub fn validate(&self) -> Result<(), ScenarioError> {
-        let fail = |reason: String| {
-            Err(ScenarioError {
-                scenario: self.name.clone(),
-                reason,
-            })
-        };
+        let fail = |reason: String| Err(ScenarioError { scenario: self.name.clone(), reason });
         if self.nodes == 0 {
             return fail("a system needs at least one node".into());
         }
@@ -86,11 +75,7 @@ impl Scenario {
             return fail(format!("'until' must be positive, not {} us", self.until));
         }
         if !self.clocks.is_empty() && self.clocks.len() != self.nodes {
-            return fail(format!(
-                "{} clocks given for {} nodes",
-                self.clocks.len(),
-                self.nodes
-            ));
+            return fail(format!("{} clocks given for {} nodes", self.clocks.len(), self.nodes));
         }
         if let Err(why) = self.network.validate() {
             return fail(format!("network: {why}"));

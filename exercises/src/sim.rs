@@ -47,16 +47,11 @@ pub fn determinism_check<M: Message>(
     if a == b {
         return Ok(a);
     }
-    let at = first
-        .events
-        .iter()
-        .zip(&second.events)
-        .position(|(x, y)| x != y);
+    let at = first.events.iter().zip(&second.events).position(|(x, y)| x != y);
     Err(format!(
         "the same seed {seed} gave two different runs (trace hashes {a} and {b}){}; \
          node code must not depend on anything but its inputs",
-        at.map(|i| format!(", first differing at event {i}"))
-            .unwrap_or_default()
+        at.map(|i| format!(", first differing at event {i}")).unwrap_or_default()
     ))
 }
 
@@ -65,16 +60,8 @@ enum Pending {
     Start(NodeId),
     Fault(usize),
     FaultEnd(usize),
-    Deliver {
-        id: MsgId,
-        from: NodeId,
-        to: NodeId,
-    },
-    Timer {
-        node: NodeId,
-        tag: TimerTag,
-        generation: u64,
-    },
+    Deliver { id: MsgId, from: NodeId, to: NodeId },
+    Timer { node: NodeId, tag: TimerTag, generation: u64 },
 }
 
 struct Sim<'a, M: Message> {
@@ -158,13 +145,7 @@ impl<'a, M: Message> Sim<'a, M> {
                 break Stop::NodeFailed;
             }
         };
-        Trace {
-            scenario: self.scenario.clone(),
-            seed: self.seed,
-            events: self.events,
-            end: self.now,
-            stop,
-        }
+        Trace { scenario: self.scenario.clone(), seed: self.seed, events: self.events, end: self.now, stop }
     }
 
     fn push(&mut self, at: Time, what: Pending) {
@@ -192,11 +173,7 @@ impl<'a, M: Message> Sim<'a, M> {
                 Ok(())
             }
             Pending::Deliver { id, from, to } => self.arrive(id, from, to),
-            Pending::Timer {
-                node,
-                tag,
-                generation,
-            } => {
+            Pending::Timer { node, tag, generation } => {
                 if self.timers[node].get(&tag) != Some(&generation) {
                     return Ok(()); // moved or cancelled since
                 }
@@ -232,11 +209,7 @@ impl<'a, M: Message> Sim<'a, M> {
     }
 
     fn arrive(&mut self, id: MsgId, from: NodeId, to: NodeId) -> Result<(), NodePanic> {
-        let reason = if self
-            .link_faults
-            .iter()
-            .any(|f| f.blocks(from, to, self.now))
-        {
+        let reason = if self.link_faults.iter().any(|f| f.blocks(from, to, self.now)) {
             Some(DropReason::Partition)
         } else if !self.world.is_up(to) {
             Some(DropReason::Crashed)
@@ -244,12 +217,7 @@ impl<'a, M: Message> Sim<'a, M> {
             None
         };
         if let Some(reason) = reason {
-            self.record(EventKind::Drop {
-                id,
-                from,
-                to,
-                reason,
-            });
+            self.record(EventKind::Drop { id, from, to, reason });
             return Ok(());
         }
         self.record(EventKind::Deliver { id, from, to });
@@ -263,9 +231,7 @@ impl<'a, M: Message> Sim<'a, M> {
     fn dispatch(&mut self, node: NodeId, input: Input<M>) -> Result<(), NodePanic> {
         let clock = self.clock_of(node);
         let mut actions = self.world.dispatch(node, clock, input)?;
-        let applied = actions
-            .drain(..)
-            .try_for_each(|action| self.apply(node, action));
+        let applied = actions.drain(..).try_for_each(|action| self.apply(node, action));
         self.world.recycle(actions);
         applied
     }
@@ -282,32 +248,20 @@ impl<'a, M: Message> Sim<'a, M> {
                     });
                 }
                 let id = self.events.len();
-                self.record(EventKind::Send {
-                    from: node,
-                    to: Dest::Node(to),
-                    msg,
-                });
+                self.record(EventKind::Send { from: node, to: Dest::Node(to), msg });
                 self.transmit(id, node, to);
             }
             Action::Broadcast { msg } => {
                 if self.scenario.network.hardware_broadcast {
                     let id = self.events.len();
-                    self.record(EventKind::Send {
-                        from: node,
-                        to: Dest::AllOthers,
-                        msg,
-                    });
+                    self.record(EventKind::Send { from: node, to: Dest::AllOthers, msg });
                     for to in (0..n).filter(|&to| to != node) {
                         self.transmit(id, node, to);
                     }
                 } else {
                     for to in (0..n).filter(|&to| to != node) {
                         let id = self.events.len();
-                        self.record(EventKind::Send {
-                            from: node,
-                            to: Dest::Node(to),
-                            msg: msg.clone(),
-                        });
+                        self.record(EventKind::Send { from: node, to: Dest::Node(to), msg: msg.clone() });
                         self.transmit(id, node, to);
                     }
                 }
@@ -317,14 +271,7 @@ impl<'a, M: Message> Sim<'a, M> {
                 self.next_generation += 1;
                 let generation = self.next_generation;
                 self.timers[node].insert(tag, generation);
-                self.push(
-                    self.now + span,
-                    Pending::Timer {
-                        node,
-                        tag,
-                        generation,
-                    },
-                );
+                self.push(self.now + span, Pending::Timer { node, tag, generation });
             }
             Action::CancelTimer { tag } => {
                 self.timers[node].remove(&tag);
@@ -346,12 +293,7 @@ impl<'a, M: Message> Sim<'a, M> {
             .get_or_insert_with(|| SeededRng::new(seed, CHANNEL_BASE + channel as u64));
         let fate = self.scenario.network.fate(rng);
         if fate.lost {
-            self.record(EventKind::Drop {
-                id,
-                from,
-                to,
-                reason: DropReason::Loss,
-            });
+            self.record(EventKind::Drop { id, from, to, reason: DropReason::Loss });
             return;
         }
         self.schedule_arrival(id, from, to, fate.first);

@@ -65,11 +65,6 @@ mod tests {
         // Pinned: trace hashes in stored verdicts depend on it.
         assert_eq!(hash_hex(b"distlab"), hash_hex(b"distlab"));
         assert_ne!(hash_hex(b"distlab"), hash_hex(b"distlaB"));
-        assert_eq!(
-            hash_hex(b""),
-            "b0d8b0bc8a1bf9d8"
-                .to_string()
-                .replace("b0d8b0bc8a1bf9d8", &hash_hex(b""))
-        );
+        assert_eq!(hash_hex(b""), "b0d8b0bc8a1bf9d8".to_string().replace("b0d8b0bc8a1bf9d8", &hash_hex(b"")));
     }
 }

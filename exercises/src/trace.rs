@@ -33,62 +33,23 @@ pub enum DropReason {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum EventKind<M> {
-    Start {
-        node: NodeId,
-    },
-    Send {
-        from: NodeId,
-        to: Dest,
-        msg: M,
-    },
+    Start { node: NodeId },
+    Send { from: NodeId, to: Dest, msg: M },
     /// The network will deliver message `id` to `to` twice.
-    Duplicate {
-        id: MsgId,
-        to: NodeId,
-    },
-    Deliver {
-        id: MsgId,
-        from: NodeId,
-        to: NodeId,
-    },
-    Drop {
-        id: MsgId,
-        from: NodeId,
-        to: NodeId,
-        reason: DropReason,
-    },
-    Timer {
-        node: NodeId,
-        tag: TimerTag,
-    },
-    Crash {
-        node: NodeId,
-    },
-    Recover {
-        node: NodeId,
-    },
+    Duplicate { id: MsgId, to: NodeId },
+    Deliver { id: MsgId, from: NodeId, to: NodeId },
+    Drop { id: MsgId, from: NodeId, to: NodeId, reason: DropReason },
+    Timer { node: NodeId, tag: TimerTag },
+    Crash { node: NodeId },
+    Recover { node: NodeId },
     /// Fault number `fault` of the scenario's schedule starts or ends
     /// (partitions and cuts; crashes have their own events).
-    FaultStart {
-        fault: usize,
-    },
-    FaultEnd {
-        fault: usize,
-    },
-    Observe {
-        node: NodeId,
-        what: Observation,
-    },
-    ClockAdjust {
-        node: NodeId,
-        delta: Time,
-    },
+    FaultStart { fault: usize },
+    FaultEnd { fault: usize },
+    Observe { node: NodeId, what: Observation },
+    ClockAdjust { node: NodeId, delta: Time },
     /// A handler panicked or asked for something impossible; the run stops.
-    Fail {
-        node: NodeId,
-        handler: String,
-        message: String,
-    },
+    Fail { node: NodeId, handler: String, message: String },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -110,9 +71,7 @@ impl<M> Event<M> {
             | EventKind::ClockAdjust { node, .. }
             | EventKind::Fail { node, .. } => Some(node),
             EventKind::Send { from, .. } => Some(from),
-            EventKind::Deliver { to, .. }
-            | EventKind::Drop { to, .. }
-            | EventKind::Duplicate { to, .. } => Some(to),
+            EventKind::Deliver { to, .. } | EventKind::Drop { to, .. } | EventKind::Duplicate { to, .. } => Some(to),
             EventKind::FaultStart { .. } | EventKind::FaultEnd { .. } => None,
         }
     }
@@ -164,20 +123,14 @@ impl<M> Trace<M> {
 
     /// Every observation, in order, with the event index it came from.
     pub fn observations(&self) -> impl Iterator<Item = (usize, Time, NodeId, &Observation)> {
-        self.events
-            .iter()
-            .enumerate()
-            .filter_map(|(i, e)| match &e.kind {
-                EventKind::Observe { node, what } => Some((i, e.at, *node, what)),
-                _ => None,
-            })
+        self.events.iter().enumerate().filter_map(|(i, e)| match &e.kind {
+            EventKind::Observe { node, what } => Some((i, e.at, *node, what)),
+            _ => None,
+        })
     }
 
     /// How many messages were sent (a hardware broadcast counts once).
     pub fn messages_sent(&self) -> usize {
-        self.events
-            .iter()
-            .filter(|e| matches!(e.kind, EventKind::Send { .. }))
-            .count()
+        self.events.iter().filter(|e| matches!(e.kind, EventKind::Send { .. })).count()
     }
 }

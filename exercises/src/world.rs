@@ -29,11 +29,7 @@ pub struct NodePanic {
 
 impl std::fmt::Display for NodePanic {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "node {} panicked in {}: {}",
-            self.node, self.handler, self.message
-        )
+        write!(f, "node {} panicked in {}: {}", self.node, self.handler, self.message)
     }
 }
 
@@ -93,12 +89,7 @@ impl<M: Message> World<M> {
     /// Runs one handler. The returned actions go back with [`World::recycle`]
     /// once applied. A crashed node gets nothing, except `Recover`, which
     /// makes it anew from the factory first.
-    pub fn dispatch(
-        &mut self,
-        node: NodeId,
-        clock: Time,
-        input: Input<M>,
-    ) -> Result<Vec<Action<M>>, NodePanic> {
+    pub fn dispatch(&mut self, node: NodeId, clock: Time, input: Input<M>) -> Result<Vec<Action<M>>, NodePanic> {
         if matches!(input, Input::Recover) {
             self.nodes[node] = Some((self.factory)(node));
         }
@@ -119,11 +110,7 @@ impl<M: Message> World<M> {
         self.durable[node] = durable;
         match outcome {
             Ok(()) => Ok(actions),
-            Err(payload) => Err(NodePanic {
-                node,
-                handler,
-                message: panic_text(payload.as_ref()),
-            }),
+            Err(payload) => Err(NodePanic { node, handler, message: panic_text(payload.as_ref()) }),
         }
     }
 

@@ -62,14 +62,8 @@ pub fn draw<M>(c: &mut Canvas, lay: &Layout, trace: &Trace<M>, placer: &mut Plac
         }
     }
     let critical = spans(lay, trace, |k| match k {
-        EventKind::Observe {
-            node,
-            what: Observation::EnterCritical,
-        } => Some((*node, true)),
-        EventKind::Observe {
-            node,
-            what: Observation::ExitCritical,
-        } => Some((*node, false)),
+        EventKind::Observe { node, what: Observation::EnterCritical } => Some((*node, true)),
+        EventKind::Observe { node, what: Observation::ExitCritical } => Some((*node, false)),
         // A crash ends a critical section too.
         EventKind::Crash { node } => Some((*node, false)),
         _ => None,
@@ -105,11 +99,7 @@ fn partitions<M>(c: &mut Canvas, lay: &Layout, trace: &Trace<M>, placer: &mut Pl
         if start >= lay.to || end.is_some_and(|e| e < lay.from) {
             continue;
         }
-        let y0 = if start >= lay.from {
-            lay.y(start)
-        } else {
-            lay.top
-        };
+        let y0 = if start >= lay.from { lay.y(start) } else { lay.top };
         let y1 = match end {
             Some(e) if e < lay.to => lay.y(e),
             _ => lay.bottom,
@@ -127,14 +117,7 @@ fn partitions<M>(c: &mut Canvas, lay: &Layout, trace: &Trace<M>, placer: &mut Pl
         let text = describe.clone();
         let w = super::text::width(&text, 10.0) + 6.0;
         let candidates: Vec<Rect> = (0..4)
-            .map(|k| {
-                [
-                    left + 4.0,
-                    y0 + 2.0 + 13.0 * k as f64,
-                    left + 4.0 + w,
-                    y0 + 14.0 + 13.0 * k as f64,
-                ]
-            })
+            .map(|k| [left + 4.0, y0 + 2.0 + 13.0 * k as f64, left + 4.0 + w, y0 + 14.0 + 13.0 * k as f64])
             .collect();
         if let Some(r) = placer.place(candidates) {
             c.label(r[0] + 2.0, r[3] - 3.0, "start", "", &text, &describe);
@@ -156,13 +139,7 @@ fn axis(c: &mut Canvas, lay: &Layout) {
     for &(y, quiet) in &lay.breaks {
         c.open("", &format!("nothing happened for {}", fmt_time(quiet)));
         c.line(6.0, y, right, y, "dl-break");
-        c.text(
-            left + 4.0,
-            y - 2.0,
-            "start",
-            "dl-axis",
-            &format!("… {} later", fmt_time(quiet)),
-        );
+        c.text(left + 4.0, y - 2.0, "start", "dl-axis", &format!("… {} later", fmt_time(quiet)));
         c.close();
     }
 }

@@ -74,10 +74,7 @@ impl Canvas {
         }
         out.push_str("</defs>\n");
         let _ = writeln!(out, "<rect width=\"{w}\" height=\"{h}\" fill=\"#fff\"/>");
-        Canvas {
-            out,
-            top: String::new(),
-        }
+        Canvas { out, top: String::new() }
     }
 
     pub fn finish(mut self) -> String {
@@ -88,11 +85,7 @@ impl Canvas {
 
     /// A group whose hover text is `title`.
     pub fn open(&mut self, class: &str, title: &str) {
-        let class = if class.is_empty() {
-            String::new()
-        } else {
-            format!(" class=\"{class}\"")
-        };
+        let class = if class.is_empty() { String::new() } else { format!(" class=\"{class}\"") };
         let _ = write!(self.out, "<g{class}><title>{}</title>", escape(title));
     }
 
@@ -126,17 +119,9 @@ impl Canvas {
                 num(to.1)
             )
         } else {
-            format!(
-                "M{},{} L{},{}",
-                num(from.0),
-                num(from.1),
-                num(to.0),
-                num(to.1)
-            )
+            format!("M{},{} L{},{}", num(from.0), num(from.1), num(to.0), num(to.1))
         };
-        let marker = head
-            .map(|h| format!(" marker-end=\"url(#dl-head-{h})\""))
-            .unwrap_or_default();
+        let marker = head.map(|h| format!(" marker-end=\"url(#dl-head-{h})\"")).unwrap_or_default();
         let _ = write!(self.out, "<path d=\"{d}\" class=\"{class}\"{marker}/>");
     }
 
@@ -152,13 +137,7 @@ impl Canvas {
     }
 
     pub fn circle(&mut self, x: f64, y: f64, r: f64, class: &str) {
-        let _ = write!(
-            self.out,
-            "<circle cx=\"{}\" cy=\"{}\" r=\"{}\" class=\"{class}\"/>",
-            num(x),
-            num(y),
-            num(r)
-        );
+        let _ = write!(self.out, "<circle cx=\"{}\" cy=\"{}\" r=\"{}\" class=\"{class}\"/>", num(x), num(y), num(r));
     }
 
     pub fn diamond(&mut self, x: f64, y: f64, r: f64, class: &str) {
@@ -207,12 +186,6 @@ impl Canvas {
 
     /// Plain text with inline style (header lines, legend).
     pub fn plain(&mut self, x: f64, y: f64, style: &str, text: &str) {
-        let _ = write!(
-            self.out,
-            "<text x=\"{}\" y=\"{}\" style=\"{style}\">{}</text>",
-            num(x),
-            num(y),
-            escape(text)
-        );
+        let _ = write!(self.out, "<text x=\"{}\" y=\"{}\" style=\"{style}\">{}</text>", num(x), num(y), escape(text));
     }
 }

@@ -17,22 +17,10 @@ fn beside(placer: &mut Placer, x: f64, y: f64, w: f64) -> Option<(f64, &'static 
     let left = |gap: f64| -> Rect { [x - gap - 2.0 - w, y - 7.0, x - gap, y + 5.0] };
     // Farther out second: clear of a highlight ring.
     let r = placer.place([right(6.0), left(6.0), right(13.0), left(13.0)])?;
-    Some(if r[0] > x {
-        (r[0] + 1.0, "start")
-    } else {
-        (r[2] - 1.0, "end")
-    })
+    Some(if r[0] > x { (r[0] + 1.0, "start") } else { (r[2] - 1.0, "end") })
 }
 
-fn mark_label(
-    c: &mut Canvas,
-    placer: &mut Placer,
-    x: f64,
-    y: f64,
-    class: &str,
-    text: &str,
-    title: &str,
-) {
+fn mark_label(c: &mut Canvas, placer: &mut Placer, x: f64, y: f64, class: &str, text: &str, title: &str) {
     let text = shorten(text, 24);
     if let Some((lx, anchor)) = beside(placer, x, y, width(&text, 10.0)) {
         c.label(lx, y + 3.5, anchor, class, &text, title);
@@ -53,15 +41,7 @@ pub fn marks<M>(c: &mut Canvas, lay: &Layout, trace: &Trace<M>, placer: &mut Pla
                 c.open("", &title);
                 c.diamond(x, y, 4.5, "dl-timer");
                 c.close();
-                mark_label(
-                    c,
-                    placer,
-                    x,
-                    y,
-                    "dl-ttimer",
-                    &format!("timer {tag}"),
-                    &title,
-                );
+                mark_label(c, placer, x, y, "dl-ttimer", &format!("timer {tag}"), &title);
             }
             EventKind::Observe { what, .. } => {
                 let title = format!("{when}: {what:?}");
@@ -93,22 +73,12 @@ pub fn marks<M>(c: &mut Canvas, lay: &Layout, trace: &Trace<M>, placer: &mut Pla
                 c.close();
                 mark_label(c, placer, x, y, "dl-tobs", &text, &title);
             }
-            EventKind::Fail {
-                handler, message, ..
-            } => {
+            EventKind::Fail { handler, message, .. } => {
                 let title = format!("{when}: failed in {handler}: {message}");
                 c.open("", &title);
                 c.rect(x - 6.0, y - 6.0, 12.0, 12.0, "dl-fail");
                 c.close();
-                mark_label(
-                    c,
-                    placer,
-                    x,
-                    y,
-                    "dl-tdrop",
-                    &format!("failed in {handler}"),
-                    &title,
-                );
+                mark_label(c, placer, x, y, "dl-tdrop", &format!("failed in {handler}"), &title);
             }
             _ => {}
         }
@@ -137,16 +107,7 @@ pub fn messages<M: Debug>(c: &mut Canvas, lay: &Layout, trace: &Trace<M>, placer
             if !lay.shows(j) && !lay.shows(id) {
                 continue;
             }
-            let arrow = Arrow {
-                lay,
-                trace,
-                id,
-                from: *from,
-                to,
-                fate: Some(j),
-                copy,
-                debug: &debug,
-            };
+            let arrow = Arrow { lay, trace, id, from: *from, to, fate: Some(j), copy, debug: &debug };
             arrow.draw(c, placer, &mut last_label);
         }
     }
@@ -164,16 +125,7 @@ pub fn messages<M: Debug>(c: &mut Canvas, lay: &Layout, trace: &Trace<M>, placer
             if fates.contains_key(&(id, t)) || t >= lay.nodes {
                 continue;
             }
-            let arrow = Arrow {
-                lay,
-                trace,
-                id,
-                from: *from,
-                to: t,
-                fate: None,
-                copy: 0,
-                debug: &debug,
-            };
+            let arrow = Arrow { lay, trace, id, from: *from, to: t, fate: None, copy: 0, debug: &debug };
             arrow.draw(c, placer, &mut last_label);
         }
     }
@@ -193,25 +145,13 @@ struct Arrow<'a, M> {
 }
 
 impl<M> Arrow<'_, M> {
-    fn draw(
-        &self,
-        c: &mut Canvas,
-        placer: &mut Placer,
-        last_label: &mut Option<(usize, NodeId, String)>,
-    ) {
+    fn draw(&self, c: &mut Canvas, placer: &mut Placer, last_label: &mut Option<(usize, NodeId, String)>) {
         let lay = self.lay;
         if self.from >= lay.nodes || self.to >= lay.nodes {
             return;
         }
         let sent_in_range = lay.shows(self.id);
-        let start = (
-            lay.lane_x[self.from],
-            if sent_in_range {
-                lay.y(self.id)
-            } else {
-                lay.top
-            },
-        );
+        let start = (lay.lane_x[self.from], if sent_in_range { lay.y(self.id) } else { lay.top });
         let sent_at = self.trace.events[self.id].at;
         let mut title = format!(
             "message #{} from node {} to node {}, sent at {}{}\n{}",
@@ -219,11 +159,7 @@ impl<M> Arrow<'_, M> {
             self.from,
             self.to,
             fmt_time(sent_at),
-            if sent_in_range {
-                String::new()
-            } else {
-                " (before the shown range)".into()
-            },
+            if sent_in_range { String::new() } else { " (before the shown range)".into() },
             self.debug
         );
         let fate = self.fate.map(|j| (j, &self.trace.events[j]));
@@ -250,10 +186,7 @@ impl<M> Arrow<'_, M> {
                 }
             }
             Some((j, e)) => {
-                title.push_str(&format!(
-                    "\narrives at {} (event #{j}, after the shown range)",
-                    fmt_time(e.at)
-                ));
+                title.push_str(&format!("\narrives at {} (event #{j}, after the shown range)", fmt_time(e.at)));
                 ((xt, lay.bottom), true)
             }
             None => {
@@ -276,23 +209,9 @@ impl<M> Arrow<'_, M> {
         // the right way: long lines to the edge would bury the picture.
         let reach = lay.spacing * 0.8 + 24.0;
         let (start, end) = if !sent_in_range {
-            (
-                towards(
-                    end,
-                    (start.0, end.1 - 2.0 * ROW - (end.0 - start.0).abs() * 0.3),
-                    reach,
-                ),
-                end,
-            )
+            (towards(end, (start.0, end.1 - 2.0 * ROW - (end.0 - start.0).abs() * 0.3), reach), end)
         } else if edge {
-            (
-                start,
-                towards(
-                    start,
-                    (end.0, start.1 + 2.0 * ROW + (end.0 - start.0).abs() * 0.3),
-                    reach,
-                ),
-            )
+            (start, towards(start, (end.0, start.1 + 2.0 * ROW + (end.0 - start.0).abs() * 0.3), reach))
         } else {
             (start, end)
         };
@@ -301,11 +220,7 @@ impl<M> Arrow<'_, M> {
             (None, 0) => ("dl-msg", Some("msg")),
             (None, _) => ("dl-dup", Some("dup")),
         };
-        let faded = if edge || !sent_in_range {
-            " dl-edge"
-        } else {
-            ""
-        };
+        let faded = if edge || !sent_in_range { " dl-edge" } else { "" };
         c.open(faded.trim(), &title);
         c.arrow(start, end, class, head);
         // A small ring marks the end that continues outside the range.
@@ -341,29 +256,16 @@ impl<M> Arrow<'_, M> {
         last: &mut Option<(usize, NodeId, String)>,
     ) {
         let text = compact(self.debug);
-        let row = if self.lay.shows(self.id) {
-            self.lay.row(self.id)
-        } else {
-            usize::MAX
-        };
+        let row = if self.lay.shows(self.id) { self.lay.row(self.id) } else { usize::MAX };
         // A broadcast's copies say the same thing: label one of them.
-        if self.copy > 0
-            || last
-                .as_ref()
-                .is_some_and(|(r, f, t)| *r == row && *f == self.from && *t == text)
-        {
+        if self.copy > 0 || last.as_ref().is_some_and(|(r, f, t)| *r == row && *f == self.from && *t == text) {
             return;
         }
         let dx = (end.0 - start.0).abs();
         let max = ((dx / 5.8) as usize).clamp(8, 30);
         let short = shorten(&text, max);
         let w = width(&short, 10.0) + 4.0;
-        let at = |t: f64| {
-            (
-                start.0 + (end.0 - start.0) * t,
-                start.1 + (end.1 - start.1) * t,
-            )
-        };
+        let at = |t: f64| (start.0 + (end.0 - start.0) * t, start.1 + (end.1 - start.1) * t);
         let candidates = [0.5, 0.32, 0.68, 0.18, 0.82].map(|t| {
             let (x, y) = at(t);
             [x - w / 2.0, y - 8.0, x + w / 2.0, y + 4.0]
@@ -408,25 +310,14 @@ pub fn callout_height(h: &Highlight) -> f64 {
 
 /// Where the highlight goes: the event's point, the call-out box and its
 /// lines. None when the event is not shown.
-fn callout<M>(
-    lay: &Layout,
-    trace: &Trace<M>,
-    h: &Highlight,
-) -> Option<((f64, f64), Rect, Vec<String>)> {
+fn callout<M>(lay: &Layout, trace: &Trace<M>, h: &Highlight) -> Option<((f64, f64), Rect, Vec<String>)> {
     if !lay.shows(h.event) {
         return None;
     }
     let event = &trace.events[h.event];
     let y = lay.y(h.event);
-    let x = event
-        .node()
-        .filter(|&n| n < lay.nodes)
-        .map_or(lay.lane_x[0], |n| lay.lane_x[n]);
-    let mut lines = vec![format!(
-        "violation at event #{} ({}):",
-        h.event,
-        fmt_time(event.at)
-    )];
+    let x = event.node().filter(|&n| n < lay.nodes).map_or(lay.lane_x[0], |n| lay.lane_x[n]);
+    let mut lines = vec![format!("violation at event #{} ({}):", h.event, fmt_time(event.at))];
     lines.extend(callout_lines(h));
     let bw = lines.iter().map(|l| width(l, 11.0)).fold(0.0, f64::max) + 16.0;
     let bh = lines.len() as f64 * 14.0 + 8.0;
@@ -448,10 +339,7 @@ pub fn highlight_over<M>(c: &mut Canvas, lay: &Layout, trace: &Trace<M>, h: &Hig
     let Some(((x, y), [bx, by, right, bottom], lines)) = callout(lay, trace, h) else {
         return;
     };
-    let mut layer = Canvas {
-        out: String::new(),
-        top: String::new(),
-    };
+    let mut layer = Canvas { out: String::new(), top: String::new() };
     layer.open("", &h.text);
     if trace.events[h.event].node().is_some() {
         layer.circle(x, y, 10.0, "dl-ring");
@@ -459,11 +347,7 @@ pub fn highlight_over<M>(c: &mut Canvas, lay: &Layout, trace: &Trace<M>, h: &Hig
     layer.line(x, y + 10.0, x, by, "dl-ring");
     layer.rect(bx, by, right - bx, bottom - by, "dl-callout");
     for (k, line) in lines.iter().enumerate() {
-        let style = if k == 0 {
-            "font-weight:bold;fill:#D55E00"
-        } else {
-            "fill:#111"
-        };
+        let style = if k == 0 { "font-weight:bold;fill:#D55E00" } else { "fill:#111" };
         layer.plain(bx + 8.0, by + 16.0 + 14.0 * k as f64, style, line);
     }
     layer.close();

@@ -46,48 +46,24 @@ impl Layout {
         top: f64,
         room_after: Option<(usize, f64)>,
     ) -> Layout {
-        let nodes = trace
-            .events
-            .iter()
-            .filter_map(Event::node)
-            .map(|n| n + 1)
-            .fold(trace.scenario.nodes, usize::max)
-            .max(1);
+        let nodes =
+            trace.events.iter().filter_map(Event::node).map(|n| n + 1).fold(trace.scenario.nodes, usize::max).max(1);
         let from = from.min(trace.events.len());
-        let to = from
-            .saturating_add(max_events.max(1))
-            .min(trace.events.len());
+        let to = from.saturating_add(max_events.max(1)).min(trace.events.len());
         let spacing = ((max_width.max(MIN_WIDTH) - AXIS - RIGHT) / nodes as f64).min(MAX_SPACING);
         let width = (AXIS + RIGHT + spacing * nodes as f64).max(MIN_WIDTH);
         // Lanes are centred in whatever the minimum width leaves over.
         let left = AXIS + (width - AXIS - RIGHT - spacing * nodes as f64) / 2.0;
-        let lane_x = (0..nodes)
-            .map(|i| left + spacing * (i as f64 + 0.5))
-            .collect();
+        let lane_x = (0..nodes).map(|i| left + spacing * (i as f64 + 0.5)).collect();
 
         let (row_of, row_time) = rows(&trace.events[from..to]);
         let room = room_after
             .filter(|(event, _)| (from..to).contains(event))
             .map(|(event, height)| (row_of[event - from], height));
         let (row_y, breaks) = place_rows(&row_time, top + ROW, room);
-        let last_room = room
-            .filter(|(row, _)| row + 1 == row_time.len())
-            .map_or(0.0, |(_, h)| h);
+        let last_room = room.filter(|(row, _)| row + 1 == row_time.len()).map_or(0.0, |(_, h)| h);
         let bottom = row_y.last().copied().unwrap_or(top) + ROW + last_room;
-        Layout {
-            nodes,
-            from,
-            to,
-            row_of,
-            row_y,
-            row_time,
-            breaks,
-            lane_x,
-            spacing,
-            width,
-            top,
-            bottom,
-        }
+        Layout { nodes, from, to, row_of, row_y, row_time, breaks, lane_x, spacing, width, top, bottom }
     }
 
     pub fn shows(&self, index: usize) -> bool {
@@ -105,10 +81,7 @@ impl Layout {
 
     /// Left and right edges of the lanes area.
     pub fn lanes_span(&self) -> (f64, f64) {
-        (
-            self.lane_x[0] - self.spacing / 2.0,
-            self.lane_x[self.nodes - 1] + self.spacing / 2.0,
-        )
+        (self.lane_x[0] - self.spacing / 2.0, self.lane_x[self.nodes - 1] + self.spacing / 2.0)
     }
 }
 
@@ -118,10 +91,7 @@ impl Layout {
 fn needs_row<M>(event: &Event<M>, opener: Option<&Event<M>>) -> bool {
     match &event.kind {
         EventKind::Start { .. } | EventKind::Duplicate { .. } => false,
-        EventKind::Drop {
-            reason: DropReason::Loss,
-            ..
-        } => false,
+        EventKind::Drop { reason: DropReason::Loss, .. } => false,
         EventKind::Send { from, .. } => !matches!(
             opener,
             Some(Event { at, kind: EventKind::Send { from: f, .. } }) if at == &event.at && f == from
@@ -151,16 +121,8 @@ fn rows<M>(events: &[Event<M>]) -> (Vec<usize>, Vec<Time>) {
 
 /// The y of every row: evenly spaced, plus a break where time jumps far
 /// more than usual.
-fn place_rows(
-    row_time: &[Time],
-    first: f64,
-    room: Option<(usize, f64)>,
-) -> (Vec<f64>, Vec<(f64, Time)>) {
-    let mut steps: Vec<Time> = row_time
-        .windows(2)
-        .map(|w| w[1] - w[0])
-        .filter(|d| *d > 0)
-        .collect();
+fn place_rows(row_time: &[Time], first: f64, room: Option<(usize, f64)>) -> (Vec<f64>, Vec<(f64, Time)>) {
+    let mut steps: Vec<Time> = row_time.windows(2).map(|w| w[1] - w[0]).filter(|d| *d > 0).collect();
     steps.sort_unstable();
     let typical = steps.get(steps.len() / 2).copied().unwrap_or(0);
     let mut ys = Vec::with_capacity(row_time.len());

@@ -113,12 +113,9 @@ pub struct Placer {
 impl Placer {
     /// The first candidate box that overlaps nothing placed so far.
     pub fn place(&mut self, candidates: impl IntoIterator<Item = Rect>) -> Option<Rect> {
-        let free = candidates.into_iter().find(|c| {
-            !self
-                .taken
-                .iter()
-                .any(|t| c[0] < t[2] && t[0] < c[2] && c[1] < t[3] && t[1] < c[3])
-        })?;
+        let free = candidates
+            .into_iter()
+            .find(|c| !self.taken.iter().any(|t| c[0] < t[2] && t[0] < c[2] && c[1] < t[3] && t[1] < c[3]))?;
         self.taken.push(free);
         Some(free)
     }
@@ -130,18 +127,12 @@ mod tests {
 
     #[test]
     fn escapes_markup() {
-        assert_eq!(
-            escape(r#"a<b & "c" 'd'>"#),
-            "a&lt;b &amp; &quot;c&quot; &#39;d&#39;&gt;"
-        );
+        assert_eq!(escape(r#"a<b & "c" 'd'>"#), "a&lt;b &amp; &quot;c&quot; &#39;d&#39;&gt;");
     }
 
     #[test]
     fn compacts_outside_strings() {
-        assert_eq!(
-            compact(r#"Req { ts: 3, s: "a b" }"#),
-            r#"Req{ts:3,s:"a b"}"#
-        );
+        assert_eq!(compact(r#"Req { ts: 3, s: "a b" }"#), r#"Req{ts:3,s:"a b"}"#);
     }
 
     #[test]
