@@ -15,6 +15,8 @@
 //!   [`minimize`]: shrinks a failing trace to a short one that still fails.
 //! - [`trace`]: the record of a run, with a stable JSON form and hash.
 //! - [`check`]: monitors, verdicts and counters.
+//! - [`diagram`]: the space-time diagram of a trace, as SVG; [`display`]:
+//!   verdict tables and reports as HTML, shown rich in notebooks.
 //! - [`rng`], [`stable_hash`]: seeded randomness and run-independent hashing.
 //! - [`catalogue`]: the exercise registry and the exercises.
 //! - [`warmup`]: the welcome notebook's exercise, and the shape of every
@@ -23,6 +25,8 @@
 pub mod catalogue;
 pub mod check;
 pub mod explore;
+pub mod diagram;
+pub mod display;
 pub mod faults;
 pub mod guard;
 pub mod minimize;
@@ -49,6 +53,8 @@ pub const fn ms(millis: i64) -> Time {
 
 pub use check::{check_trace, Counters, Monitor, Provenance, RunEnd, Status, Step, Verdict};
 pub use explore::{Budgets, Counterexample, Exploration, Explorer, Move, TimerPolicy};
+pub use diagram::{svg, DiagramOptions, Highlight};
+pub use display::{report_html, show_html, verdicts_html, verdicts_text, Html, Svg};
 pub use faults::{Fault, RandomFaults, Schedule};
 pub use minimize::{minimize, minimize_with, Minimized};
 pub use network::{ClockModel, Delay, Network};
