@@ -18,9 +18,8 @@
 //! - [`diagram`]: the space-time diagram of a trace, as SVG; [`display`]:
 //!   verdict tables and reports as HTML, shown rich in notebooks.
 //! - [`rng`], [`stable_hash`]: seeded randomness and run-independent hashing.
-//! - [`catalogue`]: the exercise registry and the exercises.
-//! - [`warmup`]: the welcome notebook's exercise, and the shape of every
-//!   exercise (message type, monitors, scenarios, a non-generic `check`).
+//! - [`catalogue`]: the exercise registry and the exercises; `catalogue::warmup`
+//!   shows the shape every algorithm exercise follows.
 
 pub mod catalogue;
 pub mod check;
@@ -37,7 +36,6 @@ pub mod scenario;
 pub mod sim;
 pub mod stable_hash;
 pub mod trace;
-pub mod warmup;
 pub mod world;
 
 /// A node's id: nodes are numbered `0..n`.

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use distlab::catalogue::{self, availability, hops, quorum, Report, Scope};
+use distlab::catalogue::{self, availability, hops, quorum, Report, Run, Scope};
 use distlab::Status;
 
 fn failed(report: &Report) -> Vec<(String, String)> {
@@ -24,7 +24,11 @@ fn the_registry_is_consistent() {
         let names: BTreeSet<&str> = e.checks.iter().map(|c| c.name).collect();
         assert_eq!(names.len(), e.checks.len(), "{}: check names are unique", e.id);
         assert!(e.checks.iter().any(|c| c.visibility == catalogue::Visibility::Public), "{}", e.id);
-        assert!(e.scaffold.contains(e.solution.rsplit(' ').next().unwrap_or(e.solution)) || e.solution.contains('{'), "{}", e.id);
+        // The items the solution expression names are defined by the scaffold.
+        let inner = e.solution.rsplit(['(', '{']).next().unwrap();
+        for item in inner.split(',').map(|x| x.trim_matches(|c: char| c == ')' || c == '}' || c.is_whitespace())) {
+            assert!(e.scaffold.contains(&format!("fn {item}(")), "{}: scaffold lacks fn {item}", e.id);
+        }
         assert_eq!(catalogue::exercise(e.id).unwrap().id, e.id);
     }
 }
@@ -57,8 +61,8 @@ fn bfs_by_hand(t: hops::Topology, n: usize) -> usize {
 #[test]
 fn hops_references_and_other_correct_solutions_pass_over_200_seeds() {
     for seed in 0..200 {
-        assert_all_pass(&hops::check(hops::reference::worst_case_hops, seed, Scope::All));
-        assert_all_pass(&hops::check(bfs_by_hand, seed, Scope::All));
+        assert_all_pass(&hops::check(hops::reference::worst_case_hops, &Run::all(seed)));
+        assert_all_pass(&hops::check(bfs_by_hand, &Run::all(seed)));
     }
 }
 
@@ -83,21 +87,21 @@ fn hops_mistakes_fail_with_the_case_and_the_right_answer() {
             other => hops::reference::worst_case_hops(other, n),
         }
     }
-    let r = hops::check(textbook_torus, 1, Scope::Public);
+    let r = hops::check(textbook_torus, &Run::public(1));
     assert_eq!(failed(&r), vec![("torus matches BFS".to_string(), "for Torus with 256 CPUs you said 15 hops; BFS over the links finds 16".to_string())]);
-    assert_eq!(failed(&hops::check(sides_not_hops, 1, Scope::Public))[0].0, "grid matches BFS");
-    assert_eq!(failed(&hops::check(log_of_wrong_base, 1, Scope::Public))[0].0, "hypercube matches BFS");
+    assert_eq!(failed(&hops::check(sides_not_hops, &Run::public(1)))[0].0, "grid matches BFS");
+    assert_eq!(failed(&hops::check(log_of_wrong_base, &Run::public(1)))[0].0, "hypercube matches BFS");
     fn panics(_: hops::Topology, _: usize) -> usize {
         panic!("not yet")
     }
-    assert!(failed(&hops::check(panics, 1, Scope::Public))[0].1.contains("panicked: not yet"));
+    assert!(failed(&hops::check(panics, &Run::public(1)))[0].1.contains("panicked: not yet"));
 }
 
 #[test]
 fn the_public_scope_never_runs_hidden_checks() {
-    let r = hops::check(hops::reference::worst_case_hops, 3, Scope::Public);
+    let r = hops::check(hops::reference::worst_case_hops, &Run::public(3));
     assert!(r.verdicts.iter().all(|v| v.check != "large systems match BFS"));
-    let r = hops::check(hops::reference::worst_case_hops, 3, Scope::All);
+    let r = hops::check(hops::reference::worst_case_hops, &Run::all(3));
     assert!(r.verdicts.iter().any(|v| v.check == "large systems match BFS"));
     assert_eq!(r.score(&hops::SPEC, Scope::All), 10.0);
 }
@@ -123,8 +127,8 @@ fn quorum_references_and_other_correct_solutions_pass_and_mistakes_fail() {
         nr >= 1 && nw >= 1 && nr <= n && nw <= n && !(nr + nw <= n) && !(nw + nw <= n)
     }
     for seed in 0..200 {
-        assert_all_pass(&quorum::check(quorum::reference::legal_quorums, seed, Scope::All));
-        assert_all_pass(&quorum::check(by_counting, seed, Scope::All));
+        assert_all_pass(&quorum::check(quorum::reference::legal_quorums, &Run::all(seed)));
+        assert_all_pass(&quorum::check(by_counting, &Run::all(seed)));
     }
     fn textbook(n: usize, nr: usize, nw: usize) -> bool {
         nr + nw > n
@@ -135,12 +139,12 @@ fn quorum_references_and_other_correct_solutions_pass_and_mistakes_fail() {
     fn off_by_one(n: usize, nr: usize, nw: usize) -> bool {
         nr + nw >= n && 2 * nw > n
     }
-    let r = quorum::check(textbook, 0, Scope::Public);
+    let r = quorum::check(textbook, &Run::public(0));
     let (check, message) = &failed(&r)[0];
     assert_eq!(check, "the ten pairs for N = 10");
     assert!(message.starts_with("you call (6, 5) legal for N=10, but write quorums"), "{message}");
-    assert!(!failed(&quorum::check(half_is_enough, 0, Scope::Public)).is_empty());
-    let r = quorum::check(off_by_one, 0, Scope::All);
+    assert!(!failed(&quorum::check(half_is_enough, &Run::public(0))).is_empty());
+    let r = quorum::check(off_by_one, &Run::all(0));
     assert!(failed(&r).iter().any(|(c, m)| c == "every pair for your N" && m.contains("read quorum")), "{:?}", failed(&r));
 }
 
@@ -169,10 +173,10 @@ fn replicas_references_and_other_correct_solutions_pass_and_mistakes_fail() {
     let covered: BTreeSet<String> = (0..60).map(|s| format!("{:?}", availability::variant(s))).collect();
     assert!(covered.len() >= 10, "variants vary: {covered:?}");
     for seed in 0..60 {
-        assert_all_pass(&availability::check(availability::reference::solution(), seed, Scope::Public));
-        assert_all_pass(&availability::check(other, seed, Scope::Public));
+        assert_all_pass(&availability::check(availability::reference::solution(), &Run::public(seed)));
+        assert_all_pass(&availability::check(other, &Run::public(seed)));
     }
-    assert_all_pass(&availability::check(other, 0, Scope::All));
+    assert_all_pass(&availability::check(other, &Run::all(0)));
     fn all_up(p: f64, k: u32) -> f64 {
         p.powi(k as i32)
     }
@@ -183,10 +187,10 @@ fn replicas_references_and_other_correct_solutions_pass_and_mistakes_fail() {
         1.0 - p.powi(k as i32)
     }
     let bad = availability::Solution { availability: all_up, replicas_needed: one_short };
-    let r = availability::check(bad, 0, Scope::Public);
+    let r = availability::check(bad, &Run::public(0));
     let checks: BTreeSet<String> = failed(&r).into_iter().map(|f| f.0).collect();
     assert_eq!(checks.len(), 2);
     assert!(failed(&r)[0].1.contains("simulated trials give"), "{:?}", failed(&r));
     let swapped = availability::Solution { availability: down_not_up, replicas_needed: availability::reference::replicas_needed };
-    assert_eq!(availability::check(swapped, 0, Scope::Public).results(&availability::SPEC, Scope::Public)[0].status, Status::Fail);
+    assert_eq!(availability::check(swapped, &Run::public(0)).results(&availability::SPEC, Scope::Public)[0].status, Status::Fail);
 }

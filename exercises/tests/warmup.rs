@@ -4,16 +4,20 @@
 
 use std::collections::BTreeSet;
 
-use distlab::warmup::{self, WarmupMsg};
+use distlab::catalogue::runs::HIDDEN_CHECK;
+use distlab::catalogue::warmup::{self, WarmupMsg};
+use distlab::catalogue::{Run, Scope};
 use distlab::*;
 
 #[test]
 fn the_reference_passes_every_public_scenario_over_200_seeds() {
-    let (verdicts, failing) = warmup::check(warmup::reference::factory(), 200);
-    let bad: Vec<_> = verdicts.iter().filter(|v| !v.passed()).collect();
-    assert!(bad.is_empty(), "{}", bad[0]);
-    assert!(failing.is_none());
-    assert_eq!(verdicts.len(), 2 * 200 * 3);
+    for seed in 0..200 {
+        let report = warmup::check(warmup::reference::factory(), &Run::all(seed));
+        let bad: Vec<_> = report.verdicts.iter().filter(|v| !v.passed()).collect();
+        assert!(bad.is_empty(), "{}", bad[0]);
+        assert!(report.diagram.is_none());
+        assert_eq!(report.score(&warmup::SPEC, Scope::All), 5.0);
+    }
 }
 
 /// Pings once and never retransmits.
@@ -37,15 +41,20 @@ impl Process<WarmupMsg> for Hopeful {
 
 #[test]
 fn no_retransmission_fails_on_the_lossy_network_only() {
-    let (verdicts, failing) = warmup::check(Box::new(|_| Box::new(Hopeful)), 20);
-    let failed: BTreeSet<&str> = verdicts.iter().filter(|v| !v.passed()).map(|v| v.scenario.as_str()).collect();
+    let report = warmup::check(Box::new(|_| Box::new(Hopeful)), &Run::public(3));
+    let failed: BTreeSet<&str> = report.verdicts.iter().filter(|v| !v.passed()).map(|v| v.scenario.as_str()).collect();
     assert_eq!(failed, BTreeSet::from(["30% loss"]));
-    let v = verdicts.iter().find(|v| !v.passed()).unwrap();
+    let v = report.verdicts.iter().find(|v| !v.passed()).unwrap();
     assert_eq!(v.check, "node 0 hears from everyone");
     assert!(v.message.starts_with("node 0 never got a pong from node(s)"), "{}", v.message);
     assert!(v.replay.starts_with(":check warmup --scenario \"30% loss\" --seed "), "{}", v.replay);
-    let trace = failing.expect("a failing trace comes back for the diagram");
-    assert_eq!(trace.scenario.name, "30% loss");
+    let svg = report.diagram.as_deref().expect("a failing run comes back as a diagram");
+    assert!(svg.starts_with("<svg") && svg.contains("30% loss"));
+    // The replay line reruns exactly that run and fails the same way.
+    let seed: u64 = v.replay.rsplit(' ').next().unwrap().parse().unwrap();
+    let again = warmup::check(Box::new(|_| Box::new(Hopeful)), &Run::replay("30% loss", seed));
+    assert_eq!(again.verdicts.iter().find(|x| !x.passed()).unwrap(), v);
+    assert_eq!(again.verdicts.len(), 3);
 }
 
 /// Answers with the wrong number.
@@ -65,18 +74,24 @@ impl Process<WarmupMsg> for OffByOne {
 
 #[test]
 fn a_pong_that_answers_no_ping_is_a_safety_violation_at_that_send() {
-    let (verdicts, failing) = warmup::check(Box::new(|_| Box::new(OffByOne)), 1);
-    let v = verdicts.iter().find(|v| v.check == "every pong answers a ping").unwrap();
+    let report = warmup::check(Box::new(|_| Box::new(OffByOne)), &Run::public(1));
+    let v = report.verdicts.iter().find(|v| v.check == "every pong answers a ping").unwrap();
     assert_eq!(v.status, Status::Fail);
     assert!(v.message.contains("sent Pong(2) to node 0, which never pinged it with 2"), "{}", v.message);
-    let trace = failing.unwrap();
-    assert!(matches!(trace.events[v.event.unwrap()].kind, EventKind::Send { .. }));
+    assert!(report.diagram.unwrap().contains("never pinged it"), "the diagram names the violation");
 }
 
 #[test]
-fn replay_reproduces_the_same_run() {
-    let a = warmup::replay(warmup::reference::factory(), "30% loss", 7).unwrap();
-    let b = warmup::replay(warmup::reference::factory(), "30% loss", 7).unwrap();
-    assert_eq!(a.hash(), b.hash());
-    assert!(warmup::replay(warmup::reference::factory(), "no such scenario", 7).is_none());
+fn hidden_scenarios_run_only_in_the_grader_scope_and_stay_terse() {
+    let public = warmup::check(Box::new(|_| Box::new(Hopeful)), &Run::public(1));
+    assert!(public.verdicts.iter().all(|v| v.check != HIDDEN_CHECK));
+    let all = warmup::check(Box::new(|_| Box::new(Hopeful)), &Run::all(1));
+    let hidden: Vec<_> = all.verdicts.iter().filter(|v| v.check == HIDDEN_CHECK).collect();
+    assert_eq!(hidden.len(), 5 * 3);
+    assert!(hidden.iter().any(|v| !v.passed()));
+    let results = all.results(&warmup::SPEC, Scope::All);
+    assert_eq!(results.iter().find(|r| r.name == HIDDEN_CHECK).unwrap().status, Status::Fail);
+    // Pongs are always right: that check alone earns its 2 of 5 points.
+    assert_eq!(all.score(&warmup::SPEC, Scope::All), 2.0);
 }
+

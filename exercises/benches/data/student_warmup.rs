@@ -2,7 +2,8 @@
 // compile-time goal is stated for.
 use std::collections::{BTreeMap, BTreeSet};
 
-use distlab::warmup::{self, WarmupMsg};
+use distlab::catalogue::warmup::{self, WarmupMsg};
+use distlab::catalogue::Run;
 use distlab::{Ctx, NodeId, Process, TimerTag, Time};
 
 const RETRY: TimerTag = 1;
@@ -134,13 +135,13 @@ impl Process<WarmupMsg> for Node {
 }
 
 fn main() {
-    let (verdicts, failing) = warmup::check(Box::new(|_| Box::new(Node::default())), 3);
-    let passed = verdicts.iter().filter(|v| v.passed()).count();
-    println!("{passed} of {} checks passed", verdicts.len());
-    for v in verdicts.iter().filter(|v| !v.passed()).take(3) {
+    let report = warmup::check(Box::new(|_| Box::new(Node::default())), &Run::public(3));
+    let passed = report.verdicts.iter().filter(|v| v.passed()).count();
+    println!("{passed} of {} checks passed", report.verdicts.len());
+    for v in report.verdicts.iter().filter(|v| !v.passed()).take(3) {
         println!("{v}");
     }
-    if let Some(trace) = failing {
-        println!("first failing trace has {} events", trace.events.len());
+    if let Some(svg) = report.diagram {
+        println!("first failure drawn in {} bytes of SVG", svg.len());
     }
 }

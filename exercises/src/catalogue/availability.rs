@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{numeric_verdict, CheckSpec, ExerciseSpec, Report, Scope, Visibility};
+use super::{numeric_verdict, CheckSpec, ExerciseSpec, Report, Run, Scope, Visibility};
 use crate::guard::call_guarded;
 use crate::rng::{Draw, SeededRng};
 
@@ -81,7 +81,8 @@ pub fn variant(seed: u64) -> Variant {
     }
 }
 
-pub fn check(solution: Solution, seed: u64, scope: Scope) -> Report {
+pub fn check(solution: Solution, run: &Run) -> Report {
+    let (seed, scope) = (run.seed, run.scope);
     let v = variant(seed);
     let mut rng = SeededRng::new(seed, 0x6d6f6e74);
     let mut verdicts = Vec::new();

@@ -10,7 +10,7 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
-use super::{numeric_verdict, CheckSpec, ExerciseSpec, Report, Scope, Visibility};
+use super::{numeric_verdict, CheckSpec, ExerciseSpec, Report, Run, Scope, Visibility};
 use crate::rng::{Draw, SeededRng};
 use crate::guard::call_guarded;
 
@@ -172,7 +172,8 @@ fn hidden_cases(_seed: u64) -> Vec<(&'static str, Topology, Vec<usize>)> {
     Vec::new()
 }
 
-pub fn check(solution: Solution, seed: u64, scope: Scope) -> Report {
+pub fn check(solution: Solution, run: &Run) -> Report {
+    let (seed, scope) = (run.seed, run.scope);
     let mut verdicts = Vec::new();
     for (name, topology, sizes) in cases(seed, scope) {
         let mut failure = None;

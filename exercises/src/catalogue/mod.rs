@@ -18,6 +18,8 @@ use crate::check::{Status, Verdict};
 pub mod availability;
 pub mod hops;
 pub mod quorum;
+pub mod runs;
+pub mod warmup;
 
 /// Who sees a check's details before the deadline.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -72,6 +74,37 @@ pub enum Scope {
 impl Scope {
     pub fn includes(self, visibility: Visibility) -> bool {
         self == Scope::All || visibility == Visibility::Public
+    }
+}
+
+/// What to check: the student's seed (their variant and run seeds), the
+/// scope, and optionally one run to replay exactly.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Run {
+    pub seed: u64,
+    pub scope: Scope,
+    pub only: Option<Only>,
+}
+
+/// One scenario with one run seed, as a verdict's replay line names it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Only {
+    pub scenario: String,
+    pub seed: u64,
+}
+
+impl Run {
+    /// What `:check` runs: the public checks for this seed.
+    pub fn public(seed: u64) -> Self {
+        Run { seed, scope: Scope::Public, only: None }
+    }
+    /// What the grader runs.
+    pub fn all(seed: u64) -> Self {
+        Run { seed, scope: Scope::All, only: None }
+    }
+    /// One run, as a replay line names it.
+    pub fn replay(scenario: &str, seed: u64) -> Self {
+        Run { seed, scope: Scope::Public, only: Some(Only { scenario: scenario.into(), seed }) }
     }
 }
 
@@ -145,7 +178,7 @@ impl Report {
 
 /// Every exercise, in teaching order.
 pub fn registry() -> &'static [ExerciseSpec] {
-    static REGISTRY: &[ExerciseSpec] = &[hops::SPEC, availability::SPEC, quorum::SPEC];
+    static REGISTRY: &[ExerciseSpec] = &[warmup::SPEC, hops::SPEC, availability::SPEC, quorum::SPEC];
     REGISTRY
 }
 

@@ -10,7 +10,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{numeric_verdict, CheckSpec, ExerciseSpec, Report, Scope, Visibility};
+use super::{numeric_verdict, CheckSpec, ExerciseSpec, Report, Run, Scope, Visibility};
 use crate::guard::call_guarded;
 use crate::rng::{Draw, SeededRng};
 
@@ -117,7 +117,8 @@ fn all_pairs(n: usize) -> Vec<(usize, usize)> {
     (1..=n).flat_map(|nr| (1..=n).map(move |nw| (nr, nw))).collect()
 }
 
-pub fn check(solution: Solution, seed: u64, scope: Scope) -> Report {
+pub fn check(solution: Solution, run: &Run) -> Report {
+    let (seed, scope) = (run.seed, run.scope);
     let ten: Vec<(usize, usize)> = (1..=10).map(|nr| (nr, 11 - nr)).collect();
     let mut cases = vec![("the ten pairs for N = 10", 10, ten), ("every pair for your N", variant(seed), all_pairs(variant(seed)))];
     if scope == Scope::All {

@@ -4,19 +4,21 @@
 //!
 //! Also the shape every exercise follows: the message type and the checks
 //! live here, monomorphized in this crate, and a student's file only calls
-//! the non-generic [`check`].
+//! the non-generic [`check`], and the runner in `runs` does the rest.
 
 use std::collections::BTreeSet;
-use std::rc::Rc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::check::{check_trace, Monitor, Provenance, Step};
-use crate::process::{NodeFactory, Process};
+use super::runs::{check_runs, ScenarioRuns, HIDDEN_CHECK};
+use super::{CheckSpec, ExerciseSpec, Report, Run, Visibility};
+use crate::check::{Monitor, Step, NODES_RUN_CLEANLY};
+use crate::process::NodeFactory;
 use crate::scenario::Scenario;
-use crate::sim::simulate_with;
-use crate::trace::{EventKind, Trace};
-use crate::{ms, Network, NodeId, Time, Verdict};
+use crate::trace::EventKind;
+use crate::{ms, Network, NodeId, Time};
+#[cfg(feature = "grader")]
+use crate::{Fault, Schedule};
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum WarmupMsg {
@@ -82,15 +84,67 @@ impl Monitor<WarmupMsg> for EveryoneAnswers {
     }
 }
 
-/// The public scenarios: a clean network and a lossy one.
-pub fn scenarios() -> Vec<Scenario> {
+pub const SPEC: ExerciseSpec = ExerciseSpec {
+    id: "warmup",
+    title: "Warm-up: ping everyone over a lossy network",
+    notebook: 1,
+    points: 5,
+    task: "Write a node for `WarmupMsg`. Node 0 must get a `Pong` from every other node; every \
+           node answers each `Ping(k)` with `Pong(k)` to its sender. Messages get lost, so node 0 \
+           must send again (use a timer) until each node has answered.",
+    scaffold: "use distlab::catalogue::warmup::WarmupMsg;\n\
+               use distlab::{Ctx, NodeId, Process, TimerTag};\n\n\
+               #[derive(Clone, Debug, Hash, Default)]\n\
+               struct Warmup {}\n\n\
+               impl Process<WarmupMsg> for Warmup {\n    \
+               fn on_start(&mut self, ctx: &mut Ctx<WarmupMsg>) {\n        \
+               let _ = ctx;\n    }\n\n    \
+               fn on_message(&mut self, ctx: &mut Ctx<WarmupMsg>, from: NodeId, msg: WarmupMsg) {\n        \
+               let _ = (ctx, from, msg);\n    }\n\n    \
+               fn on_timer(&mut self, ctx: &mut Ctx<WarmupMsg>, timer: TimerTag) {\n        \
+               let _ = (ctx, timer);\n    }\n}\n\n\
+               fn warmup_node(_id: NodeId) -> Box<dyn Process<WarmupMsg>> {\n    \
+               Box::new(Warmup::default())\n}\n",
+    solution: "Box::new(warmup_node)",
+    checks: &[
+        CheckSpec { name: "every pong answers a ping", weight: 2, visibility: Visibility::Public },
+        CheckSpec { name: "node 0 hears from everyone", weight: 2, visibility: Visibility::Public },
+        CheckSpec { name: NODES_RUN_CLEANLY, weight: 0, visibility: Visibility::Public },
+        CheckSpec { name: HIDDEN_CHECK, weight: 1, visibility: Visibility::Hidden },
+    ],
+};
+
+/// The scenarios: a clean network and a lossy one in public, a crash in
+/// hidden.
+pub fn scenarios() -> Vec<ScenarioRuns> {
     let clean = Scenario { network: Network::reliable(ms(2)), until: ms(500), ..Scenario::new("clean network", 4) };
     let lossy = Scenario {
         network: Network { loss: 0.3, ..Network::default() },
         until: ms(2_000),
         ..Scenario::new("30% loss", 4)
     };
-    vec![clean, lossy]
+    let mut runs = vec![ScenarioRuns::public(clean, 1), ScenarioRuns::public(lossy, 5)];
+    runs.extend(hidden_scenarios());
+    runs
+}
+
+#[cfg(feature = "grader")]
+fn hidden_scenarios() -> Vec<ScenarioRuns> {
+    let down = Scenario {
+        network: Network { loss: 0.3, duplicate: 0.2, ..Network::default() },
+        schedule: Schedule {
+            name: "node 2 down for a while".into(),
+            faults: vec![Fault::Crash { node: 2, at: ms(1) }, Fault::Recover { node: 2, at: ms(150) }],
+        },
+        until: ms(3_000),
+        ..Scenario::new("lossy, one node down", 5)
+    };
+    vec![ScenarioRuns::hidden(down, 5)]
+}
+
+#[cfg(not(feature = "grader"))]
+fn hidden_scenarios() -> Vec<ScenarioRuns> {
+    Vec::new()
 }
 
 pub fn monitors(nodes: usize) -> Vec<Box<dyn Monitor<WarmupMsg>>> {
@@ -100,30 +154,8 @@ pub fn monitors(nodes: usize) -> Vec<Box<dyn Monitor<WarmupMsg>>> {
     ]
 }
 
-/// Runs every public scenario with `seeds` seeds and judges each run.
-/// Returns the verdicts and the trace of the first failing run, if any.
-pub fn check(factory: Box<NodeFactory<WarmupMsg>>, seeds: u64) -> (Vec<Verdict>, Option<Trace<WarmupMsg>>) {
-    let factory: Rc<NodeFactory<WarmupMsg>> = Rc::from(factory);
-    let mut verdicts = Vec::new();
-    let mut failing = None;
-    for scenario in scenarios() {
-        for seed in 0..seeds {
-            let trace = simulate_with(&scenario, seed, Rc::clone(&factory)).expect("public scenarios are valid");
-            let replay = format!(":check warmup --scenario \"{}\" --seed {seed}", scenario.name);
-            let run = check_trace(&trace, &monitors(scenario.nodes), &Provenance::of(&trace, replay));
-            if failing.is_none() && run.iter().any(|v| !v.passed()) {
-                failing = Some(trace);
-            }
-            verdicts.extend(run);
-        }
-    }
-    (verdicts, failing)
-}
-
-/// Reruns one public scenario with one seed, exactly.
-pub fn replay(factory: Box<NodeFactory<WarmupMsg>>, scenario: &str, seed: u64) -> Option<Trace<WarmupMsg>> {
-    let scenario = scenarios().into_iter().find(|s| s.name == scenario)?;
-    simulate_with(&scenario, seed, Rc::from(factory)).ok()
+pub fn check(solution: Box<NodeFactory<WarmupMsg>>, run: &Run) -> Report {
+    check_runs(SPEC.id, solution, scenarios(), |s| monitors(s.nodes), run)
 }
 
 /// A reference solution: ping everyone, retransmit to the silent every
@@ -131,7 +163,7 @@ pub fn replay(factory: Box<NodeFactory<WarmupMsg>>, scenario: &str, seed: u64) -
 #[cfg(feature = "reference")]
 pub mod reference {
     use super::*;
-    use crate::{Ctx, TimerTag};
+    use crate::{Ctx, Process, TimerTag};
 
     #[derive(Clone, Debug, Hash, Default)]
     pub struct Pinger {
