@@ -32,6 +32,7 @@ pub const SPEC: ExerciseSpec = ExerciseSpec {
     scaffold: "fn availability(p: f64, k: u32) -> f64 {\n    let _ = (p, k);\n    0.0\n}\n\n\
                fn replicas_needed(p: f64, target: f64) -> u32 {\n    let _ = (p, target);\n    1\n}\n",
     solution: "distlab::catalogue::availability::Solution { availability, replicas_needed }",
+    check_fn: "distlab::catalogue::availability::check",
     checks: &[
         CheckSpec { name: "availability matches the simulation", weight: 4, visibility: Visibility::Public },
         CheckSpec { name: "replicas needed matches the simulation", weight: 4, visibility: Visibility::Public },

@@ -46,6 +46,7 @@ pub const SPEC: ExerciseSpec = ExerciseSpec {
                Topology::Hypercube => 0,\n    \
                }\n}\n",
     solution: "worst_case_hops",
+    check_fn: "distlab::catalogue::hops::check",
     checks: &[
         CheckSpec { name: "grid matches BFS", weight: 3, visibility: Visibility::Public },
         CheckSpec { name: "torus matches BFS", weight: 3, visibility: Visibility::Public },

@@ -18,6 +18,7 @@ use crate::check::{Status, Verdict};
 pub mod availability;
 pub mod hops;
 pub mod quorum;
+pub mod render;
 pub mod runs;
 pub mod warmup;
 
@@ -53,12 +54,21 @@ pub struct ExerciseSpec {
     /// The item the student's code must define; the kernel and grader pass
     /// it to the exercise's `check`.
     pub solution: &'static str,
+    /// Path of the exercise's `check(solution, &Run) -> Report`, for code
+    /// that the kernel and grader generate.
+    pub check_fn: &'static str,
     pub checks: &'static [CheckSpec],
 }
 
 impl ExerciseSpec {
     pub fn check_spec(&self, name: &str) -> Option<&'static CheckSpec> {
         self.checks.iter().find(|c| c.name == name)
+    }
+
+    /// The Rust expression that checks the student's solution for `run`
+    /// (a `catalogue::Run` expression) and evaluates to a `Report`.
+    pub fn check_call(&self, run: &str) -> String {
+        format!("{}({}, &{})", self.check_fn, self.solution, run)
     }
 }
 

@@ -31,6 +31,7 @@ pub const SPEC: ExerciseSpec = ExerciseSpec {
                let _ = (n, nr, nw);\n    \
                true\n}\n",
     solution: "legal_quorums",
+    check_fn: "distlab::catalogue::quorum::check",
     checks: &[
         CheckSpec { name: "the ten pairs for N = 10", weight: 4, visibility: Visibility::Public },
         CheckSpec { name: "every pair for your N", weight: 4, visibility: Visibility::Public },

@@ -106,6 +106,7 @@ pub const SPEC: ExerciseSpec = ExerciseSpec {
                fn warmup_node(_id: NodeId) -> Box<dyn Process<WarmupMsg>> {\n    \
                Box::new(Warmup::default())\n}\n",
     solution: "Box::new(warmup_node)",
+    check_fn: "distlab::catalogue::warmup::check",
     checks: &[
         CheckSpec { name: "every pong answers a ping", weight: 2, visibility: Visibility::Public },
         CheckSpec { name: "node 0 hears from everyone", weight: 2, visibility: Visibility::Public },

@@ -1,0 +1,65 @@
+//! Every exercise's scaffold, with the call the kernel and grader generate,
+//! compiles with plain rustc against a student build of the course crate
+//! (no `reference`, no `grader`), runs, and fails its checks.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use distlab::catalogue::registry;
+
+fn student_rlib() -> (PathBuf, PathBuf) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let target = root.join("target/scaffold-check");
+    let out = Command::new(env!("CARGO"))
+        .args(["build", "-q", "-p", "distlab", "--lib", "--target-dir"])
+        .arg(&target)
+        .current_dir(root)
+        .output()
+        .expect("cargo runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let deps = target.join("debug/deps");
+    let rlib = std::fs::read_dir(&deps)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("libdistlab-") && p.extension().is_some_and(|x| x == "rlib"))
+        .max_by_key(|p| p.metadata().unwrap().modified().unwrap())
+        .expect("the student rlib was built");
+    (rlib, deps)
+}
+
+#[test]
+fn every_scaffold_compiles_runs_and_fails_its_checks() {
+    let (rlib, deps) = student_rlib();
+    let work = std::env::temp_dir().join(format!("distlab-scaffolds-{}", std::process::id()));
+    std::fs::create_dir_all(&work).unwrap();
+    for spec in registry() {
+        let source = format!(
+            "{}\nfn main() {{\n    let report = {};\n    let spec = distlab::catalogue::exercise(\"{}\").unwrap();\n    \
+             println!(\"{{}} {{}}\", report.score(spec, distlab::catalogue::Scope::Public), report.verdicts.iter().filter(|v| !v.passed()).count());\n}}\n",
+            spec.scaffold,
+            spec.check_call("distlab::catalogue::Run::public(1)"),
+            spec.id
+        );
+        let file = work.join(format!("{}.rs", spec.id));
+        std::fs::write(&file, &source).unwrap();
+        let binary = work.join(spec.id);
+        let out = Command::new("rustc")
+            .args(["--edition", "2021", "--crate-type", "bin", "-A", "warnings", "--extern"])
+            .arg(format!("distlab={}", rlib.display()))
+            .arg("-L")
+            .arg(format!("dependency={}", deps.display()))
+            .arg("-o")
+            .arg(&binary)
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "scaffold of {} does not compile:\n{}\n{source}", spec.id, String::from_utf8_lossy(&out.stderr));
+        let run = Command::new(&binary).output().unwrap();
+        let stdout = String::from_utf8_lossy(&run.stdout);
+        let mut fields = stdout.split_whitespace();
+        let score: f64 = fields.next().and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("{}: {stdout}", spec.id));
+        let failures: usize = fields.next().unwrap().parse().unwrap();
+        assert!(score < spec.points as f64 && failures > 0, "scaffold of {} should fail its checks: score {score}", spec.id);
+    }
+    std::fs::remove_dir_all(&work).ok();
+}
