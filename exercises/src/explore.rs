@@ -136,16 +136,7 @@ impl<M: Message> Explorer<M> {
         let mut scenario = Scenario::new("explore", nodes);
         scenario.network = Network { fifo: false, ..Network::default() };
         Explorer {
-            rules: Rules {
-                nodes,
-                factory,
-                fifo: false,
-                hardware_broadcast: false,
-                budgets: Budgets::default(),
-                recover: true,
-                timers: TimerPolicy::Always,
-                track_observed: false,
-            },
+            rules: Rules::new(nodes, factory),
             scenario,
             monitors: Vec::new(),
             goals: Vec::new(),

@@ -140,7 +140,7 @@ mod tests {
     use std::rc::Rc;
 
     use super::*;
-    use crate::explore::step::{Budgets, Move, Rules, TimerPolicy};
+    use crate::explore::step::{Move, Rules};
     use crate::process::{Ctx, Process};
 
     /// Node 0 greets everyone; the others answer. No ids in states.
@@ -162,16 +162,7 @@ mod tests {
     }
 
     fn rules() -> Rules<u32> {
-        Rules {
-            nodes: 3,
-            factory: Rc::new(|_| Box::new(Greeter(0)) as Box<dyn Process<u32>>),
-            fifo: false,
-            hardware_broadcast: false,
-            budgets: Budgets::default(),
-            recover: true,
-            timers: TimerPolicy::Always,
-            track_observed: false,
-        }
+        Rules::new(3, Rc::new(|_| Box::new(Greeter(0)) as Box<dyn Process<u32>>))
     }
 
     #[test]

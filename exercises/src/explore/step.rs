@@ -60,6 +60,22 @@ pub(crate) struct Rules<M: Message> {
     pub track_observed: bool,
 }
 
+impl<M: Message> Rules<M> {
+    /// Unordered channels, no faults, timers fire any time.
+    pub fn new(nodes: usize, factory: Rc<NodeFactory<M>>) -> Self {
+        Rules {
+            nodes,
+            factory,
+            fifo: false,
+            hardware_broadcast: false,
+            budgets: Budgets::default(),
+            recover: true,
+            timers: TimerPolicy::Always,
+            track_observed: false,
+        }
+    }
+}
+
 /// A message on the wire. `id` is its send event's index along the path
 /// that reached this state: for traces only, never part of the state.
 #[derive(Clone, Debug)]
