@@ -278,6 +278,14 @@ fn judge<M: Message>(
             format!("no violation in {} events, but the event limit cut the run short", trace.events.len()),
             None,
         ),
+        // A run cut short by a failed node proves nothing about the rest:
+        // a program that answers nothing must not pass by saying nothing.
+        Ok(()) if trace.stop == Stop::NodeFailed => from.verdict(
+            name,
+            Status::Unknown,
+            "no violation before a node failed, but the rest of the run never happened".into(),
+            None,
+        ),
         Ok(()) => from.verdict(name, Status::Pass, "held throughout the run".into(), None),
     }
 }

@@ -17,6 +17,8 @@
 //! - [`check`]: monitors, verdicts and counters.
 //! - [`diagram`]: the space-time diagram of a trace, as SVG; [`display`]:
 //!   verdict tables and reports as HTML, shown rich in notebooks.
+//! - [`remote`]: student nodes in a sandboxed node host, driven by the
+//!   grader's own simulator over a line protocol.
 //! - [`rng`], [`stable_hash`]: seeded randomness and run-independent hashing.
 //! - [`catalogue`]: the exercise registry and the exercises; `catalogue::warmup`
 //!   shows the shape every algorithm exercise follows.
@@ -31,6 +33,7 @@ pub mod guard;
 pub mod minimize;
 pub mod network;
 pub mod process;
+pub mod remote;
 pub mod rng;
 pub mod scenario;
 pub mod sim;

@@ -111,7 +111,8 @@ pub enum Decision {
 }
 
 /// An effect a handler asked for. The driver applies them in order.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", bound = "M: Message")]
 pub enum Action<M> {
     Send { to: NodeId, msg: M },
     /// To every other node. With hardware broadcast this is one message.
@@ -144,6 +145,17 @@ impl<M: Message> Ctx<M> {
 
     pub(crate) fn into_parts(self) -> (Durable, Vec<Action<M>>) {
         (self.durable, self.actions)
+    }
+
+    /// For a node whose handler ran elsewhere (see `remote`): its durable
+    /// store and actions come back and are taken over as if done here.
+    pub(crate) fn take_over(&mut self, durable: Durable, actions: Vec<Action<M>>) {
+        self.durable = durable;
+        self.actions.extend(actions);
+    }
+
+    pub(crate) fn durable(&self) -> &Durable {
+        &self.durable
     }
 
     /// This node's id.

@@ -6,14 +6,15 @@ use std::hash::{Hash, Hasher};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 
-use crate::guard::panic_text;
+use crate::guard::{call_guarded, panic_text};
 use crate::process::{Action, Ctx, Durable, Message, NodeFactory, Observation, Process, TimerTag};
 use crate::trace::Dest;
 use crate::stable_hash::StableHasher;
 use crate::{NodeId, Time};
 
 /// Something that happens to one node.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case", bound = "M: Message")]
 pub enum Input<M> {
     Start,
     Message { from: NodeId, msg: M },
@@ -42,6 +43,9 @@ pub struct World<M: Message> {
     /// changes one node.
     nodes: Vec<Option<Rc<dyn Process<M>>>>,
     durable: Vec<Durable>,
+    /// Why a node could not be made, if its factory call panicked: the node
+    /// then fails at its first input.
+    unmade: Vec<Option<String>>,
     /// A reused action buffer: saves an allocation per event.
     spare: Vec<Action<M>>,
 }
@@ -52,16 +56,22 @@ impl<M: Message> Clone for World<M> {
             factory: Rc::clone(&self.factory),
             nodes: self.nodes.clone(),
             durable: self.durable.clone(),
+            unmade: self.unmade.clone(),
             spare: Vec::new(),
         }
     }
 }
 
 impl<M: Message> World<M> {
-    /// Every node made by `factory`, up and not yet started.
+    /// Every node made by `factory`, up and not yet started. A factory
+    /// that panics (student code too) leaves the node unmade; it fails at
+    /// its first input instead of taking the caller down.
     pub fn new(nodes: usize, factory: Rc<NodeFactory<M>>) -> Self {
+        let made: Vec<Result<Rc<dyn Process<M>>, String>> =
+            (0..nodes).map(|id| call_guarded(|| Rc::from(factory(id)))).collect();
         World {
-            nodes: (0..nodes).map(|id| Some(Rc::from(factory(id)))).collect(),
+            unmade: made.iter().map(|m| m.as_ref().err().cloned()).collect(),
+            nodes: made.into_iter().map(Result::ok).collect(),
             durable: vec![Durable::new(); nodes],
             factory,
             spare: Vec::new(),
@@ -94,20 +104,28 @@ impl<M: Message> World<M> {
     /// once applied. A crashed node gets nothing, except `Recover`, which
     /// makes it anew from the factory first.
     pub fn dispatch(&mut self, node: NodeId, clock: Time, input: Input<M>) -> Result<Vec<Action<M>>, NodePanic> {
+        let handler = handler_name(&input);
+        let failure = |handler: &'static str, message: String| NodePanic { node, handler, message };
         if matches!(input, Input::Recover) {
-            self.nodes[node] = Some(Rc::from((self.factory)(node)));
+            let factory = Rc::clone(&self.factory);
+            let made = call_guarded(|| Rc::from(factory(node))).map_err(|m| failure("making the node", m))?;
+            self.nodes[node] = Some(made);
+            self.unmade[node] = None;
+        }
+        if let Some(why) = &self.unmade[node] {
+            return Err(failure("making the node", why.clone()));
         }
         let n = self.nodes.len();
         let Some(shared) = self.nodes[node].as_mut() else {
             return Ok(Vec::new());
         };
         if Rc::get_mut(shared).is_none() {
-            *shared = Rc::from(shared.clone_node());
+            let copy = call_guarded(|| Rc::from(shared.clone_node())).map_err(|m| failure("copying the node", m))?;
+            *shared = copy;
         }
         let process = Rc::get_mut(shared).expect("a fresh copy has one owner");
         let durable = std::mem::take(&mut self.durable[node]);
         let mut ctx = Ctx::new(node, n, clock, durable, std::mem::take(&mut self.spare));
-        let handler = handler_name(&input);
         let outcome = catch_unwind(AssertUnwindSafe(|| match input {
             Input::Start => process.on_start(&mut ctx),
             Input::Message { from, msg } => process.on_message(&mut ctx, from, msg),

@@ -159,6 +159,11 @@ pub fn check(solution: Box<NodeFactory<WarmupMsg>>, run: &Run) -> Report {
     check_runs(SPEC.id, solution, scenarios(), |s| monitors(s.nodes), run)
 }
 
+/// Serves the student's nodes on stdin/stdout for the grader (see `remote`).
+pub fn host(solution: Box<NodeFactory<WarmupMsg>>) {
+    crate::remote::serve_stdio(solution.as_ref())
+}
+
 /// A reference solution: ping everyone, retransmit to the silent every
 /// 20 ms, answer every ping.
 #[cfg(feature = "reference")]

@@ -1,0 +1,98 @@
+//! Nodes behind the node-host protocol behave exactly like local nodes, and
+//! a host that panics, dies or prints garbage fails the run, never passes it.
+#![cfg(feature = "reference")]
+
+use std::io::{Read, Write};
+use std::thread;
+
+use distlab::catalogue::warmup::{self, WarmupMsg};
+use distlab::catalogue::{Run, Scope};
+use distlab::check::NODES_RUN_CLEANLY;
+use distlab::remote::{serve, Connection, RemoteNode};
+use distlab::*;
+
+/// A node host in a thread, serving what `make` builds; `budget` cuts its
+/// input off after that many bytes, as if the sandbox killed it.
+fn host_thread(make: fn(NodeId) -> Box<dyn Process<WarmupMsg>>, budget: u64) -> Box<process::NodeFactory<WarmupMsg>> {
+    let (to_host_reader, to_host_writer) = std::io::pipe().unwrap();
+    let (from_host_reader, from_host_writer) = std::io::pipe().unwrap();
+    thread::spawn(move || {
+        let _ = serve(&make, to_host_reader.take(budget), from_host_writer);
+    });
+    RemoteNode::factory(Connection::new(Box::new(from_host_reader), Box::new(to_host_writer)))
+}
+
+fn reference_node(_: NodeId) -> Box<dyn Process<WarmupMsg>> {
+    (warmup::reference::factory())(0)
+}
+
+#[test]
+fn a_remote_run_is_the_same_run_as_a_local_one() {
+    for seed in 0..20 {
+        for scenario in ["clean network", "30% loss"] {
+            let s = warmup::scenarios().into_iter().find(|s| s.scenario.name == scenario).unwrap().scenario;
+            let local = simulate_with(&s, seed, std::rc::Rc::from(warmup::reference::factory())).unwrap();
+            let remote = simulate_with(&s, seed, std::rc::Rc::from(host_thread(reference_node, u64::MAX))).unwrap();
+            assert_eq!(local.hash(), remote.hash(), "seed {seed}, {scenario}");
+        }
+    }
+    let report = warmup::check(host_thread(reference_node, u64::MAX), &Run::public(4));
+    assert_eq!(report.score(&warmup::SPEC, Scope::Public), 4.0);
+}
+
+#[derive(Clone, Debug, Hash)]
+struct Panicky;
+
+impl Process<WarmupMsg> for Panicky {
+    fn on_start(&mut self, ctx: &mut Ctx<WarmupMsg>) {
+        if ctx.me() == 0 {
+            ctx.broadcast(WarmupMsg::Ping(0));
+        }
+    }
+    fn on_message(&mut self, _: &mut Ctx<WarmupMsg>, _: NodeId, _: WarmupMsg) {
+        panic!("ping handling not written yet")
+    }
+}
+
+#[test]
+fn a_panic_in_the_host_fails_the_node_with_its_message() {
+    let report = warmup::check(host_thread(|_| Box::new(Panicky), u64::MAX), &Run::replay("clean network", 1));
+    let v = report.verdicts.iter().find(|v| v.check == NODES_RUN_CLEANLY).unwrap();
+    assert_eq!(v.status, Status::Fail);
+    assert!(v.message.contains("ping handling not written yet"), "{}", v.message);
+    // Nothing else passes by default once a node has failed.
+    assert_eq!(report.score(&warmup::SPEC, Scope::Public), 0.0);
+}
+
+#[test]
+fn a_host_that_dies_mid_run_fails_the_run_and_scores_nothing() {
+    let report = warmup::check(host_thread(reference_node, 900), &Run::replay("30% loss", 2));
+    let v = report.verdicts.iter().find(|v| v.check == NODES_RUN_CLEANLY).unwrap();
+    assert_eq!(v.status, Status::Fail);
+    assert!(v.message.contains("stopped answering"), "{}", v.message);
+    assert!(report.verdicts.iter().all(|v| !v.passed()));
+}
+
+#[test]
+fn a_forged_all_passed_answer_scores_zero_with_a_reason() {
+    let (to_host_reader, to_host_writer) = std::io::pipe().unwrap();
+    let (from_host_reader, mut from_host_writer) = std::io::pipe().unwrap();
+    thread::spawn(move || {
+        let _keep = to_host_reader;
+        let _ = from_host_writer.write_all(b"ALL CHECKS PASSED: score 5/5\n");
+    });
+    let factory = RemoteNode::factory(Connection::new(Box::new(from_host_reader), Box::new(to_host_writer)));
+    let report = warmup::check(factory, &Run::public(1));
+    assert_eq!(report.score(&warmup::SPEC, Scope::Public), 0.0);
+    let v = report.verdicts.iter().find(|v| v.check == NODES_RUN_CLEANLY).unwrap();
+    assert!(v.message.contains("broke the protocol"), "{}", v.message);
+}
+
+#[test]
+fn the_explorer_sees_the_same_state_space_through_the_host() {
+    let local = Explorer::new(3, |id| (warmup::reference::factory())(id)).max_states(20_000).run();
+    let remote = Explorer::with_factory(3, std::rc::Rc::from(host_thread(reference_node, u64::MAX))).max_states(20_000).run();
+    assert_eq!(local.states, remote.states);
+    assert_eq!(local.transitions, remote.transitions);
+    assert!(local.states > 10);
+}
