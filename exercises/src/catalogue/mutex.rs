@@ -251,7 +251,7 @@ impl<M: Message> Monitor<M> for QuickWhenAlone {
                     if step.at - asked > bound {
                         return Err(format!(
                             "node {node} asked at {} with nobody else asking or inside, but entered only at {}: \
-                             longer than two message delays ({} here)",
+                             longer than two message delays (at most {} on this network)",
                             fmt_time(asked),
                             fmt_time(step.at),
                             fmt_time(bound)
@@ -370,6 +370,7 @@ pub fn measure<M: Message>(
     m
 }
 
+#[cfg(feature = "reference")]
 fn min_max(values: impl Iterator<Item = f64>) -> (f64, f64) {
     values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)))
 }

@@ -47,7 +47,7 @@ pub const SPEC: ExerciseSpec = ExerciseSpec {
                use distlab::catalogue::ricart::RaMsg;\n\
                use distlab::{Ctx, NodeId, Observation, Process, TimerTag};\n\n\
                #[derive(Clone, Debug, Hash, Default)]\n\
-               struct Ricart {\n    clock: u64,\n}\n\n\
+               struct Ricart {}\n\n\
                impl Process<RaMsg> for Ricart {\n    \
                fn on_start(&mut self, ctx: &mut Ctx<RaMsg>) {\n        \
                let _ = (ctx, first_request(0), think_time(2), HOLD, ROUNDS, Observation::RequestCritical);\n    }\n\n    \

@@ -49,7 +49,7 @@ pub const SPEC: ExerciseSpec = ExerciseSpec {
                use distlab::catalogue::tokenring::TokenMsg;\n\
                use distlab::{Ctx, NodeId, Observation, Process, TimerTag};\n\n\
                #[derive(Clone, Debug, Hash, Default)]\n\
-               struct Ring {\n    has_token: bool,\n}\n\n\
+               struct Ring {}\n\n\
                impl Process<TokenMsg> for Ring {\n    \
                fn on_start(&mut self, ctx: &mut Ctx<TokenMsg>) {\n        \
                let _ = (ctx, first_request(0), think_time(2), HOLD, ROUNDS, Observation::RequestCritical);\n    }\n\n    \
