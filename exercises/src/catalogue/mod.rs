@@ -16,10 +16,14 @@ use serde::{Deserialize, Serialize};
 use crate::check::{Status, Verdict};
 
 pub mod availability;
+pub mod central;
 pub mod hops;
+pub mod mutex;
 pub mod quorum;
+pub mod ricart;
 pub mod render;
 pub mod runs;
+pub mod tokenring;
 pub mod warmup;
 
 /// Who sees a check's details before the deadline.
@@ -188,7 +192,15 @@ impl Report {
 
 /// Every exercise, in teaching order.
 pub fn registry() -> &'static [ExerciseSpec] {
-    static REGISTRY: &[ExerciseSpec] = &[warmup::SPEC, hops::SPEC, availability::SPEC, quorum::SPEC];
+    static REGISTRY: &[ExerciseSpec] = &[
+        warmup::SPEC,
+        hops::SPEC,
+        availability::SPEC,
+        quorum::SPEC,
+        central::SPEC,
+        ricart::SPEC,
+        tokenring::SPEC,
+    ];
     REGISTRY
 }
 

@@ -1,0 +1,187 @@
+//! Notebook 7: mutual exclusion with a central coordinator. Node 0 only
+//! coordinates; the others ask it for permission, wait for the grant, and
+//! tell it when they leave. Three messages per entry, two message delays
+//! before entry when nobody else is inside.
+//!
+//! Discussion material kept out of the checks: if the coordinator crashes,
+//! a waiting node cannot tell a crash from a long queue (the coordinator
+//! sends nothing while a node waits), so the system stops; a new
+//! coordinator would need the queue, e.g. from stable storage.
+
+use serde::{Deserialize, Serialize};
+
+use super::mutex::{self, EveryRequestServed, MessagesPerEntry, OneInside, QuickWhenAlone, COST, DELAY, LIVENESS, SAFETY};
+use super::runs::{check_runs, ScenarioRuns, HIDDEN_CHECK};
+use super::{CheckSpec, ExerciseSpec, Report, Run, Visibility};
+use crate::check::{Monitor, NODES_RUN_CLEANLY};
+use crate::network::Delay;
+use crate::process::NodeFactory;
+use crate::scenario::Scenario;
+use crate::ms;
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum CentralMsg {
+    /// To the coordinator: may I enter?
+    Request,
+    /// From the coordinator: you may enter.
+    Grant,
+    /// To the coordinator: I have left.
+    Release,
+}
+
+pub const SPEC: ExerciseSpec = ExerciseSpec {
+    id: "central",
+    title: "Mutual exclusion with a central coordinator",
+    notebook: 7,
+    points: 10,
+    task: "Write a node for `CentralMsg`. Node 0 is the coordinator and never asks for the critical \
+           section itself. Every other node `i` follows the workload in `distlab::catalogue::mutex`: \
+           it asks `first_request(i)` after it starts (call `ctx.observe(Observation::RequestCritical)` \
+           and send `Request` to node 0), enters when it gets `Grant` \
+           (`Observation::EnterCritical`), stays inside for `HOLD`, leaves \
+           (`Observation::ExitCritical`) and sends `Release`, then waits `think_time(n)` and asks \
+           again, `ROUNDS` times in all. The coordinator grants one node at a time and keeps the \
+           others in a queue until the holder releases. Checks: never two nodes inside; every request \
+           granted by the deadline; at most 3 messages per entry; a request made while nobody else \
+           wants in is granted within two message delays.",
+    scaffold: "use distlab::catalogue::central::CentralMsg;\n\
+               use distlab::catalogue::mutex::{first_request, think_time, HOLD, ROUNDS};\n\
+               use distlab::{Ctx, NodeId, Observation, Process, TimerTag};\n\n\
+               #[derive(Clone, Debug, Hash, Default)]\n\
+               struct Central {}\n\n\
+               impl Process<CentralMsg> for Central {\n    \
+               fn on_start(&mut self, ctx: &mut Ctx<CentralMsg>) {\n        \
+               let _ = (ctx, first_request(1), think_time(2), HOLD, ROUNDS, Observation::RequestCritical);\n    }\n\n    \
+               fn on_message(&mut self, ctx: &mut Ctx<CentralMsg>, from: NodeId, msg: CentralMsg) {\n        \
+               let _ = (ctx, from, msg);\n    }\n\n    \
+               fn on_timer(&mut self, ctx: &mut Ctx<CentralMsg>, timer: TimerTag) {\n        \
+               let _ = (ctx, timer);\n    }\n}\n\n\
+               fn central_node(_id: NodeId) -> Box<dyn Process<CentralMsg>> {\n    \
+               Box::new(Central::default())\n}\n",
+    solution: "Box::new(central_node)",
+    check_fn: "distlab::catalogue::central::check",
+    checks: &[
+        CheckSpec { name: SAFETY, weight: 4, visibility: Visibility::Public },
+        CheckSpec { name: LIVENESS, weight: 3, visibility: Visibility::Public },
+        CheckSpec { name: COST, weight: 1, visibility: Visibility::Public },
+        CheckSpec { name: DELAY, weight: 1, visibility: Visibility::Public },
+        CheckSpec { name: NODES_RUN_CLEANLY, weight: 0, visibility: Visibility::Public },
+        CheckSpec { name: HIDDEN_CHECK, weight: 1, visibility: Visibility::Hidden },
+    ],
+};
+
+/// Public: a small fast system and a busier, slower one (requests overlap).
+pub fn scenarios() -> Vec<ScenarioRuns> {
+    let small = mutex::scenario("4 nodes, 1-5 ms", 4, Delay::Uniform { min: ms(1), max: ms(5) }, false, ms(400));
+    let busy = mutex::scenario("5 nodes, 1-20 ms", 5, Delay::Uniform { min: ms(1), max: ms(20) }, false, ms(1_500));
+    let mut runs = vec![ScenarioRuns::public(small, 4), ScenarioRuns::public(busy, 4)];
+    runs.extend(hidden_scenarios());
+    runs
+}
+
+/// Hidden: more nodes, long-tailed delays, and a slow network where every
+/// node waits in the queue.
+#[cfg(feature = "grader")]
+fn hidden_scenarios() -> Vec<ScenarioRuns> {
+    let many = mutex::scenario("8 nodes, long tail", 8, Delay::Exponential { min: ms(1), mean: ms(6) }, false, ms(2_000));
+    let slow = mutex::scenario("6 nodes, 30 ms", 6, Delay::Constant { us: ms(30) }, true, ms(2_500));
+    vec![ScenarioRuns::hidden(many, 3), ScenarioRuns::hidden(slow, 1)]
+}
+
+#[cfg(not(feature = "grader"))]
+fn hidden_scenarios() -> Vec<ScenarioRuns> {
+    Vec::new()
+}
+
+pub fn monitors(scenario: &Scenario) -> Vec<Box<dyn Monitor<CentralMsg>>> {
+    vec![
+        Box::new(OneInside::default()),
+        Box::new(EveryRequestServed::new((1..scenario.nodes).collect(), mutex::deadline_of(scenario))),
+        Box::new(MessagesPerEntry::new(3)),
+        Box::new(QuickWhenAlone::new(&scenario.network)),
+    ]
+}
+
+pub fn check(solution: Box<NodeFactory<CentralMsg>>, run: &Run) -> Report {
+    check_runs(SPEC.id, solution, scenarios(), monitors, run)
+}
+
+/// A reference solution: a FIFO queue at the coordinator.
+#[cfg(feature = "reference")]
+pub mod reference {
+    use std::collections::VecDeque;
+
+    use super::*;
+    use crate::catalogue::mutex::{first_request, think_time, HOLD, ROUNDS};
+    use crate::{Ctx, NodeId, Observation, Process, TimerTag};
+
+    const ASK: TimerTag = 1;
+    const LEAVE: TimerTag = 2;
+
+    #[derive(Clone, Debug, Hash, Default)]
+    pub struct Coordinator {
+        holder: Option<NodeId>,
+        queue: VecDeque<NodeId>,
+    }
+
+    impl Process<CentralMsg> for Coordinator {
+        fn on_message(&mut self, ctx: &mut Ctx<CentralMsg>, from: NodeId, msg: CentralMsg) {
+            match msg {
+                CentralMsg::Request if self.holder.is_none() => {
+                    self.holder = Some(from);
+                    ctx.send(from, CentralMsg::Grant);
+                }
+                CentralMsg::Request => self.queue.push_back(from),
+                CentralMsg::Release => {
+                    self.holder = self.queue.pop_front();
+                    if let Some(next) = self.holder {
+                        ctx.send(next, CentralMsg::Grant);
+                    }
+                }
+                CentralMsg::Grant => {}
+            }
+        }
+    }
+
+    #[derive(Clone, Debug, Hash, Default)]
+    pub struct Client {
+        rounds: u32,
+    }
+
+    impl Process<CentralMsg> for Client {
+        fn on_start(&mut self, ctx: &mut Ctx<CentralMsg>) {
+            ctx.set_timer(ASK, first_request(ctx.me()));
+        }
+        fn on_message(&mut self, ctx: &mut Ctx<CentralMsg>, _: NodeId, msg: CentralMsg) {
+            if msg == CentralMsg::Grant {
+                ctx.observe(Observation::EnterCritical);
+                ctx.set_timer(LEAVE, HOLD);
+            }
+        }
+        fn on_timer(&mut self, ctx: &mut Ctx<CentralMsg>, timer: TimerTag) {
+            if timer == ASK {
+                ctx.observe(Observation::RequestCritical);
+                ctx.send(0, CentralMsg::Request);
+            } else {
+                ctx.observe(Observation::ExitCritical);
+                ctx.send(0, CentralMsg::Release);
+                self.rounds += 1;
+                if self.rounds < ROUNDS {
+                    ctx.set_timer(ASK, think_time(ctx.nodes()));
+                }
+            }
+        }
+    }
+
+    pub fn node(id: NodeId) -> Box<dyn Process<CentralMsg>> {
+        if id == 0 {
+            Box::new(Coordinator::default())
+        } else {
+            Box::new(Client::default())
+        }
+    }
+
+    pub fn factory() -> Box<NodeFactory<CentralMsg>> {
+        Box::new(node)
+    }
+}

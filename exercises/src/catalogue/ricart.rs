@@ -1,0 +1,210 @@
+//! Notebook 7: Ricart and Agrawala's distributed mutual exclusion. A node
+//! that wants in asks everyone, stamping the request with its Lamport time;
+//! it enters once all others have answered. A node answers at once unless
+//! it is inside, or it wants in too and its own request is older; then it
+//! defers the answer until it leaves. Equal stamps are ordered by node id,
+//! so any two requests compare the same way at every node.
+//!
+//! Cost: n-1 requests and n-1 replies per entry (with hardware broadcast
+//! the requests are one message). Discussion material: a crashed node never
+//! answers, and silence looks like "wait", so one crash blocks everyone.
+
+use serde::{Deserialize, Serialize};
+
+use super::mutex::{self, EveryRequestServed, MessagesPerEntry, OneInside, QuickWhenAlone, COST, DELAY, LIVENESS, SAFETY};
+use super::runs::{check_runs, ScenarioRuns, HIDDEN_CHECK};
+use super::{CheckSpec, ExerciseSpec, Report, Run, Visibility};
+use crate::check::{Monitor, NODES_RUN_CLEANLY};
+use crate::network::Delay;
+use crate::process::NodeFactory;
+use crate::scenario::Scenario;
+use crate::ms;
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum RaMsg {
+    /// "I want in", stamped with the sender's Lamport time at asking.
+    Request { ts: u64 },
+    /// "Go ahead, as far as I am concerned."
+    Reply,
+}
+
+pub const SPEC: ExerciseSpec = ExerciseSpec {
+    id: "ricart",
+    title: "Mutual exclusion: Ricart and Agrawala",
+    notebook: 7,
+    points: 10,
+    task: "Write a node for `RaMsg`. Every node follows the workload in `distlab::catalogue::mutex`: it \
+           asks `first_request(i)` after it starts, stays inside for `HOLD`, waits `think_time(n)` \
+           after leaving and asks again, `ROUNDS` times in all; observe `RequestCritical`, \
+           `EnterCritical` and `ExitCritical` as it goes. To ask, stamp a `Request` with your Lamport \
+           clock and send it to every other node; enter once every other node has sent `Reply`. On a \
+           `Request`, update your clock and reply at once, unless you are inside or you are asking \
+           and your own request is older: compare (stamp, node id) so that ties are broken the same \
+           way everywhere. Deferred replies go out when you leave. Checks: never two nodes inside; \
+           every request granted by the deadline; at most 2(n-1) messages per entry; a request made \
+           while nobody else wants in is granted within two message delays.",
+    scaffold: "use distlab::catalogue::mutex::{first_request, think_time, HOLD, ROUNDS};\n\
+               use distlab::catalogue::ricart::RaMsg;\n\
+               use distlab::{Ctx, NodeId, Observation, Process, TimerTag};\n\n\
+               #[derive(Clone, Debug, Hash, Default)]\n\
+               struct Ricart {}\n\n\
+               impl Process<RaMsg> for Ricart {\n    \
+               fn on_start(&mut self, ctx: &mut Ctx<RaMsg>) {\n        \
+               let _ = (ctx, first_request(0), think_time(2), HOLD, ROUNDS, Observation::RequestCritical);\n    }\n\n    \
+               fn on_message(&mut self, ctx: &mut Ctx<RaMsg>, from: NodeId, msg: RaMsg) {\n        \
+               let _ = (ctx, from, msg);\n    }\n\n    \
+               fn on_timer(&mut self, ctx: &mut Ctx<RaMsg>, timer: TimerTag) {\n        \
+               let _ = (ctx, timer);\n    }\n}\n\n\
+               fn ricart_node(_id: NodeId) -> Box<dyn Process<RaMsg>> {\n    \
+               Box::new(Ricart::default())\n}\n",
+    solution: "Box::new(ricart_node)",
+    check_fn: "distlab::catalogue::ricart::check",
+    checks: &[
+        CheckSpec { name: SAFETY, weight: 4, visibility: Visibility::Public },
+        CheckSpec { name: LIVENESS, weight: 3, visibility: Visibility::Public },
+        CheckSpec { name: COST, weight: 1, visibility: Visibility::Public },
+        CheckSpec { name: DELAY, weight: 1, visibility: Visibility::Public },
+        CheckSpec { name: NODES_RUN_CLEANLY, weight: 0, visibility: Visibility::Public },
+        CheckSpec { name: HIDDEN_CHECK, weight: 1, visibility: Visibility::Hidden },
+    ],
+};
+
+/// Public: a small fast system, and a slower one where requests cross in
+/// flight and equal stamps happen.
+pub fn scenarios() -> Vec<ScenarioRuns> {
+    let small = mutex::scenario("4 nodes, 1-5 ms", 4, Delay::Uniform { min: ms(1), max: ms(5) }, false, ms(400));
+    let busy = mutex::scenario("5 nodes, 1-20 ms", 5, Delay::Uniform { min: ms(1), max: ms(20) }, false, ms(1_500));
+    let mut runs = vec![ScenarioRuns::public(small, 4), ScenarioRuns::public(busy, 4)];
+    runs.extend(hidden_scenarios());
+    runs
+}
+
+/// Hidden: more nodes with long-tailed delays, and hardware broadcast on a
+/// slow network (the bound stays 2(n-1), so sending one by one passes).
+#[cfg(feature = "grader")]
+fn hidden_scenarios() -> Vec<ScenarioRuns> {
+    let many = mutex::scenario("7 nodes, long tail", 7, Delay::Exponential { min: ms(1), mean: ms(6) }, false, ms(2_000));
+    let mut hw = mutex::scenario("6 nodes, broadcast, 5-30 ms", 6, Delay::Uniform { min: ms(5), max: ms(30) }, false, ms(2_500));
+    hw.network.hardware_broadcast = true;
+    vec![ScenarioRuns::hidden(many, 3), ScenarioRuns::hidden(hw, 2)]
+}
+
+#[cfg(not(feature = "grader"))]
+fn hidden_scenarios() -> Vec<ScenarioRuns> {
+    Vec::new()
+}
+
+pub fn monitors(scenario: &Scenario) -> Vec<Box<dyn Monitor<RaMsg>>> {
+    let n = scenario.nodes;
+    vec![
+        Box::new(OneInside::default()),
+        Box::new(EveryRequestServed::new((0..n).collect(), mutex::deadline_of(scenario))),
+        Box::new(MessagesPerEntry::new(2 * (n - 1))),
+        Box::new(QuickWhenAlone::new(&scenario.network)),
+    ]
+}
+
+pub fn check(solution: Box<NodeFactory<RaMsg>>, run: &Run) -> Report {
+    check_runs(SPEC.id, solution, scenarios(), monitors, run)
+}
+
+/// A reference solution: broadcast the request, defer by (stamp, id).
+#[cfg(feature = "reference")]
+pub mod reference {
+    use std::collections::BTreeSet;
+
+    use super::*;
+    use crate::catalogue::mutex::{first_request, think_time, HOLD, ROUNDS};
+    use crate::{Ctx, NodeId, Observation, Process, TimerTag};
+
+    const ASK: TimerTag = 1;
+    const LEAVE: TimerTag = 2;
+
+    #[derive(Clone, Debug, Hash, PartialEq, Eq)]
+    enum State {
+        Idle,
+        /// Asking, with the request's stamp.
+        Wanted(u64),
+        Inside,
+    }
+
+    #[derive(Clone, Debug, Hash)]
+    pub struct Ricart {
+        clock: u64,
+        state: State,
+        replies: BTreeSet<NodeId>,
+        deferred: BTreeSet<NodeId>,
+        rounds: u32,
+    }
+
+    impl Ricart {
+        pub fn new() -> Self {
+            Ricart { clock: 0, state: State::Idle, replies: BTreeSet::new(), deferred: BTreeSet::new(), rounds: 0 }
+        }
+
+        fn enter_if_allowed(&mut self, ctx: &mut Ctx<RaMsg>) {
+            if matches!(self.state, State::Wanted(_)) && self.replies.len() == ctx.nodes() - 1 {
+                self.state = State::Inside;
+                ctx.observe(Observation::EnterCritical);
+                ctx.set_timer(LEAVE, HOLD);
+            }
+        }
+    }
+
+    impl Default for Ricart {
+        fn default() -> Self {
+            Self::new()
+        }
+    }
+
+    impl Process<RaMsg> for Ricart {
+        fn on_start(&mut self, ctx: &mut Ctx<RaMsg>) {
+            ctx.set_timer(ASK, first_request(ctx.me()));
+        }
+        fn on_message(&mut self, ctx: &mut Ctx<RaMsg>, from: NodeId, msg: RaMsg) {
+            match msg {
+                RaMsg::Request { ts } => {
+                    self.clock = self.clock.max(ts) + 1;
+                    let mine_first = match self.state {
+                        State::Inside => true,
+                        State::Wanted(mine) => (mine, ctx.me()) < (ts, from),
+                        State::Idle => false,
+                    };
+                    if mine_first {
+                        self.deferred.insert(from);
+                    } else {
+                        ctx.send(from, RaMsg::Reply);
+                    }
+                }
+                RaMsg::Reply => {
+                    self.replies.insert(from);
+                    self.enter_if_allowed(ctx);
+                }
+            }
+        }
+        fn on_timer(&mut self, ctx: &mut Ctx<RaMsg>, timer: TimerTag) {
+            if timer == ASK {
+                self.clock += 1;
+                self.state = State::Wanted(self.clock);
+                self.replies.clear();
+                ctx.observe(Observation::RequestCritical);
+                ctx.broadcast(RaMsg::Request { ts: self.clock });
+                self.enter_if_allowed(ctx);
+            } else {
+                self.state = State::Idle;
+                ctx.observe(Observation::ExitCritical);
+                for node in std::mem::take(&mut self.deferred) {
+                    ctx.send(node, RaMsg::Reply);
+                }
+                self.rounds += 1;
+                if self.rounds < ROUNDS {
+                    ctx.set_timer(ASK, think_time(ctx.nodes()));
+                }
+            }
+        }
+    }
+
+    pub fn factory() -> Box<NodeFactory<RaMsg>> {
+        Box::new(|_| Box::new(Ricart::new()))
+    }
+}

@@ -1,0 +1,281 @@
+//! Notebook 7: token ring. One token goes round the nodes; only its holder
+//! may enter, and it passes the token on after leaving (or at once, if it
+//! does not want in). Between one entry and the next the token may make
+//! one hop or, on an idle ring, any number; a node that asks waits for at
+//! most n-1 hops.
+//!
+//! Discussion material kept out of the public checks (reliable network): a
+//! lost token stops everyone, and silence cannot tell a lost token from a
+//! slow one; a crashed node breaks the ring unless the holder skips it,
+//! which needs acknowledgements.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+use super::mutex::{self, EveryRequestServed, OneInside, DELAY, LIVENESS, SAFETY};
+use super::runs::{check_runs, ScenarioRuns, HIDDEN_CHECK};
+use super::{CheckSpec, ExerciseSpec, Report, Run, Visibility};
+use crate::check::{Monitor, Step, NODES_RUN_CLEANLY};
+use crate::faults::fmt_time;
+use crate::network::Delay;
+use crate::process::{NodeFactory, Observation};
+use crate::scenario::Scenario;
+use crate::trace::{Dest, EventKind};
+use crate::{ms, NodeId, Time};
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum TokenMsg {
+    Token,
+}
+
+pub const RING: &str = "one token, passed on by its holder";
+
+pub const SPEC: ExerciseSpec = ExerciseSpec {
+    id: "tokenring",
+    title: "Mutual exclusion: token ring",
+    notebook: 7,
+    points: 10,
+    task: "Write a node for `TokenMsg`. The nodes form a ring; node 0 holds the one `Token` at the \
+           start. Every node follows the workload in `distlab::catalogue::mutex`: it asks \
+           `first_request(i)` after it starts, stays inside for `HOLD`, waits `think_time(n)` after \
+           leaving and asks again, `ROUNDS` times in all; observe `RequestCritical`, `EnterCritical` \
+           and `ExitCritical` as it goes. A node enters only while it holds the token; it passes the \
+           token to the next node of the ring after leaving, or at once if it does not want in. \
+           Checks: never two nodes inside; every request granted by the deadline; only the holder \
+           sends the token, never while inside; a node that asks enters before the token has made \
+           n-1 more hops.",
+    scaffold: "use distlab::catalogue::mutex::{first_request, think_time, HOLD, ROUNDS};\n\
+               use distlab::catalogue::tokenring::TokenMsg;\n\
+               use distlab::{Ctx, NodeId, Observation, Process, TimerTag};\n\n\
+               #[derive(Clone, Debug, Hash, Default)]\n\
+               struct Ring {}\n\n\
+               impl Process<TokenMsg> for Ring {\n    \
+               fn on_start(&mut self, ctx: &mut Ctx<TokenMsg>) {\n        \
+               let _ = (ctx, first_request(0), think_time(2), HOLD, ROUNDS, Observation::RequestCritical);\n    }\n\n    \
+               fn on_message(&mut self, ctx: &mut Ctx<TokenMsg>, from: NodeId, msg: TokenMsg) {\n        \
+               let _ = (ctx, from, msg);\n    }\n\n    \
+               fn on_timer(&mut self, ctx: &mut Ctx<TokenMsg>, timer: TimerTag) {\n        \
+               let _ = (ctx, timer);\n    }\n}\n\n\
+               fn tokenring_node(_id: NodeId) -> Box<dyn Process<TokenMsg>> {\n    \
+               Box::new(Ring::default())\n}\n",
+    solution: "Box::new(tokenring_node)",
+    check_fn: "distlab::catalogue::tokenring::check",
+    checks: &[
+        CheckSpec { name: SAFETY, weight: 4, visibility: Visibility::Public },
+        CheckSpec { name: LIVENESS, weight: 3, visibility: Visibility::Public },
+        CheckSpec { name: RING, weight: 1, visibility: Visibility::Public },
+        CheckSpec { name: DELAY, weight: 1, visibility: Visibility::Public },
+        CheckSpec { name: NODES_RUN_CLEANLY, weight: 0, visibility: Visibility::Public },
+        CheckSpec { name: HIDDEN_CHECK, weight: 1, visibility: Visibility::Hidden },
+    ],
+};
+
+/// The token never rests, so runs end at `until`: deadlines are kept short.
+pub fn scenarios() -> Vec<ScenarioRuns> {
+    let small = mutex::scenario("4 nodes, 1-5 ms", 4, Delay::Uniform { min: ms(1), max: ms(5) }, false, ms(400));
+    let busy = mutex::scenario("5 nodes, 1-20 ms", 5, Delay::Uniform { min: ms(1), max: ms(20) }, false, ms(1_200));
+    let mut runs = vec![ScenarioRuns::public(small, 4), ScenarioRuns::public(busy, 4)];
+    runs.extend(hidden_scenarios());
+    runs
+}
+
+/// Hidden: a longer ring with long-tailed delays, and a slow ring where
+/// every node is waiting for the token most of the time.
+#[cfg(feature = "grader")]
+fn hidden_scenarios() -> Vec<ScenarioRuns> {
+    let many = mutex::scenario("8 nodes, long tail", 8, Delay::Exponential { min: ms(1), mean: ms(4) }, false, ms(1_500));
+    let slow = mutex::scenario("6 nodes, 25 ms", 6, Delay::Constant { us: ms(25) }, true, ms(2_000));
+    vec![ScenarioRuns::hidden(many, 3), ScenarioRuns::hidden(slow, 1)]
+}
+
+#[cfg(not(feature = "grader"))]
+fn hidden_scenarios() -> Vec<ScenarioRuns> {
+    Vec::new()
+}
+
+/// Safety of the token itself: only the node holding the token sends it,
+/// never while inside, and a node enters only while holding it. Node 0
+/// holds it at the start; in flight, nobody does.
+#[derive(Clone, Debug, Hash)]
+pub struct TokenRules {
+    entries: usize,
+    holder: Option<NodeId>,
+    inside: BTreeSet<NodeId>,
+}
+
+impl Default for TokenRules {
+    fn default() -> Self {
+        TokenRules { entries: 0, holder: Some(0), inside: BTreeSet::new() }
+    }
+}
+
+impl Monitor<TokenMsg> for TokenRules {
+    fn name(&self) -> String {
+        RING.into()
+    }
+    fn on_event(&mut self, step: &Step<'_, TokenMsg>) -> Result<(), String> {
+        let at = fmt_time(step.at);
+        match step.kind {
+            EventKind::Send { from, to, .. } => {
+                let to = match to {
+                    Dest::Node(to) => format!("node {to}"),
+                    Dest::AllOthers => "everyone".into(),
+                };
+                if self.holder != Some(*from) {
+                    let holder = match self.holder {
+                        Some(h) => format!("node {h} held it"),
+                        None => "it was in flight".into(),
+                    };
+                    return Err(format!("node {from} sent a token to {to} at {at} without holding one ({holder}): now there are two"));
+                }
+                if self.inside.contains(from) {
+                    return Err(format!("node {from} passed the token to {to} at {at} while still inside the critical section"));
+                }
+                self.holder = None;
+            }
+            EventKind::Deliver { to, .. } => self.holder = Some(*to),
+            EventKind::Observe { node, what: Observation::EnterCritical } => {
+                if self.holder != Some(*node) {
+                    return Err(format!("node {node} entered the critical section at {at} without holding the token"));
+                }
+                self.inside.insert(*node);
+                self.entries += 1;
+            }
+            EventKind::Observe { node, what: Observation::ExitCritical } => {
+                self.inside.remove(node);
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+    fn at_end(&mut self, _: &crate::check::RunEnd<'_>) -> Result<(), String> {
+        mutex::some_entry(self.entries)
+    }
+}
+
+/// Delay: once a node asks, the token reaches it within n-1 hops (it may
+/// have just left), so it enters before n token messages have been sent.
+#[derive(Clone, Debug, Hash)]
+pub struct WithinOneRound {
+    entries: usize,
+    nodes: usize,
+    /// Per waiting node: when it asked and the hops since.
+    waiting: std::collections::BTreeMap<NodeId, (Time, usize)>,
+}
+
+impl Monitor<TokenMsg> for WithinOneRound {
+    fn name(&self) -> String {
+        DELAY.into()
+    }
+    fn on_event(&mut self, step: &Step<'_, TokenMsg>) -> Result<(), String> {
+        match step.kind {
+            EventKind::Send { .. } => {
+                for (_, hops) in self.waiting.values_mut() {
+                    *hops += 1;
+                }
+            }
+            EventKind::Observe { node, what: Observation::RequestCritical } => {
+                self.waiting.entry(*node).or_insert((step.at, 0));
+            }
+            EventKind::Observe { node, what: Observation::EnterCritical } => {
+                self.entries += 1;
+                if let Some((asked, hops)) = self.waiting.remove(node) {
+                    if hops > self.nodes - 1 {
+                        return Err(format!(
+                            "node {node} asked at {} and entered only at {}, after the token made {hops} hops: \
+                             it should get in within n-1 = {} hops",
+                            fmt_time(asked),
+                            fmt_time(step.at),
+                            self.nodes - 1
+                        ));
+                    }
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+    fn at_end(&mut self, _: &crate::check::RunEnd<'_>) -> Result<(), String> {
+        mutex::some_entry(self.entries)
+    }
+}
+
+pub fn monitors(scenario: &Scenario) -> Vec<Box<dyn Monitor<TokenMsg>>> {
+    let n = scenario.nodes;
+    vec![
+        Box::new(OneInside::default()),
+        Box::new(EveryRequestServed::new((0..n).collect(), mutex::deadline_of(scenario))),
+        Box::new(TokenRules::default()),
+        Box::new(WithinOneRound { entries: 0, nodes: n, waiting: Default::default() }),
+    ]
+}
+
+pub fn check(solution: Box<NodeFactory<TokenMsg>>, run: &Run) -> Report {
+    check_runs(SPEC.id, solution, scenarios(), monitors, run)
+}
+
+/// A reference solution: pass to `(me + 1) % n`, at once unless waiting.
+#[cfg(feature = "reference")]
+pub mod reference {
+    use super::*;
+    use crate::catalogue::mutex::{first_request, think_time, HOLD, ROUNDS};
+    use crate::{Ctx, Process, TimerTag};
+
+    const ASK: TimerTag = 1;
+    const LEAVE: TimerTag = 2;
+
+    #[derive(Clone, Debug, Hash, Default)]
+    pub struct Ring {
+        has_token: bool,
+        wanting: bool,
+        rounds: u32,
+    }
+
+    impl Ring {
+        /// Holding the token: use it if asking, else pass it on.
+        fn use_or_pass(&mut self, ctx: &mut Ctx<TokenMsg>) {
+            if self.wanting {
+                self.wanting = false;
+                ctx.observe(Observation::EnterCritical);
+                ctx.set_timer(LEAVE, HOLD);
+            } else {
+                self.has_token = false;
+                ctx.send((ctx.me() + 1) % ctx.nodes(), TokenMsg::Token);
+            }
+        }
+    }
+
+    impl Process<TokenMsg> for Ring {
+        fn on_start(&mut self, ctx: &mut Ctx<TokenMsg>) {
+            ctx.set_timer(ASK, first_request(ctx.me()));
+            if ctx.me() == 0 {
+                self.has_token = true;
+                self.use_or_pass(ctx);
+            }
+        }
+        fn on_message(&mut self, ctx: &mut Ctx<TokenMsg>, _: NodeId, _: TokenMsg) {
+            self.has_token = true;
+            self.use_or_pass(ctx);
+        }
+        fn on_timer(&mut self, ctx: &mut Ctx<TokenMsg>, timer: TimerTag) {
+            if timer == ASK {
+                ctx.observe(Observation::RequestCritical);
+                self.wanting = true;
+                // The token never rests at a node that is not inside, so
+                // it is never here now: wait for it.
+            } else {
+                ctx.observe(Observation::ExitCritical);
+                self.rounds += 1;
+                if self.rounds < ROUNDS {
+                    ctx.set_timer(ASK, think_time(ctx.nodes()));
+                }
+                self.use_or_pass(ctx);
+            }
+        }
+    }
+
+    pub fn factory() -> Box<NodeFactory<TokenMsg>> {
+        Box::new(|_| Box::new(Ring::default()))
+    }
+}
