@@ -16,8 +16,11 @@ use serde::{Deserialize, Serialize};
 use crate::check::{Status, Verdict};
 
 pub mod availability;
+pub mod bully;
 pub mod hops;
+pub mod leader;
 pub mod quorum;
+pub mod ring;
 pub mod runs;
 pub mod warmup;
 
@@ -178,7 +181,7 @@ impl Report {
 
 /// Every exercise, in teaching order.
 pub fn registry() -> &'static [ExerciseSpec] {
-    static REGISTRY: &[ExerciseSpec] = &[warmup::SPEC, hops::SPEC, availability::SPEC, quorum::SPEC];
+    static REGISTRY: &[ExerciseSpec] = &[warmup::SPEC, hops::SPEC, availability::SPEC, bully::SPEC, ring::SPEC, quorum::SPEC];
     REGISTRY
 }
 
