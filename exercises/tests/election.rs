@@ -218,7 +218,7 @@ fn bully_where_the_lowest_id_wins() {
 fn bully_that_restarts_on_every_election_sends_too_many() {
     let report =
         bully::check(student_bully(BullyQuirks { restart_on_every_election: true, ..Default::default() }), &Run::public(7));
-    assert_fails(&report, "ELECTION messages within n(n-1)/2 per round", &["ELECTION messages; this run allows"]);
+    assert_fails(&report, "ELECTION messages within n(n-1) per round", &["ELECTION messages; this run allows"]);
 }
 
 #[derive(Clone, Debug, Hash, Default)]
@@ -437,7 +437,6 @@ fn ring_without_duplicate_suppression() {
 fn ring_that_picks_the_initiator_not_the_highest() {
     let report = ring::check(student_ring(RingQuirks { first_id_wins: true, ..Default::default() }), &Run::public(7));
     assert_fails(&report, "all live nodes follow the highest live id", &["is the highest live id"]);
-    assert_fails(&report, "nobody adopts a lower leader once a higher node has settled", &["the highest live id must win"]);
 }
 
 // ---------------------------------------------------------------- timing
