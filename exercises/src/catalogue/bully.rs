@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::leader::{self, AgreeOnHighest, ElectionBudget, NoLowerLeader, AGREE, NO_LOWER};
+use super::leader::{self, is_adoption, AgreeOnHighest, NOTHING_ELECTED, ElectionBudget, NoLowerLeader, AGREE, NO_LOWER};
 use super::runs::{check_runs, ScenarioRuns, HIDDEN_CHECK};
 use super::{CheckSpec, ExerciseSpec, Report, Run, Visibility};
 use crate::check::{Monitor, Step, NODES_RUN_CLEANLY};
@@ -36,6 +36,7 @@ pub const DEADLINE: Time = ms(400);
 /// itself: a higher node is alive and takes over.
 #[derive(Clone, Debug, Hash, Default)]
 pub struct AnswerMeansBackOff {
+    elected: bool,
     /// node -> (who answered, when), since its last ELECTION.
     answered: Vec<Option<(NodeId, Time)>>,
 }
@@ -46,7 +47,11 @@ impl Monitor<BullyMsg> for AnswerMeansBackOff {
     fn name(&self) -> String {
         BACK_OFF.into()
     }
+    fn at_end(&mut self, _: &crate::check::RunEnd<'_>) -> Result<(), String> {
+        if self.elected { Ok(()) } else { Err(NOTHING_ELECTED.into()) }
+    }
     fn on_event(&mut self, step: &Step<'_, BullyMsg>) -> Result<(), String> {
+        self.elected |= is_adoption(step.kind);
         let grow = |v: &mut Vec<Option<(NodeId, Time)>>, n: NodeId| {
             if v.len() <= n {
                 v.resize(n + 1, None);
@@ -187,6 +192,7 @@ pub fn monitors(scenario: &Scenario) -> Vec<Box<dyn Monitor<BullyMsg>>> {
             per_round: n * (n - 1),
             rule: "each node to each higher id at most twice",
             rounds: ElectionBudget::rounds(scenario),
+            elected: false,
         }),
     ]
 }

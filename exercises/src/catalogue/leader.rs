@@ -58,6 +58,16 @@ pub fn hidden_scenarios(deadline: Time) -> Vec<super::runs::ScenarioRuns> {
     runs
 }
 
+/// Safety checks pass trivially when nothing happens; a run where no node
+/// ever took a coordinator earns no points from them.
+pub const NOTHING_ELECTED: &str =
+    "no node ever took a coordinator (no Observation::Leader), so there is nothing to judge";
+
+/// Whether this event is a node taking a coordinator.
+pub fn is_adoption<M>(kind: &EventKind<M>) -> bool {
+    matches!(kind, EventKind::Observe { what: Observation::Leader(_), .. })
+}
+
 /// Who is up and whom each node follows, from the events so far.
 #[derive(Clone, Debug, Hash)]
 pub struct Followers {
@@ -164,6 +174,7 @@ impl<M: Message> Monitor<M> for AgreeOnHighest {
 /// (Sooner than that, a node can't yet know the higher one is back.)
 #[derive(Clone, Debug, Hash)]
 pub struct NoLowerLeader {
+    pub elected: bool,
     pub up_since: Vec<Option<Time>>,
     /// (start, end) of every partition or cut.
     pub link_faults: Vec<(Time, Time)>,
@@ -181,7 +192,7 @@ impl NoLowerLeader {
             .filter(|f| matches!(f, Fault::Partition { .. } | Fault::Cut { .. }))
             .map(|f| (f.start(), f.end()))
             .collect();
-        NoLowerLeader { up_since: vec![Some(0); scenario.nodes], link_faults, settle }
+        NoLowerLeader { elected: false, up_since: vec![Some(0); scenario.nodes], link_faults, settle }
     }
 }
 
@@ -190,6 +201,7 @@ impl<M: Message> Monitor<M> for NoLowerLeader {
         NO_LOWER.into()
     }
     fn on_event(&mut self, step: &Step<'_, M>) -> Result<(), String> {
+        self.elected |= is_adoption(step.kind);
         let t = step.at;
         match step.kind {
             EventKind::Crash { node } => self.up_since[*node] = None,
@@ -214,6 +226,9 @@ impl<M: Message> Monitor<M> for NoLowerLeader {
         }
         Ok(())
     }
+    fn at_end(&mut self, _: &RunEnd<'_>) -> Result<(), String> {
+        if self.elected { Ok(()) } else { Err(NOTHING_ELECTED.into()) }
+    }
 }
 
 /// A message budget: sends of one message kind stay within `per_round` for
@@ -226,6 +241,7 @@ pub struct ElectionBudget {
     pub per_round: usize,
     pub rule: &'static str,
     pub rounds: usize,
+    pub elected: bool,
 }
 
 impl ElectionBudget {
@@ -246,7 +262,14 @@ impl<M: Message> Monitor<M> for ElectionBudget {
     fn name(&self) -> String {
         self.name.into()
     }
+    fn on_event(&mut self, step: &Step<'_, M>) -> Result<(), String> {
+        self.elected |= is_adoption(step.kind);
+        Ok(())
+    }
     fn at_end(&mut self, end: &RunEnd<'_>) -> Result<(), String> {
+        if !self.elected {
+            return Err(NOTHING_ELECTED.into());
+        }
         let sent = end.counters.by_kind.get(self.kind).copied().unwrap_or(0);
         let bound = self.per_round * self.rounds;
         if sent <= bound {

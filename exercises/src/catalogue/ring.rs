@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::leader::{self, AgreeOnHighest, ElectionBudget, NoLowerLeader, AGREE, NO_LOWER};
+use super::leader::{self, is_adoption, AgreeOnHighest, NOTHING_ELECTED, ElectionBudget, NoLowerLeader, AGREE, NO_LOWER};
 use super::runs::{check_runs, ScenarioRuns, HIDDEN_CHECK};
 use super::{CheckSpec, ExerciseSpec, Report, Run, Visibility};
 use crate::check::{Monitor, Step, NODES_RUN_CLEANLY};
@@ -38,6 +38,7 @@ pub const DEADLINE: Time = ms(500);
 /// lower id.
 #[derive(Clone, Debug, Hash, Default)]
 pub struct KillsLowerElections {
+    elected: bool,
     /// node -> when it started its current election.
     started: Vec<Option<Time>>,
 }
@@ -48,7 +49,11 @@ impl Monitor<RingMsg> for KillsLowerElections {
     fn name(&self) -> String {
         SUPPRESS.into()
     }
+    fn at_end(&mut self, _: &crate::check::RunEnd<'_>) -> Result<(), String> {
+        if self.elected { Ok(()) } else { Err(NOTHING_ELECTED.into()) }
+    }
     fn on_event(&mut self, step: &Step<'_, RingMsg>) -> Result<(), String> {
+        self.elected |= is_adoption(step.kind);
         let node = match step.kind {
             EventKind::Send { from, .. } | EventKind::Crash { node: from } | EventKind::Observe { node: from, .. } => *from,
             _ => return Ok(()),
@@ -182,6 +187,7 @@ pub fn monitors(scenario: &Scenario) -> Vec<Box<dyn Monitor<RingMsg>>> {
             per_round: 3 * scenario.nodes,
             rule: "three times the ring size",
             rounds: ElectionBudget::rounds(scenario),
+            elected: false,
         }),
     ]
 }
