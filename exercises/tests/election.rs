@@ -37,6 +37,7 @@ fn assert_fails(report: &Report, check: &str, words: &[&str]) {
         .find(|v| !v.passed() && v.check == check)
         .unwrap_or_else(|| panic!("expected '{check}' to fail; failures: {:?}", failures(report)));
     assert_eq!(v.status, Status::Fail, "{v}");
+    println!("{v}");
     assert!(v.event.is_some() && v.at.is_some(), "a counterexample points at an event: {v}");
     for w in words {
         assert!(v.message.contains(w), "'{}' should mention '{w}'", v.message);
@@ -86,7 +87,11 @@ const NO_COORD: TimerTag = 13;
 impl StudentBully {
     /// Whether `a` outranks `b` (mistake: the lowest id wins).
     fn beats(&self, a: NodeId, b: NodeId) -> bool {
-        if self.q.lowest_wins { a < b } else { a > b }
+        if self.q.lowest_wins {
+            a < b
+        } else {
+            a > b
+        }
     }
     fn elect(&mut self, ctx: &mut Ctx<BullyMsg>) {
         let me = ctx.me();
@@ -196,14 +201,24 @@ fn other_correct_bullies_pass_everything_over_200_seeds() {
 
 #[test]
 fn bully_that_ignores_the_answer_declares_itself() {
-    let report = bully::check(student_bully(BullyQuirks { ignore_answer: true, ..Default::default() }), &Run::public(7));
-    assert_fails(&report, "a node that got an ANSWER does not declare itself", &["sent COORDINATOR", "answered its ELECTION at"]);
+    let report =
+        bully::check(student_bully(BullyQuirks { ignore_answer: true, ..Default::default() }), &Run::public(7));
+    assert_fails(
+        &report,
+        "a node that got an ANSWER does not declare itself",
+        &["sent COORDINATOR", "answered its ELECTION at"],
+    );
 }
 
 #[test]
 fn bully_that_waits_on_recovery_keeps_a_lower_coordinator() {
-    let report = bully::check(student_bully(BullyQuirks { passive_recovery: true, ..Default::default() }), &Run::public(7));
-    assert_fails(&report, "all live nodes follow the highest live id", &["after the last fault (at 400 ms)", "follow 3", "node 4 is the highest live id"]);
+    let report =
+        bully::check(student_bully(BullyQuirks { passive_recovery: true, ..Default::default() }), &Run::public(7));
+    assert_fails(
+        &report,
+        "all live nodes follow the highest live id",
+        &["after the last fault (at 400 ms)", "follow 3", "node 4 is the highest live id"],
+    );
     assert!(report.verdicts.iter().filter(|v| !v.passed()).all(|v| v.scenario == "coordinator crashes and comes back"));
     // The replay line reruns exactly that run, with the same verdict.
     let v = report.verdicts.iter().find(|v| !v.passed()).unwrap();
@@ -239,13 +254,19 @@ fn simultaneous_detections_happen_in_the_public_crash_scenario() {
 fn bully_where_the_lowest_id_wins() {
     let report = bully::check(student_bully(BullyQuirks { lowest_wins: true, ..Default::default() }), &Run::public(7));
     assert_fails(&report, "all live nodes follow the highest live id", &["follow 0", "is the highest live id"]);
-    assert_fails(&report, "nobody adopts a lower leader once a higher node has settled", &["adopted 0 as coordinator", "the highest live id must win"]);
+    assert_fails(
+        &report,
+        "nobody adopts a lower leader once a higher node has settled",
+        &["adopted 0 as coordinator", "the highest live id must win"],
+    );
 }
 
 #[test]
 fn bully_that_restarts_on_every_election_sends_too_many() {
-    let report =
-        bully::check(student_bully(BullyQuirks { restart_on_every_election: true, ..Default::default() }), &Run::public(7));
+    let report = bully::check(
+        student_bully(BullyQuirks { restart_on_every_election: true, ..Default::default() }),
+        &Run::public(7),
+    );
     assert_fails(&report, "ELECTION messages within n(n-1) per round", &["ELECTION messages; this run allows"]);
 }
 
@@ -453,13 +474,21 @@ fn other_correct_rings_pass_everything_over_200_seeds() {
 #[test]
 fn ring_that_does_not_skip_dead_successors_never_finishes() {
     let report = ring::check(student_ring(RingQuirks { no_skip: true, ..Default::default() }), &Run::public(7));
-    assert_fails(&report, "all live nodes follow the highest live id", &["after the last fault", "is the highest live id"]);
+    assert_fails(
+        &report,
+        "all live nodes follow the highest live id",
+        &["after the last fault", "is the highest live id"],
+    );
 }
 
 #[test]
 fn ring_without_duplicate_suppression() {
     let report = ring::check(student_ring(RingQuirks { no_suppression: true, ..Default::default() }), &Run::public(7));
-    assert_fails(&report, "a node in its own election drops lower ELECTIONs", &["started its own election at", "passed on the ELECTION begun by node"]);
+    assert_fails(
+        &report,
+        "a node in its own election drops lower ELECTIONs",
+        &["started its own election at", "passed on the ELECTION begun by node"],
+    );
     assert_fails(&report, "ELECTION messages within 3n per round", &["ELECTION messages; this run allows"]);
 }
 

@@ -6,7 +6,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::leader::{self, is_adoption, AgreeOnHighest, NOTHING_ELECTED, ElectionBudget, NoLowerLeader, AGREE, NO_LOWER};
+use super::leader::{
+    self, is_adoption, AgreeOnHighest, ElectionBudget, NoLowerLeader, AGREE, NOTHING_ELECTED, NO_LOWER,
+};
 use super::runs::{check_runs, ScenarioRuns, HIDDEN_CHECK};
 use super::{CheckSpec, ExerciseSpec, Report, Run, Visibility};
 use crate::check::{Monitor, Step, NODES_RUN_CLEANLY};
@@ -48,7 +50,11 @@ impl Monitor<BullyMsg> for AnswerMeansBackOff {
         BACK_OFF.into()
     }
     fn at_end(&mut self, _: &crate::check::RunEnd<'_>) -> Result<(), String> {
-        if self.elected { Ok(()) } else { Err(NOTHING_ELECTED.into()) }
+        if self.elected {
+            Ok(())
+        } else {
+            Err(NOTHING_ELECTED.into())
+        }
     }
     fn on_event(&mut self, step: &Step<'_, BullyMsg>) -> Result<(), String> {
         self.elected |= is_adoption(step.kind);
@@ -67,8 +73,7 @@ impl Monitor<BullyMsg> for AnswerMeansBackOff {
                 self.answered[*to] = Some((*from, step.at));
             }
             // Following another node ends the election; declaring itself does not.
-            (EventKind::Crash { node }, _) | (EventKind::Observe { node, what: Observation::Leader(_) }, _)
-                if !matches!(step.kind, EventKind::Observe { node, what: Observation::Leader(l) } if l == node) =>
+            (EventKind::Crash { node }, _) | (EventKind::Observe { node, what: Observation::Leader(_) }, _) if !matches!(step.kind, EventKind::Observe { node, what: Observation::Leader(l) } if l == node) =>
             {
                 grow(&mut self.answered, *node);
                 self.answered[*node] = None;

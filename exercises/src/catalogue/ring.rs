@@ -7,7 +7,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::leader::{self, is_adoption, AgreeOnHighest, NOTHING_ELECTED, ElectionBudget, NoLowerLeader, AGREE, NO_LOWER};
+use super::leader::{
+    self, is_adoption, AgreeOnHighest, ElectionBudget, NoLowerLeader, AGREE, NOTHING_ELECTED, NO_LOWER,
+};
 use super::runs::{check_runs, ScenarioRuns, HIDDEN_CHECK};
 use super::{CheckSpec, ExerciseSpec, Report, Run, Visibility};
 use crate::check::{Monitor, Step, NODES_RUN_CLEANLY};
@@ -50,12 +52,18 @@ impl Monitor<RingMsg> for KillsLowerElections {
         SUPPRESS.into()
     }
     fn at_end(&mut self, _: &crate::check::RunEnd<'_>) -> Result<(), String> {
-        if self.elected { Ok(()) } else { Err(NOTHING_ELECTED.into()) }
+        if self.elected {
+            Ok(())
+        } else {
+            Err(NOTHING_ELECTED.into())
+        }
     }
     fn on_event(&mut self, step: &Step<'_, RingMsg>) -> Result<(), String> {
         self.elected |= is_adoption(step.kind);
         let node = match step.kind {
-            EventKind::Send { from, .. } | EventKind::Crash { node: from } | EventKind::Observe { node: from, .. } => *from,
+            EventKind::Send { from, .. } | EventKind::Crash { node: from } | EventKind::Observe { node: from, .. } => {
+                *from
+            }
             _ => return Ok(()),
         };
         if self.started.len() <= node {
@@ -254,10 +262,13 @@ pub mod reference {
             }
             let tag = self.next_tag;
             self.next_tag += 1;
-            ctx.send(to, match hop.clone() {
-                Hop::Election(ids) => RingMsg::Election { tag, ids },
-                Hop::Coordinator(leader, ids) => RingMsg::Coordinator { tag, leader, ids },
-            });
+            ctx.send(
+                to,
+                match hop.clone() {
+                    Hop::Election(ids) => RingMsg::Election { tag, ids },
+                    Hop::Coordinator(leader, ids) => RingMsg::Coordinator { tag, leader, ids },
+                },
+            );
             self.pending.insert(tag, (to, hop));
             ctx.set_timer(ACK + tag, self.t.ack_wait);
         }
