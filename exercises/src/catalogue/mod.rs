@@ -16,12 +16,15 @@ use serde::{Deserialize, Serialize};
 use crate::check::{Status, Verdict};
 
 pub mod availability;
+pub mod bully;
 pub mod central;
 pub mod hops;
+pub mod leader;
 pub mod mutex;
 pub mod quorum;
-pub mod ricart;
 pub mod render;
+pub mod ricart;
+pub mod ring;
 pub mod runs;
 pub mod tokenring;
 pub mod warmup;
@@ -196,10 +199,12 @@ pub fn registry() -> &'static [ExerciseSpec] {
         warmup::SPEC,
         hops::SPEC,
         availability::SPEC,
-        quorum::SPEC,
+        bully::SPEC,
+        ring::SPEC,
         central::SPEC,
         ricart::SPEC,
         tokenring::SPEC,
+        quorum::SPEC,
     ];
     REGISTRY
 }
