@@ -16,9 +16,13 @@ use serde::{Deserialize, Serialize};
 use crate::check::{Status, Verdict};
 
 pub mod availability;
+pub mod clocks;
 pub mod hops;
+pub mod lamport;
 pub mod quorum;
 pub mod runs;
+pub mod tomulticast;
+pub mod vector;
 pub mod warmup;
 
 /// Who sees a check's details before the deadline.
@@ -178,7 +182,15 @@ impl Report {
 
 /// Every exercise, in teaching order.
 pub fn registry() -> &'static [ExerciseSpec] {
-    static REGISTRY: &[ExerciseSpec] = &[warmup::SPEC, hops::SPEC, availability::SPEC, quorum::SPEC];
+    static REGISTRY: &[ExerciseSpec] = &[
+        warmup::SPEC,
+        hops::SPEC,
+        availability::SPEC,
+        quorum::SPEC,
+        lamport::SPEC,
+        vector::SPEC,
+        tomulticast::SPEC,
+    ];
     REGISTRY
 }
 
