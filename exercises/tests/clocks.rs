@@ -10,6 +10,7 @@ use distlab::catalogue::clocks::{period, tick_target, TICKS};
 use distlab::catalogue::lamport::{self, LamportMsg};
 use distlab::catalogue::tomulticast::{self, ToMsg, MULTICASTS, PERIOD};
 use distlab::catalogue::vector::{self, VectorMsg};
+use distlab::catalogue::runs::HIDDEN_CHECK;
 use distlab::catalogue::{ExerciseSpec, Report, Run, Scope};
 use distlab::process::NodeFactory;
 use distlab::*;
@@ -390,9 +391,7 @@ struct LaterStamp {
 impl LaterStamp {
     fn deliver(&mut self, ctx: &mut Ctx<ToMsg>) {
         while let Some(&(ts, origin, seq)) = self.queue.first() {
-            let me = ctx.me();
             let safe = ctx.peers().all(|q| q == origin || self.latest.get(&q).is_some_and(|&l| l > ts));
-            let _ = me;
             if !safe {
                 break;
             }
@@ -524,6 +523,8 @@ const NO_TIE_BREAK: u8 = 2;
 const ACK_TO_SENDER: u8 = 3;
 /// Delivers the head once its own clock has passed the head's stamp.
 const OWN_CLOCK: u8 = 4;
+/// Correct order, but sends every acknowledgement twice.
+const ACK_TWICE: u8 = 5;
 
 impl<const BUG: u8> ToBug<BUG> {
     fn enqueue(&mut self, ts: u64, origin: NodeId, seq: u64) {
@@ -578,8 +579,8 @@ impl<const BUG: u8> Process<ToMsg> for ToBug<BUG> {
                 if BUG == ACK_TO_SENDER {
                     ctx.send(from, ack);
                 } else {
-                    for p in ctx.peers().collect::<Vec<_>>() {
-                        ctx.send(p, ack.clone());
+                    for _ in 0..if BUG == ACK_TWICE { 2 } else { 1 } {
+                        ctx.broadcast(ack.clone());
                     }
                 }
             }
@@ -602,6 +603,18 @@ fn ordered_multicast_mistakes_fail_with_a_counterexample() {
     assert_fails(r, tomulticast::ALL, &["never delivered"]);
     let r = failing(tomulticast::ORDER, tomulticast::check, factory::<_, ToBug<OWN_CLOCK>>);
     assert_fails(r, tomulticast::ORDER, &["all nodes must deliver in one order"]);
+    let r = failing(tomulticast::COST, tomulticast::check, factory::<_, ToBug<ACK_TWICE>>);
+    assert!(r.verdicts.iter().all(|v| v.check == tomulticast::COST || v.passed()), "only the cost is wrong");
+    assert_fails(r, tomulticast::COST, &["a multicast needs at most (n-1) + n(n-1)"]);
+}
+
+#[test]
+fn hidden_scenarios_run_only_for_the_grader() {
+    let public = lamport::check(lamport::reference::factory(), &Run::public(5));
+    assert!(public.verdicts.iter().all(|v| v.check != HIDDEN_CHECK));
+    let all = tomulticast::check(factory::<_, ToBug<NO_TIE_BREAK>>(), &Run::all(5));
+    let hidden = all.results(&tomulticast::SPEC, Scope::All);
+    assert_eq!(hidden.iter().find(|r| r.name == HIDDEN_CHECK).unwrap().status, Status::Fail);
 }
 
 #[test]
