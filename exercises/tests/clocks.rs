@@ -240,8 +240,8 @@ impl Process<VectorMsg> for VectorIncrementFirst {
     }
     fn on_message(&mut self, ctx: &mut Ctx<VectorMsg>, _: NodeId, VectorMsg::App { vt }: VectorMsg) {
         self.v[ctx.me()] += 1;
-        for i in 0..self.v.len() {
-            self.v[i] = self.v[i].max(vt[i]);
+        for (mine, theirs) in self.v.iter_mut().zip(&vt) {
+            *mine = (*mine).max(*theirs);
         }
         ctx.observe(Observation::Vector(self.v.clone()));
     }

@@ -26,7 +26,7 @@ pub fn period(me: NodeId) -> Time {
 /// What tick `tick` (1, 2, ...) of node `me` does: `None` is a local event,
 /// `Some(to)` a send of one message to `to`.
 pub fn tick_target(me: NodeId, tick: u64, nodes: usize) -> Option<NodeId> {
-    if tick % 3 == 0 || nodes < 2 {
+    if tick.is_multiple_of(3) || nodes < 2 {
         None
     } else {
         Some((me + 1 + tick as usize % (nodes - 1)) % nodes)

@@ -16,7 +16,6 @@ use super::{CheckSpec, ExerciseSpec, Report, Run, Visibility};
 use crate::check::{Monitor, RunEnd, Step, NODES_RUN_CLEANLY};
 use crate::process::{NodeFactory, Observation};
 use crate::trace::MsgId;
-use crate::NodeId;
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum VectorMsg {
@@ -244,7 +243,7 @@ pub fn check(solution: Box<NodeFactory<VectorMsg>>, run: &Run) -> Report {
 pub mod reference {
     use super::*;
     use crate::catalogue::clocks::{period, tick_target, TICKS};
-    use crate::{Ctx, Process, TimerTag};
+    use crate::{Ctx, NodeId, Process, TimerTag};
 
     #[derive(Clone, Debug, Hash, Default)]
     pub struct Vector {
