@@ -18,7 +18,9 @@ use crate::check::{Status, Verdict};
 pub mod availability;
 pub mod bully;
 pub mod central;
+pub mod clocks;
 pub mod hops;
+pub mod lamport;
 pub mod leader;
 pub mod mutex;
 pub mod quorum;
@@ -27,6 +29,8 @@ pub mod ricart;
 pub mod ring;
 pub mod runs;
 pub mod tokenring;
+pub mod tomulticast;
+pub mod vector;
 pub mod warmup;
 
 /// Who sees a check's details before the deadline.
@@ -199,6 +203,9 @@ pub fn registry() -> &'static [ExerciseSpec] {
         warmup::SPEC,
         hops::SPEC,
         availability::SPEC,
+        lamport::SPEC,
+        vector::SPEC,
+        tomulticast::SPEC,
         bully::SPEC,
         ring::SPEC,
         central::SPEC,

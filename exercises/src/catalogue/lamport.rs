@@ -1,0 +1,264 @@
+//! Notebook 5: Lamport clocks. Every node runs the fixed workload of
+//! [`super::clocks`] and records the Lamport time of each of its events.
+//!
+//! The rule is fixed in the task (add 1 before every event; a receive takes
+//! max(own, stamp) + 1), so the values are determined by the trace and the
+//! monitor can recompute them. The clock condition is checked separately,
+//! so a solution with another valid rule still earns that part.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::clocks::{self, ClockMsg, Logical, Tracker};
+use super::runs::{check_runs, HIDDEN_CHECK};
+use super::{CheckSpec, ExerciseSpec, Report, Run, Visibility};
+use crate::check::{Monitor, RunEnd, Step, NODES_RUN_CLEANLY};
+use crate::process::{NodeFactory, Observation};
+use crate::trace::MsgId;
+use crate::NodeId;
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum LamportMsg {
+    /// An application message stamped with the Lamport time of its send.
+    App { ts: i64 },
+}
+
+impl ClockMsg for LamportMsg {
+    type Stamp = i64;
+    const WHAT: &'static str = "clock value";
+    fn stamp(&self) -> i64 {
+        let LamportMsg::App { ts } = self;
+        *ts
+    }
+    fn observed(what: &Observation) -> Option<i64> {
+        match what {
+            Observation::Clock(c) => Some(*c),
+            _ => None,
+        }
+    }
+}
+
+pub const WORKLOAD: &str = "the workload is followed";
+pub const CONDITION: &str = "clock condition";
+pub const STAMPS: &str = "messages carry the send's clock";
+pub const EXACT: &str = "clock values follow the rules";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Property {
+    Workload,
+    Condition,
+    Stamps,
+    Exact,
+}
+
+/// One monitor per property; all share the tracker and the recomputed
+/// clocks, and differ only in what they reject.
+#[derive(Clone, Debug, Hash)]
+pub struct LamportCheck {
+    property: Property,
+    tracker: Tracker,
+    /// Each node's last recorded value.
+    last: Vec<Option<i64>>,
+    /// Each node's Lamport time by the rules.
+    rule: Vec<i64>,
+    /// Per message: sender, recorded value of the send, value by the rules.
+    sends: BTreeMap<MsgId, (NodeId, Option<i64>, i64)>,
+}
+
+impl LamportCheck {
+    fn new(property: Property, nodes: usize) -> Self {
+        LamportCheck {
+            property,
+            tracker: Tracker::new(nodes),
+            last: vec![None; nodes],
+            rule: vec![0; nodes],
+            sends: BTreeMap::new(),
+        }
+    }
+
+    fn judge(&mut self, event: Logical<i64>) -> Result<(), String> {
+        let p = self.property;
+        match event {
+            Logical::Tick { node, tick, stamp } => {
+                if p == Property::Condition {
+                    if let Some(prev) = self.last[node].filter(|&prev| stamp <= prev) {
+                        return Err(format!(
+                            "node {node} recorded {stamp} for tick {tick} after {prev} for its previous event: \
+                             each event must get a larger value than the one before it on the same node"
+                        ));
+                    }
+                }
+                let expected = self.rule[node] + 1;
+                if p == Property::Exact && stamp != expected {
+                    return Err(format!(
+                        "node {node}'s tick {tick}: its clock was {}, and it recorded {stamp} instead of {expected}: \
+                         a local or send event adds exactly 1 to the clock",
+                        self.rule[node]
+                    ));
+                }
+                self.rule[node] = expected;
+                self.last[node] = Some(stamp);
+            }
+            Logical::Send { node, id, to, stamp } => {
+                let recorded = self.last[node];
+                if p == Property::Stamps && recorded != Some(stamp) {
+                    return Err(format!(
+                        "node {node} recorded {} for its send to node {to} but stamped the message with {stamp}: \
+                         a message carries the clock value of its send event",
+                        recorded.map_or("nothing".into(), |r| r.to_string())
+                    ));
+                }
+                self.sends.insert(id, (node, recorded, self.rule[node]));
+            }
+            Logical::Receive { node, from, id, stamp } => {
+                let Some(&(_, sent, by_rule)) = self.sends.get(&id) else { return Ok(()) };
+                let before = self.rule[node];
+                if p == Property::Condition {
+                    if let Some(prev) = self.last[node].filter(|&prev| stamp <= prev) {
+                        return Err(format!(
+                            "node {node} recorded {stamp} for a receive from node {from} after {prev} for its previous \
+                             event: each event must get a larger value than the one before it on the same node"
+                        ));
+                    }
+                    if let Some(sent) = sent.filter(|&s| stamp <= s) {
+                        return Err(format!(
+                            "node {node} received a message stamped {sent} from node {from} while its clock was {}, \
+                             then recorded {stamp}: the send happened before the receive, so the receive needs a larger \
+                             value; on receipt the clock must jump past the message's timestamp",
+                            self.last[node].map_or("unset".into(), |c| c.to_string())
+                        ));
+                    }
+                }
+                let expected = before.max(by_rule) + 1;
+                if p == Property::Exact && stamp != expected {
+                    return Err(format!(
+                        "node {node} received a message stamped {by_rule} from node {from} while its clock was {before}, \
+                         then recorded {stamp}; the rule gives max({before}, {by_rule}) + 1 = {expected}"
+                    ));
+                }
+                self.rule[node] = expected;
+                self.last[node] = Some(stamp);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Monitor<LamportMsg> for LamportCheck {
+    fn name(&self) -> String {
+        match self.property {
+            Property::Workload => WORKLOAD,
+            Property::Condition => CONDITION,
+            Property::Stamps => STAMPS,
+            Property::Exact => EXACT,
+        }
+        .into()
+    }
+    fn on_event(&mut self, step: &Step<'_, LamportMsg>) -> Result<(), String> {
+        match self.tracker.step(step) {
+            Err(why) if self.property == Property::Workload => Err(why),
+            Ok(Some(event)) => self.judge(event),
+            _ => Ok(()),
+        }
+    }
+    fn at_end(&mut self, _: &RunEnd<'_>) -> Result<(), String> {
+        match self.tracker.finish() {
+            Err(why) if self.property == Property::Workload => Err(why),
+            _ => Ok(()),
+        }
+    }
+}
+
+pub fn monitors(nodes: usize) -> Vec<Box<dyn Monitor<LamportMsg>>> {
+    [Property::Condition, Property::Stamps, Property::Exact, Property::Workload]
+        .into_iter()
+        .map(|p| Box::new(LamportCheck::new(p, nodes)) as Box<dyn Monitor<LamportMsg>>)
+        .collect()
+}
+
+pub const SPEC: ExerciseSpec = ExerciseSpec {
+    id: "lamport",
+    title: "Lamport clocks",
+    notebook: 5,
+    points: 10,
+    task: "Write a node for `LamportMsg` that keeps a Lamport clock (starting at 0) and records the \
+           clock value of every event with `ctx.observe(Observation::Clock(c))`.\n\n\
+           **Workload** (fixed; see `distlab::catalogue::clocks`): node `me` ticks every `period(me)`, \
+           `TICKS` times in all (use a timer). Tick `k` (counting from 1) is one event: if \
+           `tick_target(me, k, n)` is `None` it is a local event; if it is `Some(to)` it is a send of \
+           one `LamportMsg::App { ts }` to `to`. Each received message is one receive event.\n\n\
+           **Rules**: before a local or send event, add 1 to the clock; record it; a send then carries \
+           the recorded value as `ts`. On a receive, set the clock to `max(clock, ts) + 1` and record it. \
+           Record exactly one value per event, before sending.",
+    scaffold: "use distlab::catalogue::clocks::{period, tick_target, TICKS};\n\
+               use distlab::catalogue::lamport::LamportMsg;\n\
+               use distlab::{Ctx, NodeId, Observation, Process, TimerTag};\n\n\
+               #[derive(Clone, Debug, Hash, Default)]\n\
+               struct Lamport {}\n\n\
+               impl Process<LamportMsg> for Lamport {\n    \
+               fn on_start(&mut self, ctx: &mut Ctx<LamportMsg>) {\n        \
+               let _ = (ctx, period, tick_target, TICKS);\n    }\n\n    \
+               fn on_message(&mut self, ctx: &mut Ctx<LamportMsg>, from: NodeId, msg: LamportMsg) {\n        \
+               let _ = (ctx, from, msg, Observation::Clock(0));\n    }\n\n    \
+               fn on_timer(&mut self, ctx: &mut Ctx<LamportMsg>, timer: TimerTag) {\n        \
+               let _ = (ctx, timer);\n    }\n}\n\n\
+               fn lamport_node(_id: NodeId) -> Box<dyn Process<LamportMsg>> {\n    \
+               Box::new(Lamport::default())\n}\n",
+    solution: "Box::new(lamport_node)",
+    check_fn: "distlab::catalogue::lamport::check",
+    checks: &[
+        CheckSpec { name: CONDITION, weight: 3, visibility: Visibility::Public },
+        CheckSpec { name: STAMPS, weight: 1, visibility: Visibility::Public },
+        CheckSpec { name: EXACT, weight: 2, visibility: Visibility::Public },
+        CheckSpec { name: WORKLOAD, weight: 2, visibility: Visibility::Public },
+        CheckSpec { name: NODES_RUN_CLEANLY, weight: 0, visibility: Visibility::Public },
+        CheckSpec { name: HIDDEN_CHECK, weight: 2, visibility: Visibility::Hidden },
+    ],
+};
+
+pub fn check(solution: Box<NodeFactory<LamportMsg>>, run: &Run) -> Report {
+    check_runs(SPEC.id, solution, clocks::scenarios(), |s| monitors(s.nodes), run)
+}
+
+/// The reference: one timer re-armed after each tick.
+#[cfg(feature = "reference")]
+pub mod reference {
+    use super::*;
+    use crate::catalogue::clocks::{period, tick_target, TICKS};
+    use crate::{Ctx, Process, TimerTag};
+
+    #[derive(Clone, Debug, Hash, Default)]
+    pub struct Lamport {
+        clock: i64,
+        ticks: u64,
+    }
+
+    const TICK: TimerTag = 1;
+
+    impl Process<LamportMsg> for Lamport {
+        fn on_start(&mut self, ctx: &mut Ctx<LamportMsg>) {
+            ctx.set_timer(TICK, period(ctx.me()));
+        }
+        fn on_message(&mut self, ctx: &mut Ctx<LamportMsg>, _: NodeId, msg: LamportMsg) {
+            let LamportMsg::App { ts } = msg;
+            self.clock = self.clock.max(ts) + 1;
+            ctx.observe(Observation::Clock(self.clock));
+        }
+        fn on_timer(&mut self, ctx: &mut Ctx<LamportMsg>, _: TimerTag) {
+            self.ticks += 1;
+            self.clock += 1;
+            ctx.observe(Observation::Clock(self.clock));
+            if let Some(to) = tick_target(ctx.me(), self.ticks, ctx.nodes()) {
+                ctx.send(to, LamportMsg::App { ts: self.clock });
+            }
+            if self.ticks < TICKS {
+                ctx.set_timer(TICK, period(ctx.me()));
+            }
+        }
+    }
+
+    pub fn factory() -> Box<NodeFactory<LamportMsg>> {
+        Box::new(|_| Box::new(Lamport::default()))
+    }
+}

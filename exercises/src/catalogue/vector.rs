@@ -1,0 +1,286 @@
+//! Notebook 5: vector clocks. Same workload as the Lamport exercise; every
+//! event records its vector timestamp.
+//!
+//! Vector clocks are fully determined by the trace, so the monitor
+//! recomputes them and reports the first difference. A second check asks
+//! only for what vector clocks are for: a happens before b exactly when
+//! V(a) < V(b), so concurrent events have incomparable vectors.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::clocks::{self, ClockMsg, Logical, Tracker};
+use super::runs::{check_runs, HIDDEN_CHECK};
+use super::{CheckSpec, ExerciseSpec, Report, Run, Visibility};
+use crate::check::{Monitor, RunEnd, Step, NODES_RUN_CLEANLY};
+use crate::process::{NodeFactory, Observation};
+use crate::trace::MsgId;
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum VectorMsg {
+    /// An application message stamped with the vector of its send.
+    App { vt: Vec<u64> },
+}
+
+impl ClockMsg for VectorMsg {
+    type Stamp = Vec<u64>;
+    const WHAT: &'static str = "vector";
+    fn stamp(&self) -> Vec<u64> {
+        let VectorMsg::App { vt } = self;
+        vt.clone()
+    }
+    fn observed(what: &Observation) -> Option<Vec<u64>> {
+        match what {
+            Observation::Vector(v) => Some(v.clone()),
+            _ => None,
+        }
+    }
+}
+
+pub const WORKLOAD: &str = "the workload is followed";
+pub const EXACT: &str = "vector timestamps are exact";
+pub const CONSISTENT: &str = "vectors order events as happens-before does";
+pub const STAMPS: &str = "messages carry the send's vector";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Property {
+    Workload,
+    Exact,
+    Consistent,
+    Stamps,
+}
+
+/// `a < b`: every entry at most, and not equal.
+fn before(a: &[u64], b: &[u64]) -> bool {
+    a.len() == b.len() && a != b && a.iter().zip(b).all(|(x, y)| x <= y)
+}
+
+#[derive(Clone, Debug, Hash)]
+struct Past {
+    what: String,
+    recorded: Vec<u64>,
+    rule: Vec<u64>,
+}
+
+#[derive(Clone, Debug, Hash)]
+pub struct VectorCheck {
+    property: Property,
+    nodes: usize,
+    tracker: Tracker,
+    last: Vec<Option<Vec<u64>>>,
+    rule: Vec<Vec<u64>>,
+    /// Per message: recorded vector of the send and the vector by the rules.
+    sends: BTreeMap<MsgId, (Option<Vec<u64>>, Vec<u64>)>,
+    /// Every event so far, for the consistency check.
+    past: Vec<Past>,
+}
+
+impl VectorCheck {
+    fn new(property: Property, nodes: usize) -> Self {
+        VectorCheck {
+            property,
+            nodes,
+            tracker: Tracker::new(nodes),
+            last: vec![None; nodes],
+            rule: vec![vec![0; nodes]; nodes],
+            sends: BTreeMap::new(),
+            past: Vec::new(),
+        }
+    }
+
+    fn judge(&mut self, event: Logical<Vec<u64>>) -> Result<(), String> {
+        let (node, stamp, what, expected, why) = match event {
+            Logical::Send { node, id, to, stamp } => {
+                let recorded = self.last[node].clone();
+                if self.property == Property::Stamps && recorded.as_ref() != Some(&stamp) {
+                    return Err(format!(
+                        "node {node} recorded {} for its send to node {to} but stamped the message with {stamp:?}: \
+                         a message carries the vector of its send event",
+                        recorded.map_or("nothing".into(), |r| format!("{r:?}"))
+                    ));
+                }
+                self.sends.insert(id, (recorded, self.rule[node].clone()));
+                return Ok(());
+            }
+            Logical::Tick { node, tick, stamp } => {
+                let mut expected = self.rule[node].clone();
+                expected[node] += 1;
+                let why = format!(
+                    "its vector was {:?}; a local or send event adds 1 to the node's own entry (entry {node}) and \
+                     changes nothing else",
+                    self.rule[node]
+                );
+                (node, stamp, format!("node {node}'s tick {tick}"), expected, why)
+            }
+            Logical::Receive { node, from, id, stamp } => {
+                let Some((_, by_rule)) = self.sends.get(&id) else { return Ok(()) };
+                let mut expected: Vec<u64> = self.rule[node].iter().zip(by_rule).map(|(a, b)| *a.max(b)).collect();
+                expected[node] += 1;
+                let why = format!(
+                    "it got a message stamped {by_rule:?} from node {from} while its vector was {:?}; a receive takes \
+                     the entrywise max with the message's vector, then adds 1 to the node's own entry (entry {node})",
+                    self.rule[node]
+                );
+                (node, stamp, format!("node {node}'s receive from node {from}"), expected, why)
+            }
+        };
+        if self.property == Property::Exact {
+            if stamp.len() != self.nodes {
+                return Err(format!(
+                    "{what} recorded {stamp:?}, with {} entries: a vector has one entry per node ({})",
+                    stamp.len(),
+                    self.nodes
+                ));
+            }
+            if stamp != expected {
+                return Err(format!("{what} recorded {stamp:?} instead of {expected:?}: {why}"));
+            }
+        }
+        if self.property == Property::Consistent {
+            for p in &self.past {
+                let truly = before(&p.rule, &expected);
+                if truly && !before(&p.recorded, &stamp) {
+                    return Err(format!(
+                        "{} ({:?}) happens before {what} ({stamp:?}), but the vectors don't show it: the later \
+                         event's vector must be at least as large in every entry, and larger in one",
+                        p.what, p.recorded
+                    ));
+                }
+                if !truly && (before(&p.recorded, &stamp) || before(&stamp, &p.recorded)) {
+                    return Err(format!(
+                        "{} ({:?}) and {what} ({stamp:?}) are concurrent, but one vector is below the other, which \
+                         claims one happened before the other",
+                        p.what, p.recorded
+                    ));
+                }
+            }
+            self.past.push(Past { what, recorded: stamp.clone(), rule: expected.clone() });
+        }
+        self.rule[node] = expected;
+        self.last[node] = Some(stamp);
+        Ok(())
+    }
+}
+
+impl Monitor<VectorMsg> for VectorCheck {
+    fn name(&self) -> String {
+        match self.property {
+            Property::Workload => WORKLOAD,
+            Property::Exact => EXACT,
+            Property::Consistent => CONSISTENT,
+            Property::Stamps => STAMPS,
+        }
+        .into()
+    }
+    fn on_event(&mut self, step: &Step<'_, VectorMsg>) -> Result<(), String> {
+        match self.tracker.step(step) {
+            Err(why) if self.property == Property::Workload => Err(why),
+            Ok(Some(event)) => self.judge(event),
+            _ => Ok(()),
+        }
+    }
+    fn at_end(&mut self, _: &RunEnd<'_>) -> Result<(), String> {
+        match self.tracker.finish() {
+            Err(why) if self.property == Property::Workload => Err(why),
+            _ => Ok(()),
+        }
+    }
+}
+
+pub fn monitors(nodes: usize) -> Vec<Box<dyn Monitor<VectorMsg>>> {
+    [Property::Exact, Property::Consistent, Property::Stamps, Property::Workload]
+        .into_iter()
+        .map(|p| Box::new(VectorCheck::new(p, nodes)) as Box<dyn Monitor<VectorMsg>>)
+        .collect()
+}
+
+pub const SPEC: ExerciseSpec = ExerciseSpec {
+    id: "vector",
+    title: "Vector clocks",
+    notebook: 5,
+    points: 10,
+    task: "Write a node for `VectorMsg` that keeps a vector clock (one entry per node, all 0 at the \
+           start) and records the vector of every event with `ctx.observe(Observation::Vector(v))`.\n\n\
+           **Workload**: the same as in the Lamport exercise (`distlab::catalogue::clocks`): node `me` \
+           ticks every `period(me)`, `TICKS` times; tick `k` is a local event if `tick_target(me, k, n)` \
+           is `None`, else a send of one `VectorMsg::App { vt }` to the node it names. Each received \
+           message is one receive event.\n\n\
+           **Rules**: before a local or send event, add 1 to your own entry; record the vector; a send \
+           carries the recorded vector. On a receive, take the entrywise maximum of your vector and the \
+           message's, then add 1 to your own entry, and record it. One record per event, before sending.",
+    scaffold: "use distlab::catalogue::clocks::{period, tick_target, TICKS};\n\
+               use distlab::catalogue::vector::VectorMsg;\n\
+               use distlab::{Ctx, NodeId, Observation, Process, TimerTag};\n\n\
+               #[derive(Clone, Debug, Hash, Default)]\n\
+               struct Vector {}\n\n\
+               impl Process<VectorMsg> for Vector {\n    \
+               fn on_start(&mut self, ctx: &mut Ctx<VectorMsg>) {\n        \
+               let _ = (ctx, period, tick_target, TICKS);\n    }\n\n    \
+               fn on_message(&mut self, ctx: &mut Ctx<VectorMsg>, from: NodeId, msg: VectorMsg) {\n        \
+               let _ = (ctx, from, msg, Observation::Vector(vec![]));\n    }\n\n    \
+               fn on_timer(&mut self, ctx: &mut Ctx<VectorMsg>, timer: TimerTag) {\n        \
+               let _ = (ctx, timer);\n    }\n}\n\n\
+               fn vector_node(_id: NodeId) -> Box<dyn Process<VectorMsg>> {\n    \
+               Box::new(Vector::default())\n}\n",
+    solution: "Box::new(vector_node)",
+    check_fn: "distlab::catalogue::vector::check",
+    checks: &[
+        CheckSpec { name: EXACT, weight: 3, visibility: Visibility::Public },
+        CheckSpec { name: CONSISTENT, weight: 2, visibility: Visibility::Public },
+        CheckSpec { name: STAMPS, weight: 1, visibility: Visibility::Public },
+        CheckSpec { name: WORKLOAD, weight: 2, visibility: Visibility::Public },
+        CheckSpec { name: NODES_RUN_CLEANLY, weight: 0, visibility: Visibility::Public },
+        CheckSpec { name: HIDDEN_CHECK, weight: 2, visibility: Visibility::Hidden },
+    ],
+};
+
+pub fn check(solution: Box<NodeFactory<VectorMsg>>, run: &Run) -> Report {
+    check_runs(SPEC.id, solution, clocks::scenarios(), |s| monitors(s.nodes), run)
+}
+
+/// The reference: the textbook rules, one timer re-armed after each tick.
+#[cfg(feature = "reference")]
+pub mod reference {
+    use super::*;
+    use crate::catalogue::clocks::{period, tick_target, TICKS};
+    use crate::{Ctx, NodeId, Process, TimerTag};
+
+    #[derive(Clone, Debug, Hash, Default)]
+    pub struct Vector {
+        v: Vec<u64>,
+        ticks: u64,
+    }
+
+    const TICK: TimerTag = 1;
+
+    impl Process<VectorMsg> for Vector {
+        fn on_start(&mut self, ctx: &mut Ctx<VectorMsg>) {
+            self.v = vec![0; ctx.nodes()];
+            ctx.set_timer(TICK, period(ctx.me()));
+        }
+        fn on_message(&mut self, ctx: &mut Ctx<VectorMsg>, _: NodeId, msg: VectorMsg) {
+            let VectorMsg::App { vt } = msg;
+            for (mine, theirs) in self.v.iter_mut().zip(vt) {
+                *mine = (*mine).max(theirs);
+            }
+            self.v[ctx.me()] += 1;
+            ctx.observe(Observation::Vector(self.v.clone()));
+        }
+        fn on_timer(&mut self, ctx: &mut Ctx<VectorMsg>, _: TimerTag) {
+            self.ticks += 1;
+            self.v[ctx.me()] += 1;
+            ctx.observe(Observation::Vector(self.v.clone()));
+            if let Some(to) = tick_target(ctx.me(), self.ticks, ctx.nodes()) {
+                ctx.send(to, VectorMsg::App { vt: self.v.clone() });
+            }
+            if self.ticks < TICKS {
+                ctx.set_timer(TICK, period(ctx.me()));
+            }
+        }
+    }
+
+    pub fn factory() -> Box<NodeFactory<VectorMsg>> {
+        Box::new(|_| Box::new(Vector::default()))
+    }
+}
