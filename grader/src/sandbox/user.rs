@@ -1,0 +1,179 @@
+//! The unprivileged host uids that sandboxes run as, one per worker slot.
+//!
+//! Why real host uids and not bwrap's `--uid` mapping: when the launcher is
+//! root, a user namespace only renames uid 0; the kernel still sees root, which
+//! owns most files and is exempt from RLIMIT_NPROC. So the launcher (root)
+//! switches to the slot's uid before exec'ing bwrap, and bwrap then runs as an
+//! ordinary user with an unprivileged user namespace. RLIMIT_NPROC counts per
+//! uid across all sandboxes, hence one uid per slot, used by one job at a time.
+
+use std::ffi::CString;
+use std::process::Command;
+use std::sync::{Condvar, Mutex};
+
+/// Names of the slot users: `distlab-sb0`, `distlab-sb1`, ...
+pub const USER_PREFIX: &str = "distlab-sb";
+
+/// The identity a sandbox runs as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SandboxUser {
+    pub uid: u32,
+    pub gid: u32,
+}
+
+impl SandboxUser {
+    /// Whether the launcher can switch to this user (it must be root, or
+    /// already be this user; otherwise sandboxes run as the launcher's uid).
+    pub fn switchable(&self) -> bool {
+        // SAFETY: getters without side effects.
+        let euid = unsafe { libc::geteuid() };
+        euid == 0 || euid == self.uid
+    }
+
+    /// The current process's own identity (for non-root development use).
+    pub fn current() -> Self {
+        // SAFETY: getters without side effects.
+        unsafe { SandboxUser { uid: libc::getuid(), gid: libc::getgid() } }
+    }
+
+    /// Looks up `distlab-sb<slot>` in the user database.
+    pub fn lookup_slot(slot: usize) -> Option<Self> {
+        lookup(&format!("{USER_PREFIX}{slot}"))
+    }
+}
+
+fn lookup(name: &str) -> Option<SandboxUser> {
+    let cname = CString::new(name).ok()?;
+    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut buf = vec![0 as libc::c_char; 4096];
+    let mut result: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: all pointers are valid for the call; reentrant variant.
+    let rc = unsafe {
+        libc::getpwnam_r(cname.as_ptr(), &mut pwd, buf.as_mut_ptr(), buf.len(), &mut result)
+    };
+    if rc != 0 || result.is_null() {
+        return None;
+    }
+    Some(SandboxUser { uid: pwd.pw_uid, gid: pwd.pw_gid })
+}
+
+/// Creates the system users `distlab-sb0..n` that are missing (needs root).
+/// Returns them in slot order.
+pub fn ensure_slot_users(n: usize) -> anyhow::Result<Vec<SandboxUser>> {
+    let mut users = Vec::with_capacity(n);
+    for slot in 0..n {
+        let name = format!("{USER_PREFIX}{slot}");
+        if lookup(&name).is_none() {
+            let status = Command::new("useradd")
+                .args(["--system", "--user-group", "--no-create-home"])
+                .args(["--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin"])
+                .arg(&name)
+                .status()
+                .map_err(|e| anyhow::anyhow!("running useradd for {name}: {e}"))?;
+            anyhow::ensure!(status.success(), "useradd {name} failed: {status}");
+            tracing::info!(user = %name, "created sandbox user");
+        }
+        users.push(lookup(&name).ok_or_else(|| anyhow::anyhow!("{name} missing after useradd"))?);
+    }
+    Ok(users)
+}
+
+/// A pool of slot users; a slot is held by one job at a time so RLIMIT_NPROC
+/// and the leftover-process sweep stay per job.
+pub struct SlotPool {
+    free: Mutex<Vec<SandboxUser>>,
+    ready: Condvar,
+}
+
+/// A slot held by the caller; returned to the pool on drop.
+pub struct Slot<'a> {
+    pool: &'a SlotPool,
+    user: SandboxUser,
+}
+
+impl SlotPool {
+    pub fn new(users: Vec<SandboxUser>) -> Self {
+        SlotPool { free: Mutex::new(users), ready: Condvar::new() }
+    }
+
+    /// Root: the `distlab-sb*` users (created if missing). Otherwise a
+    /// single slot running as the current user (development only: no uid
+    /// separation from the launcher).
+    pub fn system(n: usize) -> anyhow::Result<Self> {
+        // SAFETY: getter without side effects.
+        if unsafe { libc::geteuid() } == 0 {
+            Ok(Self::new(ensure_slot_users(n)?))
+        } else {
+            tracing::warn!("not root: sandboxes run as the current uid");
+            Ok(Self::new(vec![SandboxUser::current()]))
+        }
+    }
+
+    /// Blocks until a slot is free.
+    pub fn acquire(&self) -> Slot<'_> {
+        let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if let Some(user) = free.pop() {
+                return Slot { pool: self, user };
+            }
+            free = self.ready.wait(free).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+}
+
+impl Slot<'_> {
+    pub fn user(&self) -> SandboxUser {
+        self.user
+    }
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        // Whatever escaped the last job must not share the next job's uid.
+        if self.user.uid != 0 && self.user.uid != SandboxUser::current().uid {
+            kill_all_of_uid(self.user.uid);
+        }
+        let mut free = self.pool.free.lock().unwrap_or_else(|e| e.into_inner());
+        free.push(self.user);
+        self.pool.ready.notify_one();
+    }
+}
+
+/// Pids of live processes whose real uid is `uid` (scans /proc).
+pub fn processes_of_uid(uid: u32) -> Vec<i32> {
+    let mut pids = Vec::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else { return pids };
+    for e in entries.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
+        let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+            continue;
+        };
+        let real_uid = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Uid:"))
+            .and_then(|l| l.split_whitespace().next())
+            .and_then(|s| s.parse::<u32>().ok());
+        if real_uid == Some(uid) {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+/// SIGKILLs every process of `uid`; returns how many were found.
+/// Never call it with the launcher's own uid.
+pub fn kill_all_of_uid(uid: u32) -> usize {
+    let pids = processes_of_uid(uid);
+    for &pid in &pids {
+        // SAFETY: plain syscall; a reused pid of another uid is not ours to
+        // kill, but root would: the uid was checked just before (small race
+        // accepted, slot uids are not used by anything else).
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
+    if !pids.is_empty() {
+        tracing::warn!(uid, count = pids.len(), "killed leftover sandbox processes");
+    }
+    pids.len()
+}
