@@ -18,6 +18,7 @@ use super::{limits, Captured, LimitHit, Outcome, SandboxError, Termination};
 /// Runs `spec` with `stdin` as its standard input.
 pub fn launch(spec: &Spec, stdin: &[u8]) -> Result<Outcome, SandboxError> {
     let bwrap = find_bwrap()?;
+    become_subreaper();
     let (status_r, status_w) = std::io::pipe().map_err(SandboxError::Io)?;
     let status_w: OwnedFd = status_w.into();
     let args = bwrap_args(spec, &status_w).map_err(SandboxError::Io)?;
@@ -28,6 +29,7 @@ pub fn launch(spec: &Spec, stdin: &[u8]) -> Result<Outcome, SandboxError> {
     let user = spec.user;
     // SAFETY: getter. Switch only when we are root and the slot is another uid.
     let switch = user.switchable() && user.uid != unsafe { libc::geteuid() };
+    let uid_seen = if switch { user.uid } else { unsafe { libc::getuid() } };
 
     let mut cmd = Command::new(&bwrap);
     cmd.args(&args.args)
@@ -66,14 +68,15 @@ pub fn launch(spec: &Spec, stdin: &[u8]) -> Result<Outcome, SandboxError> {
     let child_out = OwnedFd::from(child.stdout.take().expect("piped"));
     let child_err = OwnedFd::from(child.stderr.take().expect("piped"));
     let status_r = OwnedFd::from(status_r);
-    let sup = Supervisor::new(pid, &spec.limits, start);
+    let sup = Supervisor::new(pid, uid_seen, &spec.limits, start);
     let ended = sup.supervise(child_in, stdin, child_out, child_err, status_r)?;
     let (limit, stdout, stderr) = (ended.limit, ended.stdout, ended.stderr);
 
     let (termination, bwrap_cpu) = reap(pid)?;
     drop(child); // already reaped; dropping a Child neither waits nor kills
     let wall = start.elapsed();
-    let cpu = bwrap_cpu + ended.sandbox_cpu;
+    let init_cpu = ended.init.as_ref().map(reap_init).unwrap_or_default();
+    let cpu = bwrap_cpu + init_cpu;
     let status_json = String::from_utf8_lossy(&ended.status);
     let started = status_json.contains("\"child-pid\"");
     let exit_code = parse_exit_code(&status_json);
@@ -160,21 +163,22 @@ fn reap(pid: i32) -> Result<(Termination, Duration), SandboxError> {
     } else {
         Termination::Exited(libc::WEXITSTATUS(status))
     };
-    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    Ok((t, tv(ru.ru_utime) + tv(ru.ru_stime)))
+    Ok((t, rusage_cpu(&ru)))
 }
 
 /// The poll loop over the child's pidfd and pipes.
 struct Supervisor {
     pid: i32,
+    /// The uid the sandbox runs as (to recognise its init).
+    uid: u32,
     deadline: Instant,
     cap: usize,
     kill_on_cap: bool,
 }
 
 impl Supervisor {
-    fn new(pid: i32, limits: &super::Limits, start: Instant) -> Self {
-        Supervisor { pid, deadline: start + limits.wall, cap: limits.output_cap, kill_on_cap: limits.kill_on_output_cap }
+    fn new(pid: i32, uid: u32, limits: &super::Limits, start: Instant) -> Self {
+        Supervisor { pid, uid, deadline: start + limits.wall, cap: limits.output_cap, kill_on_cap: limits.kill_on_output_cap }
     }
 
     fn kill(&self) {
@@ -208,11 +212,15 @@ impl Supervisor {
         for fd in fds.chain(stdin_fd.as_ref().map(|f| f.as_raw_fd())) {
             set_nonblocking(fd)?;
         }
-        let mut cpu = CpuSampler::default();
+        let mut init = None;
+        let mut init_seen = false; // child-pid read (whether or not verified)
         let mut limit = None;
         loop {
             status.pump(STATUS_CAP);
-            cpu.sample(&status.buf);
+            if !init_seen && child_pid(&status.buf).is_some() {
+                init_seen = true;
+                init = open_init(&status.buf, self.pid, self.uid);
+            }
             let now = Instant::now();
             if now >= self.deadline {
                 limit = Some(LimitHit::WallTime);
@@ -228,8 +236,9 @@ impl Supervisor {
             if let Some(fd) = &stdin_fd {
                 fds.push(pollfd(fd.as_raw_fd(), libc::POLLOUT));
             }
-            // Wake at least every SAMPLE_EVERY to sample the CPU time.
-            let timeout = (self.deadline - now).min(SAMPLE_EVERY).as_millis() as i32 + 1;
+            // Short first waits: the init's pid arrives on the status pipe.
+            let cap = if !init_seen { Duration::from_millis(5) } else { Duration::from_secs(3600) };
+            let timeout = (self.deadline - now).min(cap).as_millis() as i32 + 1;
             // SAFETY: fds is a valid array of pollfd.
             let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
             if n < 0 {
@@ -269,14 +278,16 @@ impl Supervisor {
             s.pump(self.cap);
         }
         status.pump(STATUS_CAP);
-        cpu.sample(&status.buf);
+        if !init_seen {
+            init = open_init(&status.buf, self.pid, self.uid);
+        }
         let [o, e] = streams;
         Ok(Ended {
             limit,
             stdout: o.into_captured(),
             stderr: e.into_captured(),
             status: status.buf,
-            sandbox_cpu: cpu.best,
+            init,
         })
     }
 }
@@ -287,41 +298,72 @@ struct Ended {
     stderr: Captured,
     /// bwrap's --json-status-fd output.
     status: Vec<u8>,
-    sandbox_cpu: Duration,
+    /// pidfd of the sandbox's init, to reap after bwrap.
+    init: Option<OwnedFd>,
 }
 
 const STATUS_CAP: usize = 64 * 1024;
-const SAMPLE_EVERY: Duration = Duration::from_millis(20);
+/// How long to wait for the sandbox's init to die after bwrap did.
+const INIT_GRACE: Duration = Duration::from_secs(5);
 
-/// CPU time of the processes inside the sandbox, sampled from /proc.
-///
-/// bwrap exits on a message from its in-sandbox init without reaping it, so
-/// wait4's rusage misses the sandboxed command. The init (host pid =
-/// bwrap's "child-pid") does reap the command: its own + children's times,
-/// plus the live children's, are the sandbox's CPU time. Sampled every
-/// SAMPLE_EVERY, so the last interval may be missed.
-#[derive(Default)]
-struct CpuSampler {
-    init_pid: Option<i32>,
-    best: Duration,
+/// bwrap exits on a message from its in-sandbox init (pid 1) without
+/// reaping it, so the init is orphaned. Left to the host's init it lingers
+/// as a zombie (this machine's init reaps late), still counted by
+/// RLIMIT_NPROC for the slot uid, and its CPU time, which includes the
+/// command it reaped, is lost. As a child subreaper the launcher gets it.
+fn become_subreaper() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: prctl with integer arguments.
+        if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } != 0 {
+            tracing::warn!("PR_SET_CHILD_SUBREAPER failed: {}", io::Error::last_os_error());
+        }
+    });
 }
 
-impl CpuSampler {
-    fn sample(&mut self, status_json: &[u8]) {
-        if self.init_pid.is_none() {
-            self.init_pid = child_pid(status_json);
-        }
-        let Some(pid) = self.init_pid else { return };
-        let Some((own, reaped)) = proc_times(pid) else { return };
-        let mut total = own + reaped;
-        let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
-        for c in children.split_whitespace().filter_map(|c| c.parse::<i32>().ok()) {
-            if let Some((own, reaped)) = proc_times(c) {
-                total += own + reaped;
-            }
-        }
-        self.best = self.best.max(total);
+/// A pidfd on the sandbox's init (host pid = bwrap's "child-pid"), taken
+/// while it is provably ours: parent is bwrap or us, uid is the slot's.
+fn open_init(status_json: &[u8], bwrap_pid: i32, uid: u32) -> Option<OwnedFd> {
+    let pid = child_pid(status_json)?;
+    // SAFETY: returns a new fd or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as i32;
+    if fd < 0 {
+        return None;
     }
+    // SAFETY: fd was just returned to us.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field = |name: &str| {
+        status.lines().find_map(|l| l.strip_prefix(name)).and_then(|v| v.split_whitespace().next()?.parse::<i64>().ok())
+    };
+    let ppid = field("PPid:")?;
+    let ruid = field("Uid:")?;
+    let ours = ppid == bwrap_pid as i64 || ppid == std::process::id() as i64;
+    (ours && ruid == uid as i64).then_some(fd)
+}
+
+/// Reaps the orphaned init if it came to us; returns its CPU time
+/// (including the command it reaped). Zero if bwrap had reaped it.
+fn reap_init(fd: &OwnedFd) -> Duration {
+    let mut p = pollfd(fd.as_raw_fd(), libc::POLLIN);
+    // SAFETY: one valid pollfd.
+    unsafe { libc::poll(&mut p, 1, INIT_GRACE.as_millis() as i32) };
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // Raw waitid: the only wait that takes a pidfd and returns rusage.
+    // SAFETY: valid pointers; P_PIDFD = 3.
+    let r = unsafe {
+        libc::syscall(libc::SYS_waitid, 3, fd.as_raw_fd(), &mut info, libc::WEXITED | libc::WNOHANG, &mut ru)
+    };
+    if r != 0 {
+        return Duration::ZERO; // ECHILD: bwrap reaped it (its rusage has it)
+    }
+    rusage_cpu(&ru)
+}
+
+fn rusage_cpu(ru: &libc::rusage) -> Duration {
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(ru.ru_utime) + tv(ru.ru_stime)
 }
 
 fn child_pid(status_json: &[u8]) -> Option<i32> {
@@ -330,21 +372,6 @@ fn child_pid(status_json: &[u8]) -> Option<i32> {
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
         .find_map(|v| v.get("child-pid").and_then(|c| c.as_i64()))
         .map(|c| c as i32)
-}
-
-/// (utime+stime, cutime+cstime) of a process, from /proc/PID/stat.
-fn proc_times(pid: i32) -> Option<(Duration, Duration)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the ")" that closes the command name start at field 3.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let f: Vec<u64> = rest.split_whitespace().skip(11).take(4).filter_map(|x| x.parse().ok()).collect();
-    if f.len() < 4 {
-        return None;
-    }
-    // SAFETY: sysconf has no side effects.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
-    let d = |ticks: u64| Duration::from_millis(ticks * 1000 / hz);
-    Some((d(f[0] + f[1]), d(f[2] + f[3])))
 }
 
 struct Stream {
