@@ -58,6 +58,9 @@ pub fn compile(
     dest: &Path,
     opts: &CompileOptions,
 ) -> Result<CompileOutcome, SandboxError> {
+    if opts.opt_level > 3 {
+        return Err(SandboxError::Setup(format!("opt-level {} is not 0..=3", opts.opt_level)));
+    }
     let out = ScratchDir::new(&prepared.scratch(), 0o700, Some(user))?;
     let rlib_name = prepared.rlib.file_name().expect("rlib has a file name").to_string_lossy();
     let mut argv: Vec<String> = vec![
@@ -129,4 +132,17 @@ pub fn rewrite_paths(text: &str) -> String {
     text.replace("/work/main.rs", "main.rs")
         .replace(&format!("{DEPS}/"), "")
         .replace(&format!("{TOOLCHAIN}/"), "<toolchain>/")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sandbox_paths_are_rewritten() {
+        let text = "error: x\n --> /work/main.rs:3:5\n  = note: /deps/libdistlab-abc.rlib /toolchain/lib";
+        let r = super::rewrite_paths(text);
+        assert!(r.contains("--> main.rs:3:5"));
+        assert!(r.contains("libdistlab-abc.rlib"));
+        assert!(r.contains("<toolchain>/lib"));
+        assert!(!r.contains("/work/") && !r.contains("/deps/"));
+    }
 }

@@ -366,3 +366,24 @@ fn main() {
     assert!(out.success(), "{out:?}");
     assert_eq!(stdout(&out), format!("{} {}\n", 3 << 20, 3 << 20));
 }
+
+#[test]
+fn huge_statics_are_contained_at_compile_time() {
+    let (_slot, user) = slot_user();
+    let dir = tempdir();
+    // 512 MiB: LLVM runs out of address space; 128 MiB: the object file
+    // passes RLIMIT_FSIZE. Either way: no binary, no disk filled.
+    for (bits, expect) in [(29, LimitHit::Memory), (27, LimitHit::FileSize)] {
+        let src = format!("static BIG: [u8; 1 << {bits}] = [1; 1 << {bits}];\nfn main() {{ println!(\"{{}}\", BIG[12345]); }}\n");
+        let out = compile_src(user, &src, dir.path());
+        assert!(!out.success(), "{bits}: compiled");
+        assert!(
+            out.sandbox.limit == Some(expect) || out.sandbox.limit == Some(LimitHit::Memory),
+            "{bits}: {:?}\n{}",
+            out.sandbox,
+            out.diagnostics
+        );
+        assert!(!dir.path().join("main").exists());
+    }
+    assert_still_grades(user);
+}

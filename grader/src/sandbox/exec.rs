@@ -136,7 +136,9 @@ fn classify(t: &Termination, cpu: Duration, limits: &super::Limits, stderr: &Cap
         return Some(LimitHit::FileSize);
     }
     let text = String::from_utf8_lossy(&stderr.bytes);
-    if sig == libc::SIGABRT && text.contains("memory allocation of") {
+    // Rust's allocator ("memory allocation of N bytes failed") or LLVM's
+    // ("LLVM ERROR: out of memory") under RLIMIT_AS.
+    if sig == libc::SIGABRT && (text.contains("memory allocation of") || text.contains("out of memory")) {
         return Some(LimitHit::Memory);
     }
     None

@@ -97,6 +97,9 @@ pub(crate) fn bwrap_args(spec: &Spec, json_status_fd: &OwnedFd) -> std::io::Resu
     let mut push = |xs: &[&str]| a.extend(xs.iter().map(|s| s.to_string()));
     // New user/pid/net/ipc/uts/cgroup namespaces: no network at all.
     push(&["--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]);
+    // A user namespace always (not just "try"), and none nested inside it:
+    // the kernel's user-namespace code is attack surface we do not need.
+    push(&["--unshare-user", "--disable-userns"]);
     push(&["--clearenv", "--hostname", "sandbox"]);
     for dir in SYSTEM_DIRS {
         let p = Path::new(dir);

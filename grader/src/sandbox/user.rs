@@ -8,6 +8,7 @@
 //! uid across all sandboxes, hence one uid per slot, used by one job at a time.
 
 use std::ffi::CString;
+use std::os::fd::{AsRawFd, FromRawFd};
 use std::process::Command;
 use std::sync::{Condvar, Mutex};
 
@@ -147,33 +148,44 @@ pub fn processes_of_uid(uid: u32) -> Vec<i32> {
         let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
             continue;
         };
-        let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
-            continue;
-        };
-        let real_uid = status
-            .lines()
-            .find_map(|l| l.strip_prefix("Uid:"))
-            .and_then(|l| l.split_whitespace().next())
-            .and_then(|s| s.parse::<u32>().ok());
-        if real_uid == Some(uid) {
+        if real_uid_of(pid) == Some(uid) {
             pids.push(pid);
         }
     }
     pids
 }
 
+fn real_uid_of(pid: i32) -> Option<u32> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status.lines().find_map(|l| l.strip_prefix("Uid:"))?.split_whitespace().next()?.parse().ok()
+}
+
 /// SIGKILLs every process of `uid`; returns how many were found.
 /// Never call it with the launcher's own uid.
 pub fn kill_all_of_uid(uid: u32) -> usize {
-    let pids = processes_of_uid(uid);
-    for &pid in &pids {
-        // SAFETY: plain syscall; a reused pid of another uid is not ours to
-        // kill, but root would: the uid was checked just before (small race
-        // accepted, slot uids are not used by anything else).
-        unsafe { libc::kill(pid, libc::SIGKILL) };
+    let mut killed = 0;
+    for pid in processes_of_uid(uid) {
+        // Through a pidfd, re-checking the uid after opening it, so a pid
+        // reused by another process in between is never signalled.
+        // SAFETY: returns a new fd or -1.
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as i32;
+        if fd < 0 {
+            continue;
+        }
+        // SAFETY: fd was just returned to us.
+        let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+        if processes_of_uid_contains(uid, pid) {
+            // SAFETY: plain syscall on our pidfd.
+            unsafe { libc::syscall(libc::SYS_pidfd_send_signal, fd.as_raw_fd(), libc::SIGKILL, 0, 0) };
+            killed += 1;
+        }
     }
-    if !pids.is_empty() {
-        tracing::warn!(uid, count = pids.len(), "killed leftover sandbox processes");
+    if killed > 0 {
+        tracing::warn!(uid, count = killed, "killed leftover sandbox processes");
     }
-    pids.len()
+    killed
+}
+
+fn processes_of_uid_contains(uid: u32, pid: i32) -> bool {
+    real_uid_of(pid) == Some(uid)
 }
