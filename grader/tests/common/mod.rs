@@ -62,7 +62,17 @@ pub fn tempdir() -> tempfile::TempDir {
 }
 
 pub fn compile_src(user: SandboxUser, src: &str, dir: &Path) -> CompileOutcome {
-    compile(prepared(), user, src.as_bytes(), &dir.join("main"), &CompileOptions::default()).expect("compile launches")
+    let out = compile(prepared(), user, src.as_bytes(), &dir.join("main"), &CompileOptions::default()).expect("compile launches");
+    eprintln!(
+        "[{}] compile: ok={} {:?} limit={:?} wall={:.3}s cpu={:.3}s",
+        std::thread::current().name().unwrap_or("?"),
+        out.success(),
+        out.sandbox.termination,
+        out.sandbox.limit,
+        out.sandbox.wall.as_secs_f64(),
+        out.sandbox.cpu.as_secs_f64()
+    );
+    out
 }
 
 /// Compiles and insists it works.
@@ -73,7 +83,20 @@ pub fn build(user: SandboxUser, src: &str, dir: &Path) -> PathBuf {
 }
 
 pub fn run_bin(user: SandboxUser, bin: &Path, stdin: &[u8]) -> Outcome {
-    run(prepared(), user, bin, stdin, &RunOptions::default()).expect("run launches")
+    let out = run(prepared(), user, bin, stdin, &RunOptions::default()).expect("run launches");
+    // Visible with --nocapture: what each hostile program ran into.
+    eprintln!(
+        "[{}] run: {:?} limit={:?} wall={:.3}s cpu={:.3}s stdout={}B{} stderr={}B",
+        std::thread::current().name().unwrap_or("?"),
+        out.termination,
+        out.limit,
+        out.wall.as_secs_f64(),
+        out.cpu.as_secs_f64(),
+        out.stdout.bytes.len(),
+        if out.stdout.truncated { " (capped)" } else { "" },
+        out.stderr.bytes.len()
+    );
+    out
 }
 
 pub fn stdout(o: &Outcome) -> String {
