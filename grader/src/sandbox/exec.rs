@@ -76,7 +76,10 @@ pub fn launch(spec: &Spec, stdin: &[u8]) -> Result<Outcome, SandboxError> {
     drop(child); // already reaped; dropping a Child neither waits nor kills
     let wall = start.elapsed();
     let init_cpu = ended.init.as_ref().map(reap_init).unwrap_or_default();
-    let cpu = bwrap_cpu + init_cpu;
+    // After a kill the init auto-reaps the command (the kernel sets SIGCHLD
+    // to SIG_IGN while tearing down a pid namespace), so its CPU time is
+    // not in the init's rusage: use what was sampled just before the kill.
+    let cpu = bwrap_cpu + init_cpu.max(ended.cpu_at_kill);
     let status_json = String::from_utf8_lossy(&ended.status);
     let started = status_json.contains("\"child-pid\"");
     let exit_code = parse_exit_code(&status_json);
@@ -183,6 +186,13 @@ impl Supervisor {
         Supervisor { pid, uid, deadline: start + limits.wall, cap: limits.output_cap, kill_on_cap: limits.kill_on_output_cap }
     }
 
+    /// Kills the sandbox; returns the CPU time its processes had used.
+    fn kill_and_sample(&self, init_pid: Option<i32>) -> Duration {
+        let cpu = init_pid.map(tree_cpu).unwrap_or_default();
+        self.kill();
+        cpu
+    }
+
     fn kill(&self) {
         // bwrap's whole process group; the sandbox's pid-1 dies with bwrap
         // (--die-with-parent) and takes the pid namespace with it. Safe from
@@ -216,6 +226,7 @@ impl Supervisor {
         }
         let mut init = None;
         let mut init_seen = false; // child-pid read (whether or not verified)
+        let mut cpu_at_kill = Duration::ZERO;
         let mut limit = None;
         loop {
             status.pump(STATUS_CAP);
@@ -226,7 +237,7 @@ impl Supervisor {
             let now = Instant::now();
             if now >= self.deadline {
                 limit = Some(LimitHit::WallTime);
-                self.kill();
+                cpu_at_kill = self.kill_and_sample(child_pid(&status.buf));
                 break;
             }
             let mut fds = vec![pollfd(pidfd.as_raw_fd(), libc::POLLIN)];
@@ -258,7 +269,7 @@ impl Supervisor {
                 }
             }
             if limit.is_some() {
-                self.kill();
+                cpu_at_kill = self.kill_and_sample(child_pid(&status.buf));
                 break;
             }
             if let Some(fd) = &stdin_fd {
@@ -290,6 +301,7 @@ impl Supervisor {
             stderr: e.into_captured(),
             status: status.buf,
             init,
+            cpu_at_kill,
         })
     }
 }
@@ -302,6 +314,39 @@ struct Ended {
     status: Vec<u8>,
     /// pidfd of the sandbox's init, to reap after bwrap.
     init: Option<OwnedFd>,
+    /// CPU time of the sandbox's processes when the supervisor killed it.
+    cpu_at_kill: Duration,
+}
+
+/// CPU time (own + reaped children) of a process and all its live
+/// descendants, from /proc. Reaped children are in their parent's
+/// cutime/cstime, so nothing is counted twice.
+fn tree_cpu(root: i32) -> Duration {
+    // SAFETY: sysconf has no side effects.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    let mut total_ticks = 0u64;
+    let mut todo = vec![root];
+    let mut seen = 0;
+    while let Some(pid) = todo.pop() {
+        seen += 1;
+        if seen > 4096 {
+            break; // NPROC keeps trees small; never loop forever
+        }
+        if let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            if let Some(close) = stat.rfind(')') {
+                // Fields 14..=17 (utime stime cutime cstime); field 3 is first after ')'.
+                let f: Vec<u64> = stat[close + 1..].split_whitespace().skip(11).take(4).filter_map(|x| x.parse().ok()).collect();
+                total_ticks += f.iter().sum::<u64>();
+            }
+        }
+        if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+            for t in tasks.flatten() {
+                let kids = std::fs::read_to_string(t.path().join("children")).unwrap_or_default();
+                todo.extend(kids.split_whitespace().filter_map(|k| k.parse::<i32>().ok()));
+            }
+        }
+    }
+    Duration::from_millis(total_ticks * 1000 / hz)
 }
 
 const STATUS_CAP: usize = 64 * 1024;
