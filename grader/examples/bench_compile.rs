@@ -26,7 +26,7 @@ fn time(mut f: impl FnMut()) -> Duration {
 fn main() -> anyhow::Result<()> {
     let ws = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
     let prepared = prepare(&PrepareOptions { workspace: ws.clone(), root: ws.join("var/prepared") }, &mut |_| {})?;
-    let pool = SlotPool::system(1)?;
+    let pool = SlotPool::system(1, &prepared.root.join("slots"))?;
     let slot = pool.acquire();
     let user = slot.user();
     let dir = tempfile::tempdir()?;

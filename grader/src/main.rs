@@ -65,14 +65,14 @@ fn main() -> Result<()> {
             };
             bar.set_style(indicatif::ProgressStyle::with_template("{spinner} {prefix}: {wide_msg}")?);
             let prepared = prepare(&PrepareOptions { workspace, root: cli.prepared }, &mut on)?;
-            SlotPool::system(slots)?;
+            SlotPool::system(slots, &prepared.root.join("slots"))?;
             bar.finish_and_clear();
             println!("prepared {}", prepared.rlib.display());
             println!("{}", prepared.rustc_version.lines().next().unwrap_or(""));
         }
         Cmd::Compile { source, output, opt_level } => {
             let prepared = Prepared::load(&cli.prepared)?;
-            let pool = SlotPool::system(1)?;
+            let pool = SlotPool::system(1, &prepared.root.join("slots"))?;
             let slot = pool.acquire();
             let src = std::fs::read(&source).with_context(|| format!("reading {}", source.display()))?;
             let opts = CompileOptions { opt_level, ..Default::default() };
@@ -83,7 +83,7 @@ fn main() -> Result<()> {
         }
         Cmd::Run { binary, stdin } => {
             let prepared = Prepared::load(&cli.prepared)?;
-            let pool = SlotPool::system(1)?;
+            let pool = SlotPool::system(1, &prepared.root.join("slots"))?;
             let slot = pool.acquire();
             let input = match stdin {
                 Some(p) => std::fs::read(p)?,

@@ -9,6 +9,7 @@
 
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd};
+use std::path::Path;
 use std::process::Command;
 use std::sync::{Condvar, Mutex};
 
@@ -84,41 +85,67 @@ pub fn ensure_slot_users(n: usize) -> anyhow::Result<Vec<SandboxUser>> {
 pub struct SlotPool {
     free: Mutex<Vec<SandboxUser>>,
     ready: Condvar,
+    /// Directory of per-uid lock files, so two grader processes (a server
+    /// and a CLI run) never use one uid at once.
+    lock_dir: std::path::PathBuf,
 }
 
 /// A slot held by the caller; returned to the pool on drop.
 pub struct Slot<'a> {
     pool: &'a SlotPool,
     user: SandboxUser,
+    /// flock held while the slot is ours (released on close).
+    _lock: Option<std::fs::File>,
 }
 
 impl SlotPool {
-    pub fn new(users: Vec<SandboxUser>) -> Self {
-        SlotPool { free: Mutex::new(users), ready: Condvar::new() }
+    pub fn new(users: Vec<SandboxUser>, lock_dir: &Path) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(lock_dir)?;
+        Ok(SlotPool { free: Mutex::new(users), ready: Condvar::new(), lock_dir: lock_dir.to_path_buf() })
     }
 
     /// Root: the `distlab-sb*` users (created if missing). Otherwise a
     /// single slot running as the current user (development only: no uid
-    /// separation from the launcher).
-    pub fn system(n: usize) -> anyhow::Result<Self> {
+    /// separation from the launcher). Lock files go in `lock_dir`
+    /// (e.g. `var/prepared/slots`).
+    pub fn system(n: usize, lock_dir: &Path) -> anyhow::Result<Self> {
         // SAFETY: getter without side effects.
         if unsafe { libc::geteuid() } == 0 {
-            Ok(Self::new(ensure_slot_users(n)?))
+            Self::new(ensure_slot_users(n)?, lock_dir)
         } else {
             tracing::warn!("not root: sandboxes run as the current uid");
-            Ok(Self::new(vec![SandboxUser::current()]))
+            Self::new(vec![SandboxUser::current()], lock_dir)
         }
     }
 
-    /// Blocks until a slot is free.
+    /// Blocks until a slot is free (in this process, then across processes).
     pub fn acquire(&self) -> Slot<'_> {
-        let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
-        loop {
-            if let Some(user) = free.pop() {
-                return Slot { pool: self, user };
+        let user = {
+            let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
+            loop {
+                if let Some(user) = free.pop() {
+                    break user;
+                }
+                free = self.ready.wait(free).unwrap_or_else(|e| e.into_inner());
             }
-            free = self.ready.wait(free).unwrap_or_else(|e| e.into_inner());
+        };
+        let lock = self.lock_uid(user.uid);
+        Slot { pool: self, user, _lock: lock }
+    }
+
+    fn lock_uid(&self, uid: u32) -> Option<std::fs::File> {
+        let path = self.lock_dir.join(format!("slot-{uid}.lock"));
+        let file = match std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path) {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::warn!(path = %path.display(), "cannot open slot lock: {e}");
+                return None;
+            }
+        };
+        if let Err(e) = file.lock() {
+            tracing::warn!(path = %path.display(), "cannot lock slot: {e}");
         }
+        Some(file)
     }
 }
 
@@ -129,6 +156,8 @@ impl Slot<'_> {
 }
 
 impl Drop for Slot<'_> {
+    // Runs before the lock file (a field) is closed: the sweep happens
+    // while the uid is still ours.
     fn drop(&mut self) {
         // Whatever escaped the last job must not share the next job's uid.
         if self.user.uid != 0 && self.user.uid != SandboxUser::current().uid {

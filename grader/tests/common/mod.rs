@@ -31,7 +31,7 @@ pub fn prepared() -> &'static Prepared {
 
 pub fn pool() -> &'static SlotPool {
     static P: OnceLock<SlotPool> = OnceLock::new();
-    P.get_or_init(|| SlotPool::system(2).expect("slot users"))
+    P.get_or_init(|| SlotPool::system(2, &prepared().root.join("slots")).expect("slot users"))
 }
 
 /// Fake grader data outside the sandbox, world-readable on purpose so that
