@@ -69,7 +69,17 @@ pub fn launch(spec: &Spec, stdin: &[u8]) -> Result<Outcome, SandboxError> {
     let child_err = OwnedFd::from(child.stderr.take().expect("piped"));
     let status_r = OwnedFd::from(status_r);
     let sup = Supervisor::new(pid, uid_seen, &spec.limits, start);
-    let ended = sup.supervise(child_in, stdin, child_out, child_err, status_r)?;
+    let ended = match sup.supervise(child_in, stdin, child_out, child_err, status_r) {
+        Ok(e) => e,
+        Err(e) => {
+            // Not yet reaped, so the pid is still ours to kill; then reap so
+            // no zombie stays behind.
+            // SAFETY: plain syscall.
+            unsafe { libc::kill(-pid, libc::SIGKILL) };
+            let _ = reap(pid);
+            return Err(e);
+        }
+    };
     let (limit, stdout, stderr) = (ended.limit, ended.stdout, ended.stderr);
 
     let (termination, bwrap_cpu) = reap(pid)?;
