@@ -29,6 +29,8 @@ fn main() {
     println!("uid={uid}");
     println!("passwd={}", std::fs::read_to_string("/etc/passwd").is_ok());
     println!("root-write={}", std::fs::write("/evil", b"x").is_ok());
+    let leaked: Vec<String> = std::env::vars().map(|(k, _)| k).filter(|k| !["PATH", "HOME", "TMPDIR", "LANG", "PWD"].contains(&k.as_str())).collect();
+    println!("env-leak={leaked:?}");
 }
 "#;
     let bin = build(user, src, dir.path());
@@ -41,6 +43,7 @@ fn main() {
     }
     assert!(text.contains("passwd=false"), "{text}");
     assert!(text.contains("root-write=false"), "{text}");
+    assert!(text.contains("env-leak=[]"), "the grader's environment leaked: {text}");
     assert_still_grades(user);
 }
 
