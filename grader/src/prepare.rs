@@ -105,9 +105,9 @@ pub fn prepare(opts: &PrepareOptions, progress: &mut dyn FnMut(Progress)) -> Res
 
     progress(Progress::Step("building the course crate (no `reference` feature)"));
     let target = root.join("target");
-    build_course_crate(&workspace, &target, &rustc, progress)?;
+    let built = build_course_crate(&workspace, &target, &rustc, progress)?;
     let deps = target.join("debug/deps");
-    let rlib = newest_rlib(&deps)?;
+    let rlib = built.unwrap_or(newest_rlib(&deps)?);
 
     let prepared = Prepared { root: root.clone(), toolchain, rlib, deps, rustc_version: version, host };
     let tmp = root.join(format!("{MANIFEST}.tmp"));
@@ -117,10 +117,21 @@ pub fn prepare(opts: &PrepareOptions, progress: &mut dyn FnMut(Progress)) -> Res
     Ok(prepared)
 }
 
-fn build_course_crate(workspace: &Path, target: &Path, rustc: &Path, progress: &mut dyn FnMut(Progress)) -> Result<()> {
+/// Features of the course crate that must never reach a sandbox build.
+const FORBIDDEN_FEATURES: &[&str] = &["reference", "grader"];
+
+/// Builds the rlib; returns its path as cargo reports it (the hashed one in
+/// deps/), after checking no forbidden feature was enabled.
+fn build_course_crate(
+    workspace: &Path,
+    target: &Path,
+    rustc: &Path,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Option<PathBuf>> {
     use std::io::BufRead;
     let mut child = Command::new("cargo")
         .args(["build", "-p", "distlab", "--lib", "--color", "never"])
+        .args(["--message-format", "json-render-diagnostics"])
         .arg("--manifest-path")
         .arg(workspace.join("Cargo.toml"))
         .arg("--target-dir")
@@ -131,10 +142,20 @@ fn build_course_crate(workspace: &Path, target: &Path, rustc: &Path, progress: &
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .env_remove("CARGO_BUILD_RUSTFLAGS")
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .context("running cargo")?;
+    // Artifacts (JSON) on stdout, read by a thread; progress on stderr.
+    let stdout = child.stdout.take().expect("piped");
+    let artifacts = std::thread::spawn(move || {
+        std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(&l).ok())
+            .filter(|v| v["reason"] == "compiler-artifact" && v["target"]["name"] == "distlab")
+            .last()
+    });
     let mut log = Vec::new();
     for line in std::io::BufReader::new(child.stderr.take().expect("piped")).lines() {
         let line = line?;
@@ -145,7 +166,22 @@ fn build_course_crate(workspace: &Path, target: &Path, rustc: &Path, progress: &
     if !status.success() {
         bail!("building the course crate failed ({status}):\n{}", log.join("\n"));
     }
-    Ok(())
+    let Some(artifact) = artifacts.join().ok().flatten() else { return Ok(None) };
+    let features: Vec<&str> = artifact["features"].as_array().into_iter().flatten().filter_map(|f| f.as_str()).collect();
+    if let Some(bad) = features.iter().find(|f| FORBIDDEN_FEATURES.contains(f)) {
+        bail!("the course crate was built with feature `{bad}`: it must never reach the sandbox");
+    }
+    // cargo names the uplifted rlib and the hashed rmeta; the hashed rlib
+    // sits beside the rmeta.
+    let rlib = artifact["filenames"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|f| f.as_str())
+        .find(|f| f.ends_with(".rmeta") && f.contains("/deps/libdistlab-"))
+        .map(|f| PathBuf::from(f.trim_end_matches(".rmeta").to_string() + ".rlib"))
+        .filter(|p| p.exists());
+    Ok(rlib)
 }
 
 /// The most recent `libdistlab-*.rlib` (old ones stay after feature changes).
