@@ -1,0 +1,220 @@
+//! The unprivileged host uids that sandboxes run as, one per worker slot.
+//!
+//! Why real host uids and not bwrap's `--uid` mapping: when the launcher is
+//! root, a user namespace only renames uid 0; the kernel still sees root, which
+//! owns most files and is exempt from RLIMIT_NPROC. So the launcher (root)
+//! switches to the slot's uid before exec'ing bwrap, and bwrap then runs as an
+//! ordinary user with an unprivileged user namespace. RLIMIT_NPROC counts per
+//! uid across all sandboxes, hence one uid per slot, used by one job at a time.
+
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, FromRawFd};
+use std::path::Path;
+use std::process::Command;
+use std::sync::{Condvar, Mutex};
+
+/// Names of the slot users: `distlab-sb0`, `distlab-sb1`, ...
+pub const USER_PREFIX: &str = "distlab-sb";
+
+/// The identity a sandbox runs as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SandboxUser {
+    pub uid: u32,
+    pub gid: u32,
+}
+
+impl SandboxUser {
+    /// Whether the launcher can switch to this user (it must be root, or
+    /// already be this user; otherwise sandboxes run as the launcher's uid).
+    pub fn switchable(&self) -> bool {
+        // SAFETY: getters without side effects.
+        let euid = unsafe { libc::geteuid() };
+        euid == 0 || euid == self.uid
+    }
+
+    /// The current process's own identity (for non-root development use).
+    pub fn current() -> Self {
+        // SAFETY: getters without side effects.
+        unsafe { SandboxUser { uid: libc::getuid(), gid: libc::getgid() } }
+    }
+
+    /// Looks up `distlab-sb<slot>` in the user database.
+    pub fn lookup_slot(slot: usize) -> Option<Self> {
+        lookup(&format!("{USER_PREFIX}{slot}"))
+    }
+}
+
+fn lookup(name: &str) -> Option<SandboxUser> {
+    let cname = CString::new(name).ok()?;
+    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut buf = vec![0 as libc::c_char; 4096];
+    let mut result: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: all pointers are valid for the call; reentrant variant.
+    let rc = unsafe {
+        libc::getpwnam_r(cname.as_ptr(), &mut pwd, buf.as_mut_ptr(), buf.len(), &mut result)
+    };
+    if rc != 0 || result.is_null() {
+        return None;
+    }
+    Some(SandboxUser { uid: pwd.pw_uid, gid: pwd.pw_gid })
+}
+
+/// Creates the system users `distlab-sb0..n` that are missing (needs root).
+/// Returns them in slot order.
+pub fn ensure_slot_users(n: usize) -> anyhow::Result<Vec<SandboxUser>> {
+    let mut users = Vec::with_capacity(n);
+    for slot in 0..n {
+        let name = format!("{USER_PREFIX}{slot}");
+        if lookup(&name).is_none() {
+            let status = Command::new("useradd")
+                .args(["--system", "--user-group", "--no-create-home"])
+                .args(["--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin"])
+                .arg(&name)
+                .status()
+                .map_err(|e| anyhow::anyhow!("running useradd for {name}: {e}"))?;
+            anyhow::ensure!(status.success(), "useradd {name} failed: {status}");
+            tracing::info!(user = %name, "created sandbox user");
+        }
+        users.push(lookup(&name).ok_or_else(|| anyhow::anyhow!("{name} missing after useradd"))?);
+    }
+    Ok(users)
+}
+
+/// A pool of slot users; a slot is held by one job at a time so RLIMIT_NPROC
+/// and the leftover-process sweep stay per job.
+pub struct SlotPool {
+    free: Mutex<Vec<SandboxUser>>,
+    ready: Condvar,
+    /// Directory of per-uid lock files, so two grader processes (a server
+    /// and a CLI run) never use one uid at once.
+    lock_dir: std::path::PathBuf,
+}
+
+/// A slot held by the caller; returned to the pool on drop.
+pub struct Slot<'a> {
+    pool: &'a SlotPool,
+    user: SandboxUser,
+    /// flock held while the slot is ours (released on close).
+    _lock: Option<std::fs::File>,
+}
+
+impl SlotPool {
+    pub fn new(users: Vec<SandboxUser>, lock_dir: &Path) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(lock_dir)?;
+        Ok(SlotPool { free: Mutex::new(users), ready: Condvar::new(), lock_dir: lock_dir.to_path_buf() })
+    }
+
+    /// Root: the `distlab-sb*` users (created if missing). Otherwise a
+    /// single slot running as the current user (development only: no uid
+    /// separation from the launcher). Lock files go in `lock_dir`
+    /// (e.g. `var/prepared/slots`).
+    pub fn system(n: usize, lock_dir: &Path) -> anyhow::Result<Self> {
+        // SAFETY: getter without side effects.
+        if unsafe { libc::geteuid() } == 0 {
+            Self::new(ensure_slot_users(n)?, lock_dir)
+        } else {
+            tracing::warn!("not root: sandboxes run as the current uid");
+            Self::new(vec![SandboxUser::current()], lock_dir)
+        }
+    }
+
+    /// Blocks until a slot is free (in this process, then across processes).
+    pub fn acquire(&self) -> Slot<'_> {
+        let user = {
+            let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
+            loop {
+                if let Some(user) = free.pop() {
+                    break user;
+                }
+                free = self.ready.wait(free).unwrap_or_else(|e| e.into_inner());
+            }
+        };
+        let lock = self.lock_uid(user.uid);
+        Slot { pool: self, user, _lock: lock }
+    }
+
+    fn lock_uid(&self, uid: u32) -> Option<std::fs::File> {
+        let path = self.lock_dir.join(format!("slot-{uid}.lock"));
+        let file = match std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path) {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::warn!(path = %path.display(), "cannot open slot lock: {e}");
+                return None;
+            }
+        };
+        if let Err(e) = file.lock() {
+            tracing::warn!(path = %path.display(), "cannot lock slot: {e}");
+        }
+        Some(file)
+    }
+}
+
+impl Slot<'_> {
+    pub fn user(&self) -> SandboxUser {
+        self.user
+    }
+}
+
+impl Drop for Slot<'_> {
+    // Runs before the lock file (a field) is closed: the sweep happens
+    // while the uid is still ours.
+    fn drop(&mut self) {
+        // Whatever escaped the last job must not share the next job's uid.
+        if self.user.uid != 0 && self.user.uid != SandboxUser::current().uid {
+            kill_all_of_uid(self.user.uid);
+        }
+        let mut free = self.pool.free.lock().unwrap_or_else(|e| e.into_inner());
+        free.push(self.user);
+        self.pool.ready.notify_one();
+    }
+}
+
+/// Pids of live processes whose real uid is `uid` (scans /proc).
+pub fn processes_of_uid(uid: u32) -> Vec<i32> {
+    let mut pids = Vec::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else { return pids };
+    for e in entries.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
+        if real_uid_of(pid) == Some(uid) {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+fn real_uid_of(pid: i32) -> Option<u32> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status.lines().find_map(|l| l.strip_prefix("Uid:"))?.split_whitespace().next()?.parse().ok()
+}
+
+/// SIGKILLs every process of `uid`; returns how many were found.
+/// Never call it with the launcher's own uid.
+pub fn kill_all_of_uid(uid: u32) -> usize {
+    let mut killed = 0;
+    for pid in processes_of_uid(uid) {
+        // Through a pidfd, re-checking the uid after opening it, so a pid
+        // reused by another process in between is never signalled.
+        // SAFETY: returns a new fd or -1.
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as i32;
+        if fd < 0 {
+            continue;
+        }
+        // SAFETY: fd was just returned to us.
+        let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+        if processes_of_uid_contains(uid, pid) {
+            // SAFETY: plain syscall on our pidfd.
+            unsafe { libc::syscall(libc::SYS_pidfd_send_signal, fd.as_raw_fd(), libc::SIGKILL, 0, 0) };
+            killed += 1;
+        }
+    }
+    if killed > 0 {
+        tracing::warn!(uid, count = killed, "killed leftover sandbox processes");
+    }
+    killed
+}
+
+fn processes_of_uid_contains(uid: u32, pid: i32) -> bool {
+    real_uid_of(pid) == Some(uid)
+}

@@ -1,0 +1,392 @@
+//! Hostile submissions through the real compile and run path: each must be
+//! contained, leak nothing, and leave the slot able to grade a normal
+//! program. Needs bubblewrap (installed by ./dev test); fails without it.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use distlab_grader::sandbox::{self, LimitHit, Limits, Spec, Termination};
+use distlab_grader::SandboxUser;
+
+fn slot_user() -> (distlab_grader::sandbox::Slot<'static>, distlab_grader::SandboxUser) {
+    prepared();
+    let slot = pool().acquire();
+    let user = slot.user();
+    (slot, user)
+}
+
+#[test]
+fn normal_program_runs_as_unprivileged_uid() {
+    let (_slot, user) = slot_user();
+    let dir = tempdir();
+    let src = r#"
+use std::os::unix::fs::MetadataExt;
+fn main() {
+    std::fs::write("/work/probe", b"x").unwrap();
+    let uid = std::fs::metadata("/work/probe").unwrap().uid();
+    println!("uid={uid}");
+    println!("passwd={}", std::fs::read_to_string("/etc/passwd").is_ok());
+    println!("root-write={}", std::fs::write("/evil", b"x").is_ok());
+    let leaked: Vec<String> = std::env::vars().map(|(k, _)| k).filter(|k| !["PATH", "HOME", "TMPDIR", "LANG", "PWD"].contains(&k.as_str())).collect();
+    println!("env-leak={leaked:?}");
+}
+"#;
+    let bin = build(user, src, dir.path());
+    let out = run_bin(user, &bin, b"");
+    assert!(out.success(), "{out:?}");
+    let text = stdout(&out);
+    assert!(!text.contains("uid=0\n"), "runs as root: {text}");
+    if user.uid != SandboxUser::current().uid {
+        assert!(text.contains(&format!("uid={}\n", user.uid)), "{text}");
+    }
+    assert!(text.contains("passwd=false"), "{text}");
+    assert!(text.contains("root-write=false"), "{text}");
+    assert!(text.contains("env-leak=[]"), "the grader's environment leaked: {text}");
+    assert_still_grades(user);
+}
+
+#[test]
+fn infinite_loop_hits_cpu_limit() {
+    let (_slot, user) = slot_user();
+    let dir = tempdir();
+    let bin = build(user, "fn main() { let mut x = 0u64; loop { x = std::hint::black_box(x + 1); } }", dir.path());
+    let out = run_bin(user, &bin, b"");
+    assert!(matches!(out.limit, Some(LimitHit::Cpu) | Some(LimitHit::WallTime)), "{out:?}");
+    assert!(out.wall < Duration::from_secs(12), "{out:?}");
+    assert_still_grades(user);
+}
+
+#[test]
+fn memory_bomb_hits_memory_limit() {
+    let (_slot, user) = slot_user();
+    let dir = tempdir();
+    // 20 GiB, touched page by page, in 256 MiB steps.
+    let src = r#"
+fn main() {
+    let mut keep: Vec<Vec<u8>> = Vec::new();
+    for _ in 0..80 {
+        let mut v = vec![0u8; 256 << 20];
+        for i in (0..v.len()).step_by(4096) { v[i] = 1; }
+        keep.push(v);
+    }
+    println!("allocated {}", keep.len());
+}
+"#;
+    let bin = build(user, src, dir.path());
+    let out = run_bin(user, &bin, b"");
+    assert_eq!(out.limit, Some(LimitHit::Memory), "{out:?} {}", stderr(&out));
+    assert!(!stdout(&out).contains("allocated"));
+    assert_still_grades(user);
+}
+
+#[test]
+fn process_and_thread_bombs_are_contained() {
+    let (_slot, user) = slot_user();
+    let dir = tempdir();
+    let src = r#"
+fn main() {
+    let me = std::env::args().next().unwrap();
+    let mut spawned = 0;
+    for _ in 0..1000 {
+        match std::process::Command::new(&me).spawn() { Ok(_) => spawned += 1, Err(_) => {} }
+        match std::process::Command::new("/usr/bin/sleep").arg("30").spawn() { Ok(_) => spawned += 1, Err(_) => {} }
+    }
+    println!("processes={spawned}");
+    let mut threads = 0;
+    for _ in 0..100_000 {
+        match std::thread::Builder::new().stack_size(64 << 10).spawn(|| std::thread::sleep(std::time::Duration::from_secs(30))) {
+            Ok(_) => threads += 1,
+            Err(_) => break,
+        }
+    }
+    println!("threads={threads}");
+}
+"#;
+    let bin = build(user, src, dir.path());
+    let out = run_bin(user, &bin, b"");
+    let text = stdout(&out);
+    assert!(text.contains("processes=0\n"), "{text} {out:?}");
+    let threads: usize = text.split("threads=").nth(1).and_then(|t| t.trim().parse().ok()).unwrap_or(0);
+    if user.uid != SandboxUser::current().uid {
+        assert!(threads < 64, "RLIMIT_NPROC should stop threads: {text}");
+    }
+    assert!(out.wall < Duration::from_secs(11), "{out:?}");
+    assert_still_grades(user);
+}
+
+#[test]
+fn huge_file_hits_file_size_limit() {
+    let (_slot, user) = slot_user();
+    let dir = tempdir();
+    let src = r#"
+use std::io::Write;
+fn main() {
+    for path in ["/big", "/tmp/big", "/work/big"] {
+        let mut f = match std::fs::File::create(path) { Ok(f) => f, Err(e) => { println!("{path}: {e}"); continue } };
+        let chunk = vec![7u8; 1 << 20];
+        let mut written = 0u64;
+        for _ in 0..10240 {
+            match f.write_all(&chunk) { Ok(()) => written += 1, Err(e) => { println!("{path}: {e} after {written} MiB"); break } }
+        }
+        println!("{path}: wrote {written} MiB");
+    }
+}
+"#;
+    let bin = build(user, src, dir.path());
+    let out = run_bin(user, &bin, b"");
+    let text = stdout(&out);
+    assert!(text.contains("/big: Read-only file system"), "{text}");
+    assert!(!text.contains("wrote 10240 MiB"), "{text}");
+    assert!(
+        out.limit == Some(LimitHit::FileSize) || text.contains("/work/big: No space left"),
+        "{out:?} {text}"
+    );
+    assert_still_grades(user);
+}
+
+#[test]
+fn huge_stdout_hits_output_cap() {
+    let (_slot, user) = slot_user();
+    let dir = tempdir();
+    let src = r#"
+use std::io::Write;
+fn main() {
+    let line = vec![b'x'; 1 << 20];
+    let mut out = std::io::stdout().lock();
+    for _ in 0..1024 { out.write_all(&line).unwrap(); }
+}
+"#;
+    let bin = build(user, src, dir.path());
+    let out = run_bin(user, &bin, b"");
+    assert_eq!(out.limit, Some(LimitHit::OutputCap), "{:?} {:?}", out.termination, out.limit);
+    assert_eq!(out.stdout.bytes.len(), Limits::run().output_cap);
+    assert!(out.stdout.truncated);
+    assert!(out.wall < Duration::from_secs(5), "{:?}", out.wall);
+    assert_still_grades(user);
+}
+
+#[test]
+fn secrets_unreadable_at_run_time() {
+    let (_slot, user) = slot_user();
+    let (db, hidden) = secrets();
+    let dir = tempdir();
+    let src = format!(
+        r#"
+fn main() {{
+    for p in [{db:?}, {hidden:?}, "/etc/shadow", "/root/.cargo/credentials.toml"] {{
+        match std::fs::read(p) {{
+            Ok(b) => println!("READ {{p}}: {{}}", String::from_utf8_lossy(&b)),
+            Err(e) => println!("denied {{p}}: {{e}}"),
+        }}
+    }}
+    println!("dirs {{:?}}", std::fs::read_dir("/").map(|d| d.flatten().map(|e| e.file_name()).collect::<Vec<_>>()));
+}}
+"#
+    );
+    let bin = build(user, &src, dir.path());
+    let out = run_bin(user, &bin, b"");
+    let text = stdout(&out);
+    assert!(!text.contains("READ"), "{text}");
+    assert!(!text.contains(SECRET), "{text}");
+    assert!(text.contains("denied"), "{text}");
+    assert_still_grades(user);
+}
+
+#[test]
+fn include_str_and_include_of_secrets_fail_to_compile() {
+    let (_slot, user) = slot_user();
+    let (db, hidden) = secrets();
+    let dir = tempdir();
+    for src in [
+        format!("const DB: &str = include_str!({db:?});\nfn main() {{ println!(\"{{DB}}\"); }}\n"),
+        format!("const DB: &[u8] = include_bytes!({db:?});\nfn main() {{ println!(\"{{:?}}\", DB); }}\n"),
+        format!("include!({hidden:?});\nfn main() {{ println!(\"{{HIDDEN}}\"); }}\n"),
+        // include! of a file with non-Rust content leaks it through errors
+        // when readable.
+        format!("include!({db:?});\nfn main() {{}}\n"),
+    ] {
+        let out = compile_src(user, &src, dir.path());
+        assert!(!out.success(), "compiled: {src}");
+        assert!(!out.diagnostics.contains(SECRET), "{}", out.diagnostics);
+        assert!(out.diagnostics.contains("main.rs:1:"), "paths not rewritten: {}", out.diagnostics);
+        assert!(
+            out.diagnostics.contains("No such file or directory") || out.diagnostics.contains("couldn't read"),
+            "{}",
+            out.diagnostics
+        );
+    }
+    assert_still_grades(user);
+}
+
+#[test]
+fn compile_errors_point_at_main_rs() {
+    let (_slot, user) = slot_user();
+    let dir = tempdir();
+    let out = compile_src(user, "fn main() {\n    let x: u32 = \"no\";\n}\n", dir.path());
+    assert!(!out.success());
+    assert!(out.diagnostics.contains("main.rs:2:18"), "{}", out.diagnostics);
+    assert!(!out.diagnostics.contains("/work/"), "{}", out.diagnostics);
+    assert!(!out.diagnostics.contains("/var/prepared"), "{}", out.diagnostics);
+}
+
+#[test]
+fn endless_const_eval_is_stopped() {
+    let (_slot, user) = slot_user();
+    let dir = tempdir();
+    let src = r#"
+#![allow(long_running_const_eval)]
+const X: u64 = { let mut i = 0u64; loop { i = i.wrapping_add(1); if i == 0 { break i; } } };
+fn main() { println!("{X}"); }
+"#;
+    let out = compile_src(user, src, dir.path());
+    assert!(!out.success());
+    assert!(
+        matches!(out.sandbox.limit, Some(LimitHit::Cpu) | Some(LimitHit::WallTime)),
+        "{:?}",
+        out.sandbox
+    );
+    assert!(out.sandbox.wall < Duration::from_secs(35), "{:?}", out.sandbox.wall);
+    assert_still_grades(user);
+}
+
+#[test]
+fn setsid_daemon_does_not_outlive_the_run() {
+    let (_slot, user) = slot_user();
+    let dir = tempdir();
+    // Under seccomp: spawning (and setsid) is refused outright.
+    let src = r#"
+use std::os::unix::process::CommandExt;
+fn main() {
+    let mut c = std::process::Command::new("/usr/bin/sh");
+    c.args(["-c", "sleep 2; echo leaked"]);
+    unsafe { c.pre_exec(|| Ok(())); }
+    c.process_group(0);
+    println!("daemon {:?}", c.spawn().map(|ch| ch.id()));
+}
+"#;
+    let bin = build(user, src, dir.path());
+    let out = run_bin(user, &bin, b"");
+    assert!(stdout(&out).contains("daemon Err"), "{}", stdout(&out));
+    assert_no_leftovers(user);
+
+    // Without seccomp (the compile sandbox's situation), a real setsid
+    // daemon still dies with the sandbox: pid namespace + die-with-parent.
+    let out_dir = tempfile::Builder::new().tempdir_in(workspace().join("var")).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(out_dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    }
+    let script = "setsid sh -c 'sleep 2; echo leaked > /out/leak' </dev/null >/dev/null 2>&1 & echo started";
+    let spec = Spec::new(user, Limits::run(), vec!["/usr/bin/sh".into(), "-c".into(), script.into()])
+        .rw_bind(out_dir.path(), "/out");
+    let out = sandbox::launch(&spec, b"").expect("launch");
+    assert_eq!(out.termination, Termination::Exited(0), "{out:?}");
+    assert!(stdout(&out).contains("started"));
+    assert_no_leftovers(user);
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(!out_dir.path().join("leak").exists(), "daemon survived the sandbox");
+    assert_still_grades(user);
+}
+
+#[test]
+fn tcp_to_loopback_listener_fails() {
+    let (_slot, user) = slot_user();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let dir = tempdir();
+    let src = format!(
+        r#"
+fn main() {{
+    println!("tcp {{:?}}", std::net::TcpStream::connect(("127.0.0.1", {port})).map(|_| ()));
+    println!("udp {{:?}}", std::net::UdpSocket::bind("0.0.0.0:0").map(|_| ()));
+}}
+"#
+    );
+    let bin = build(user, &src, dir.path());
+    let out = run_bin(user, &bin, b"");
+    let text = stdout(&out);
+    assert!(text.contains("tcp Err"), "{text}");
+    assert!(text.contains("udp Err"), "{text}");
+    match listener.accept() {
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+        other => panic!("the listener saw a connection: {other:?}"),
+    }
+    assert_still_grades(user);
+}
+
+#[test]
+fn init_array_code_is_sandboxed() {
+    let (_slot, user) = slot_user();
+    let (db, _) = secrets();
+    let dir = tempdir();
+    // Runs before main: reads the db, tries the network, then spins.
+    let src = format!(
+        r#"
+extern "C" fn before_main() {{
+    match std::fs::read({db:?}) {{
+        Ok(b) => eprintln!("READ {{}}", String::from_utf8_lossy(&b)),
+        Err(e) => eprintln!("init denied: {{e}}"),
+    }}
+    eprintln!("init tcp {{:?}}", std::net::TcpStream::connect("127.0.0.1:80").map(|_| ()));
+    let mut x = 0u64;
+    loop {{ x = std::hint::black_box(x + 1); }}
+}}
+#[used]
+#[unsafe(link_section = ".init_array")]
+static INIT: extern "C" fn() = before_main;
+fn main() {{ println!("main reached"); }}
+"#
+    );
+    let bin = build(user, &src, dir.path());
+    let out = run_bin(user, &bin, b"");
+    let err = stderr(&out);
+    assert!(err.contains("init denied"), "{err}");
+    assert!(!err.contains(SECRET), "{err}");
+    assert!(err.contains("init tcp Err"), "{err}");
+    assert!(!stdout(&out).contains("main reached"));
+    assert!(matches!(out.limit, Some(LimitHit::Cpu) | Some(LimitHit::WallTime)), "{out:?}");
+    assert_still_grades(user);
+}
+
+#[test]
+fn stdin_is_fed_and_large_input_works() {
+    let (_slot, user) = slot_user();
+    let dir = tempdir();
+    let src = r#"
+use std::io::Read;
+fn main() {
+    let mut b = Vec::new();
+    std::io::stdin().read_to_end(&mut b).unwrap();
+    println!("{} {}", b.len(), b.iter().map(|&x| x as u64).sum::<u64>());
+}
+"#;
+    let bin = build(user, src, dir.path());
+    let input = vec![1u8; 3 << 20];
+    let out = run_bin(user, &bin, &input);
+    assert!(out.success(), "{out:?}");
+    assert_eq!(stdout(&out), format!("{} {}\n", 3 << 20, 3 << 20));
+}
+
+#[test]
+fn huge_statics_are_contained_at_compile_time() {
+    let (_slot, user) = slot_user();
+    let dir = tempdir();
+    // 512 MiB: LLVM runs out of address space; 128 MiB: the object file
+    // passes RLIMIT_FSIZE. Either way: no binary, no disk filled.
+    for (bits, expect) in [(29, LimitHit::Memory), (27, LimitHit::FileSize)] {
+        let src = format!("static BIG: [u8; 1 << {bits}] = [1; 1 << {bits}];\nfn main() {{ println!(\"{{}}\", BIG[12345]); }}\n");
+        let out = compile_src(user, &src, dir.path());
+        assert!(!out.success(), "{bits}: compiled");
+        assert!(
+            out.sandbox.limit == Some(expect) || out.sandbox.limit == Some(LimitHit::Memory),
+            "{bits}: {:?}\n{}",
+            out.sandbox,
+            out.diagnostics
+        );
+        assert!(!dir.path().join("main").exists());
+    }
+    assert_still_grades(user);
+}
