@@ -51,6 +51,9 @@ const TOOLCHAIN: &str = "/toolchain";
 const DEPS: &str = "/deps";
 
 /// Compiles `source` as a binary and writes it to `dest` (mode 0755).
+/// Code generation flags for every student compile (besides opt-level).
+pub const STUDENT_CODEGEN_FLAGS: [&str; 4] = ["-C", "debuginfo=0", "-C", "strip=debuginfo"];
+
 pub fn compile(
     prepared: &Prepared,
     user: SandboxUser,
@@ -80,6 +83,9 @@ pub fn compile(
     );
     argv.push("-C".into());
     argv.push(format!("opt-level={}", opts.opt_level));
+    // Debug info is most of the link time and no one reads it: panic
+    // messages keep their main.rs:line without it.
+    argv.extend(STUDENT_CODEGEN_FLAGS.iter().map(|f| f.to_string()));
     argv.push("--extern".into());
     argv.push(format!("distlab={DEPS}/{rlib_name}"));
     argv.push("-L".into());
