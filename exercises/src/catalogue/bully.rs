@@ -207,6 +207,11 @@ pub fn check(solution: Box<NodeFactory<BullyMsg>>, run: &Run) -> Report {
     check_runs(SPEC.id, solution, scenarios(), monitors, run)
 }
 
+/// Serves the student's nodes on stdin/stdout for the grader (see `remote`).
+pub fn host(solution: Box<NodeFactory<BullyMsg>>) {
+    crate::remote::serve_stdio(solution.as_ref())
+}
+
 /// The reference: heartbeats every `heartbeat`, suspicion after `silence`,
 /// `answer_wait` for an ANSWER, `coordinator_wait` for the COORDINATOR.
 #[cfg(feature = "reference")]

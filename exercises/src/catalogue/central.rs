@@ -106,6 +106,11 @@ pub fn check(solution: Box<NodeFactory<CentralMsg>>, run: &Run) -> Report {
     check_runs(SPEC.id, solution, scenarios(), monitors, run)
 }
 
+/// Serves the student's nodes on stdin/stdout for the grader (see `remote`).
+pub fn host(solution: Box<NodeFactory<CentralMsg>>) {
+    crate::remote::serve_stdio(solution.as_ref())
+}
+
 /// A reference solution: a FIFO queue at the coordinator.
 #[cfg(feature = "reference")]
 pub mod reference {

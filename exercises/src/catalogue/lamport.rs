@@ -221,6 +221,11 @@ pub fn check(solution: Box<NodeFactory<LamportMsg>>, run: &Run) -> Report {
     check_runs(SPEC.id, solution, clocks::scenarios(), |s| monitors(s.nodes), run)
 }
 
+/// Serves the student's nodes on stdin/stdout for the grader (see `remote`).
+pub fn host(solution: Box<NodeFactory<LamportMsg>>) {
+    crate::remote::serve_stdio(solution.as_ref())
+}
+
 /// The reference: one timer re-armed after each tick.
 #[cfg(feature = "reference")]
 pub mod reference {

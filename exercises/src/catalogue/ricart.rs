@@ -108,6 +108,11 @@ pub fn check(solution: Box<NodeFactory<RaMsg>>, run: &Run) -> Report {
     check_runs(SPEC.id, solution, scenarios(), monitors, run)
 }
 
+/// Serves the student's nodes on stdin/stdout for the grader (see `remote`).
+pub fn host(solution: Box<NodeFactory<RaMsg>>) {
+    crate::remote::serve_stdio(solution.as_ref())
+}
+
 /// A reference solution: broadcast the request, defer by (stamp, id).
 #[cfg(feature = "reference")]
 pub mod reference {

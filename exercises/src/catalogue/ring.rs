@@ -205,6 +205,11 @@ pub fn check(solution: Box<NodeFactory<RingMsg>>, run: &Run) -> Report {
     check_runs(SPEC.id, solution, scenarios(), monitors, run)
 }
 
+/// Serves the student's nodes on stdin/stdout for the grader (see `remote`).
+pub fn host(solution: Box<NodeFactory<RingMsg>>) {
+    crate::remote::serve_stdio(solution.as_ref())
+}
+
 /// The reference: acked hops with a skip after `ack_wait`, heartbeats,
 /// and a restart when a round takes longer than `round_wait` per node.
 #[cfg(feature = "reference")]

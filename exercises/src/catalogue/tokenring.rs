@@ -215,6 +215,11 @@ pub fn check(solution: Box<NodeFactory<TokenMsg>>, run: &Run) -> Report {
     check_runs(SPEC.id, solution, scenarios(), monitors, run)
 }
 
+/// Serves the student's nodes on stdin/stdout for the grader (see `remote`).
+pub fn host(solution: Box<NodeFactory<TokenMsg>>) {
+    crate::remote::serve_stdio(solution.as_ref())
+}
+
 /// A reference solution: pass to `(me + 1) % n`, at once unless waiting.
 #[cfg(feature = "reference")]
 pub mod reference {

@@ -266,6 +266,11 @@ pub fn check(solution: Box<NodeFactory<ToMsg>>, run: &Run) -> Report {
     check_runs(SPEC.id, solution, scenarios(), |s| monitors(s.nodes), run)
 }
 
+/// Serves the student's nodes on stdin/stdout for the grader (see `remote`).
+pub fn host(solution: Box<NodeFactory<ToMsg>>) {
+    crate::remote::serve_stdio(solution.as_ref())
+}
+
 /// The reference: the textbook's version, every receiver acknowledges to
 /// everyone and the head waits for all acknowledgements.
 #[cfg(feature = "reference")]

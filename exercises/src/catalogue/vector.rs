@@ -239,6 +239,11 @@ pub fn check(solution: Box<NodeFactory<VectorMsg>>, run: &Run) -> Report {
     check_runs(SPEC.id, solution, clocks::scenarios(), |s| monitors(s.nodes), run)
 }
 
+/// Serves the student's nodes on stdin/stdout for the grader (see `remote`).
+pub fn host(solution: Box<NodeFactory<VectorMsg>>) {
+    crate::remote::serve_stdio(solution.as_ref())
+}
+
 /// The reference: the textbook rules, one timer re-armed after each tick.
 #[cfg(feature = "reference")]
 pub mod reference {
