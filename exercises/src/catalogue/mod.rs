@@ -28,6 +28,8 @@ pub mod render;
 pub mod ricart;
 pub mod ring;
 pub mod runs;
+pub mod skew;
+pub mod tmr;
 pub mod tokenring;
 pub mod tomulticast;
 pub mod vector;
@@ -203,6 +205,8 @@ pub fn registry() -> &'static [ExerciseSpec] {
         warmup::SPEC,
         hops::SPEC,
         availability::SPEC,
+        tmr::SPEC,
+        skew::SPEC,
         lamport::SPEC,
         vector::SPEC,
         tomulticast::SPEC,

@@ -1,0 +1,159 @@
+//! Notebook 4, physical clocks: how far apart two drifting clocks get
+//! between resynchronisations. The textbook's case: clocks meant to tick
+//! 1000 times per ms, one ticks 990, resynchronised every minute: 600 ms.
+//!
+//! The reference runs the simulator's clock model (`network::ClockModel`)
+//! for each clock over one resync interval, from equal readings at the
+//! resync, and measures the largest gap between any two readings.
+
+use serde::{Deserialize, Serialize};
+
+use super::{numeric_verdict, CheckSpec, ExerciseSpec, Report, Run, Scope, Visibility};
+use crate::guard::call_guarded;
+use crate::network::ClockModel;
+use crate::rng::{Draw, SeededRng};
+use crate::Time;
+
+/// The student's answer: the worst skew in ms, given the two clocks' tick
+/// rates per ms and the resync interval in seconds.
+pub type Solution = fn(f64, f64, f64) -> f64;
+
+/// How often every clock is meant to tick per ms of true time.
+pub const NOMINAL_TICKS_PER_MS: f64 = 1000.0;
+
+pub const SPEC: ExerciseSpec = ExerciseSpec {
+    id: "skew",
+    title: "Clock skew between resynchronisations",
+    notebook: 4,
+    points: 10,
+    task: "Every clock is meant to tick 1000 times per millisecond and shows its tick count \
+           divided by 1000 as the time in ms; real clocks tick a little faster or slower. Two \
+           clocks are set to the same time at a resynchronisation and again every \
+           `resync_every_s` seconds. Write `worst_skew_ms(ticks_per_ms_fast, ticks_per_ms_slow, \
+           resync_every_s)`: the largest difference, in milliseconds, between what the two \
+           clocks show before the next resynchronisation. Your answer is compared with \
+           simulated drifting clocks, for the textbook's pair (1000 and 990 ticks per ms, \
+           resynchronised every minute) and for clocks drawn for you.",
+    scaffold: "fn worst_skew_ms(ticks_per_ms_fast: f64, ticks_per_ms_slow: f64, resync_every_s: f64) -> f64 {\n    \
+               let _ = (ticks_per_ms_fast, ticks_per_ms_slow, resync_every_s);\n    0.0\n}\n",
+    solution: "worst_skew_ms",
+    check_fn: "distlab::catalogue::skew::check",
+    checks: &[
+        CheckSpec { name: "textbook: 990 against 1000 per ms, every minute", weight: 3, visibility: Visibility::Public },
+        CheckSpec { name: "your own clocks", weight: 4, visibility: Visibility::Public },
+        CheckSpec { name: "equal and opposite drifts", weight: 3, visibility: Visibility::Hidden },
+    ],
+};
+
+/// The clock model of a clock ticking `ticks_per_ms` times per true ms,
+/// set right at true time 0.
+pub fn clock(ticks_per_ms: f64) -> Result<ClockModel, String> {
+    let model = ClockModel { drift: ticks_per_ms / NOMINAL_TICKS_PER_MS - 1.0, offset: 0 };
+    model.validate().map_err(|e| format!("{ticks_per_ms} ticks per ms: {e}"))?;
+    Ok(model)
+}
+
+/// Samples per interval; the largest gap is at the end, which is always
+/// sampled, but the simulation doesn't assume it.
+const SAMPLES: i64 = 1000;
+
+/// The largest gap, in ms, between any two of the clocks over one resync
+/// interval, measured in simulated microseconds.
+pub fn simulated_worst_skew(ticks_per_ms: &[f64], resync_every_s: f64) -> Result<f64, String> {
+    let clocks = ticks_per_ms.iter().map(|&r| clock(r)).collect::<Result<Vec<_>, _>>()?;
+    if !(resync_every_s >= 0.0 && resync_every_s <= 1e6) {
+        return Err(format!("a resync interval of {resync_every_s} s can't be simulated"));
+    }
+    let interval: Time = (resync_every_s * 1e6).round() as Time;
+    let mut worst: Time = 0;
+    for step in 0..=SAMPLES {
+        // Just before the resync at `interval`, readings are those at the end.
+        let t = (interval as i128 * step as i128 / SAMPLES as i128) as Time;
+        let readings: Vec<Time> = clocks.iter().map(|c| c.reading(t)).collect();
+        let (lo, hi) = (readings.iter().min(), readings.iter().max());
+        if let (Some(lo), Some(hi)) = (lo, hi) {
+            worst = worst.max(hi - lo);
+        }
+    }
+    Ok(worst as f64 / 1000.0)
+}
+
+/// A relative 1e-6, plus the simulation's rounding to whole microseconds.
+fn close(got: f64, simulated: f64) -> bool {
+    (got - simulated).abs() <= 1e-6 * simulated.abs() + 0.0015
+}
+
+/// The student's own pairs of clocks: (fast, slow, resync seconds).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Variant {
+    /// One clock fast and one slow, then both slow.
+    pub cases: Vec<(f64, f64, f64)>,
+}
+
+pub fn variant(seed: u64) -> Variant {
+    let mut rng = SeededRng::new(seed, 0x736b6577);
+    let mut interval = || [1.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 3600.0][rng.below(8) as usize];
+    let (i1, i2) = (interval(), interval());
+    let fast = 1000.0 + (1 + rng.below(20)) as f64;
+    let slow = 1000.0 - (1 + rng.below(20)) as f64;
+    let both_slow = 1000.0 - (1 + rng.below(10)) as f64;
+    let slower = both_slow - (1 + rng.below(30)) as f64;
+    Variant { cases: vec![(fast, slow, i1), (both_slow, slower, i2)] }
+}
+
+#[cfg(feature = "grader")]
+fn hidden_cases() -> Vec<(f64, f64, f64)> {
+    vec![(1000.0, 1000.0, 60.0), (1007.0, 1007.0, 600.0), (1010.0, 990.0, 60.0), (1200.0, 800.0, 1.0)]
+}
+
+#[cfg(not(feature = "grader"))]
+fn hidden_cases() -> Vec<(f64, f64, f64)> {
+    Vec::new()
+}
+
+/// A hint for the commonest slips, when the answer is off by one of them.
+fn hint(got: f64, simulated: f64, resync_every_s: f64) -> &'static str {
+    let near = |x: f64| simulated > 0.0 && (x - simulated).abs() <= 1e-3 * simulated;
+    if near(got * 1000.0) {
+        " (that looks like seconds, not ms)"
+    } else if near(got * resync_every_s * 1000.0) {
+        " (that is the gap after one ms, not after the whole interval)"
+    } else {
+        ""
+    }
+}
+
+pub fn check(solution: Solution, run: &Run) -> Report {
+    let (seed, scope) = (run.seed, run.scope);
+    let mut cases: Vec<(&'static str, (f64, f64, f64))> = vec![(SPEC.checks[0].name, (1000.0, 990.0, 60.0))];
+    cases.extend(variant(seed).cases.into_iter().map(|c| (SPEC.checks[1].name, c)));
+    if scope == Scope::All {
+        cases.extend(hidden_cases().into_iter().map(|c| (SPEC.checks[2].name, c)));
+    }
+    let mut verdicts = Vec::new();
+    for (name, (fast, slow, every)) in cases {
+        let simulated = simulated_worst_skew(&[fast, slow], every).expect("catalogue clocks are valid");
+        let call = format!("worst_skew_ms({fast}, {slow}, {every})");
+        let (ok, message) = match call_guarded(|| solution(fast, slow, every)) {
+            Ok(got) if close(got, simulated) => (true, format!("{call} = {got:.3} ms; simulated {simulated:.3} ms")),
+            Ok(got) => (
+                false,
+                format!(
+                    "{call} = {got} ms, but two simulated clocks are {simulated:.3} ms apart at the end of the {every} s interval{}",
+                    hint(got, simulated, every)
+                ),
+            ),
+            Err(panic) => (false, format!("{call} panicked: {panic}")),
+        };
+        verdicts.push(numeric_verdict(name, ok, message, format!("fast={fast} slow={slow} every={every}s"), seed, SPEC.id));
+    }
+    Report { exercise: SPEC.id.into(), verdicts, diagram: None }
+}
+
+#[cfg(feature = "reference")]
+pub mod reference {
+    /// The clocks part at (fast - slow) / 1000 ms per true ms.
+    pub fn worst_skew_ms(ticks_per_ms_fast: f64, ticks_per_ms_slow: f64, resync_every_s: f64) -> f64 {
+        (ticks_per_ms_fast - ticks_per_ms_slow).abs() / super::NOMINAL_TICKS_PER_MS * resync_every_s * 1000.0
+    }
+}
