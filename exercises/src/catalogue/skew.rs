@@ -61,7 +61,7 @@ const SAMPLES: i64 = 1000;
 /// interval, measured in simulated microseconds.
 pub fn simulated_worst_skew(ticks_per_ms: &[f64], resync_every_s: f64) -> Result<f64, String> {
     let clocks = ticks_per_ms.iter().map(|&r| clock(r)).collect::<Result<Vec<_>, _>>()?;
-    if !(resync_every_s >= 0.0 && resync_every_s <= 1e6) {
+    if !(0.0..=1e6).contains(&resync_every_s) {
         return Err(format!("a resync interval of {resync_every_s} s can't be simulated"));
     }
     let interval: Time = (resync_every_s * 1e6).round() as Time;
