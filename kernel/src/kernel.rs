@@ -376,17 +376,30 @@ async fn execute(shared: &Arc<Shared>, msg: &Message) -> Message {
     let result = if !sent {
         Err(crate::errors::KernelError::new("KernelError", "the evaluation engine has stopped"))
     } else {
+        enum Step {
+            Event(ExecEvent),
+            Closed,
+            Done(ExecResult),
+        }
+        let stopped = || Err(crate::errors::KernelError::new("KernelError", "the evaluation engine stopped during the cell"));
         loop {
-            tokio::select! {
+            let step = tokio::select! {
                 biased;
                 ev = ev_rx.recv() => match ev {
-                    Some(ev) => publish_event(shared, msg, ev, &mut ev_rx, &mut pending, silent),
-                    None => {}
+                    Some(ev) => Step::Event(ev),
+                    None => Step::Closed,
                 },
-                r = &mut done_rx => break r.unwrap_or_else(|_| Err(crate::errors::KernelError::new("KernelError", "the evaluation engine stopped during the cell"))),
-            }
-            while let Some(ev) = pending.take() {
-                publish_event(shared, msg, ev, &mut ev_rx, &mut pending, silent);
+                r = &mut done_rx => Step::Done(r.unwrap_or_else(|_| stopped())),
+            };
+            match step {
+                Step::Event(ev) => {
+                    publish_event(shared, msg, ev, &mut ev_rx, &mut pending, silent);
+                    while let Some(ev) = pending.take() {
+                        publish_event(shared, msg, ev, &mut ev_rx, &mut pending, silent);
+                    }
+                }
+                Step::Closed => break (&mut done_rx).await.unwrap_or_else(|_| stopped()),
+                Step::Done(r) => break r,
             }
         }
     };
