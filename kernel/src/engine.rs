@@ -102,6 +102,8 @@ struct CellReport {
 }
 
 struct Flush {
+    /// A run happened: wait for the relay's stderr sync line.
+    expect_sync: bool,
     ack: Sender<CellReport>,
 }
 
@@ -129,9 +131,9 @@ impl Router {
 
     /// Wait until every line the runtime wrote during the cell has been
     /// routed, then return what the router saw.
-    fn flush(&self) -> CellReport {
+    fn flush(&self, expect_sync: bool) -> CellReport {
         let (ack, rx) = crossbeam_channel::bounded(1);
-        if self.ctrl.send(Flush { ack }).is_err() {
+        if self.ctrl.send(Flush { expect_sync, ack }).is_err() {
             return CellReport::default();
         }
         rx.recv_timeout(Duration::from_secs(5)).unwrap_or_default()
@@ -144,7 +146,7 @@ fn route(
     ctrl: Receiver<Flush>,
     sink: Arc<Mutex<Option<mpsc::UnboundedSender<ExecEvent>>>>,
 ) {
-    let mut runs_done: u64 = 0;
+    // Sync lines seen since the last flush.
     let mut syncs: u64 = 0;
     let mut report = CellReport::default();
     let send = |ev: ExecEvent| {
@@ -154,7 +156,7 @@ fn route(
             tracing::debug!(?ev, "output outside of a cell dropped");
         }
     };
-    let on_stdout = |line: String, report: &mut CellReport, runs_done: &mut u64| {
+    let on_stdout = |line: String, report: &mut CellReport| {
         if let Some(payload) = line.strip_prefix(relay::MARK_DISPLAY) {
             if let Some((mime, data)) = relay::decode_display(payload) {
                 let mut map = BTreeMap::new();
@@ -165,8 +167,6 @@ fn route(
             report.panicked = true;
         } else if line == relay::MARK_USER_ERROR {
             report.user_error = true;
-        } else if line == relay::MARK_RUN_DONE {
-            *runs_done += 1;
         } else if let Some(arg) = line.strip_prefix(relay::MARK_CLEAR) {
             send(ExecEvent::Clear { wait: arg == "wait" });
         } else {
@@ -186,7 +186,7 @@ fn route(
     loop {
         select! {
             recv(stdout) -> line => match line {
-                Ok(line) => on_stdout(line, &mut report, &mut runs_done),
+                Ok(line) => on_stdout(line, &mut report),
                 Err(_) => return,
             },
             recv(stderr) -> line => match line {
@@ -197,26 +197,26 @@ fn route(
                 let Ok(flush) = flush else { return };
                 // Every finished run ends with a sync line on stderr once
                 // all of its stderr has been forwarded: wait for it.
-                let deadline = Instant::now() + Duration::from_secs(3);
-                while syncs < runs_done {
+                let deadline = Instant::now() + Duration::from_secs(2);
+                while flush.expect_sync && syncs == 0 {
                     let left = deadline.saturating_duration_since(Instant::now());
                     if left.is_zero() {
                         tracing::warn!("stderr sync line did not arrive");
-                        syncs = runs_done;
                         break;
                     }
                     select! {
-                        recv(stdout) -> line => if let Ok(line) = line { on_stdout(line, &mut report, &mut runs_done) },
+                        recv(stdout) -> line => if let Ok(line) = line { on_stdout(line, &mut report) },
                         recv(stderr) -> line => if let Ok(line) = line { on_stderr(line, &mut report, &mut syncs) },
                         default(left) => {}
                     }
                 }
                 while let Ok(line) = stdout.try_recv() {
-                    on_stdout(line, &mut report, &mut runs_done);
+                    on_stdout(line, &mut report);
                 }
                 while let Ok(line) = stderr.try_recv() {
                     on_stderr(line, &mut report, &mut syncs);
                 }
+                syncs = 0;
                 let _ = flush.ack.send(std::mem::take(&mut report));
             }
         }
@@ -324,7 +324,7 @@ impl Engine {
         let router = Router::start(outputs);
         let ctx = CommandContext::with_eval_context(eval_ctx);
         let mut engine = Engine { ctx, router };
-        engine.router.flush();
+        engine.router.flush(false);
         if let Some(path) = &config.exercises_dir {
             engine.load_distlab(path)?;
         } else {
@@ -348,7 +348,7 @@ impl Engine {
                 KernelError::new("KernelStartError", format!("could not load the distlab crate from {}: {e}", path.display()))
             })?;
         }
-        self.router.flush();
+        self.router.flush(true);
         tracing::info!(elapsed = ?t.elapsed(), "distlab loaded");
         Ok(())
     }
@@ -409,7 +409,11 @@ impl Engine {
             }
             None => self.ctx.execute(code),
         };
-        let report = self.router.flush();
+        // evcxr ran the code if it succeeded (or lost variables after the run)
+        // and the code holds Rust, not only evcxr commands.
+        let ran = matches!(outcome, Ok(_) | Err(evcxr::Error::TypeRedefinedVariablesLost(_)))
+            && has_rust_code(code);
+        let report = self.router.flush(ran);
         if interrupted.load(Ordering::SeqCst) {
             return Err(KernelError::new(
                 "Interrupted",
@@ -480,4 +484,13 @@ impl Engine {
             .collect();
         Some((c.start_offset, c.end_offset, matches))
     }
+}
+
+/// Whether a cell holds Rust code (not only blank lines, comments, `:`
+/// commands and `!` shell lines), i.e. whether evcxr will run something.
+fn has_rust_code(code: &str) -> bool {
+    code.lines().any(|l| {
+        let t = l.trim();
+        !(t.is_empty() || t.starts_with("//") || t.starts_with('!') || (t.starts_with(':') && !t.starts_with("::")))
+    })
 }

@@ -19,7 +19,9 @@
 //! * at the end of each run (`EVCXR_EXECUTION_COMPLETE`) it first forwards all
 //!   of the runtime's pending stderr, then writes a `\x01DISTLAB_SYNC` line to
 //!   stderr, so the kernel knows it has every stderr line of the cell before
-//!   it reports idle.
+//!   it reports idle. (Markers on stdout are only ever written for output of
+//!   user code: evcxr waits for its stdout channel to drain after each run,
+//!   and nobody reads that channel during evcxr's own start-up run.)
 
 use std::io::Write;
 use std::os::fd::{AsRawFd, RawFd};
@@ -31,7 +33,6 @@ pub const MARK_PANIC: &str = "\u{1}DISTLAB_PANIC";
 pub const MARK_USER_ERROR: &str = "\u{1}DISTLAB_USER_ERROR";
 pub const MARK_CLEAR: &str = "\u{1}DISTLAB_CLEAR ";
 pub const MARK_SYNC: &str = "\u{1}DISTLAB_SYNC";
-pub const MARK_RUN_DONE: &str = "\u{1}DISTLAB_RUN_DONE";
 
 const EXECUTION_COMPLETE: &str = "EVCXR_EXECUTION_COMPLETE";
 const PANIC_NOTIFICATION: &str = "EVCXR_PANIC_NOTIFICATION";
@@ -45,6 +46,13 @@ pub fn relay_command() -> std::io::Result<Command> {
     let exe = std::env::current_exe()?;
     let mut cmd = Command::new("env");
     cmd.arg("-u").arg("EVCXR_IS_RUNTIME").arg(exe).arg("__relay");
+    unsafe {
+        // The relay (and with it the runtime) dies with the kernel.
+        cmd.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
     Ok(cmd)
 }
 
@@ -150,7 +158,6 @@ impl Relay {
         }
         if line == EXECUTION_COMPLETE {
             self.sync();
-            self.emit(MARK_RUN_DONE);
             self.emit(line);
         } else if line == PANIC_NOTIFICATION {
             self.emit(MARK_PANIC);
@@ -190,7 +197,9 @@ fn set_nonblocking(fd: RawFd) {
 pub fn run_relay() -> ! {
     let exe = std::env::current_exe().expect("current_exe");
     let mut cmd = Command::new(exe);
+    // Short panic messages for students (evcxr asks for full backtraces).
     cmd.env("EVCXR_IS_RUNTIME", "1")
+        .env("RUST_BACKTRACE", "0")
         .stdin(Stdio::inherit())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
