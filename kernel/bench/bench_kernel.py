@@ -1,0 +1,166 @@
+#!/usr/bin/env python3
+"""Benchmark distlab-kernel against stock evcxr_jupyter 0.22.0, side by side.
+
+Not run in CI. Usage (from the repo root, after ./dev test or ./dev up):
+
+    .venv/bin/python kernel/bench/bench_kernel.py [--stock-root /work/stock-evcxr] [--rounds 3]
+
+Installs stock evcxr_jupyter into --stock-root with cargo install if it is
+missing (~10 min), writes a temporary kernelspec for it, and measures for
+each kernel, alternating the kernels each round:
+
+* start: kernel launch to the first result of a cell using distlab (stock
+  needs `:dep distlab = { path = ... }` as its first cell; ours preloads it),
+* p50 of 20 simple cells,
+* one struct+impl cell,
+* resident memory of the kernel's process tree after those cells.
+"""
+
+import argparse
+import json
+import os
+import pathlib
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+from jupyter_client.manager import KernelManager
+from jupyter_client.kernelspec import KernelSpecManager
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+EXERCISES = ROOT / "exercises"
+
+STRUCT_CELL = """
+#[derive(Debug, Clone)]
+struct Node { id: u32, peers: Vec<u32> }
+impl Node {
+    fn new(id: u32) -> Self { Node { id, peers: Vec::new() } }
+    fn connect(&mut self, other: u32) { self.peers.push(other) }
+}
+let mut n = Node::new(1); n.connect(2); n.peers.len()
+"""
+
+
+def ensure_stock(root: pathlib.Path) -> pathlib.Path:
+    exe = root / "bin" / "evcxr_jupyter"
+    if not exe.exists():
+        print(f"installing stock evcxr_jupyter 0.22.0 into {root} (takes ~10 min) ...", flush=True)
+        subprocess.run(
+            ["cargo", "install", "evcxr_jupyter", "--version", "0.22.0", "--locked", "--root", str(root)],
+            check=True,
+        )
+    return exe
+
+
+def stock_spec_dir(exe: pathlib.Path, tmp: pathlib.Path) -> pathlib.Path:
+    d = tmp / "kernels" / "stock_evcxr"
+    d.mkdir(parents=True)
+    (d / "kernel.json").write_text(json.dumps({
+        "argv": [str(exe), "--control_file", "{connection_file}"],
+        "display_name": "Rust (stock evcxr)", "language": "rust", "interrupt_mode": "message",
+    }))
+    return d
+
+
+def rss_tree_mib(pid: int) -> float:
+    """Sum of VmRSS over pid and all its descendants."""
+    children = {}
+    for p in pathlib.Path("/proc").iterdir():
+        if not p.name.isdigit():
+            continue
+        try:
+            stat = (p / "stat").read_text()
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            children.setdefault(ppid, []).append(int(p.name))
+        except (OSError, ValueError, IndexError):
+            pass
+    total, todo = 0, [pid]
+    while todo:
+        q = todo.pop()
+        todo.extend(children.get(q, []))
+        try:
+            for line in pathlib.Path(f"/proc/{q}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            pass
+    return total / 1024
+
+
+def run_cell(kc, code, timeout=300):
+    t = time.perf_counter()
+    reply = kc.execute_interactive(code, timeout=timeout, output_hook=lambda m: None)
+    dt = time.perf_counter() - t
+    if reply["content"]["status"] != "ok":
+        raise RuntimeError(f"cell failed: {code!r}: {reply['content']}")
+    return dt
+
+
+def measure(kernel_name: str, first_cell: str):
+    km = KernelManager(kernel_name=kernel_name)
+    t0 = time.perf_counter()
+    km.start_kernel()
+    kc = km.client()
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=300)
+        if first_cell:
+            run_cell(kc, first_cell)
+        run_cell(kc, "let first = 1 + 1; first")
+        start = time.perf_counter() - t0
+        simple = [run_cell(kc, f"let x{i} = {i} * 2; x{i} + 1") for i in range(20)]
+        struct = run_cell(kc, STRUCT_CELL)
+        time.sleep(1)
+        rss = rss_tree_mib(km.provisioner.process.pid)
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+    return {"start": start, "simple_p50": statistics.median(simple), "struct": struct, "rss": rss}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--stock-root", default="/work/stock-evcxr")
+    ap.add_argument("--rounds", type=int, default=3)
+    args = ap.parse_args()
+
+    ksm = KernelSpecManager()
+    if "distlab" not in ksm.find_kernel_specs():
+        sys.exit("the distlab kernel is not installed: run ./dev test or ./dev up first")
+    exe = ensure_stock(pathlib.Path(args.stock_root))
+    tmp = pathlib.Path(tempfile.mkdtemp(prefix="bench-kernels-"))
+    stock_spec_dir(exe, tmp)
+    os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(tmp), os.environ.get("JUPYTER_PATH")]))
+
+    dep = f':dep distlab = {{ path = "{EXERCISES}" }}'
+    results = {"stock evcxr_jupyter": [], "distlab-kernel": []}
+    for r in range(args.rounds):
+        for name, kernel, first in (("stock evcxr_jupyter", "stock_evcxr", dep), ("distlab-kernel", "distlab", "")):
+            m = measure(kernel, first)
+            print(f"round {r + 1} {name}: " + ", ".join(f"{k}={v:.2f}" for k, v in m.items()), flush=True)
+            results[name].append(m)
+    shutil.rmtree(tmp, ignore_errors=True)
+
+    med = {n: {k: statistics.median(x[k] for x in rs) for k in rs[0]} for n, rs in results.items()}
+    s, d = med["stock evcxr_jupyter"], med["distlab-kernel"]
+    rows = [
+        ("start to first result (s)", "start", 0.5),
+        ("simple cell p50 (s)", "simple_p50", 1.0),
+        ("struct+impl cell (s)", "struct", 1.0),
+        ("RSS of kernel tree (MiB)", "rss", 1.0),
+    ]
+    print()
+    print(f"| metric | stock evcxr_jupyter | distlab-kernel | ratio | goal |")
+    print(f"|---|---:|---:|---:|---:|")
+    for label, key, goal in rows:
+        ratio = d[key] / s[key] if s[key] else float("nan")
+        mark = "ok" if ratio <= goal else "MISSED"
+        print(f"| {label} | {s[key]:.2f} | {d[key]:.2f} | {ratio:.2f}x | <= {goal}x {mark} |")
+    print(f"\n(medians of {args.rounds} rounds, kernels alternated)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,496 @@
+//! The evaluation engine: one thread that owns evcxr's `CommandContext`
+//! (evcxr's context is driven from a single thread; the rest of the kernel
+//! talks to it through a channel), plus an output router thread that turns
+//! the runtime's stdout/stderr into ordered `ExecEvent`s for the cell that
+//! is running.
+
+use crate::errors::{self, KernelError};
+use crate::magics::{self, MagicHost, MagicOutput};
+use crate::relay;
+use crate::workdir::KernelConfig;
+use crossbeam_channel::{select, Receiver, Sender};
+use evcxr::{CommandContext, EvalCallbacks, EvalContext, EvalContextOutputs};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, oneshot};
+
+/// Output of a running cell, in the order it happened.
+#[derive(Debug)]
+pub enum ExecEvent {
+    Stdout(String),
+    Stderr(String),
+    Display(BTreeMap<String, String>),
+    Clear { wait: bool },
+}
+
+/// A successful cell: its result (execute_result data) and pager payloads.
+#[derive(Debug, Default)]
+pub struct ExecSuccess {
+    pub result: BTreeMap<String, String>,
+    pub pages: Vec<(String, String)>,
+}
+
+pub type ExecResult = Result<ExecSuccess, KernelError>;
+
+/// Asks the frontend for input (stdin channel); `None` if not allowed.
+pub type InputFn = Box<dyn Fn(String, bool) -> Option<String> + Send>;
+
+pub enum Request {
+    Execute {
+        code: String,
+        events: mpsc::UnboundedSender<ExecEvent>,
+        input: Option<InputFn>,
+        done: oneshot::Sender<ExecResult>,
+    },
+    Complete {
+        code: String,
+        pos: usize,
+        reply: oneshot::Sender<Option<(usize, usize, Vec<String>)>>,
+    },
+    Inspect {
+        code: String,
+        pos: usize,
+        reply: oneshot::Sender<Option<(String, String)>>,
+    },
+}
+
+/// Handle held by the protocol side.
+#[derive(Clone)]
+pub struct EngineHandle {
+    tx: std::sync::mpsc::Sender<Request>,
+    child: Arc<Mutex<Option<Arc<Mutex<std::process::Child>>>>>,
+    executing: Arc<AtomicBool>,
+    interrupted: Arc<AtomicBool>,
+}
+
+impl EngineHandle {
+    pub fn send(&self, req: Request) -> bool {
+        self.tx.send(req).is_ok()
+    }
+
+    /// Kill evcxr's runtime (at shutdown).
+    pub fn kill_runtime(&self) {
+        if let Some(child) = self.child.lock().unwrap().as_ref() {
+            let _ = child.lock().unwrap().kill();
+        }
+    }
+
+    /// Stop the running cell by killing evcxr's runtime process (through
+    /// the relay). evcxr then starts a fresh runtime; variables whose values
+    /// lived in the killed process are lost, definitions stay.
+    pub fn interrupt(&self) {
+        if !self.executing.load(Ordering::SeqCst) {
+            return;
+        }
+        self.interrupted.store(true, Ordering::SeqCst);
+        if let Some(child) = self.child.lock().unwrap().as_ref() {
+            let mut child = child.lock().unwrap();
+            tracing::info!(pid = child.id(), "interrupt: killing the runtime");
+            let _ = child.kill();
+        }
+    }
+}
+
+/// What the router saw during one cell.
+#[derive(Default)]
+struct CellReport {
+    panicked: bool,
+    user_error: bool,
+    stderr_lines: Vec<String>,
+}
+
+struct Flush {
+    /// A run happened: wait for the relay's stderr sync line.
+    expect_sync: bool,
+    ack: Sender<CellReport>,
+}
+
+/// Routes evcxr's stdout/stderr lines to the current cell's event sink.
+struct Router {
+    sink: Arc<Mutex<Option<mpsc::UnboundedSender<ExecEvent>>>>,
+    ctrl: Sender<Flush>,
+}
+
+impl Router {
+    fn start(outputs: EvalContextOutputs) -> Router {
+        let sink: Arc<Mutex<Option<mpsc::UnboundedSender<ExecEvent>>>> = Arc::new(Mutex::new(None));
+        let (ctrl_tx, ctrl_rx) = crossbeam_channel::unbounded::<Flush>();
+        let sink2 = sink.clone();
+        std::thread::Builder::new()
+            .name("output-router".into())
+            .spawn(move || route(outputs.stdout, outputs.stderr, ctrl_rx, sink2))
+            .expect("spawn router");
+        Router { sink, ctrl: ctrl_tx }
+    }
+
+    fn set_sink(&self, sink: Option<mpsc::UnboundedSender<ExecEvent>>) {
+        *self.sink.lock().unwrap() = sink;
+    }
+
+    /// Wait until every line the runtime wrote during the cell has been
+    /// routed, then return what the router saw.
+    fn flush(&self, expect_sync: bool) -> CellReport {
+        let (ack, rx) = crossbeam_channel::bounded(1);
+        if self.ctrl.send(Flush { expect_sync, ack }).is_err() {
+            return CellReport::default();
+        }
+        rx.recv_timeout(Duration::from_secs(5)).unwrap_or_default()
+    }
+}
+
+fn route(
+    stdout: Receiver<String>,
+    stderr: Receiver<String>,
+    ctrl: Receiver<Flush>,
+    sink: Arc<Mutex<Option<mpsc::UnboundedSender<ExecEvent>>>>,
+) {
+    // Sync lines seen since the last flush.
+    let mut syncs: u64 = 0;
+    let mut report = CellReport::default();
+    let send = |ev: ExecEvent| {
+        if let Some(s) = sink.lock().unwrap().as_ref() {
+            let _ = s.send(ev);
+        } else {
+            tracing::debug!(?ev, "output outside of a cell dropped");
+        }
+    };
+    let on_stdout = |line: String, report: &mut CellReport| {
+        if let Some(payload) = line.strip_prefix(relay::MARK_DISPLAY) {
+            if let Some((mime, data)) = relay::decode_display(payload) {
+                let mut map = BTreeMap::new();
+                map.insert(mime, data);
+                send(ExecEvent::Display(map));
+            }
+        } else if line == relay::MARK_PANIC {
+            report.panicked = true;
+        } else if line == relay::MARK_USER_ERROR {
+            report.user_error = true;
+        } else if let Some(arg) = line.strip_prefix(relay::MARK_CLEAR) {
+            send(ExecEvent::Clear { wait: arg == "wait" });
+        } else {
+            send(ExecEvent::Stdout(line + "\n"));
+        }
+    };
+    let on_stderr = |line: String, report: &mut CellReport, syncs: &mut u64| {
+        if line == relay::MARK_SYNC {
+            *syncs += 1;
+        } else {
+            if report.stderr_lines.len() < 500 {
+                report.stderr_lines.push(line.clone());
+            }
+            send(ExecEvent::Stderr(line + "\n"));
+        }
+    };
+    loop {
+        select! {
+            recv(stdout) -> line => match line {
+                Ok(line) => on_stdout(line, &mut report),
+                Err(_) => return,
+            },
+            recv(stderr) -> line => match line {
+                Ok(line) => on_stderr(line, &mut report, &mut syncs),
+                Err(_) => return,
+            },
+            recv(ctrl) -> flush => {
+                let Ok(flush) = flush else { return };
+                // Every finished run ends with a sync line on stderr once
+                // all of its stderr has been forwarded: wait for it.
+                let deadline = Instant::now() + Duration::from_secs(2);
+                while flush.expect_sync && syncs == 0 {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        tracing::warn!("stderr sync line did not arrive");
+                        break;
+                    }
+                    select! {
+                        recv(stdout) -> line => if let Ok(line) = line { on_stdout(line, &mut report) },
+                        recv(stderr) -> line => if let Ok(line) = line { on_stderr(line, &mut report, &mut syncs) },
+                        default(left) => {}
+                    }
+                }
+                while let Ok(line) = stdout.try_recv() {
+                    on_stdout(line, &mut report);
+                }
+                while let Ok(line) = stderr.try_recv() {
+                    on_stderr(line, &mut report, &mut syncs);
+                }
+                syncs = 0;
+                let _ = flush.ack.send(std::mem::take(&mut report));
+            }
+        }
+    }
+}
+
+struct Engine {
+    ctx: CommandContext,
+    router: Router,
+}
+
+impl MagicHost for Engine {
+    fn hover(&mut self, code: &str, pos: usize) -> Option<(String, String)> {
+        self.ctx.hover_at(code, pos).ok()
+    }
+}
+
+/// Start the engine thread. evcxr starts (and distlab is loaded) in the
+/// background; requests queue until it is ready.
+pub fn start(config: KernelConfig, workdir: std::path::PathBuf) -> EngineHandle {
+    let (tx, rx) = std::sync::mpsc::channel::<Request>();
+    let handle = EngineHandle {
+        tx,
+        child: Arc::new(Mutex::new(None)),
+        executing: Arc::new(AtomicBool::new(false)),
+        interrupted: Arc::new(AtomicBool::new(false)),
+    };
+    let h = handle.clone();
+    std::thread::Builder::new()
+        .name("evcxr-engine".into())
+        .spawn(move || engine_thread(config, workdir, rx, h))
+        .expect("spawn engine");
+    handle
+}
+
+fn engine_thread(
+    config: KernelConfig,
+    workdir: std::path::PathBuf,
+    rx: std::sync::mpsc::Receiver<Request>,
+    handle: EngineHandle,
+) {
+    let started = Instant::now();
+    if let Err(e) = crate::workdir::populate(&workdir, &config) {
+        tracing::warn!("could not copy the prebuilt work dir: {e:#}");
+    }
+    let engine = Engine::new(&config);
+    match &engine {
+        Ok(_) => tracing::info!(elapsed = ?started.elapsed(), "evcxr ready"),
+        Err(e) => tracing::error!("evcxr failed to start: {}", e.evalue),
+    }
+    let mut engine = match engine {
+        Ok(e) => {
+            *handle.child.lock().unwrap() = Some(e.ctx.process_handle());
+            e
+        }
+        Err(err) => {
+            // Answer every request with the start-up error.
+            for req in rx {
+                match req {
+                    Request::Execute { done, .. } => {
+                        let _ = done.send(Err(err.clone()));
+                    }
+                    Request::Complete { reply, .. } => {
+                        let _ = reply.send(None);
+                    }
+                    Request::Inspect { reply, .. } => {
+                        let _ = reply.send(None);
+                    }
+                }
+            }
+            return;
+        }
+    };
+    for req in rx {
+        match req {
+            Request::Execute { code, events, input, done } => {
+                handle.interrupted.store(false, Ordering::SeqCst);
+                handle.executing.store(true, Ordering::SeqCst);
+                let result = engine.execute(&code, events, input, &handle.interrupted);
+                handle.executing.store(false, Ordering::SeqCst);
+                let _ = done.send(result);
+            }
+            Request::Complete { code, pos, reply } => {
+                let _ = reply.send(engine.complete(&code, pos));
+            }
+            Request::Inspect { code, pos, reply } => {
+                let r = engine.ctx.hover_at(&code, pos).ok().filter(|(p, _)| !p.trim().is_empty());
+                let _ = reply.send(r);
+            }
+        }
+    }
+    // Channel closed: the kernel is shutting down. Dropping the context
+    // stops the runtime.
+    drop(engine);
+}
+
+impl Engine {
+    fn new(config: &KernelConfig) -> Result<Engine, KernelError> {
+        let start_err = |what: &str, e: &dyn std::fmt::Display| {
+            KernelError::new("KernelStartError", format!("{what}: {e}"))
+        };
+        let cmd = relay::relay_command().map_err(|e| start_err("cannot find the kernel binary", &e))?;
+        let (eval_ctx, outputs) = EvalContext::with_subprocess_command(cmd)
+            .map_err(|e| start_err("evcxr failed to start", &e))?;
+        let router = Router::start(outputs);
+        let ctx = CommandContext::with_eval_context(eval_ctx);
+        let mut engine = Engine { ctx, router };
+        engine.router.flush(false);
+        if let Some(path) = &config.exercises_dir {
+            engine.load_distlab(path)?;
+        } else {
+            tracing::warn!("no exercises dir configured: distlab is not preloaded");
+        }
+        Ok(engine)
+    }
+
+    /// Make the `distlab` crate available. Its build is already in the work
+    /// dir (copied from the install-time prebuild), so cargo only has to see
+    /// that it is fresh. Resolve offline first: the lock file entries for
+    /// distlab's dependencies are known locally, no index fetch needed.
+    fn load_distlab(&mut self, path: &std::path::Path) -> Result<(), KernelError> {
+        let t = Instant::now();
+        let dep = format!(":dep distlab = {{ path = {:?} }}", path.display().to_string());
+        let offline = self.ctx.execute(&format!(":offline 1\n{dep}"));
+        let _ = self.ctx.execute(":offline 0");
+        if let Err(e) = offline {
+            tracing::info!("offline load of distlab failed ({e}), retrying online");
+            self.ctx.execute(&dep).map_err(|e| {
+                KernelError::new("KernelStartError", format!("could not load the distlab crate from {}: {e}", path.display()))
+            })?;
+        }
+        self.router.flush(true);
+        tracing::info!(elapsed = ?t.elapsed(), "distlab loaded");
+        Ok(())
+    }
+
+    fn execute(
+        &mut self,
+        cell: &str,
+        events: mpsc::UnboundedSender<ExecEvent>,
+        input: Option<InputFn>,
+        interrupted: &AtomicBool,
+    ) -> ExecResult {
+        self.router.set_sink(Some(events.clone()));
+        let result = self.execute_inner(cell, &events, input, interrupted);
+        self.router.set_sink(None);
+        result
+    }
+
+    fn execute_inner(
+        &mut self,
+        cell: &str,
+        events: &mpsc::UnboundedSender<ExecEvent>,
+        input: Option<InputFn>,
+        interrupted: &AtomicBool,
+    ) -> ExecResult {
+        let parsed = magics::parse(cell)?;
+        let mut success = ExecSuccess::default();
+        let input = input.as_ref();
+        for call in parsed.before() {
+            let out = magics::run(call, self)?;
+            self.apply_magic(out, events, &mut success, input, interrupted)?;
+        }
+        self.run_evcxr(&parsed.code, &mut success, input, interrupted)?;
+        for call in parsed.after() {
+            let out = magics::run(call, self)?;
+            self.apply_magic(out, events, &mut success, input, interrupted)?;
+        }
+        Ok(success)
+    }
+
+    /// Run code through evcxr; turn its failures, and panics it reports as
+    /// success, into errors.
+    fn run_evcxr(
+        &mut self,
+        code: &str,
+        success: &mut ExecSuccess,
+        input: Option<&InputFn>,
+        interrupted: &AtomicBool,
+    ) -> Result<(), KernelError> {
+        if code.trim().is_empty() {
+            return Ok(());
+        }
+        let outcome = match input {
+            Some(ask) => {
+                let mut callbacks = EvalCallbacks {
+                    input_reader: &|req| ask(req.prompt.clone(), req.is_password).unwrap_or_default(),
+                };
+                self.ctx.execute_with_callbacks(code, &mut callbacks)
+            }
+            None => self.ctx.execute(code),
+        };
+        // evcxr ran the code if it succeeded (or lost variables after the run)
+        // and the code holds Rust, not only evcxr commands.
+        let ran = matches!(outcome, Ok(_) | Err(evcxr::Error::TypeRedefinedVariablesLost(_)))
+            && has_rust_code(code);
+        let report = self.router.flush(ran);
+        if interrupted.load(Ordering::SeqCst) {
+            return Err(KernelError::new(
+                "Interrupted",
+                "the cell was interrupted and evcxr's runtime restarted: values computed \
+                 in earlier cells are lost, definitions (fn, struct, use) are kept",
+            ));
+        }
+        match outcome {
+            Ok(outputs) => {
+                if report.panicked {
+                    return Err(errors::panic_error(&report.stderr_lines));
+                }
+                if report.user_error {
+                    let msg = report.stderr_lines.last().cloned().unwrap_or_default();
+                    return Err(KernelError::new("Error", msg));
+                }
+                success.result.extend(outputs.content_by_mime_type);
+                Ok(())
+            }
+            Err(evcxr::Error::CompilationErrors(errs)) => Err(errors::compilation_errors(&errs, code)),
+            Err(evcxr::Error::SubprocessTerminated(msg)) => Err(KernelError::new(
+                "RuntimeTerminated",
+                format!("{msg}\nevcxr's runtime was restarted: values computed in earlier cells are lost"),
+            )),
+            Err(evcxr::Error::TypeRedefinedVariablesLost(vars)) => Err(KernelError::new(
+                "VariablesLost",
+                format!("a type redefinition lost these variables: {}", vars.join(", ")),
+            )),
+            Err(e) => Err(KernelError::new("EvcxrError", e.to_string())),
+        }
+    }
+
+    fn apply_magic(
+        &mut self,
+        out: MagicOutput,
+        events: &mpsc::UnboundedSender<ExecEvent>,
+        success: &mut ExecSuccess,
+        input: Option<&InputFn>,
+        interrupted: &AtomicBool,
+    ) -> Result<(), KernelError> {
+        match out {
+            MagicOutput::None => {}
+            MagicOutput::Display(map) => {
+                let _ = events.send(ExecEvent::Display(map));
+            }
+            MagicOutput::Page { text, html } => success.pages.push((text, html)),
+            MagicOutput::Eval(code) => self.run_evcxr(&code, success, input, interrupted)?,
+        }
+        Ok(())
+    }
+
+    fn complete(&mut self, code: &str, pos: usize) -> Option<(usize, usize, Vec<String>)> {
+        if let Some(m) = crate::analysis::magic_completions(code, pos) {
+            return Some(m);
+        }
+        // Blank our magic lines so evcxr doesn't trip over them.
+        let cleaned = match magics::parse(code) {
+            Ok(p) if p.code.len() == code.len() => p.code,
+            _ => code.to_owned(),
+        };
+        let c = self.ctx.completions(&cleaned, pos).ok()?;
+        let mut seen = std::collections::HashSet::new();
+        let matches = c
+            .completions
+            .into_iter()
+            .map(|c| c.code)
+            .filter(|m| seen.insert(m.clone()))
+            .collect();
+        Some((c.start_offset, c.end_offset, matches))
+    }
+}
+
+/// Whether a cell holds Rust code (not only blank lines, comments, `:`
+/// commands and `!` shell lines), i.e. whether evcxr will run something.
+fn has_rust_code(code: &str) -> bool {
+    code.lines().any(|l| {
+        let t = l.trim();
+        !(t.is_empty() || t.starts_with("//") || t.starts_with('!') || (t.starts_with(':') && !t.starts_with("::")))
+    })
+}

@@ -1,0 +1,138 @@
+//! distlab-kernel: the Jupyter kernel of the distlab Rust course kit.
+//! See ARCHITECTURE-kernel.md for the module map.
+
+mod analysis;
+mod connection;
+mod engine;
+mod errors;
+mod history;
+mod install;
+mod kernel;
+mod logo;
+mod magics;
+mod messages;
+mod relay;
+mod workdir;
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "distlab-kernel",
+    version,
+    about = "Jupyter kernel for the distlab Rust course kit (built on evcxr)",
+    long_about = "Jupyter kernel for the distlab Rust course kit (built on evcxr).\n\n\
+        `distlab-kernel install` writes a kernelspec named \"distlab\" (display name \
+        \"Rust (distlab)\") and pre-builds the distlab course crate so that kernels start \
+        fast with `distlab` already available. `distlab-kernel uninstall` removes it. Both \
+        take --user (the default, ~/.local/share/jupyter), --sys-prefix (the active \
+        virtualenv or the sys.prefix of python3 in PATH) or --prefix PATH, like ipykernel.\n\n\
+        Jupyter runs the kernel itself as `distlab-kernel kernel --config ... CONNECTION_FILE`.\n\
+        Set DISTLAB_KERNEL_LOG=debug to log to stderr."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Install the "distlab" kernelspec and pre-build the course crate for it.
+    Install {
+        #[command(flatten)]
+        target: TargetArgs,
+        /// The course crate directory (default: ./exercises, searched upwards).
+        #[arg(long, value_name = "DIR")]
+        exercises: Option<PathBuf>,
+        /// Skip pre-building distlab (kernels then compile it at start).
+        #[arg(long)]
+        no_prebuild: bool,
+    },
+    /// Remove the "distlab" kernelspec and the kernel's data.
+    Uninstall {
+        #[command(flatten)]
+        target: TargetArgs,
+    },
+    /// Run the kernel (Jupyter starts this from the kernelspec).
+    Kernel {
+        /// The kernel config written by install (exercises dir, prebuilt dir).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// The connection file Jupyter writes.
+        connection_file: PathBuf,
+    },
+    /// Internal: the stdout relay in front of evcxr's runtime.
+    #[command(name = "__relay", hide = true)]
+    Relay,
+}
+
+#[derive(Args)]
+#[group(multiple = false)]
+struct TargetArgs {
+    /// Install for the current user (default): ~/.local/share/jupyter.
+    #[arg(long)]
+    user: bool,
+    /// Install into sys.prefix: $VIRTUAL_ENV, or python3's sys.prefix.
+    #[arg(long)]
+    sys_prefix: bool,
+    /// Install into PATH/share/jupyter.
+    #[arg(long, value_name = "PATH")]
+    prefix: Option<PathBuf>,
+}
+
+impl TargetArgs {
+    fn target(&self) -> install::Target {
+        match (&self.prefix, self.sys_prefix) {
+            (Some(p), _) => install::Target::Prefix(p.clone()),
+            (None, true) => install::Target::SysPrefix,
+            _ => install::Target::User,
+        }
+    }
+}
+
+fn main() {
+    // evcxr re-runs this binary as its runtime (and rustc wrapper); this
+    // never returns in those roles.
+    evcxr::runtime_hook();
+
+    let cli = Cli::parse();
+    if let Ok(filter) = std::env::var("DISTLAB_KERNEL_LOG") {
+        tracing_subscriber::fmt()
+            .with_writer(std::io::stderr)
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .init();
+    }
+    let result = match cli.command {
+        Command::Relay => relay::run_relay(),
+        Command::Install { target, exercises, no_prebuild } => install::install(&install::InstallOptions {
+            target: target.target(),
+            exercises,
+            prebuild: !no_prebuild,
+        }),
+        Command::Uninstall { target } => install::uninstall(&target.target()),
+        Command::Kernel { config, connection_file } => run_kernel(config, connection_file),
+    };
+    if let Err(e) = result {
+        eprintln!("distlab-kernel: error: {e:#}");
+        std::process::exit(1);
+    }
+    std::process::exit(0);
+}
+
+fn run_kernel(config: Option<PathBuf>, connection_file: PathBuf) -> anyhow::Result<()> {
+    let conn = connection::ConnectionInfo::read(&connection_file)?;
+    let config = match config {
+        Some(p) => workdir::KernelConfig::read(&p)?,
+        None => workdir::KernelConfig::default(),
+    };
+    let work = workdir::WorkDir::create()?;
+    // evcxr reads its work dir from the environment; set it before any
+    // thread exists.
+    std::env::set_var("EVCXR_TMPDIR", &work.path);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    rt.block_on(kernel::run(conn, config, work))
+}
