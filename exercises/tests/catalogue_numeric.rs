@@ -5,16 +5,11 @@
 
 use std::collections::BTreeSet;
 
-use distlab::catalogue::{self, availability, hops, quorum, Report, Run, Scope};
+use distlab::catalogue::{self, availability, hops, quorum, Run, Scope};
 use distlab::Status;
 
-fn failed(report: &Report) -> Vec<(String, String)> {
-    report.verdicts.iter().filter(|v| !v.passed()).map(|v| (v.check.clone(), v.message.clone())).collect()
-}
-
-fn assert_all_pass(report: &Report) {
-    assert!(failed(report).is_empty(), "{:?}", failed(report));
-}
+mod common;
+use common::{assert_all_pass, failed};
 
 #[test]
 fn the_registry_is_consistent() {

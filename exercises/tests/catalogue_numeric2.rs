@@ -5,15 +5,10 @@
 
 use std::collections::BTreeSet;
 
-use distlab::catalogue::{self, skew, tmr, Report, Run, Scope};
+use distlab::catalogue::{self, skew, tmr, Run, Scope};
 
-fn failed(report: &Report) -> Vec<(String, String)> {
-    report.verdicts.iter().filter(|v| !v.passed()).map(|v| (v.check.clone(), v.message.clone())).collect()
-}
-
-fn assert_all_pass(report: &Report) {
-    assert!(failed(report).is_empty(), "{:?}", failed(report));
-}
+mod common;
+use common::{assert_all_pass, failed};
 
 #[test]
 fn both_are_registered_in_teaching_order() {
