@@ -24,6 +24,10 @@ pub mod lamport;
 pub mod leader;
 pub mod mutex;
 pub mod quorum;
+pub mod cristian;
+pub mod berkeley;
+pub mod register;
+pub mod timesync;
 pub mod render;
 pub mod ricart;
 pub mod ring;
@@ -216,6 +220,9 @@ pub fn registry() -> &'static [ExerciseSpec] {
         ricart::SPEC,
         tokenring::SPEC,
         quorum::SPEC,
+        cristian::SPEC,
+        berkeley::SPEC,
+        register::SPEC,
     ];
     REGISTRY
 }
