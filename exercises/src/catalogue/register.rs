@@ -286,15 +286,15 @@ impl ReadsLatest {
             .filter(|(_, &(_, began, done))| began > finished && done.is_some_and(|d| d < r.began))
             .max_by_key(|(_, &(_, _, done))| done);
         if let Some((v, &(writer, began, done))) = newer {
-            let old = if value == INITIAL {
-                "the initial value".to_string()
+            let (old, after) = if value == INITIAL {
+                ("the initial value".to_string(), String::new())
             } else {
-                format!("{value}, whose write had finished at {}", fmt_time(finished))
+                (format!("{value}"), format!(", after the write of {value} had finished ({})", fmt_time(finished)))
             };
             return Err(format!(
-                "{reader} returned {old}; but node {writer}'s write of {v} began after that ({}) and finished at {}, \
-                 before the read began: the read must return {v} or something newer. Return the value with the \
-                 highest version among NR replies",
+                "{reader} returned {old}; but node {writer}'s write of {v} ran from {} to {}{after}, all before the \
+                 read began: the read must return {v} or something newer. Return the value with the highest \
+                 version among NR replies",
                 fmt_time(began),
                 fmt_time(done.unwrap_or_default())
             ));
