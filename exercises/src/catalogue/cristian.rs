@@ -30,7 +30,7 @@ use crate::faults::fmt_time;
 use crate::network::ClockModel;
 use crate::process::NodeFactory;
 use crate::scenario::Scenario;
-use crate::trace::{Dest, EventKind};
+use crate::trace::{Dest, EventKind, Stop};
 use crate::{ms, Delay, Network, NodeId, Time};
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -149,12 +149,13 @@ impl Monitor<CristianMsg> for WithinBound {
 pub struct OnSchedule {
     last_ask: Vec<Option<Time>>,
     allowed: Vec<Time>,
+    until: Time,
 }
 
 impl OnSchedule {
     pub fn new(scenario: &Scenario) -> Self {
         let allowed = (0..scenario.nodes).map(|n| scenario.clock(n).true_span(SYNC_EVERY + RETRY) + ms(1)).collect();
-        OnSchedule { last_ask: vec![Some(0); scenario.nodes], allowed }
+        OnSchedule { last_ask: vec![Some(0); scenario.nodes], allowed, until: scenario.until }
     }
 
     fn judge(&self, t: Time) -> Result<(), String> {
@@ -194,7 +195,8 @@ impl Monitor<CristianMsg> for OnSchedule {
         Ok(())
     }
     fn at_end(&mut self, end: &RunEnd<'_>) -> Result<(), String> {
-        self.judge(end.end)
+        // A run that went quiet would stay quiet: nobody asks again.
+        self.judge(if end.stop == Stop::Quiet { self.until } else { end.end })
     }
 }
 
