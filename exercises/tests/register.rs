@@ -34,6 +34,8 @@ struct Knobs {
     local_versions: bool,
     /// Mistake: never resends.
     no_resend: bool,
+    /// Mistake: replicas keep their pair only in memory.
+    forgetful: bool,
 }
 
 const NEXT: TimerTag = 10;
@@ -147,10 +149,12 @@ impl Process<RegisterMsg> for Student {
         match msg {
             RegisterMsg::Query { op } => ctx.send(from, RegisterMsg::Reply { op, version: self.version, value: self.value }),
             RegisterMsg::Store { op, version, value } => {
-                if version > self.version {
-                    self.version = version;
-                    self.value = value;
-                    ctx.persist("pair", &(version, value));
+                let kept = (self.version, self.value).max((version, value));
+                if kept != (self.version, self.value) {
+                    (self.version, self.value) = kept;
+                    if !self.k.forgetful {
+                        ctx.persist("pair", &kept);
+                    }
                 }
                 ctx.send(from, RegisterMsg::Stored { op });
             }
@@ -260,6 +264,7 @@ fn mistakes_fail_with_a_counterexample_in_plain_words() {
     assert_caught(Knobs { first_reply: true, ..Knobs::default() }, LATEST, &["must return", "highest version"]);
     assert_caught(Knobs { local_versions: true, ..Knobs::default() }, LATEST, &["ran from", "before the read began"]);
     assert_caught(Knobs { no_resend: true, ..Knobs::default() }, DONE, &["is still waiting", "resend"]);
+
 }
 
 /// The replay of a failure, with the student's seed kept for the variant,
@@ -307,4 +312,23 @@ fn public_check_takes_well_under_a_second() {
     let start = Instant::now();
     register::check(register::reference::factory(), &Run::all(1));
     println!("register: grader check (public + hidden), {:.0} ms", start.elapsed().as_secs_f64() * 1000.0);
+}
+
+/// Replicas that keep their pair only in memory come back empty; the
+/// grader's hidden churn scenario (three replicas crashing one after the
+/// other) catches that for some students, not for all: such a read needs
+/// the forgetful replica to be the only one its quorum shares with the write.
+#[test]
+fn forgetful_replicas_are_caught_by_the_hidden_churn() {
+    let mut caught = 0;
+    for seed in 0..20 {
+        let report = register::check(student(Knobs { forgetful: true, ..Knobs::default() }), &Run::all(seed));
+        if let Some(v) = report.verdicts.iter().find(|v| !v.passed()) {
+            assert!(v.message.contains("crashes one after another") || v.scenario.contains("crashes one after another"), "{v}");
+            assert!(v.message.contains("must return"), "{v}");
+            caught += 1;
+        }
+    }
+    println!("forgetful replicas: caught for {caught} of 20 students");
+    assert!(caught > 0);
 }

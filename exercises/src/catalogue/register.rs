@@ -488,7 +488,7 @@ pub fn scenarios(seed: u64) -> Vec<ScenarioRuns> {
     let v = variant(seed);
     let calm = scenario("no faults", v.replicas, Network { delay: DELAY, ..Network::default() }, Vec::new());
     let lossy = Network { delay: DELAY, loss: v.loss_percent as f64 / 100.0, ..Network::default() };
-    let faults = vec![Fault::Crash { node: v.crashes, at: ms(15) }, Fault::Recover { node: v.crashes, at: ms(90) }];
+    let faults = vec![Fault::Crash { node: v.crashes, at: ms(30) }, Fault::Recover { node: v.crashes, at: ms(55) }];
     let crash = scenario("lossy, a replica crashes and recovers", v.replicas, lossy, faults);
     let mut runs = vec![ScenarioRuns::public(calm, 3), ScenarioRuns::public(crash, 4)];
     runs.extend(hidden_scenarios(&v));
