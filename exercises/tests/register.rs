@@ -62,7 +62,15 @@ struct Student {
 
 impl Student {
     fn new(k: Knobs) -> Self {
-        Student { k, version: Version::default(), value: INITIAL, done: 0, writes: 0, phase: Phase::Idle, answers: Vec::new() }
+        Student {
+            k,
+            version: Version::default(),
+            value: INITIAL,
+            done: 0,
+            writes: 0,
+            phase: Phase::Idle,
+            answers: Vec::new(),
+        }
     }
 
     fn quorums(&self, n: usize) -> (usize, usize) {
@@ -91,8 +99,10 @@ impl Student {
         let n = replicas(ctx.nodes());
         let (nr, nw) = self.quorums(n);
         let want = if matches!(self.phase, Phase::Store(..)) { nw } else { nr };
-        let silent: Vec<NodeId> =
-            (0..n).map(|i| (i + ctx.me() + self.done as usize) % n).filter(|r| !self.answers.iter().any(|a| a.0 == *r)).collect();
+        let silent: Vec<NodeId> = (0..n)
+            .map(|i| (i + ctx.me() + self.done as usize) % n)
+            .filter(|r| !self.answers.iter().any(|a| a.0 == *r))
+            .collect();
         let take = if self.k.lean && !all { want } else { silent.len() };
         let msg = self.request();
         for &r in silent.iter().take(take) {
@@ -147,7 +157,9 @@ impl Process<RegisterMsg> for Student {
         let (nr, nw) = self.quorums(n);
         let k = self.done + 1;
         match msg {
-            RegisterMsg::Query { op } => ctx.send(from, RegisterMsg::Reply { op, version: self.version, value: self.value }),
+            RegisterMsg::Query { op } => {
+                ctx.send(from, RegisterMsg::Reply { op, version: self.version, value: self.value })
+            }
             RegisterMsg::Store { op, version, value } => {
                 let kept = (self.version, self.value).max((version, value));
                 if kept != (self.version, self.value) {
@@ -245,7 +257,9 @@ fn other_correct_designs_pass_every_run() {
 fn assert_caught(k: Knobs, check: &str, words: &[&str]) -> (u64, Verdict) {
     for seed in 0..10 {
         let report = register::check(student(k), &Run::public(seed));
-        let Some(v) = report.verdicts.iter().find(|v| v.check == check && !v.passed()) else { continue };
+        let Some(v) = report.verdicts.iter().find(|v| v.check == check && !v.passed()) else {
+            continue;
+        };
         assert_eq!(v.status, Status::Fail, "{v}");
         assert!(v.event.is_some() && v.at.is_some(), "a counterexample names its event: {v}");
         for w in words {
@@ -260,11 +274,14 @@ fn assert_caught(k: Knobs, check: &str, words: &[&str]) -> (u64, Verdict) {
 
 #[test]
 fn mistakes_fail_with_a_counterexample_in_plain_words() {
-    assert_caught(Knobs { small_writes: true, ..Knobs::default() }, QUORUMS, &["acknowledgements from", "more than N/2"]);
+    assert_caught(
+        Knobs { small_writes: true, ..Knobs::default() },
+        QUORUMS,
+        &["acknowledgements from", "more than N/2"],
+    );
     assert_caught(Knobs { first_reply: true, ..Knobs::default() }, LATEST, &["must return", "highest version"]);
     assert_caught(Knobs { local_versions: true, ..Knobs::default() }, LATEST, &["ran from", "before the read began"]);
     assert_caught(Knobs { no_resend: true, ..Knobs::default() }, DONE, &["is still waiting", "resend"]);
-
 }
 
 /// The replay of a failure, with the student's seed kept for the variant,
@@ -324,7 +341,10 @@ fn forgetful_replicas_are_caught_by_the_hidden_churn() {
     for seed in 0..20 {
         let report = register::check(student(Knobs { forgetful: true, ..Knobs::default() }), &Run::all(seed));
         if let Some(v) = report.verdicts.iter().find(|v| !v.passed()) {
-            assert!(v.message.contains("crashes one after another") || v.scenario.contains("crashes one after another"), "{v}");
+            assert!(
+                v.message.contains("crashes one after another") || v.scenario.contains("crashes one after another"),
+                "{v}"
+            );
             assert!(v.message.contains("must return"), "{v}");
             caught += 1;
         }

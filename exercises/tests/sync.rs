@@ -41,7 +41,9 @@ fn assert_passes(spec: &ExerciseSpec, what: &str, check: impl Fn(&Run) -> Report
 fn assert_caught(what: &str, check: impl Fn(&Run) -> Report, name: &str, words: &[&str]) {
     for seed in 0..10 {
         let report = check(&Run::public(seed));
-        let Some(v) = report.verdicts.iter().find(|v| v.check == name && !v.passed()) else { continue };
+        let Some(v) = report.verdicts.iter().find(|v| v.check == name && !v.passed()) else {
+            continue;
+        };
         assert_eq!(v.status, Status::Fail, "{v}");
         assert!(v.event.is_some() && v.at.is_some(), "a counterexample names its event: {v}");
         for w in words {
@@ -174,16 +176,44 @@ fn cristian_with(k: CKnobs) -> impl Fn(&Run) -> Report {
 #[test]
 fn cristian_reference_and_other_designs_pass() {
     assert_passes(&cristian::SPEC, "reference", |r| cristian::check(cristian::reference::factory(), r));
-    assert_passes(&cristian::SPEC, "next sync after the answer", cristian_with(CKnobs { after_reply: true, ..Default::default() }));
-    assert_passes(&cristian::SPEC, "ids are send times, no retries", cristian_with(CKnobs { id_is_time: true, ..Default::default() }));
+    assert_passes(
+        &cristian::SPEC,
+        "next sync after the answer",
+        cristian_with(CKnobs { after_reply: true, ..Default::default() }),
+    );
+    assert_passes(
+        &cristian::SPEC,
+        "ids are send times, no retries",
+        cristian_with(CKnobs { id_is_time: true, ..Default::default() }),
+    );
 }
 
 #[test]
 fn cristian_mistakes_fail_in_plain_words() {
-    assert_caught("without half the round trip", cristian_with(CKnobs { no_half: true, ..Default::default() }), cristian::SKEW, &["off the server's", "half the round trip"]);
-    assert_caught("new time passed as a change", cristian_with(CKnobs { absolute: true, ..Default::default() }), cristian::SKEW, &["off the server's"]);
-    assert_caught("synchronises once", cristian_with(CKnobs { once: true, ..Default::default() }), cristian::SCHEDULE, &["had not asked again by"]);
-    assert_caught("retries every 2 ms", cristian_with(CKnobs { eager: true, ..Default::default() }), cristian::COST, &["two per sync"]);
+    assert_caught(
+        "without half the round trip",
+        cristian_with(CKnobs { no_half: true, ..Default::default() }),
+        cristian::SKEW,
+        &["off the server's", "half the round trip"],
+    );
+    assert_caught(
+        "new time passed as a change",
+        cristian_with(CKnobs { absolute: true, ..Default::default() }),
+        cristian::SKEW,
+        &["off the server's"],
+    );
+    assert_caught(
+        "synchronises once",
+        cristian_with(CKnobs { once: true, ..Default::default() }),
+        cristian::SCHEDULE,
+        &["had not asked again by"],
+    );
+    assert_caught(
+        "retries every 2 ms",
+        cristian_with(CKnobs { eager: true, ..Default::default() }),
+        cristian::COST,
+        &["two per sync"],
+    );
 }
 
 #[test]
@@ -207,14 +237,18 @@ fn cristian_bound_against_the_reference_skew() {
                 if let EventKind::ClockAdjust { node, delta } = e.kind {
                     adjust[node] += delta;
                     synced[node] = true;
-                    let skew = s.scenario.clock(node).reading(e.at) + adjust[node] - s.scenario.clock(SERVER).reading(e.at);
+                    let skew =
+                        s.scenario.clock(node).reading(e.at) + adjust[node] - s.scenario.clock(SERVER).reading(e.at);
                     worst = worst.max(skew.abs());
                 }
             }
         }
     }
     // Delays 2 to 12 ms: the bound right after a correction is 5 ms plus drift.
-    println!("cristian: reference's worst skew right after a correction {:.3} ms; bound 5 ms + drift", worst as f64 / 1000.0);
+    println!(
+        "cristian: reference's worst skew right after a correction {:.3} ms; bound 5 ms + drift",
+        worst as f64 / 1000.0
+    );
     assert!(worst <= ms(5) + 300 && worst > ms(3), "the bound is tight: {worst} us");
 }
 
@@ -367,17 +401,50 @@ fn berkeley_with(k: BKnobs) -> impl Fn(&Run) -> Report {
 #[test]
 fn berkeley_reference_and_other_designs_pass() {
     assert_passes(&berkeley::SPEC, "reference", |r| berkeley::check(berkeley::reference::factory(), r));
-    assert_passes(&berkeley::SPEC, "early average, polls one by one", berkeley_with(BKnobs { early: true, ..Default::default() }));
-    assert_passes(&berkeley::SPEC, "offsets from midpoints, float average", berkeley_with(BKnobs { float: true, ..Default::default() }));
+    assert_passes(
+        &berkeley::SPEC,
+        "early average, polls one by one",
+        berkeley_with(BKnobs { early: true, ..Default::default() }),
+    );
+    assert_passes(
+        &berkeley::SPEC,
+        "offsets from midpoints, float average",
+        berkeley_with(BKnobs { float: true, ..Default::default() }),
+    );
 }
 
 #[test]
 fn berkeley_mistakes_fail_in_plain_words() {
-    assert_caught("outliers averaged in", berkeley_with(BKnobs { keep_outliers: true, ..Default::default() }), berkeley::AVERAGE, &["far-off clock(s)", "counted in"]);
-    assert_caught("daemon forgets its own clock", berkeley_with(BKnobs { forget_self: true, ..Default::default() }), berkeley::AVERAGE, &["without the daemon's own clock"]);
-    assert_caught("absolute times instead of changes", berkeley_with(BKnobs { absolute: true, ..Default::default() }), berkeley::DELTAS, &["clock reading, not a change"]);
-    assert_caught("waits for every machine", berkeley_with(BKnobs { wait_all: true, ..Default::default() }), berkeley::AGREE, &["got no correction after"]);
-    assert_caught("applies repeated corrections", berkeley_with(BKnobs { repeat: true, ..Default::default() }), berkeley::DELTAS, &["without a new correction"]);
+    assert_caught(
+        "outliers averaged in",
+        berkeley_with(BKnobs { keep_outliers: true, ..Default::default() }),
+        berkeley::AVERAGE,
+        &["far-off clock(s)", "counted in"],
+    );
+    assert_caught(
+        "daemon forgets its own clock",
+        berkeley_with(BKnobs { forget_self: true, ..Default::default() }),
+        berkeley::AVERAGE,
+        &["without the daemon's own clock"],
+    );
+    assert_caught(
+        "absolute times instead of changes",
+        berkeley_with(BKnobs { absolute: true, ..Default::default() }),
+        berkeley::DELTAS,
+        &["clock reading, not a change"],
+    );
+    assert_caught(
+        "waits for every machine",
+        berkeley_with(BKnobs { wait_all: true, ..Default::default() }),
+        berkeley::AGREE,
+        &["got no correction after"],
+    );
+    assert_caught(
+        "applies repeated corrections",
+        berkeley_with(BKnobs { repeat: true, ..Default::default() }),
+        berkeley::DELTAS,
+        &["without a new correction"],
+    );
 }
 
 #[test]

@@ -133,7 +133,12 @@ pub struct LandsNear {
 
 impl LandsNear {
     pub fn new(scenario: &Scenario) -> Self {
-        LandsNear { readings: Readings::new(scenario), bounds: Bounds::new(scenario), rounds: Rounds::default(), judged: 0 }
+        LandsNear {
+            readings: Readings::new(scenario),
+            bounds: Bounds::new(scenario),
+            rounds: Rounds::default(),
+            judged: 0,
+        }
     }
 }
 
@@ -188,7 +193,12 @@ pub struct FairAverage {
 
 impl FairAverage {
     pub fn new(scenario: &Scenario) -> Self {
-        FairAverage { readings: Readings::new(scenario), bounds: Bounds::new(scenario), rounds: Rounds::default(), judged: 0 }
+        FairAverage {
+            readings: Readings::new(scenario),
+            bounds: Bounds::new(scenario),
+            rounds: Rounds::default(),
+            judged: 0,
+        }
     }
 
     /// The mean reading of `nodes` at `t`, as the daemon's handler found them.
@@ -245,7 +255,9 @@ impl Monitor<BerkeleyMsg> for FairAverage {
     fn on_event(&mut self, step: &Step<'_, BerkeleyMsg>) -> Result<(), String> {
         self.readings.step(step.kind);
         self.rounds.step(step);
-        if let (EventKind::Send { from: DAEMON, to, .. }, Some(BerkeleyMsg::Adjust { delta, .. })) = (step.kind, step.msg) {
+        if let (EventKind::Send { from: DAEMON, to, .. }, Some(BerkeleyMsg::Adjust { delta, .. })) =
+            (step.kind, step.msg)
+        {
             match to {
                 Dest::Node(to) => self.judge(*to, *delta, step.at)?,
                 Dest::AllOthers => {
@@ -373,7 +385,13 @@ impl AllAgree {
         let readings = Readings::new(scenario);
         let bounds = Bounds::new(scenario);
         let spread = 4 * (0..scenario.nodes).map(|n| bounds.of(&readings, n)).max().unwrap_or(0);
-        AllAgree { readings, spread, quiet: scenario.schedule.quiet_after(), corrected: vec![None; scenario.nodes], now: 0 }
+        AllAgree {
+            readings,
+            spread,
+            quiet: scenario.schedule.quiet_after(),
+            corrected: vec![None; scenario.nodes],
+            now: 0,
+        }
     }
 
     fn agree(&self, t: Time) -> Result<(), String> {
@@ -386,7 +404,9 @@ impl AllAgree {
             ));
         }
         let readings: Vec<(Time, NodeId)> = live.iter().map(|&n| (self.readings.at(n, t), n)).collect();
-        let (Some(lo), Some(hi)) = (readings.iter().min(), readings.iter().max()) else { return Ok(()) };
+        let (Some(lo), Some(hi)) = (readings.iter().min(), readings.iter().max()) else {
+            return Ok(());
+        };
         if hi.0 - lo.0 > self.spread {
             return Err(format!(
                 "at {} node {}'s clock was {} ahead of node {}'s; after the corrections all clocks should lie within {}",
@@ -512,7 +532,8 @@ fn scenario(name: &str, v: &Variant, machines: usize, network: Network) -> Scena
 pub fn scenarios(seed: u64) -> Vec<ScenarioRuns> {
     use crate::{Fault, Schedule};
     let v = variant(seed);
-    let calm = scenario("calm network, one clock far off", &v, v.machines, Network { delay: DELAY, ..Network::default() });
+    let calm =
+        scenario("calm network, one clock far off", &v, v.machines, Network { delay: DELAY, ..Network::default() });
     let mut crash = scenario(
         "10% loss and duplicates, a machine crashes",
         &v,
@@ -536,7 +557,8 @@ fn hidden_scenarios(v: &Variant) -> Vec<ScenarioRuns> {
     use crate::{Fault, Schedule};
     let lossy = Network { delay: DELAY, loss: 0.1, duplicate: 0.1, ..Network::default() };
     let mut gone = scenario("a machine crashes for good", v, 4, lossy.clone());
-    gone.schedule = Schedule { name: "node 2 crashes at 150 ms".into(), faults: vec![Fault::Crash { node: 2, at: ms(150) }] };
+    gone.schedule =
+        Schedule { name: "node 2 crashes at 150 ms".into(), faults: vec![Fault::Crash { node: 2, at: ms(150) }] };
     let mut split = scenario("two machines cut off for a while", v, 5, lossy);
     split.schedule = Schedule {
         name: "{0,1,2,3} | {4,5} from 100 to 350 ms".into(),

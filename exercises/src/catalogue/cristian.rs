@@ -75,7 +75,8 @@ pub struct WithinBound {
 impl WithinBound {
     pub fn new(scenario: &Scenario) -> Self {
         let readings = Readings::new(scenario);
-        let right_after = (0..scenario.nodes).map(|n| right_after(&scenario.network.delay, readings.drift(n))).collect();
+        let right_after =
+            (0..scenario.nodes).map(|n| right_after(&scenario.network.delay, readings.drift(n))).collect();
         let n = scenario.nodes;
         WithinBound { readings, latest: vec![None; n], synced_at: vec![None; n], right_after, judged: 0 }
     }
@@ -83,7 +84,9 @@ impl WithinBound {
     /// Every synchronised client's skew at true time `t`, against its bound.
     fn judge(&mut self, t: Time) -> Result<(), String> {
         for c in 1..self.latest.len() {
-            let Some(since) = self.synced_at[c].filter(|_| self.readings.up[c]) else { continue };
+            let Some(since) = self.synced_at[c].filter(|_| self.readings.up[c]) else {
+                continue;
+            };
             let apart = (self.readings.drift(c) - self.readings.drift(SERVER)).abs();
             let bound = self.right_after[c] + (apart * (t - since) as f64).ceil() as Time;
             let skew = self.readings.at(c, t) - self.readings.at(SERVER, t);
@@ -117,7 +120,9 @@ impl Monitor<CristianMsg> for WithinBound {
         }
         self.readings.step(step.kind);
         match (step.kind, step.msg) {
-            (EventKind::Send { from, .. }, Some(CristianMsg::Request { id })) => self.latest[*from] = Some((*id, false)),
+            (EventKind::Send { from, .. }, Some(CristianMsg::Request { id })) => {
+                self.latest[*from] = Some((*id, false))
+            }
             (EventKind::Deliver { to, .. }, Some(CristianMsg::Reply { id, .. })) => {
                 if let Some((latest, answered @ false)) = self.latest[*to].as_mut() {
                     if latest == id {
@@ -184,7 +189,9 @@ impl Monitor<CristianMsg> for OnSchedule {
         match (step.kind, step.msg) {
             (EventKind::Send { from, to, .. }, Some(CristianMsg::Request { .. })) => {
                 if *from == SERVER || *to != Dest::Node(SERVER) {
-                    return Err(format!("node {from} sent a Request to {to:?}: only clients ask, and only node 0 answers"));
+                    return Err(format!(
+                        "node {from} sent a Request to {to:?}: only clients ask, and only node 0 answers"
+                    ));
                 }
                 self.last_ask[*from] = Some(step.at);
             }
@@ -210,9 +217,8 @@ pub struct TwoPerSync {
 
 impl TwoPerSync {
     pub fn new(scenario: &Scenario) -> Self {
-        let syncs = (1..scenario.nodes)
-            .map(|c| (scenario.until / scenario.clock(c).true_span(SYNC_EVERY)) as usize + 1)
-            .sum();
+        let syncs =
+            (1..scenario.nodes).map(|c| (scenario.until / scenario.clock(c).true_span(SYNC_EVERY)) as usize + 1).sum();
         TwoPerSync { syncs, replies: 0 }
     }
 }
@@ -406,7 +412,9 @@ pub mod reference {
             match msg {
                 CristianMsg::Request { id } => ctx.send(from, CristianMsg::Reply { id, time: ctx.now() }),
                 CristianMsg::Reply { id, time } => {
-                    let Some((_, sent)) = self.waiting.filter(|&(asked, _)| asked == id) else { return };
+                    let Some((_, sent)) = self.waiting.filter(|&(asked, _)| asked == id) else {
+                        return;
+                    };
                     self.waiting = None;
                     ctx.cancel_timer(AGAIN);
                     let now = ctx.now();

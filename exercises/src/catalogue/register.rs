@@ -177,7 +177,10 @@ impl Tracker {
                     _ => return Err(format!("client node {from} sent {msg:?}: only replicas send that")),
                 };
                 if !matches!(to, Dest::Node(r) if *r < self.replicas) {
-                    return Err(format!("client node {from} sent {msg:?} to {to:?}: requests go to replicas (nodes 0 to {})", self.replicas - 1));
+                    return Err(format!(
+                        "client node {from} sent {msg:?} to {to:?}: requests go to replicas (nodes 0 to {})",
+                        self.replicas - 1
+                    ));
                 }
                 let cur = &mut self.clients[c];
                 let next = cur.done + 1;
@@ -202,7 +205,9 @@ impl Tracker {
             }
             (EventKind::Deliver { from, to, .. }, Some(msg)) => {
                 let Some(c) = self.client(*to) else { return Ok(None) };
-                let Some(open) = self.clients[c].open.as_mut() else { return Ok(None) };
+                let Some(open) = self.clients[c].open.as_mut() else {
+                    return Ok(None);
+                };
                 match msg {
                     RegisterMsg::Reply { op, .. } if *op == open.k => {
                         open.replies.insert(*from);
@@ -353,7 +358,13 @@ pub struct QuorumsOverlap {
 
 impl QuorumsOverlap {
     pub fn new(nodes: usize) -> Self {
-        QuorumsOverlap { tracker: Tracker::new(nodes), replicas: replicas(nodes), smallest_write: None, smallest_read: None, finished: 0 }
+        QuorumsOverlap {
+            tracker: Tracker::new(nodes),
+            replicas: replicas(nodes),
+            smallest_write: None,
+            smallest_read: None,
+            finished: 0,
+        }
     }
 
     fn judge(&mut self, r: &OpRecord) -> Result<(), String> {
@@ -506,7 +517,12 @@ fn hidden_scenarios(v: &Variant) -> Vec<ScenarioRuns> {
     let split = vec![Fault::Partition { a: vec![0], b: (1..n + CLIENTS).collect(), start: ms(5), end: ms(120) }];
     let split = scenario("a replica cut off, then back with old data", n, rough.clone(), split);
     let churn: Vec<Fault> = (0..3)
-        .flat_map(|r| [Fault::Crash { node: r, at: ms(10 + 40 * r as i64) }, Fault::Recover { node: r, at: ms(45 + 40 * r as i64) }])
+        .flat_map(|r| {
+            [
+                Fault::Crash { node: r, at: ms(10 + 40 * r as i64) },
+                Fault::Recover { node: r, at: ms(45 + 40 * r as i64) },
+            ]
+        })
         .collect();
     let churn = scenario("3 replicas, crashes one after another", 3, rough, churn);
     vec![ScenarioRuns::hidden(gone, 2), ScenarioRuns::hidden(split, 2), ScenarioRuns::hidden(churn, 2)]
