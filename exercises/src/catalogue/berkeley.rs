@@ -616,6 +616,7 @@ pub const SPEC: ExerciseSpec = ExerciseSpec {
                Box::new(Berkeley::default())\n}\n",
     solution: "Box::new(berkeley_node)",
     check_fn: "distlab::catalogue::berkeley::check",
+    host_fn: "distlab::catalogue::berkeley::host",
     checks: &[
         CheckSpec { name: NEAR, weight: 2, visibility: Visibility::Public },
         CheckSpec { name: AVERAGE, weight: 3, visibility: Visibility::Public },
@@ -625,6 +626,8 @@ pub const SPEC: ExerciseSpec = ExerciseSpec {
         CheckSpec { name: NODES_RUN_CLEANLY, weight: 0, visibility: Visibility::Public },
         CheckSpec { name: HIDDEN_CHECK, weight: 2, visibility: Visibility::Hidden },
     ],
+    check_remote: |connection, run| check(crate::remote::RemoteNode::factory(connection), run),
+    variant: |seed| super::variant_json(variant(seed)),
 };
 
 pub fn check(solution: Box<NodeFactory<BerkeleyMsg>>, run: &Run) -> Report {

@@ -359,6 +359,7 @@ pub const SPEC: ExerciseSpec = ExerciseSpec {
                Box::new(Cristian::default())\n}\n",
     solution: "Box::new(cristian_node)",
     check_fn: "distlab::catalogue::cristian::check",
+    host_fn: "distlab::catalogue::cristian::host",
     checks: &[
         CheckSpec { name: SKEW, weight: 5, visibility: Visibility::Public },
         CheckSpec { name: SCHEDULE, weight: 2, visibility: Visibility::Public },
@@ -366,6 +367,8 @@ pub const SPEC: ExerciseSpec = ExerciseSpec {
         CheckSpec { name: NODES_RUN_CLEANLY, weight: 0, visibility: Visibility::Public },
         CheckSpec { name: HIDDEN_CHECK, weight: 2, visibility: Visibility::Hidden },
     ],
+    check_remote: |connection, run| check(crate::remote::RemoteNode::factory(connection), run),
+    variant: |seed| super::variant_json(variant(seed)),
 };
 
 pub fn check(solution: Box<NodeFactory<CristianMsg>>, run: &Run) -> Report {

@@ -578,6 +578,7 @@ pub const SPEC: ExerciseSpec = ExerciseSpec {
                Box::new(Register::default())\n}\n",
     solution: "Box::new(register_node)",
     check_fn: "distlab::catalogue::register::check",
+    host_fn: "distlab::catalogue::register::host",
     checks: &[
         CheckSpec { name: LATEST, weight: 4, visibility: Visibility::Public },
         CheckSpec { name: QUORUMS, weight: 2, visibility: Visibility::Public },
@@ -586,6 +587,8 @@ pub const SPEC: ExerciseSpec = ExerciseSpec {
         CheckSpec { name: NODES_RUN_CLEANLY, weight: 0, visibility: Visibility::Public },
         CheckSpec { name: HIDDEN_CHECK, weight: 2, visibility: Visibility::Hidden },
     ],
+    check_remote: |connection, run| check(crate::remote::RemoteNode::factory(connection), run),
+    variant: |seed| super::variant_json(variant(seed)),
 };
 
 pub fn check(solution: Box<NodeFactory<RegisterMsg>>, run: &Run) -> Report {
