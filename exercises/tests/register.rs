@@ -352,3 +352,8 @@ fn forgetful_replicas_are_caught_by_the_hidden_churn() {
     println!("forgetful replicas: caught for {caught} of 20 students");
     assert!(caught > 0);
 }
+
+#[test]
+fn the_grader_path_gives_the_same_verdicts() {
+    common::remote_matches_local(&register::SPEC, register::reference::factory, register::check);
+}

@@ -492,3 +492,9 @@ fn variants_differ_between_students() {
         assert!((1..=v.machines).contains(&v.outlier));
     }
 }
+
+#[test]
+fn the_grader_path_gives_the_same_verdicts() {
+    common::remote_matches_local(&cristian::SPEC, cristian::reference::factory, cristian::check);
+    common::remote_matches_local(&berkeley::SPEC, berkeley::reference::factory, berkeley::check);
+}
