@@ -129,11 +129,12 @@ impl Student {
         }
     }
 
+    /// Leaves the resend timer running: when it fires, it resends for
+    /// whatever operation is current, or does nothing.
     fn finish(&mut self, ctx: &mut Ctx<RegisterMsg>, what: Observation) {
-        ctx.observe(what);
-        ctx.cancel_timer(RESEND);
-        self.phase = Phase::Idle;
         self.done += 1;
+        self.phase = Phase::Idle;
+        ctx.observe(what);
         if self.done < OPS {
             ctx.set_timer(NEXT, THINK);
         }
