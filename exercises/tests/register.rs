@@ -13,7 +13,7 @@ use distlab::catalogue::register::{
     self, first_op, operation, replicas, Op, RegisterMsg, Version, DONE, INITIAL, LATEST, MAX_DELAY, OPS, QUORUMS,
     THINK,
 };
-use distlab::catalogue::{Only, Run, Scope};
+use distlab::catalogue::{Run, Scope};
 use distlab::process::NodeFactory;
 use distlab::*;
 
@@ -290,7 +290,7 @@ fn mistakes_fail_with_a_counterexample_in_plain_words() {
 #[test]
 fn a_failure_replays_exactly() {
     let (seed, v) = assert_caught(Knobs { first_reply: true, ..Knobs::default() }, LATEST, &[]);
-    let run = Run { seed, scope: Scope::Public, only: Some(Only { scenario: v.scenario.clone(), seed: v.seed }) };
+    let run = Run::replay_for(seed, &v.scenario, v.seed);
     let again = register::check(student(Knobs { first_reply: true, ..Knobs::default() }), &run);
     let same = again.verdicts.iter().find(|w| w.check == LATEST).unwrap();
     assert_eq!(same, &v);

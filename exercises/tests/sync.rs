@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use distlab::catalogue::berkeley::{self, BerkeleyMsg, DAEMON, POLL_EVERY, THRESHOLD, WAIT};
 use distlab::catalogue::cristian::{self, CristianMsg, RETRY, SERVER, SYNC_EVERY};
-use distlab::catalogue::{ExerciseSpec, Only, Report, Run, Scope};
+use distlab::catalogue::{ExerciseSpec, Report, Run, Scope};
 use distlab::process::NodeFactory;
 use distlab::*;
 
@@ -51,8 +51,7 @@ fn assert_caught(what: &str, check: impl Fn(&Run) -> Report, name: &str, words: 
         }
         assert!(report.diagram.as_deref().is_some_and(|d| d.starts_with("<svg")));
         // The replay keeps the student's seed, which picks their clocks.
-        let only = Only { scenario: v.scenario.clone(), seed: v.seed };
-        let again = check(&Run { seed, scope: Scope::Public, only: Some(only) });
+        let again = check(&Run::replay_for(seed, &v.scenario, v.seed));
         assert_eq!(again.verdicts.iter().find(|w| w.check == name), Some(v), "{what}: the replay differs");
         println!("{what}\n  -> {v}");
         return;

@@ -154,6 +154,12 @@ impl Run {
     pub fn replay(scenario: &str, seed: u64) -> Self {
         Run { seed, scope: Scope::Public, only: Some(Only { scenario: scenario.into(), seed }) }
     }
+    /// One run, as a replay line names it, for the student whose seed is
+    /// `student`: exercises whose scenarios depend on the student's variant
+    /// (cristian, berkeley, register) need it to rebuild the same scenario.
+    pub fn replay_for(student: u64, scenario: &str, seed: u64) -> Self {
+        Run { seed: student, ..Run::replay(scenario, seed) }
+    }
 }
 
 /// The outcome of checking one solution: verdicts (several runs may
