@@ -21,7 +21,9 @@ fn the_registry_is_consistent() {
         assert!(e.checks.iter().any(|c| c.visibility == catalogue::Visibility::Public), "{}", e.id);
         // The items the solution expression names are defined by the scaffold.
         let inner = e.solution.rsplit(['(', '{']).next().unwrap();
-        for item in inner.split(',').map(|x| x.trim_matches(|c: char| c == ')' || c == '}' || c.is_whitespace())) {
+        for field in inner.split(',') {
+            // `item`, `&item`, or `field: &item`
+            let item = field.rsplit(':').next().unwrap().trim_matches(|c: char| c == ')' || c == '}' || c == '&' || c.is_whitespace());
             assert!(e.scaffold.contains(&format!("fn {item}(")), "{}: scaffold lacks fn {item}", e.id);
         }
         assert_eq!(catalogue::exercise(e.id).unwrap().id, e.id);
