@@ -58,8 +58,6 @@ const MIGRATIONS: &[&str] = &[
         submitted_at TEXT NOT NULL,
         graded_at TEXT,
         late INTEGER NOT NULL DEFAULT 0,
-        -- Attempt number among graded submissions (compile errors have none).
-        attempt INTEGER,
         -- How many times a result was committed (1 unless regraded).
         result_writes INTEGER NOT NULL DEFAULT 0,
         UNIQUE (student_id, idempotency_key)

@@ -28,8 +28,11 @@ pub enum Graded {
         diagnostics: String,
         truncated: bool,
     },
-    /// The grader could not judge (sandbox failure, a panic in the check).
+    /// The grader could not judge (a panic in its own check).
     Error(String),
+    /// The grader's machinery failed (sandbox set-up, disk): not the
+    /// submission's fault, so the job is tried again.
+    Infrastructure(String),
 }
 
 /// Timings of one grading, for logs and the benchmark.
@@ -61,7 +64,7 @@ pub fn grade(
             let staging = cache.staging(&key);
             let out = match compile(prepared, user, program.as_bytes(), &staging, &CompileOptions::default()) {
                 Ok(out) => out,
-                Err(e) => return (Graded::Error(format!("The grader could not compile: {e}")), timings),
+                Err(e) => return (Graded::Infrastructure(format!("compile sandbox: {e}")), timings),
             };
             let entry = match out.binary {
                 Some(bin) => Compiled::Binary(bin),
@@ -75,7 +78,7 @@ pub fn grade(
             };
             match cache.put(&key, entry) {
                 Ok(c) => c,
-                Err(e) => return (Graded::Error(format!("The grader could not store the binary: {e}")), timings),
+                Err(e) => return (Graded::Infrastructure(format!("compile cache: {e}")), timings),
             }
         }
     };
@@ -89,10 +92,10 @@ pub fn grade(
     let opts = RunOptions { limits: host_limits(), args: Vec::new() };
     let mut host = match start_host(prepared, user, &binary, &opts) {
         Ok(h) => h,
-        Err(e) => return (Graded::Error(format!("The grader could not start your program: {e}")), timings),
+        Err(e) => return (Graded::Infrastructure(format!("run sandbox: {e}")), timings),
     };
     let (Some(stdin), Some(stdout)) = (host.sandbox.stdin.take(), host.sandbox.stdout.take()) else {
-        return (Graded::Error("The sandbox gave no pipes.".into()), timings);
+        return (Graded::Infrastructure("the sandbox gave no pipes".into()), timings);
     };
     let connection = Connection::new(Box::new(stdout), Box::new(stdin));
     let run = Run::all(seed);

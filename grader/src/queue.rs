@@ -112,17 +112,23 @@ pub fn complete(c: &mut Connection, owner: &str, id: i64, verdict: Verdict, late
         "UPDATE submissions SET status = ?2, graded_at = ?3, late = ?4, result_writes = result_writes + 1 WHERE id = ?1",
         params![id, verdict.as_str(), now, late],
     )?;
-    // Only graded submissions are attempts; a compile error is not.
-    tx.execute(
-        "UPDATE submissions SET attempt = CASE WHEN status = 'graded' THEN
-             (SELECT count(*) FROM submissions o WHERE o.student_id = submissions.student_id
-                 AND o.exercise = submissions.exercise AND o.status = 'graded' AND o.id <= submissions.id)
-             ELSE NULL END
-         WHERE id = ?1",
-        [id],
-    )?;
     tx.commit()?;
     Ok(true)
+}
+
+/// How many times a job has been claimed.
+pub fn claim_count(c: &Connection, id: i64) -> Result<i64> {
+    Ok(c.query_row("SELECT attempts FROM jobs WHERE submission_id = ?1", [id], |r| r.get(0)).optional()?.unwrap_or(0))
+}
+
+/// Gives a job back to the queue (the grader failed, not the submission);
+pub fn release(c: &Connection, owner: &str, id: i64) -> Result<()> {
+    c.execute(
+        "UPDATE jobs SET state = 'queued', owner = NULL, lease_until = NULL WHERE submission_id = ?1 AND owner = ?2",
+        params![id, owner],
+    )?;
+    c.execute("UPDATE submissions SET status = 'queued' WHERE id = ?1", [id])?;
+    Ok(())
 }
 
 /// Puts submissions back in the queue for regrading; returns how many.

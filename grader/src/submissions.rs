@@ -69,8 +69,12 @@ pub struct Submission {
     pub feedback: Option<Feedback>,
 }
 
-const COLUMNS: &str = "s.id, s.student_id, s.exercise, s.status, s.submitted_at, s.graded_at, s.late, s.attempt,
-                       s.result_writes, r.report";
+/// The attempt number counts graded submissions only (a compile error is
+/// not an attempt), in submission order.
+const COLUMNS: &str = "s.id, s.student_id, s.exercise, s.status, s.submitted_at, s.graded_at, s.late,
+    CASE WHEN s.status = 'graded' THEN (SELECT count(*) FROM submissions o WHERE o.student_id = s.student_id
+        AND o.exercise = s.exercise AND o.status = 'graded' AND o.id <= s.id) END,
+    s.result_writes, r.report";
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Submission> {
     let report: Option<String> = r.get(9)?;

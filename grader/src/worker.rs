@@ -54,6 +54,10 @@ impl Wake {
 }
 
 const POLL: Duration = Duration::from_millis(500);
+/// Tries of a job whose grading failed for the grader's own reasons.
+const MAX_TRIES: i64 = 3;
+/// Pause after such a failure (a missing sandbox should not spin).
+const RETRY_PAUSE: Duration = Duration::from_secs(2);
 
 /// Starts `n` workers.
 pub fn spawn(grader: Arc<Grader>, n: usize) -> Vec<std::thread::JoinHandle<()>> {
@@ -101,6 +105,15 @@ pub fn process(g: &Grader, owner: &str, job: &Claimed) -> Result<()> {
     let slot = g.slots.acquire();
     let (graded, timings) = grade(&g.prepared, slot.user(), &g.cache, &exercise, &job.source, seed);
     drop(slot);
+    if let Graded::Infrastructure(why) = &graded {
+        let tries = g.db.with(|c| queue::claim_count(c, job.submission_id))?;
+        if tries < MAX_TRIES {
+            tracing::error!(submission = job.submission_id, tries, "grader failure, job queued again: {why}");
+            g.db.with(|c| queue::release(c, owner, job.submission_id))?;
+            std::thread::sleep(RETRY_PAUSE);
+            return Ok(());
+        }
+    }
     let submitted: DateTime<Utc> = DateTime::parse_from_rfc3339(&job.submitted_at)?.with_timezone(&Utc);
     let lateness = g.db.with(|c| deadlines::for_student(c, &job.student_id, &job.exercise))?.lateness(submitted);
     let (verdict, fb) = match graded {
@@ -116,6 +129,11 @@ pub fn process(g: &Grader, owner: &str, job: &Claimed) -> Result<()> {
             (Verdict::CompileError, feedback::compile_error(exercise.spec, &diagnostics, truncated))
         }
         Graded::Error(why) => (Verdict::Error, feedback::error(exercise.spec, &why)),
+        Graded::Infrastructure(why) => {
+            let fb = feedback::error(exercise.spec, "The grader failed to run your submission; an instructor will look at it.");
+            tracing::error!(submission = job.submission_id, "giving up after {MAX_TRIES} tries: {why}");
+            (Verdict::Error, fb)
+        }
     };
     let committed = g.db.with(|c| queue::complete(c, owner, job.submission_id, verdict, lateness.late, &fb))?;
     tracing::info!(

@@ -8,6 +8,7 @@ struct Nothing;
 
 impl Process<WarmupMsg> for Nothing {
     fn on_start(&mut self, _ctx: &mut Ctx<WarmupMsg>) {}
+    fn on_message(&mut self, _ctx: &mut Ctx<WarmupMsg>, _from: NodeId, _msg: WarmupMsg) {}
 }
 
 fn warmup_node(_id: NodeId) -> Box<dyn Process<WarmupMsg>> {
