@@ -43,7 +43,7 @@ impl HostProcess {
 /// Limits for a node host: it lives for a whole check (many runs), but
 /// spends little CPU of its own.
 pub fn host_limits() -> Limits {
-    Limits { wall: std::time::Duration::from_secs(120), cpu_secs: 20, ..Limits::run() }
+    Limits { wall: std::time::Duration::from_secs(60), cpu_secs: 10, ..Limits::run() }
 }
 
 /// Starts `binary` in the sandbox with its stdin and stdout piped to the

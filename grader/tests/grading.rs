@@ -141,3 +141,23 @@ fn hidden_details_show_after_the_deadline_and_late_work_loses_points() {
     let hidden = test_named(&r, "hidden scenarios");
     assert!(hidden["output"].as_str().unwrap().contains("passed"), "details after the deadline: {hidden}");
 }
+
+#[test]
+fn a_spinning_node_host_is_stopped_and_others_keep_being_graded() {
+    let dir = tempdir();
+    let students = roster(dir.path(), 2);
+    let srv = Server::start(dir.path(), 2, &[]);
+    let spin = "use distlab::catalogue::warmup::WarmupMsg;\nuse distlab::{NodeId, Process};\n\
+                fn warmup_node(_id: NodeId) -> Box<dyn Process<WarmupMsg>> { loop { std::hint::spin_loop(); } }\n";
+    let (_, bad) = submit(&srv.url, &students[0].1, "warmup", spin, None);
+    std::thread::sleep(Duration::from_millis(500));
+    let (_, good) = submit(&srv.url, &students[1].1, "warmup", &data("warmup_good.rs"), None);
+    let good = wait_graded(&srv.url, &students[1].1, good["id"].as_i64().unwrap(), GRADE_TIMEOUT);
+    assert_eq!(good["score"], 5.0, "graded while the other spins: {good}");
+    let bad = wait_graded(&srv.url, &students[0].1, bad["id"].as_i64().unwrap(), GRADE_TIMEOUT);
+    assert_eq!(bad["status"], "graded", "{bad}");
+    assert_eq!(bad["score"], 0.0, "{bad}");
+    assert!(bad["output"].as_str().unwrap().contains("CPU time"), "{bad}");
+    let clean = test_named(&bad, "nodes run without panicking");
+    assert!(clean["output"].as_str().unwrap().contains("stopped answering"), "{clean}");
+}
