@@ -64,7 +64,10 @@ fn main() -> anyhow::Result<()> {
     let db = dir.path().join("db.sqlite");
     std::fs::write(dir.path().join("roster.csv"), "id,name,email\nb1,Bench,b@x\n")?;
     let gradebook = distlab_grader::db::Db::open(&db)?;
-    let token = distlab_grader::roster::import(&gradebook, &dir.path().join("roster.csv"), &dir.path().join("tokens"))?[0].token.clone();
+    let token = distlab_grader::roster::import(&gradebook, &dir.path().join("roster.csv"), &dir.path().join("tokens"))?
+        [0]
+    .token
+    .clone();
     drop(gradebook);
 
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
@@ -118,7 +121,8 @@ fn main() -> anyhow::Result<()> {
     for i in 0..CARGO_ROUNDS {
         let program = gradable.program(&source(2000 + i));
         let t = Instant::now();
-        let out = compile(&prepared, slot.user(), program.as_bytes(), &dir.path().join("bin"), &CompileOptions::default())?;
+        let out =
+            compile(&prepared, slot.user(), program.as_bytes(), &dir.path().join("bin"), &CompileOptions::default())?;
         assert!(out.success(), "{}", out.diagnostics);
         rustc.push(t.elapsed());
     }

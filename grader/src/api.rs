@@ -75,7 +75,10 @@ async fn blocking<R: Send + 'static>(f: impl FnOnce() -> anyhow::Result<R> + Sen
 /// The student behind the `Authorization: Bearer` header.
 async fn student(state: &Arc<AppState>, headers: &HeaderMap) -> ApiResult<String> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
-        return Err(ApiError::new(StatusCode::UNAUTHORIZED, "Missing Authorization header: send `Authorization: Bearer <your token>`."));
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "Missing Authorization header: send `Authorization: Bearer <your token>`.",
+        ));
     };
     let token = value
         .to_str()
@@ -83,12 +86,14 @@ async fn student(state: &Arc<AppState>, headers: &HeaderMap) -> ApiResult<String
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim)
         .filter(|t| !t.is_empty())
-        .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "The Authorization header must be `Bearer <your token>`."))?
+        .ok_or_else(|| {
+            ApiError::new(StatusCode::UNAUTHORIZED, "The Authorization header must be `Bearer <your token>`.")
+        })?
         .to_owned();
     let db = Arc::clone(&state.db);
-    blocking(move || auth::student_for_token(&db, &token))
-        .await?
-        .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "The token is not valid: check the token file you were given."))
+    blocking(move || auth::student_for_token(&db, &token)).await?.ok_or_else(|| {
+        ApiError::new(StatusCode::UNAUTHORIZED, "The token is not valid: check the token file you were given.")
+    })
 }
 
 async fn healthz() -> Json<Value> {
@@ -121,7 +126,11 @@ async fn exercises(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Ap
     Ok(Json(Value::Array(list)))
 }
 
-async fn variant(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn variant(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     let who = student(&state, &headers).await?;
     let spec = catalogue::spec(&id).ok_or_else(|| unknown_exercise(&id))?;
     let seed = secret::student_seed(&state.secret, &who, spec.id);
@@ -139,9 +148,13 @@ async fn submit(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bo
     let key = match headers.get("idempotency-key") {
         None => None,
         Some(v) => {
-            let k = v.to_str().ok().filter(|k| !k.is_empty() && k.len() <= 200 && k.bytes().all(|b| b.is_ascii_graphic()));
+            let k =
+                v.to_str().ok().filter(|k| !k.is_empty() && k.len() <= 200 && k.bytes().all(|b| b.is_ascii_graphic()));
             let k = k.ok_or_else(|| {
-                ApiError::new(StatusCode::BAD_REQUEST, "The Idempotency-Key header must be 1 to 200 visible ASCII characters.")
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "The Idempotency-Key header must be 1 to 200 visible ASCII characters.",
+                )
             })?;
             Some(k.to_owned())
         }
@@ -149,8 +162,12 @@ async fn submit(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bo
     let bytes = axum::body::to_bytes(body, MAX_BODY).await.map_err(|_| {
         ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("The request body is over {} MiB.", MAX_BODY >> 20))
     })?;
-    let text = std::str::from_utf8(&bytes)
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("The request body is not valid UTF-8 (at byte {}).", e.valid_up_to())))?;
+    let text = std::str::from_utf8(&bytes).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("The request body is not valid UTF-8 (at byte {}).", e.valid_up_to()),
+        )
+    })?;
     let new: NewSubmission = serde_json::from_str(text).map_err(|e| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -182,7 +199,8 @@ async fn submit(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bo
     }
     let db = Arc::clone(&state.db);
     let exercise = spec.id;
-    let stored = blocking(move || db.with(|c| submissions::store(c, &who, exercise, key.as_deref(), &new.source))).await?;
+    let stored =
+        blocking(move || db.with(|c| submissions::store(c, &who, exercise, key.as_deref(), &new.source))).await?;
     if let Some(w) = &state.wake {
         w.notify();
     }
@@ -193,7 +211,11 @@ async fn submit(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bo
     Ok((status, Json(json!({ "id": stored.id(), "status": "queued" }))).into_response())
 }
 
-async fn submission(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn submission(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     let who = student(&state, &headers).await?;
     let not_found = || ApiError::new(StatusCode::NOT_FOUND, format!("You have no submission {id:?}."));
     let n: i64 = id.parse().map_err(|_| not_found())?;

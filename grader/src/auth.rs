@@ -39,9 +39,7 @@ pub fn issue_token(c: &rusqlite::Connection, student: &str) -> Result<String> {
 /// The student a bearer token belongs to.
 pub fn student_for_token(db: &Db, token: &str) -> Result<Option<String>> {
     let hash = token_hash(token);
-    db.with(|c| {
-        Ok(c.query_row("SELECT student_id FROM tokens WHERE hash = ?1", [hash], |r| r.get(0)).optional()?)
-    })
+    db.with(|c| Ok(c.query_row("SELECT student_id FROM tokens WHERE hash = ?1", [hash], |r| r.get(0)).optional()?))
 }
 
 pub fn hash_password(password: &str) -> Result<String> {

@@ -21,7 +21,8 @@ macro_rules! algorithm {
         (
             stringify!($module),
             concat!("distlab::catalogue::", stringify!($module), "::host"),
-            (|c, run| catalogue::$module::check(RemoteNode::<catalogue::$module::$msg>::factory(c), run)) as RemoteCheck,
+            (|c, run| catalogue::$module::check(RemoteNode::<catalogue::$module::$msg>::factory(c), run))
+                as RemoteCheck,
         )
     };
 }

@@ -101,7 +101,10 @@ impl Settings {
                 _ => Lateness {
                     late: true,
                     penalty: 1.0,
-                    note: Some(format!("Submitted after the last accepted time ({}): it does not count.", self.late_deadline.unwrap_or(d).to_rfc3339())),
+                    note: Some(format!(
+                        "Submitted after the last accepted time ({}): it does not count.",
+                        self.late_deadline.unwrap_or(d).to_rfc3339()
+                    )),
                 },
             },
             _ => Lateness { late: false, penalty: 0.0, note: None },

@@ -46,10 +46,7 @@ pub fn from_report(report: &Report, spec: &ExerciseSpec, penalty: f64, late_note
         let ok = r.status == Status::Pass;
         passed += ok as usize;
         let output = match (&r.first_problem, r.status) {
-            (Some(v), _) => format!(
-                "{}\nscenario '{}', seed {}\nreplay: {}",
-                v.message, v.scenario, v.seed, v.replay
-            ),
+            (Some(v), _) => format!("{}\nscenario '{}', seed {}\nreplay: {}", v.message, v.scenario, v.seed, v.replay),
             (None, Status::Pass) => format!("passed ({} run{})", r.runs, if r.runs == 1 { "" } else { "s" }),
             (None, _) => "not run".into(),
         };

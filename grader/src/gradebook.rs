@@ -49,7 +49,8 @@ pub fn export_csv(c: &Connection, path: &Path) -> Result<usize> {
     header.extend(exercises.iter().map(|e| format!("{} ({})", e.title, e.id)));
     header.push("Final Points".into());
     w.write_record(&header)?;
-    let mut possible: Vec<String> = vec!["    Points Possible".into(), String::new(), String::new(), String::new(), String::new()];
+    let mut possible: Vec<String> =
+        vec!["    Points Possible".into(), String::new(), String::new(), String::new(), String::new()];
     possible.extend(exercises.iter().map(|e| e.points.to_string()));
     possible.push(exercises.iter().map(|e| e.points).sum::<u32>().to_string());
     w.write_record(&possible)?;

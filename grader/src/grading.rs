@@ -85,7 +85,9 @@ pub fn grade(
     timings.compile_secs = t.elapsed().as_secs_f64();
     let binary = match compiled {
         Compiled::Binary(b) => b,
-        Compiled::Failed { diagnostics, truncated } => return (Graded::CompileError { diagnostics, truncated }, timings),
+        Compiled::Failed { diagnostics, truncated } => {
+            return (Graded::CompileError { diagnostics, truncated }, timings)
+        }
     };
 
     let t = Instant::now();
@@ -104,7 +106,12 @@ pub fn grade(
     timings.check_secs = t.elapsed().as_secs_f64();
     let report = match checked {
         Ok(r) => r,
-        Err(_) => return (Graded::Error("The grader's check failed unexpectedly; your submission will be looked at.".into()), timings),
+        Err(_) => {
+            return (
+                Graded::Error("The grader's check failed unexpectedly; your submission will be looked at.".into()),
+                timings,
+            )
+        }
     };
     let host_note = match outcome {
         Ok(o) => o.limit.map(|l| format!("Your program was stopped: {}.", limit_sentence(l))),

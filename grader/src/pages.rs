@@ -103,8 +103,11 @@ async fn session(state: &Arc<AppState>, headers: &HeaderMap) -> Result<Session, 
 async fn form_session(state: &Arc<AppState>, headers: &HeaderMap, csrf: &str) -> Result<Session, Response> {
     let s = session(state, headers).await?;
     if !auth::same_secret(&s.csrf, csrf) {
-        return Err(PageError(StatusCode::FORBIDDEN, "The form is stale or forged (CSRF token mismatch); reload the page.".into())
-            .into_response());
+        return Err(PageError(
+            StatusCode::FORBIDDEN,
+            "The form is stale or forged (CSRF token mismatch); reload the page.".into(),
+        )
+        .into_response());
     }
     Ok(s)
 }
@@ -182,9 +185,12 @@ async fn dashboard(
                 .map(|st| {
                     let cells: Vec<String> = exercises
                         .iter()
-                        .map(|e| scores.get(&(st.id.clone(), e.id.to_owned())).map(|v| format!("{v:.2}")).unwrap_or_default())
+                        .map(|e| {
+                            scores.get(&(st.id.clone(), e.id.to_owned())).map(|v| format!("{v:.2}")).unwrap_or_default()
+                        })
                         .collect();
-                    let total: f64 = exercises.iter().filter_map(|e| scores.get(&(st.id.clone(), e.id.to_owned()))).sum();
+                    let total: f64 =
+                        exercises.iter().filter_map(|e| scores.get(&(st.id.clone(), e.id.to_owned()))).sum();
                     context! { id => st.id, name => st.name, cells => cells, total => format!("{total:.2}") }
                 })
                 .collect();
@@ -233,10 +239,16 @@ async fn submission_page(State(state): State<Arc<AppState>>, headers: HeaderMap,
     let found = blocking(move || db.with(|c| Ok((submissions::get(c, id)?, submissions::source(c, id)?)))).await;
     let (sub, source) = match found {
         Ok((Some(s), src)) => (s, src),
-        Ok((None, _)) => return PageError(StatusCode::NOT_FOUND, format!("There is no submission {id}.")).into_response(),
+        Ok((None, _)) => {
+            return PageError(StatusCode::NOT_FOUND, format!("There is no submission {id}.")).into_response()
+        }
         Err(e) => return e.into_response(),
     };
-    let diagram = sub.feedback.as_ref().and_then(|f| f.diagram_svg.as_ref()).map(|d| base64::engine::general_purpose::STANDARD.encode(d));
+    let diagram = sub
+        .feedback
+        .as_ref()
+        .and_then(|f| f.diagram_svg.as_ref())
+        .map(|d| base64::engine::general_purpose::STANDARD.encode(d));
     let ctx = context! {
         back => "/dashboard",
         s => context! { id => sub.id, exercise => sub.exercise, student_id => sub.student_id, submitted_at => sub.submitted_at,
@@ -272,11 +284,21 @@ fn back_with(message: &str) -> Response {
 
 fn url_escape(s: &str) -> String {
     s.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
         .collect()
 }
 
-async fn save_settings(State(state): State<Arc<AppState>>, headers: HeaderMap, Form(f): Form<SettingsForm>) -> Response {
+async fn save_settings(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Form(f): Form<SettingsForm>,
+) -> Response {
     if let Err(r) = form_session(&state, &headers, &f.csrf).await {
         return r;
     }
@@ -307,13 +329,18 @@ struct ExtensionForm {
     until: String,
 }
 
-async fn grant_extension(State(state): State<Arc<AppState>>, headers: HeaderMap, Form(f): Form<ExtensionForm>) -> Response {
+async fn grant_extension(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Form(f): Form<ExtensionForm>,
+) -> Response {
     if let Err(r) = form_session(&state, &headers, &f.csrf).await {
         return r;
     }
     let db = Arc::clone(&state.db);
     let r = tokio::task::spawn_blocking(move || -> anyhow::Result<String> {
-        let spec = catalogue::spec(&f.exercise).ok_or_else(|| anyhow::anyhow!("there is no exercise {:?}", f.exercise))?;
+        let spec =
+            catalogue::spec(&f.exercise).ok_or_else(|| anyhow::anyhow!("there is no exercise {:?}", f.exercise))?;
         let until = parse_time("the date", &f.until)?.ok_or_else(|| anyhow::anyhow!("the date is empty"))?;
         db.with(|c| deadlines::set_extension(c, f.student.trim(), spec.id, until))?;
         Ok(format!("Extension for {} on {} until {}.", f.student.trim(), spec.id, until.to_rfc3339()))
@@ -381,7 +408,10 @@ async fn student_page(State(state): State<Arc<AppState>>, Form(f): Form<TokenFor
     let subs: Vec<_> = subs
         .into_iter()
         .map(|mut v| {
-            let d = v.get("diagram_svg").and_then(|d| d.as_str()).map(|d| base64::engine::general_purpose::STANDARD.encode(d));
+            let d = v
+                .get("diagram_svg")
+                .and_then(|d| d.as_str())
+                .map(|d| base64::engine::general_purpose::STANDARD.encode(d));
             v["diagram"] = serde_json::json!(d);
             minijinja::Value::from_serialize(&v)
         })

@@ -25,7 +25,8 @@ pub struct Claimed {
 /// At start of a (single) server: jobs that were running when the previous
 /// process died go back to the queue.
 pub fn requeue_running(c: &Connection) -> Result<usize> {
-    let n = c.execute("UPDATE jobs SET state = 'queued', owner = NULL, lease_until = NULL WHERE state = 'running'", [])?;
+    let n =
+        c.execute("UPDATE jobs SET state = 'queued', owner = NULL, lease_until = NULL WHERE state = 'running'", [])?;
     c.execute("UPDATE submissions SET status = 'queued' WHERE id IN (SELECT submission_id FROM jobs)", [])?;
     Ok(n)
 }
@@ -86,9 +87,19 @@ impl Verdict {
 /// Commits the result of a job this worker owns. Returns false (and writes
 /// nothing) when the job is no longer ours: its lease expired and another
 /// worker took it.
-pub fn complete(c: &mut Connection, owner: &str, id: i64, verdict: Verdict, late: bool, feedback: &Feedback) -> Result<bool> {
+pub fn complete(
+    c: &mut Connection,
+    owner: &str,
+    id: i64,
+    verdict: Verdict,
+    late: bool,
+    feedback: &Feedback,
+) -> Result<bool> {
     let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let ours = tx.execute("DELETE FROM jobs WHERE submission_id = ?1 AND owner = ?2 AND state = 'running'", params![id, owner])?;
+    let ours = tx.execute(
+        "DELETE FROM jobs WHERE submission_id = ?1 AND owner = ?2 AND state = 'running'",
+        params![id, owner],
+    )?;
     if ours == 0 {
         return Ok(false);
     }

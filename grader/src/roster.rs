@@ -37,9 +37,15 @@ pub fn import(db: &Db, csv_path: &Path, token_dir: &Path) -> Result<Vec<Issued>>
         .with_context(|| format!("reading {}", csv_path.display()))?;
     let mut rows = Vec::new();
     for (i, row) in reader.deserialize::<Row>().enumerate() {
-        let row = row.with_context(|| format!("{}: row {} (expected columns id,name,email)", csv_path.display(), i + 2))?;
+        let row =
+            row.with_context(|| format!("{}: row {} (expected columns id,name,email)", csv_path.display(), i + 2))?;
         if row.id.is_empty() || !row.id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
-            bail!("{}: row {}: student id {:?} must be letters, digits, '-', '_' or '.'", csv_path.display(), i + 2, row.id);
+            bail!(
+                "{}: row {}: student id {:?} must be letters, digits, '-', '_' or '.'",
+                csv_path.display(),
+                i + 2,
+                row.id
+            );
         }
         rows.push(row);
     }

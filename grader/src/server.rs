@@ -80,7 +80,8 @@ pub fn serve(opts: ServeOptions) -> Result<()> {
 
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind(opts.addr).await.with_context(|| format!("binding {}", opts.addr))?;
+        let listener =
+            tokio::net::TcpListener::bind(opts.addr).await.with_context(|| format!("binding {}", opts.addr))?;
         // The line tests and scripts wait for.
         println!("listening on http://{}", listener.local_addr()?);
         axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;

@@ -93,7 +93,8 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Submission> {
 }
 
 pub fn get(c: &Connection, id: i64) -> Result<Option<Submission>> {
-    let sql = format!("SELECT {COLUMNS} FROM submissions s LEFT JOIN results r ON r.submission_id = s.id WHERE s.id = ?1");
+    let sql =
+        format!("SELECT {COLUMNS} FROM submissions s LEFT JOIN results r ON r.submission_id = s.id WHERE s.id = ?1");
     Ok(c.query_row(&sql, [id], row).optional()?)
 }
 

@@ -66,7 +66,10 @@ pub fn spawn(grader: Arc<Grader>, n: usize) -> Vec<std::thread::JoinHandle<()>> 
         .map(|i| {
             let g = Arc::clone(&grader);
             let owner = format!("{}-{}-{i}", std::process::id(), &run_id[..8]);
-            std::thread::Builder::new().name(format!("worker-{i}")).spawn(move || work(&g, &owner)).expect("spawn worker")
+            std::thread::Builder::new()
+                .name(format!("worker-{i}"))
+                .spawn(move || work(&g, &owner))
+                .expect("spawn worker")
         })
         .collect()
 }
@@ -96,7 +99,8 @@ fn work(g: &Grader, owner: &str) {
 /// Grades one claimed job and commits its result.
 pub fn process(g: &Grader, owner: &str, job: &Claimed) -> Result<()> {
     let Some(exercise) = catalogue::gradable(&job.exercise) else {
-        let spec = catalogue::spec(&job.exercise).ok_or_else(|| anyhow::anyhow!("unknown exercise {}", job.exercise))?;
+        let spec =
+            catalogue::spec(&job.exercise).ok_or_else(|| anyhow::anyhow!("unknown exercise {}", job.exercise))?;
         let fb = feedback::error(spec, "This exercise is not graded by the server yet; your submission is kept.");
         g.db.with(|c| queue::complete(c, owner, job.submission_id, Verdict::Error, false, &fb))?;
         return Ok(());
@@ -130,7 +134,10 @@ pub fn process(g: &Grader, owner: &str, job: &Claimed) -> Result<()> {
         }
         Graded::Error(why) => (Verdict::Error, feedback::error(exercise.spec, &why)),
         Graded::Infrastructure(why) => {
-            let fb = feedback::error(exercise.spec, "The grader failed to run your submission; an instructor will look at it.");
+            let fb = feedback::error(
+                exercise.spec,
+                "The grader failed to run your submission; an instructor will look at it.",
+            );
             tracing::error!(submission = job.submission_id, "giving up after {MAX_TRIES} tries: {why}");
             (Verdict::Error, fb)
         }

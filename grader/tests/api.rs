@@ -81,12 +81,14 @@ fn bad_submissions_get_clear_errors_and_store_nothing() {
         assert!(error_of(&j).contains(needle), "{what}: {j}");
     }
     // Just over 256 KiB of source.
-    let big = serde_json::to_vec(&serde_json::json!({ "exercise": "warmup", "source": "a".repeat(256 * 1024 + 1) })).unwrap();
+    let big =
+        serde_json::to_vec(&serde_json::json!({ "exercise": "warmup", "source": "a".repeat(256 * 1024 + 1) })).unwrap();
     let (s, j, _) = request("POST", &post, Some(t), &[], Some(&big));
     assert_eq!(s, 413, "{j}");
     assert!(error_of(&j).contains("256 KiB"), "{j}");
     // Exactly 256 KiB is fine.
-    let ok = serde_json::to_vec(&serde_json::json!({ "exercise": "warmup", "source": "a".repeat(256 * 1024) })).unwrap();
+    let ok =
+        serde_json::to_vec(&serde_json::json!({ "exercise": "warmup", "source": "a".repeat(256 * 1024) })).unwrap();
     let (s, j, _) = request("POST", &post, Some(t), &[], Some(&ok));
     assert_eq!(s, 202, "{j}");
     // A body far over any source.
@@ -230,7 +232,8 @@ fn instructor_pages_need_a_login_and_csrf_tokens() {
     let (s, cookie, _, body) = form(&format!("{url}/login"), None, &[("name", "prof"), ("password", "wrong password")]);
     assert_eq!(s, 401);
     assert!(cookie.is_none() && body.contains("Wrong name or password"));
-    let (s, cookie, loc, _) = form(&format!("{url}/login"), None, &[("name", "prof"), ("password", "correct horse battery")]);
+    let (s, cookie, loc, _) =
+        form(&format!("{url}/login"), None, &[("name", "prof"), ("password", "correct horse battery")]);
     assert_eq!((s, loc.as_deref()), (303, Some("/dashboard")));
     let cookie = cookie.expect("session cookie");
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");

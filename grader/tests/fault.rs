@@ -141,8 +141,9 @@ fn a_killed_server_loses_nothing_and_grades_each_submission_once() {
     // And correctly: the verdict follows the program, not the crash.
     let jobs = Arc::try_unwrap(jobs).unwrap();
     for (i, id) in ids.iter().enumerate() {
-        let score: f64 = db.query_row("SELECT score FROM results WHERE submission_id = ?1", [id], |r| r.get(0)).unwrap();
-        let is_good = jobs[i].2 % 2 == 0;
+        let score: f64 =
+            db.query_row("SELECT score FROM results WHERE submission_id = ?1", [id], |r| r.get(0)).unwrap();
+        let is_good = jobs[i].2.is_multiple_of(2);
         assert_eq!(score == 5.0, is_good, "submission {id} (source {}) scored {score}", jobs[i].2);
     }
     eprintln!("fault test done in {:.1} s", started.elapsed().as_secs_f64());

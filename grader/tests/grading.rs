@@ -102,8 +102,13 @@ fn submissions_are_graded_end_to_end() {
     let out = cli(dir.path(), &["regrade", "--exercise", "warmup", "--workers", "1"], None);
     assert!(out.contains("4 submission(s) queued"), "{out}");
     let db = rusqlite::Connection::open(dir.path().join("db.sqlite")).unwrap();
-    let writes: Vec<i64> =
-        db.prepare("SELECT result_writes FROM submissions ORDER BY id").unwrap().query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+    let writes: Vec<i64> = db
+        .prepare("SELECT result_writes FROM submissions ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
     assert_eq!(writes, vec![2, 2, 2, 2]);
     let again = wait_graded(url, t, ids[0].1, GRADE_TIMEOUT);
     assert_eq!(again["score"], 5.0);

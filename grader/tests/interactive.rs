@@ -28,7 +28,10 @@ fn main() {
 "#;
 
 fn opts(wall: u64, args: &[&str]) -> RunOptions {
-    RunOptions { limits: Limits { wall: Duration::from_secs(wall), ..Limits::run() }, args: args.iter().map(|s| s.to_string()).collect() }
+    RunOptions {
+        limits: Limits { wall: Duration::from_secs(wall), ..Limits::run() },
+        args: args.iter().map(|s| s.to_string()).collect(),
+    }
 }
 
 #[test]

@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use distlab_grader::sandbox::user::processes_of_uid;
-use distlab_grader::{compile, prepare, run, CompileOptions, CompileOutcome, Outcome, PrepareOptions, Prepared, RunOptions, SandboxUser, SlotPool};
+use distlab_grader::{
+    compile, prepare, run, CompileOptions, CompileOutcome, Outcome, PrepareOptions, Prepared, RunOptions, SandboxUser,
+    SlotPool,
+};
 
 pub const SECRET: &str = "TOP-SECRET-7f3a9c";
 
@@ -62,7 +65,8 @@ pub fn tempdir() -> tempfile::TempDir {
 }
 
 pub fn compile_src(user: SandboxUser, src: &str, dir: &Path) -> CompileOutcome {
-    let out = compile(prepared(), user, src.as_bytes(), &dir.join("main"), &CompileOptions::default()).expect("compile launches");
+    let out = compile(prepared(), user, src.as_bytes(), &dir.join("main"), &CompileOptions::default())
+        .expect("compile launches");
     eprintln!(
         "[{}] compile: ok={} {:?} limit={:?} wall={:.3}s cpu={:.3}s",
         std::thread::current().name().unwrap_or("?"),
@@ -157,14 +161,22 @@ pub fn cli(dir: &Path, args: &[&str], stdin: Option<&str>) -> String {
     let mut cmd = std::process::Command::new(binary());
     cmd.arg("--db").arg(dir.join("db.sqlite")).arg("--cache").arg(dir.join("cache"));
     cmd.arg("--prepared").arg(workspace().join("var/prepared")).arg("--workspace").arg(workspace());
-    cmd.args(args).stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    cmd.args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
     let mut child = cmd.spawn().expect("start the grader binary");
     if let Some(s) = stdin {
         child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
     }
     drop(child.stdin.take());
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{args:?} failed: {}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -202,7 +214,10 @@ impl Server {
             prepared(); // prepared once per test binary, not by the server
             pool(); // slot users exist
         }
-        let stderr_log = dir.join(format!("serve-{}.log", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()));
+        let stderr_log = dir.join(format!(
+            "serve-{}.log",
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+        ));
         let mut cmd = std::process::Command::new(binary());
         cmd.arg("--db").arg(dir.join("db.sqlite")).arg("--cache").arg(dir.join("cache"));
         cmd.arg("--prepared").arg(workspace().join("var/prepared")).arg("--workspace").arg(workspace());
