@@ -132,3 +132,51 @@ impl Feedback {
         self
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use distlab::catalogue::{warmup, Report};
+    use distlab::check::{Status, Verdict};
+
+    use super::*;
+
+    fn verdict(check: &str, ok: bool) -> Verdict {
+        Verdict {
+            check: check.into(),
+            status: if ok { Status::Pass } else { Status::Fail },
+            message: format!("{check} message"),
+            event: None,
+            at: None,
+            seed: 9,
+            scenario: "s".into(),
+            replay: format!(":check warmup --scenario s --seed 9 ({check})"),
+        }
+    }
+
+    #[test]
+    fn scores_by_weight_redacts_hidden_and_applies_the_penalty() {
+        let spec = &warmup::SPEC;
+        let hidden = spec.checks.iter().find(|c| c.visibility == Visibility::Hidden).unwrap().name;
+        let mut verdicts: Vec<Verdict> = spec.checks.iter().map(|c| verdict(c.name, true)).collect();
+        verdicts.push(verdict(hidden, false));
+        verdicts.push(verdict("node 0 hears from everyone", false));
+        let report = Report { exercise: "warmup".into(), verdicts, diagram: Some("<svg/>".into()) };
+        let fb = from_report(&report, spec, 0.0, None);
+        assert_eq!(fb.score, Some(2.0)); // only "every pong answers a ping" (2 of 5)
+        assert_eq!(fb.replay.as_deref(), Some(":check warmup --scenario s --seed 9 (node 0 hears from everyone)"));
+        let h = fb.tests.iter().find(|t| t.name == hidden).unwrap();
+        assert!(h.output.contains(&format!("{hidden} message")));
+        let shown = fb.clone().for_student(false);
+        let h = shown.tests.iter().find(|t| t.name == hidden).unwrap();
+        assert_eq!((h.output.as_str(), h.status.as_str()), (HIDDEN_UNTIL_DEADLINE, "failed"));
+        assert_eq!(fb.clone().for_student(true), fb);
+        assert_eq!(from_report(&report, spec, 0.25, Some("late")).score, Some(1.5));
+    }
+
+    #[test]
+    fn compile_errors_are_capped() {
+        let fb = compile_error(&warmup::SPEC, &"é".repeat(MAX_OUTPUT), false);
+        assert!(fb.output.len() < MAX_OUTPUT + 200 && fb.output.ends_with("[compiler output truncated]"));
+        assert_eq!(fb.score, None);
+    }
+}
