@@ -96,6 +96,15 @@ async fn student(state: &Arc<AppState>, headers: &HeaderMap) -> ApiResult<String
     })
 }
 
+/// Unknown paths get a JSON error too.
+pub async fn no_route(uri: axum::http::Uri) -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, format!("There is nothing at {}.", uri.path()))
+}
+
+pub async fn wrong_method(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, format!("{} does not accept {method}.", uri.path()))
+}
+
 async fn healthz() -> Json<Value> {
     Json(json!({ "ok": true }))
 }

@@ -76,7 +76,11 @@ pub fn serve(opts: ServeOptions) -> Result<()> {
         rate: RateLimit::new(opts.rate_per_minute, Duration::from_secs(60)),
         wake: grader.clone().map(|g| Arc::new(WakeHandle(g))),
     });
-    let app = crate::api::routes().merge(crate::pages::routes()).with_state(state);
+    let app = crate::api::routes()
+        .merge(crate::pages::routes())
+        .fallback(crate::api::no_route)
+        .method_not_allowed_fallback(crate::api::wrong_method)
+        .with_state(state);
 
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {

@@ -52,6 +52,12 @@ fn auth_exercises_and_variants() {
     assert_ne!(v1["seed"].as_u64(), Some(seed0), "each student has their own seed");
     let (_, other, _) = request("GET", &format!("{url}/api/v1/exercises/lamport/variant"), Some(t0), &[], None);
     assert_ne!(other["seed"].as_u64(), Some(seed0), "each exercise has its own seed");
+    let (s, j, _) = request("GET", &format!("{url}/api/v1/nothing-here"), Some(t0), &[], None);
+    assert_eq!(s, 404);
+    assert!(error_of(&j).contains("/api/v1/nothing-here"), "{j}");
+    let (s, j, _) = request("POST", &format!("{url}/api/v1/exercises"), Some(t0), &[], Some(b"{}"));
+    assert_eq!(s, 405);
+    assert!(error_of(&j).contains("POST"), "{j}");
     let (s, j, _) = request("GET", &format!("{url}/api/v1/exercises/nope/variant"), Some(t0), &[], None);
     assert_eq!(s, 404);
     assert!(error_of(&j).contains("nope"));
