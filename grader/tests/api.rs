@@ -292,3 +292,32 @@ fn instructor_pages_need_a_login_and_csrf_tokens() {
     let (s, _, _, _) = form(&format!("{url}/student"), None, &[("token", "nope")]);
     assert_eq!(s, 401);
 }
+
+#[test]
+fn a_bad_roster_row_stops_the_import_and_stores_nothing() {
+    let dir = tempdir();
+    let csv = dir.path().join("bad.csv");
+    std::fs::write(&csv, "id,name,email\ns1,Ada,ada@x\ns 2,Bob,bob@x\n").unwrap();
+    let out = std::process::Command::new(binary())
+        .arg("--db")
+        .arg(dir.path().join("db.sqlite"))
+        .args(["roster", "import", csv.to_str().unwrap(), "--tokens"])
+        .arg(dir.path().join("tokens"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("row 3") && err.contains("s 2"), "{err}");
+    let db = rusqlite::Connection::open(dir.path().join("db.sqlite")).unwrap();
+    let n: i64 = db.query_row("SELECT count(*) FROM students", [], |r| r.get(0)).unwrap_or(0);
+    assert_eq!(n, 0);
+    // A good roster: tokens in 0600 files, stored only as hashes.
+    let students = roster(dir.path(), 3);
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(dir.path().join("tokens/s0.token")).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let stored: Vec<String> =
+        db.prepare("SELECT hash FROM tokens").unwrap().query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+    assert_eq!(stored.len(), 3);
+    assert!(students.iter().all(|(_, t)| !stored.contains(t)), "tokens are not stored in clear");
+}
