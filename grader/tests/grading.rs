@@ -166,3 +166,25 @@ fn a_spinning_node_host_is_stopped_and_others_keep_being_graded() {
     let clean = test_named(&bad, "nodes run without panicking");
     assert!(clean["output"].as_str().unwrap().contains("stopped answering"), "{clean}");
 }
+
+#[test]
+fn a_numeric_exercise_is_graded_over_the_function_call_protocol() {
+    let dir = tempdir();
+    let students = roster(dir.path(), 1);
+    let srv = Server::start(dir.path(), 1, &[]);
+    let t = &students[0].1;
+    let (s, v, _) = request("GET", &format!("{}/api/v1/exercises/hops/variant", srv.url), Some(t), &[], None);
+    assert_eq!(s, 200);
+    assert!(!v["variant"].is_null(), "hops has per-student parameters: {v}");
+    let (s, j) = submit(&srv.url, t, "hops", &data("hops_good.rs"), None);
+    assert_eq!(s, 202);
+    let r = wait_graded(&srv.url, t, j["id"].as_i64().unwrap(), GRADE_TIMEOUT);
+    assert_eq!(r["status"], "graded", "{r}");
+    assert_eq!(r["score"], 10.0, "{r}");
+    // Off by one on the torus: that check fails, with the case that shows it.
+    let wrong = data("hops_good.rs").replace("2 * (k / 2)", "2 * (k / 2) - 1");
+    let (_, j) = submit(&srv.url, t, "hops", &wrong, None);
+    let r = wait_graded(&srv.url, t, j["id"].as_i64().unwrap(), GRADE_TIMEOUT);
+    assert_eq!(test_named(&r, "torus matches BFS")["status"], "failed", "{r}");
+    assert_eq!(test_named(&r, "grid matches BFS")["status"], "passed", "{r}");
+}
