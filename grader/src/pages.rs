@@ -123,6 +123,11 @@ struct LoginForm {
 }
 
 async fn login(State(state): State<Arc<AppState>>, Form(f): Form<LoginForm>) -> PageResult {
+    if let Err(wait) = state.login_rate.check(&f.name, "login") {
+        let mut r = render("login.html", context! { error => format!("Too many attempts: try again in {wait} s.") })?;
+        *r.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+        return Ok(r);
+    }
     let db = Arc::clone(&state.db);
     let name = f.name.clone();
     let id = blocking(move || {

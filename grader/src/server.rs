@@ -22,6 +22,8 @@ pub struct AppState {
     pub db: Arc<Db>,
     pub secret: Vec<u8>,
     pub rate: RateLimit,
+    /// Login attempts per instructor name (argon2 is slow, guessing slower).
+    pub login_rate: RateLimit,
     /// Wakes the workers after a submission (None when there are none).
     pub wake: Option<Arc<WakeHandle>>,
 }
@@ -74,6 +76,7 @@ pub fn serve(opts: ServeOptions) -> Result<()> {
         db,
         secret,
         rate: RateLimit::new(opts.rate_per_minute, Duration::from_secs(60)),
+        login_rate: RateLimit::new(5, Duration::from_secs(60)),
         wake: grader.clone().map(|g| Arc::new(WakeHandle(g))),
     });
     let app = crate::api::routes()

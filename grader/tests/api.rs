@@ -97,10 +97,11 @@ fn bad_submissions_get_clear_errors_and_store_nothing() {
         serde_json::to_vec(&serde_json::json!({ "exercise": "warmup", "source": "a".repeat(256 * 1024) })).unwrap();
     let (s, j, _) = request("POST", &post, Some(t), &[], Some(&ok));
     assert_eq!(s, 202, "{j}");
-    // A body far over any source.
-    let huge = vec![b' '; 3 << 20];
-    let (s, j, _) = request("POST", &post, Some(t), &[], Some(&huge));
-    assert_eq!(s, 413, "{j}");
+    // A body far over any source: the server answers 413 without reading
+    // it all (and may close before the client has sent everything).
+    let (s, text) = raw_post(&srv.url, t, &vec![b' '; 3 << 20]);
+    assert_eq!(s, 413, "{text}");
+    assert!(text.contains("\"error\"") && text.contains("MiB"), "{text}");
     // A bad token or key stores nothing either.
     let body = serde_json::to_vec(&serde_json::json!({ "exercise": "warmup", "source": "x" })).unwrap();
     let (s, _, _) = request("POST", &post, Some("wrong"), &[], Some(&body));
@@ -147,6 +148,31 @@ fn students_read_only_their_own_submissions() {
         assert_eq!(s, 404, "{bad}: {j}");
         assert!(error_of(&j).contains(bad));
     }
+}
+
+/// A POST over a bare socket that keeps reading the answer even when the
+/// server stops reading the body.
+fn raw_post(url: &str, token: &str, body: &[u8]) -> (u16, String) {
+    use std::io::{Read, Write};
+    let addr = url.trim_start_matches("http://").to_owned();
+    let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+    let head = format!(
+        "POST /api/v1/submissions HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    let mut writer = stream.try_clone().unwrap();
+    let body = body.to_vec();
+    let sender = std::thread::spawn(move || {
+        let _ = writer.write_all(head.as_bytes()).and_then(|_| writer.write_all(&body));
+        // may hit EPIPE
+    });
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer); // may end in ECONNRESET after the answer
+    let _ = sender.join();
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    let status = text.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    (status, text)
 }
 
 fn chrono_like(s: &str) -> bool {
@@ -280,6 +306,11 @@ fn instructor_pages_need_a_login_and_csrf_tokens() {
     let w = ex.as_array().unwrap().iter().find(|e| e["id"] == "warmup").unwrap().clone();
     assert!(w["deadline"].as_str().unwrap().starts_with("2030-02-01"), "s1 has the extension: {w}");
 
+    // Guessing is throttled per name: 5 tries a minute (two used above).
+    let statuses: Vec<u16> =
+        (0..5).map(|_| form(&format!("{url}/login"), None, &[("name", "prof"), ("password", "guess")]).0).collect();
+    assert_eq!(statuses, vec![401, 401, 401, 429, 429]);
+
     // The student page shows a student's own submissions only.
     let (s, html) = page(&format!("{url}/student"), None);
     assert_eq!(s, 200);
@@ -316,8 +347,13 @@ fn a_bad_roster_row_stops_the_import_and_stores_nothing() {
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(dir.path().join("tokens/s0.token")).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600);
-    let stored: Vec<String> =
-        db.prepare("SELECT hash FROM tokens").unwrap().query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+    let stored: Vec<String> = db
+        .prepare("SELECT hash FROM tokens")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
     assert_eq!(stored.len(), 3);
     assert!(students.iter().all(|(_, t)| !stored.contains(t)), "tokens are not stored in clear");
 }
