@@ -153,12 +153,52 @@ async fn shell_loop(shared: Arc<Shared>, mut shell: RouterSocket) -> Result<()> 
         tracing::debug!(msg_type = msg.msg_type(), "shell");
         shared.status(&msg, "busy");
         let replies = handle_shell(&shared, &msg).await;
+        let abort = msg.msg_type() == "execute_request"
+            && msg.content["stop_on_error"].as_bool().unwrap_or(true)
+            && replies.iter().any(|r| r.content["status"] == "error");
         for r in replies {
             shell.send(r.to_zmq(&shared.signer, None)).await.context("shell send")?;
         }
         shared.status(&msg, "idle");
         if msg.msg_type() == "shutdown_request" {
             shared.shutdown.notify_one();
+        }
+        if abort {
+            abort_queued(&shared, &mut shell).await?;
+        }
+    }
+}
+
+/// After a failed execute with `stop_on_error`, the executes that were
+/// already queued behind it are answered `aborted` instead of run (what the
+/// protocol asks, like ipykernel). Other requests in the queue are handled.
+async fn abort_queued(shared: &Arc<Shared>, shell: &mut RouterSocket) -> Result<()> {
+    loop {
+        let raw = match tokio::time::timeout(std::time::Duration::from_millis(20), shell.recv()).await {
+            Ok(raw) => raw.context("shell recv")?,
+            Err(_) => return Ok(()), // the queue is empty
+        };
+        let msg = match Message::from_zmq(raw, &shared.signer) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!("dropping bad shell message: {e:#}");
+                continue;
+            }
+        };
+        shared.status(&msg, "busy");
+        let replies = if msg.msg_type() == "execute_request" {
+            let count = *shared.execution_count.lock().unwrap();
+            vec![shared.reply(&msg, "execute_reply", json!({"status": "aborted", "execution_count": count}))]
+        } else {
+            handle_shell(shared, &msg).await
+        };
+        for r in replies {
+            shell.send(r.to_zmq(&shared.signer, None)).await.context("shell send")?;
+        }
+        shared.status(&msg, "idle");
+        if msg.msg_type() == "shutdown_request" {
+            shared.shutdown.notify_one();
+            return Ok(());
         }
     }
 }
@@ -422,11 +462,14 @@ async fn execute(shared: &Arc<Shared>, msg: &Message) -> Message {
             if store_history {
                 shared.history.lock().unwrap().push(count, &code, plain);
             }
-            let payload: Vec<Value> = success
+            let mut payload: Vec<Value> = success
                 .pages
                 .into_iter()
                 .map(|(text, html)| json!({"source": "page", "data": {"text/plain": text, "text/html": html}, "start": 0}))
                 .collect();
+            if let Some(text) = success.next_input {
+                payload.push(json!({"source": "set_next_input", "text": text, "replace": false}));
+            }
             shared.reply(msg, "execute_reply", json!({
                 "status": "ok", "execution_count": count, "payload": payload, "user_expressions": {}
             }))
@@ -490,8 +533,13 @@ fn publish_event(
             }
             shared.publish(parent, "stream", json!({"name": "stderr", "text": text}));
         }
-        ExecEvent::Display(data) => {
-            shared.publish(parent, "display_data", json!({"data": data, "metadata": {}, "transient": {}}));
+        ExecEvent::Display { data, display_id, update } => {
+            let transient = match display_id {
+                Some(id) => json!({"display_id": id}),
+                None => json!({}),
+            };
+            let kind = if update { "update_display_data" } else { "display_data" };
+            shared.publish(parent, kind, json!({"data": data, "metadata": {}, "transient": transient}));
         }
         ExecEvent::Clear { wait } => shared.publish(parent, "clear_output", json!({"wait": wait})),
     }
