@@ -520,7 +520,6 @@ impl Engine {
         interrupted: &AtomicBool,
     ) -> Result<(), KernelError> {
         match out {
-            MagicOutput::None => {}
             MagicOutput::Display(data) => {
                 let _ = events.send(ExecEvent::Display { data, display_id: None, update: false });
             }

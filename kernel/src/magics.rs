@@ -79,8 +79,6 @@ impl ParsedCell {
 /// What a magic produced.
 #[derive(Debug, Clone, PartialEq)]
 pub enum MagicOutput {
-    /// Nothing to show.
-    None,
     /// Rich output, sent as display_data (mime type -> data).
     Display(BTreeMap<String, String>),
     /// Text for the pager (an execute_reply `page` payload).
