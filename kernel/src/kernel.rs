@@ -141,13 +141,20 @@ fn finish(shared: &Shared) {
 }
 
 async fn shell_loop(shared: Arc<Shared>, mut shell: RouterSocket) -> Result<()> {
+    // A request taken from the socket while aborting, still to be handled.
+    let mut next: Option<Message> = None;
     loop {
-        let raw = shell.recv().await.context("shell recv")?;
-        let msg = match Message::from_zmq(raw, &shared.signer) {
-            Ok(m) => m,
-            Err(e) => {
-                tracing::warn!("dropping bad shell message: {e:#}");
-                continue;
+        let msg = match next.take() {
+            Some(m) => m,
+            None => {
+                let raw = shell.recv().await.context("shell recv")?;
+                match Message::from_zmq(raw, &shared.signer) {
+                    Ok(m) => m,
+                    Err(e) => {
+                        tracing::warn!("dropping bad shell message: {e:#}");
+                        continue;
+                    }
+                }
             }
         };
         tracing::debug!(msg_type = msg.msg_type(), "shell");
@@ -156,6 +163,7 @@ async fn shell_loop(shared: Arc<Shared>, mut shell: RouterSocket) -> Result<()> 
         let abort = msg.msg_type() == "execute_request"
             && msg.content["stop_on_error"].as_bool().unwrap_or(true)
             && replies.iter().any(|r| r.content["status"] == "error");
+        let failed_at = chrono::Utc::now();
         for r in replies {
             shell.send(r.to_zmq(&shared.signer, None)).await.context("shell send")?;
         }
@@ -164,19 +172,25 @@ async fn shell_loop(shared: Arc<Shared>, mut shell: RouterSocket) -> Result<()> 
             shared.shutdown.notify_one();
         }
         if abort {
-            abort_queued(&shared, &mut shell).await?;
+            next = abort_queued(&shared, &mut shell, failed_at).await?;
         }
     }
 }
 
 /// After a failed execute with `stop_on_error`, the executes that were
-/// already queued behind it are answered `aborted` instead of run (what the
-/// protocol asks, like ipykernel). Other requests in the queue are handled.
-async fn abort_queued(shared: &Arc<Shared>, shell: &mut RouterSocket) -> Result<()> {
+/// already queued behind it (sent before the client could know of the
+/// error: their header date is earlier) are answered `aborted` instead of
+/// run, as the protocol asks. Other requests met on the way are handled.
+/// Returns the first execute sent after the error, to be run as usual.
+async fn abort_queued(
+    shared: &Arc<Shared>,
+    shell: &mut RouterSocket,
+    failed_at: chrono::DateTime<chrono::Utc>,
+) -> Result<Option<Message>> {
     loop {
-        let raw = match tokio::time::timeout(std::time::Duration::from_millis(20), shell.recv()).await {
+        let raw = match tokio::time::timeout(std::time::Duration::from_millis(50), shell.recv()).await {
             Ok(raw) => raw.context("shell recv")?,
-            Err(_) => return Ok(()), // the queue is empty
+            Err(_) => return Ok(None), // nothing queued
         };
         let msg = match Message::from_zmq(raw, &shared.signer) {
             Ok(m) => m,
@@ -185,20 +199,26 @@ async fn abort_queued(shared: &Arc<Shared>, shell: &mut RouterSocket) -> Result<
                 continue;
             }
         };
-        shared.status(&msg, "busy");
-        let replies = if msg.msg_type() == "execute_request" {
+        if msg.msg_type() == "execute_request" {
+            let sent = chrono::DateTime::parse_from_rfc3339(&msg.header.date).ok().map(|d| d.with_timezone(&chrono::Utc));
+            if !sent.is_some_and(|d| d < failed_at) {
+                return Ok(Some(msg));
+            }
+            shared.status(&msg, "busy");
             let count = *shared.execution_count.lock().unwrap();
-            vec![shared.reply(&msg, "execute_reply", json!({"status": "aborted", "execution_count": count}))]
-        } else {
-            handle_shell(shared, &msg).await
-        };
-        for r in replies {
+            let reply = shared.reply(&msg, "execute_reply", json!({"status": "aborted", "execution_count": count}));
+            shell.send(reply.to_zmq(&shared.signer, None)).await.context("shell send")?;
+            shared.status(&msg, "idle");
+            continue;
+        }
+        shared.status(&msg, "busy");
+        for r in handle_shell(shared, &msg).await {
             shell.send(r.to_zmq(&shared.signer, None)).await.context("shell send")?;
         }
         shared.status(&msg, "idle");
         if msg.msg_type() == "shutdown_request" {
             shared.shutdown.notify_one();
-            return Ok(());
+            return Ok(None);
         }
     }
 }
