@@ -61,6 +61,11 @@ class DistlabKernelTests(jupyter_kernel_test.KernelTests):
     @classmethod
     def setUpClass(cls):
         cls.km, cls.kc = start_new_kernel(kernel_name=cls.kernel_name, startup_timeout=TIMEOUT)
+        # The first cell of a kernel is the slowest (evcxr's first build);
+        # run it here, so the library's tests (15 s timeouts) do not race it
+        # on a busy machine.
+        reply = cls.kc.execute_interactive("let warm_up = 1;", timeout=TIMEOUT)
+        assert reply["content"]["status"] == "ok", reply
 
     # ---- our own checks, beyond jupyter_kernel_test ----
 
