@@ -67,15 +67,18 @@ impl Outbox {
     pub fn pending(&self) -> (Vec<Pending>, Vec<String>) {
         let mut found = Vec::new();
         let mut problems = Vec::new();
-        let Ok(dir) = std::fs::read_dir(&self.dir) else { return (found, problems) };
+        let Ok(dir) = std::fs::read_dir(&self.dir) else {
+            return (found, problems);
+        };
         for item in dir.flatten() {
             let path = item.path();
             if path.extension().is_none_or(|e| e != "json") {
                 continue;
             }
-            match std::fs::read_to_string(&path).map_err(|e| e.to_string()).and_then(|t| {
-                serde_json::from_str::<Entry>(&t).map_err(|e| e.to_string())
-            }) {
+            match std::fs::read_to_string(&path)
+                .map_err(|e| e.to_string())
+                .and_then(|t| serde_json::from_str::<Entry>(&t).map_err(|e| e.to_string()))
+            {
                 Ok(entry) => found.push(Pending { path, entry }),
                 Err(e) => problems.push(format!("{}: {e}", path.display())),
             }
@@ -109,7 +112,10 @@ mod tests {
         assert_eq!(std::fs::metadata(&a.path).unwrap().permissions().mode() & 0o777, 0o600);
         let (pending, problems) = outbox.pending();
         assert!(problems.is_empty());
-        assert_eq!(pending.iter().map(|p| p.entry.exercise.as_str()).collect::<Vec<_>>(), ["warmup", "lamport"]);
+        assert_eq!(
+            pending.iter().map(|p| p.entry.exercise.as_str()).collect::<Vec<_>>(),
+            ["warmup", "lamport"]
+        );
         assert_eq!(pending[0].entry, a.entry);
         outbox.ack(&pending[0]).unwrap();
         outbox.ack(&pending[0]).unwrap(); // twice is fine

@@ -29,7 +29,13 @@ fn esc(s: &str) -> String {
 
 /// 4xx answers that will never turn into a success by sending again.
 fn permanent(e: &ClientError) -> bool {
-    matches!(e, ClientError::Status { code: 400 | 404 | 413 | 415 | 422, .. })
+    matches!(
+        e,
+        ClientError::Status {
+            code: 400 | 404 | 413 | 415 | 422,
+            ..
+        }
+    )
 }
 
 /// Send what earlier `:submit`s left in the outbox, oldest first. Stops at
@@ -44,7 +50,13 @@ fn send_pending(
     let (pending, problems) = outbox.pending();
     let pending = pending.into_iter().filter(|p| except.is_none_or(|e| e.path != p.path));
     for p in problems {
-        screen.show(text(format!("warning: an outbox file could not be read and was left alone: {p}")), None, false);
+        screen.show(
+            text(format!(
+                "warning: an outbox file could not be read and was left alone: {p}"
+            )),
+            None,
+            false,
+        );
     }
     for p in pending {
         match client.submit(&p.entry.exercise, &p.entry.source, &p.entry.idempotency_key) {
@@ -110,7 +122,10 @@ pub fn submit(
     let entry = outbox.put(exercise, source, client.base()).map_err(|e| {
         KernelError::new(
             "SubmitFailed",
-            format!("could not write the outbox in {} ({e}); nothing was sent", outbox.dir().display()),
+            format!(
+                "could not write the outbox in {} ({e}); nothing was sent",
+                outbox.dir().display()
+            ),
         )
     })?;
     if let Err(e) = send_pending(&client, outbox, Some(&entry), screen) {
@@ -126,9 +141,18 @@ pub fn submit(
 }
 
 fn progress(exercise: &str, id: u64, status: &str, waited: Duration) -> BTreeMap<String, String> {
-    let t = format!("Submission #{id} ({exercise}): {status} (waiting {} s)", waited.as_secs());
+    let t = format!(
+        "Submission #{id} ({exercise}): {status} (waiting {} s)",
+        waited.as_secs()
+    );
     BTreeMap::from([
-        ("text/html".to_owned(), format!("<p style=\"font-family:sans-serif;margin:4px 0\">&#8987; {}</p>", esc(&t))),
+        (
+            "text/html".to_owned(),
+            format!(
+                "<p style=\"font-family:sans-serif;margin:4px 0\">&#8987; {}</p>",
+                esc(&t)
+            ),
+        ),
         ("text/plain".to_owned(), t),
     ])
 }
@@ -140,7 +164,11 @@ fn terminal(status: &str) -> bool {
 fn wait_for_grade(client: &Client, exercise: &str, id: u64, screen: &mut dyn Screen) -> Result<Value, KernelError> {
     let display_id = format!("distlab-submit-{id}-{}", uuid::Uuid::new_v4());
     let start = Instant::now();
-    screen.show(progress(exercise, id, "queued", Duration::ZERO), Some(&display_id), false);
+    screen.show(
+        progress(exercise, id, "queued", Duration::ZERO),
+        Some(&display_id),
+        false,
+    );
     let mut delay = Duration::from_millis(300);
     let mut last = String::from("queued");
     loop {
@@ -148,7 +176,11 @@ fn wait_for_grade(client: &Client, exercise: &str, id: u64, screen: &mut dyn Scr
             Ok(v) => {
                 let status = v["status"].as_str().unwrap_or("unknown").to_owned();
                 if terminal(&status) {
-                    screen.show(progress(exercise, id, &status, start.elapsed()), Some(&display_id), true);
+                    screen.show(
+                        progress(exercise, id, &status, start.elapsed()),
+                        Some(&display_id),
+                        true,
+                    );
                     return Ok(v);
                 }
                 last = status;
@@ -204,7 +236,11 @@ pub fn result_display(r: &Value) -> BTreeMap<String, String> {
         r["exercise"].as_str().unwrap_or("?"),
         num(&r["score"]),
         num(&r["max_score"]),
-        if r["late"].as_bool() == Some(true) { " (late)" } else { "" }
+        if r["late"].as_bool() == Some(true) {
+            " (late)"
+        } else {
+            ""
+        }
     );
     let output = r["output"].as_str().unwrap_or("").trim();
     let mut plain = format!("{head}\n");
@@ -214,7 +250,10 @@ pub fn result_display(r: &Value) -> BTreeMap<String, String> {
     );
     if !output.is_empty() {
         plain.push_str(&format!("{output}\n"));
-        html.push_str(&format!("<pre style=\"margin:4px 0;white-space:pre-wrap\">{}</pre>\n", esc(output)));
+        html.push_str(&format!(
+            "<pre style=\"margin:4px 0;white-space:pre-wrap\">{}</pre>\n",
+            esc(output)
+        ));
     }
     let tests = r["tests"].as_array().cloned().unwrap_or_default();
     if !tests.is_empty() {
@@ -230,7 +269,14 @@ pub fn result_display(r: &Value) -> BTreeMap<String, String> {
         let out = t["output"].as_str().unwrap_or("").trim();
         let mark = if st == "passed" { "✔" } else { "✘" };
         let score = format!("{}/{}", num(&t["score"]), num(&t["max_score"]));
-        plain.push_str(&format!("  {mark} {name}: {st}, {score}{}\n", if out.is_empty() { String::new() } else { format!(" — {out}") }));
+        plain.push_str(&format!(
+            "  {mark} {name}: {st}, {score}{}\n",
+            if out.is_empty() {
+                String::new()
+            } else {
+                format!(" — {out}")
+            }
+        ));
         let colour = if st == "passed" { "#009E73" } else { "#D55E00" };
         html.push_str(&format!(
             "<tr><td style=\"padding:2px 8px\">{}</td><td style=\"padding:2px 8px;color:{colour}\">{mark} {}</td>\
@@ -246,7 +292,10 @@ pub fn result_display(r: &Value) -> BTreeMap<String, String> {
     }
     if let Some(replay) = r["replay"].as_str() {
         plain.push_str(&format!("replay the first failing run with: {replay}\n"));
-        html.push_str(&format!("<p style=\"margin:4px 0\">Replay the first failing run: <code>{}</code></p>\n", esc(replay)));
+        html.push_str(&format!(
+            "<p style=\"margin:4px 0\">Replay the first failing run: <code>{}</code></p>\n",
+            esc(replay)
+        ));
     }
     if let Some(svg) = r["diagram_svg"].as_str() {
         html.push_str(&format!("<div style=\"overflow:auto;max-height:85vh\">\n{svg}</div>\n"));
