@@ -5,6 +5,7 @@
 //! is running.
 
 use crate::errors::{self, KernelError};
+use crate::course::CourseState;
 use crate::magics::{self, MagicHost, MagicOutput};
 use crate::relay;
 use crate::workdir::KernelConfig;
@@ -21,7 +22,8 @@ use tokio::sync::{mpsc, oneshot};
 pub enum ExecEvent {
     Stdout(String),
     Stderr(String),
-    Display(BTreeMap<String, String>),
+    /// Rich output; with a display id, later updates can replace it.
+    Display { data: BTreeMap<String, String>, display_id: Option<String>, update: bool },
     Clear { wait: bool },
 }
 
@@ -30,6 +32,8 @@ pub enum ExecEvent {
 pub struct ExecSuccess {
     pub result: BTreeMap<String, String>,
     pub pages: Vec<(String, String)>,
+    /// Text for a new cell below (`set_next_input`).
+    pub next_input: Option<String>,
 }
 
 pub type ExecResult = Result<ExecSuccess, KernelError>;
@@ -63,6 +67,9 @@ pub struct EngineHandle {
     child: Arc<Mutex<Option<Arc<Mutex<std::process::Child>>>>>,
     executing: Arc<AtomicBool>,
     interrupted: Arc<AtomicBool>,
+    /// One of our magics (not evcxr) is running: an interrupt stops it
+    /// without killing evcxr's runtime.
+    magic_running: Arc<AtomicBool>,
 }
 
 impl EngineHandle {
@@ -85,6 +92,10 @@ impl EngineHandle {
             return;
         }
         self.interrupted.store(true, Ordering::SeqCst);
+        if self.magic_running.load(Ordering::SeqCst) {
+            tracing::info!("interrupt: stopping the running magic");
+            return;
+        }
         if let Some(child) = self.child.lock().unwrap().as_ref() {
             let mut child = child.lock().unwrap();
             tracing::info!(pid = child.id(), "interrupt: killing the runtime");
@@ -161,7 +172,7 @@ fn route(
             if let Some((mime, data)) = relay::decode_display(payload) {
                 let mut map = BTreeMap::new();
                 map.insert(mime, data);
-                send(ExecEvent::Display(map));
+                send(ExecEvent::Display { data: map, display_id: None, update: false });
             }
         } else if line == relay::MARK_PANIC {
             report.panicked = true;
@@ -226,11 +237,31 @@ fn route(
 struct Engine {
     ctx: CommandContext,
     router: Router,
+    course: CourseState,
 }
 
-impl MagicHost for Engine {
+/// What a magic sees of the engine while a cell runs.
+struct CellHost<'a> {
+    engine: &'a mut Engine,
+    events: &'a mpsc::UnboundedSender<ExecEvent>,
+    interrupted: &'a AtomicBool,
+}
+
+impl MagicHost for CellHost<'_> {
     fn hover(&mut self, code: &str, pos: usize) -> Option<(String, String)> {
-        self.ctx.hover_at(code, pos).ok()
+        self.engine.ctx.hover_at(code, pos).ok()
+    }
+    fn defined_items(&self) -> Vec<String> {
+        self.engine.ctx.defined_item_names().map(str::to_owned).collect()
+    }
+    fn course(&mut self) -> &mut CourseState {
+        &mut self.engine.course
+    }
+    fn show(&mut self, data: BTreeMap<String, String>, display_id: Option<&str>, update: bool) {
+        let _ = self.events.send(ExecEvent::Display { data, display_id: display_id.map(str::to_owned), update });
+    }
+    fn interrupted(&self) -> bool {
+        self.interrupted.load(Ordering::SeqCst)
     }
 }
 
@@ -243,6 +274,7 @@ pub fn start(config: KernelConfig, workdir: std::path::PathBuf) -> EngineHandle 
         child: Arc::new(Mutex::new(None)),
         executing: Arc::new(AtomicBool::new(false)),
         interrupted: Arc::new(AtomicBool::new(false)),
+        magic_running: Arc::new(AtomicBool::new(false)),
     };
     let h = handle.clone();
     std::thread::Builder::new()
@@ -295,7 +327,7 @@ fn engine_thread(
             Request::Execute { code, events, input, done } => {
                 handle.interrupted.store(false, Ordering::SeqCst);
                 handle.executing.store(true, Ordering::SeqCst);
-                let result = engine.execute(&code, events, input, &handle.interrupted);
+                let result = engine.execute(&code, events, input, &handle.interrupted, &handle.magic_running);
                 handle.executing.store(false, Ordering::SeqCst);
                 let _ = done.send(result);
             }
@@ -323,7 +355,7 @@ impl Engine {
             .map_err(|e| start_err("evcxr failed to start", &e))?;
         let router = Router::start(outputs);
         let ctx = CommandContext::with_eval_context(eval_ctx);
-        let mut engine = Engine { ctx, router };
+        let mut engine = Engine { ctx, router, course: CourseState::default() };
         engine.router.flush(false);
         if let Some(path) = &config.exercises_dir {
             engine.load_distlab(path)?;
@@ -359,9 +391,10 @@ impl Engine {
         events: mpsc::UnboundedSender<ExecEvent>,
         input: Option<InputFn>,
         interrupted: &AtomicBool,
+        magic_running: &AtomicBool,
     ) -> ExecResult {
         self.router.set_sink(Some(events.clone()));
-        let result = self.execute_inner(cell, &events, input, interrupted);
+        let result = self.execute_inner(cell, &events, input, interrupted, magic_running);
         self.router.set_sink(None);
         result
     }
@@ -372,20 +405,52 @@ impl Engine {
         events: &mpsc::UnboundedSender<ExecEvent>,
         input: Option<InputFn>,
         interrupted: &AtomicBool,
+        magic_running: &AtomicBool,
     ) -> ExecResult {
         let parsed = magics::parse(cell)?;
         let mut success = ExecSuccess::default();
         let input = input.as_ref();
         for call in parsed.before() {
-            let out = magics::run(call, self)?;
+            let out = self.run_magic(call, events, interrupted, magic_running)?;
             self.apply_magic(out, events, &mut success, input, interrupted)?;
         }
         self.run_evcxr(&parsed.code, &mut success, input, interrupted)?;
+        // The Rust code ran without an error: if this is an exercise cell,
+        // it is now that exercise's solution (see `course`). A cell with
+        // only the marker and magics holds no solution.
+        let recorded = if has_rust_code(&parsed.code) { self.course.record(&parsed.code) } else { None };
+        if let Some(id) = recorded {
+            if crate::course::find(&id).is_err() {
+                let note = format!(
+                    "note: `{}` names no exercise, so this cell is not taken as a solution; the exercises are: {}\n",
+                    crate::course::marker_line(&id),
+                    crate::course::known_ids()
+                );
+                let _ = events.send(ExecEvent::Stderr(note));
+            }
+        }
         for call in parsed.after() {
-            let out = magics::run(call, self)?;
+            let out = self.run_magic(call, events, interrupted, magic_running)?;
             self.apply_magic(out, events, &mut success, input, interrupted)?;
         }
         Ok(success)
+    }
+
+    fn run_magic(
+        &mut self,
+        call: &magics::MagicCall,
+        events: &mpsc::UnboundedSender<ExecEvent>,
+        interrupted: &AtomicBool,
+        magic_running: &AtomicBool,
+    ) -> Result<MagicOutput, KernelError> {
+        magic_running.store(true, Ordering::SeqCst);
+        let out = magics::run(call, &mut CellHost { engine: self, events, interrupted });
+        magic_running.store(false, Ordering::SeqCst);
+        let out = out?;
+        if interrupted.load(Ordering::SeqCst) {
+            return Err(KernelError::new("Interrupted", format!("{} was interrupted", call.name)));
+        }
+        Ok(out)
     }
 
     /// Run code through evcxr; turn its failures, and panics it reports as
@@ -455,10 +520,10 @@ impl Engine {
         interrupted: &AtomicBool,
     ) -> Result<(), KernelError> {
         match out {
-            MagicOutput::None => {}
-            MagicOutput::Display(map) => {
-                let _ = events.send(ExecEvent::Display(map));
+            MagicOutput::Display(data) => {
+                let _ = events.send(ExecEvent::Display { data, display_id: None, update: false });
             }
+            MagicOutput::NextInput(text) => success.next_input = Some(text),
             MagicOutput::Page { text, html } => success.pages.push((text, html)),
             MagicOutput::Eval(code) => self.run_evcxr(&code, success, input, interrupted)?,
         }

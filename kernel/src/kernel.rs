@@ -141,8 +141,57 @@ fn finish(shared: &Shared) {
 }
 
 async fn shell_loop(shared: Arc<Shared>, mut shell: RouterSocket) -> Result<()> {
+    // A request taken from the socket while aborting, still to be handled.
+    let mut next: Option<Message> = None;
     loop {
-        let raw = shell.recv().await.context("shell recv")?;
+        let msg = match next.take() {
+            Some(m) => m,
+            None => {
+                let raw = shell.recv().await.context("shell recv")?;
+                match Message::from_zmq(raw, &shared.signer) {
+                    Ok(m) => m,
+                    Err(e) => {
+                        tracing::warn!("dropping bad shell message: {e:#}");
+                        continue;
+                    }
+                }
+            }
+        };
+        tracing::debug!(msg_type = msg.msg_type(), "shell");
+        shared.status(&msg, "busy");
+        let replies = handle_shell(&shared, &msg).await;
+        let abort = msg.msg_type() == "execute_request"
+            && msg.content["stop_on_error"].as_bool().unwrap_or(true)
+            && replies.iter().any(|r| r.content["status"] == "error");
+        let failed_at = chrono::Utc::now();
+        for r in replies {
+            shell.send(r.to_zmq(&shared.signer, None)).await.context("shell send")?;
+        }
+        shared.status(&msg, "idle");
+        if msg.msg_type() == "shutdown_request" {
+            shared.shutdown.notify_one();
+        }
+        if abort {
+            next = abort_queued(&shared, &mut shell, failed_at).await?;
+        }
+    }
+}
+
+/// After a failed execute with `stop_on_error`, the executes that were
+/// already queued behind it (sent before the client could know of the
+/// error: their header date is earlier) are answered `aborted` instead of
+/// run, as the protocol asks. Other requests met on the way are handled.
+/// Returns the first execute sent after the error, to be run as usual.
+async fn abort_queued(
+    shared: &Arc<Shared>,
+    shell: &mut RouterSocket,
+    failed_at: chrono::DateTime<chrono::Utc>,
+) -> Result<Option<Message>> {
+    loop {
+        let raw = match tokio::time::timeout(std::time::Duration::from_millis(50), shell.recv()).await {
+            Ok(raw) => raw.context("shell recv")?,
+            Err(_) => return Ok(None), // nothing queued
+        };
         let msg = match Message::from_zmq(raw, &shared.signer) {
             Ok(m) => m,
             Err(e) => {
@@ -150,15 +199,26 @@ async fn shell_loop(shared: Arc<Shared>, mut shell: RouterSocket) -> Result<()> 
                 continue;
             }
         };
-        tracing::debug!(msg_type = msg.msg_type(), "shell");
+        if msg.msg_type() == "execute_request" {
+            let sent = chrono::DateTime::parse_from_rfc3339(&msg.header.date).ok().map(|d| d.with_timezone(&chrono::Utc));
+            if !sent.is_some_and(|d| d < failed_at) {
+                return Ok(Some(msg));
+            }
+            shared.status(&msg, "busy");
+            let count = *shared.execution_count.lock().unwrap();
+            let reply = shared.reply(&msg, "execute_reply", json!({"status": "aborted", "execution_count": count}));
+            shell.send(reply.to_zmq(&shared.signer, None)).await.context("shell send")?;
+            shared.status(&msg, "idle");
+            continue;
+        }
         shared.status(&msg, "busy");
-        let replies = handle_shell(&shared, &msg).await;
-        for r in replies {
+        for r in handle_shell(shared, &msg).await {
             shell.send(r.to_zmq(&shared.signer, None)).await.context("shell send")?;
         }
         shared.status(&msg, "idle");
         if msg.msg_type() == "shutdown_request" {
             shared.shutdown.notify_one();
+            return Ok(None);
         }
     }
 }
@@ -422,11 +482,14 @@ async fn execute(shared: &Arc<Shared>, msg: &Message) -> Message {
             if store_history {
                 shared.history.lock().unwrap().push(count, &code, plain);
             }
-            let payload: Vec<Value> = success
+            let mut payload: Vec<Value> = success
                 .pages
                 .into_iter()
                 .map(|(text, html)| json!({"source": "page", "data": {"text/plain": text, "text/html": html}, "start": 0}))
                 .collect();
+            if let Some(text) = success.next_input {
+                payload.push(json!({"source": "set_next_input", "text": text, "replace": false}));
+            }
             shared.reply(msg, "execute_reply", json!({
                 "status": "ok", "execution_count": count, "payload": payload, "user_expressions": {}
             }))
@@ -490,8 +553,13 @@ fn publish_event(
             }
             shared.publish(parent, "stream", json!({"name": "stderr", "text": text}));
         }
-        ExecEvent::Display(data) => {
-            shared.publish(parent, "display_data", json!({"data": data, "metadata": {}, "transient": {}}));
+        ExecEvent::Display { data, display_id, update } => {
+            let transient = match display_id {
+                Some(id) => json!({"display_id": id}),
+                None => json!({}),
+            };
+            let kind = if update { "update_display_data" } else { "display_data" };
+            shared.publish(parent, kind, json!({"data": data, "metadata": {}, "transient": transient}));
         }
         ExecEvent::Clear { wait } => shared.publish(parent, "clear_output", json!({"wait": wait})),
     }

@@ -8,18 +8,25 @@
 //! what the cell just defined). evcxr's own commands (`:dep`, `:vars`, ...)
 //! pass through to evcxr; an unknown `:name` is an error that lists both.
 //!
-//! Course integration seam: `exercise`, `check`, `submit` and `login` below
-//! are the only functions the course crate wiring needs to fill in. A handler
-//! can return `MagicOutput::Eval(code)` to have evcxr run Rust code in the
-//! student's session (e.g. `distlab::check::run("ID")`), or rich output.
+//! The course magics read the catalogue natively (the `distlab` crate is a
+//! dependency of the kernel): `:exercise` shows the task and puts the
+//! scaffold into the next cell; `:check` has evcxr run the exercise's own
+//! check on the session's definitions (`MagicOutput::Eval`), so the kernel
+//! and the grader share one check; `:submit` sends the exercise cell's source
+//! (see `course` for which cells those are) through the outbox; `:login`
+//! stores the grader's URL and token.
 
+use crate::course::{self, CourseState, Deadlines};
 use crate::errors::KernelError;
+use crate::grader_client::{self, Client, ClientError, Login};
+use crate::outbox::Outbox;
+use crate::submit::{self, Screen};
 use std::collections::BTreeMap;
 
 /// Magics handled by this kernel.
 pub const OUR_MAGICS: &[(&str, &str)] = &[
     (":exercise", "Show exercise ID: statement and starter code"),
-    (":check", "Run the local checks of exercise ID against this session's code"),
+    (":check", "Run the public checks of exercise ID on this session's code: :check ID [--scenario S --seed N]"),
     (":submit", "Submit exercise ID for grading"),
     (":login", "Log in to the course server: :login URL TOKEN"),
     (":doc", "Show the documentation of an item in the pager, e.g. :doc Vec"),
@@ -69,25 +76,41 @@ impl ParsedCell {
     }
 }
 
-/// What a magic produced. (Display and Eval are the seam for the course
-/// handlers, which do not produce them yet.)
-#[allow(dead_code)]
+/// What a magic produced.
 #[derive(Debug, Clone, PartialEq)]
 pub enum MagicOutput {
-    /// Nothing to show.
-    None,
     /// Rich output, sent as display_data (mime type -> data).
     Display(BTreeMap<String, String>),
     /// Text for the pager (an execute_reply `page` payload).
     Page { text: String, html: String },
     /// Rust code for evcxr to run in the student's session.
     Eval(String),
+    /// Text for a new cell below (the `set_next_input` payload).
+    NextInput(String),
 }
 
 /// What a magic handler may ask of the kernel.
 pub trait MagicHost {
     /// evcxr's hover information `(plain, html)` at `pos` in `code`.
     fn hover(&mut self, code: &str, pos: usize) -> Option<(String, String)>;
+    /// Names of the items (fn, struct, ...) the session defines.
+    fn defined_items(&self) -> Vec<String>;
+    fn course(&mut self) -> &mut CourseState;
+    /// Send rich output now; with `update`, replace the output shown under `display_id`.
+    fn show(&mut self, data: BTreeMap<String, String>, display_id: Option<&str>, update: bool);
+    /// The student interrupted the cell.
+    fn interrupted(&self) -> bool;
+}
+
+struct HostScreen<'a>(&'a mut dyn MagicHost);
+
+impl Screen for HostScreen<'_> {
+    fn show(&mut self, data: BTreeMap<String, String>, display_id: Option<&str>, update: bool) {
+        self.0.show(data, display_id, update)
+    }
+    fn interrupted(&self) -> bool {
+        self.0.interrupted()
+    }
 }
 
 /// The name of a magic line (`:name`), or None if the line is not one.
@@ -168,11 +191,11 @@ pub fn parse(cell: &str) -> Result<ParsedCell, KernelError> {
 pub fn run(call: &MagicCall, host: &mut dyn MagicHost) -> Result<MagicOutput, KernelError> {
     let args: Vec<&str> = call.args.split_whitespace().collect();
     match call.name.as_str() {
-        ":exercise" => exercise(one_arg(call, &args, "ID")?),
-        ":check" => check(one_arg(call, &args, "ID")?),
-        ":submit" => submit(one_arg(call, &args, "ID")?),
+        ":exercise" => exercise(one_arg(call, &args, "ID")?, host),
+        ":check" => check(&call.args, host),
+        ":submit" => submit(one_arg(call, &args, "ID")?, host),
         ":login" => match args.as_slice() {
-            [url, token] => login(url, token),
+            [url, token] => login(url, token, host),
             _ => Err(usage(call, "URL TOKEN")),
         },
         ":doc" => doc(&call.args, host),
@@ -191,33 +214,160 @@ fn usage(call: &MagicCall, what: &str) -> KernelError {
     KernelError::new("MagicError", format!("usage: {} {what}", call.name))
 }
 
-fn not_available(what: &str) -> KernelError {
-    KernelError::new(
-        "NotAvailable",
-        format!("{what} is not available yet in this build of the distlab kernel"),
-    )
+/// The seed `:check` uses without `--seed` when the grader is not known.
+pub const DEFAULT_SEED: u64 = 0;
+
+fn err(ename: &str, msg: impl Into<String>) -> KernelError {
+    KernelError::new(ename, msg.into())
 }
 
-// ---- course seam: the functions the course crate integration fills in ----
-
-/// `:exercise ID`: show the statement and starter code of exercise ID.
-pub fn exercise(_id: &str) -> Result<MagicOutput, KernelError> {
-    Err(not_available(":exercise"))
+fn find(id: &str) -> Result<&'static distlab::catalogue::ExerciseSpec, KernelError> {
+    course::find(id).map_err(|m| err("UnknownExercise", m))
 }
 
-/// `:check ID`: run exercise ID's local checks against the session.
-pub fn check(_id: &str) -> Result<MagicOutput, KernelError> {
-    Err(not_available(":check"))
+fn current_login() -> Result<Option<Login>, KernelError> {
+    grader_client::current().map_err(|m| err("LoginError", m))
 }
 
-/// `:submit ID`: send the exercise's code to the grader.
-pub fn submit(_id: &str) -> Result<MagicOutput, KernelError> {
-    Err(not_available(":submit"))
+fn text(t: String) -> BTreeMap<String, String> {
+    BTreeMap::from([("text/plain".to_owned(), t)])
 }
 
-/// `:login URL TOKEN`: remember the course server and the student's token.
-pub fn login(_url: &str, _token: &str) -> Result<MagicOutput, KernelError> {
-    Err(not_available(":login"))
+// ---- the course magics ----
+
+/// `:exercise ID`: show the task; the scaffold (with its marker line) goes
+/// into a new cell below.
+pub fn exercise(id: &str, host: &mut dyn MagicHost) -> Result<MagicOutput, KernelError> {
+    let spec = find(id)?;
+    let mut deadlines = Deadlines::default();
+    if let Ok(Some(login)) = current_login() {
+        match Client::new(&login).exercises() {
+            Ok(list) => {
+                if let Some(e) = list.into_iter().find(|e| e.id == spec.id) {
+                    deadlines.deadline = e.deadline;
+                    deadlines.late_deadline = e.late_deadline;
+                }
+            }
+            Err(e) => deadlines.note = Some(format!("deadline unknown: {e}")),
+        }
+    }
+    host.show(course::exercise_display(spec, &deadlines), None, false);
+    Ok(MagicOutput::NextInput(course::scaffold_cell(spec)))
+}
+
+/// `:check ID [--scenario S --seed N]`: run the exercise's public checks on
+/// the session's solution, in the session (evcxr), and show the report.
+pub fn check(args: &str, host: &mut dyn MagicHost) -> Result<MagicOutput, KernelError> {
+    let args = course::parse_check_args(args).map_err(|m| err("MagicError", m))?;
+    let spec = find(&args.id)?;
+    let defined = host.defined_items();
+    let missing: Vec<String> = course::solution_items(spec.solution).into_iter().filter(|i| !defined.contains(i)).collect();
+    if !missing.is_empty() {
+        return Err(err(
+            "NotDefined",
+            format!(
+                "define `{}` first: run the exercise's cell (the one starting with `{}`; `:exercise {}` puts a \
+                 scaffold into a new cell)",
+                missing.join("`, `"),
+                course::marker_line(spec.id),
+                spec.id
+            ),
+        ));
+    }
+    let seed = match args.seed {
+        Some(seed) => seed,
+        None => student_seed(spec.id, host),
+    };
+    Ok(MagicOutput::Eval(course::check_code(spec, args.scenario.as_deref(), seed)))
+}
+
+/// The student's own seed from the grader (asked once per session), else
+/// `DEFAULT_SEED`.
+fn student_seed(id: &str, host: &mut dyn MagicHost) -> u64 {
+    let login = match current_login() {
+        Ok(Some(login)) => login,
+        _ => return DEFAULT_SEED,
+    };
+    let key = (format!("{}\n{}", login.url, login.token), id.to_owned());
+    if let Some(seed) = host.course().seeds.get(&key) {
+        return *seed;
+    }
+    match Client::new(&login).seed(id) {
+        Ok(seed) => {
+            host.course().seeds.insert(key, seed);
+            seed
+        }
+        Err(e) => {
+            host.show(
+                text(format!("note: your own seed is unknown ({e}); checking with seed {DEFAULT_SEED}")),
+                None,
+                false,
+            );
+            DEFAULT_SEED
+        }
+    }
+}
+
+/// `:submit ID`: send the source of the exercise's cell to the grader.
+pub fn submit(id: &str, host: &mut dyn MagicHost) -> Result<MagicOutput, KernelError> {
+    let spec = find(id)?;
+    let source = host.course().solution(spec.id).map(str::to_owned).ok_or_else(|| {
+        err(
+            "NoSolution",
+            format!(
+                "run the exercise cell first: no cell starting with `{}` has run without errors in this session",
+                course::marker_line(spec.id)
+            ),
+        )
+    })?;
+    let login = current_login()?.ok_or_else(|| {
+        err(
+            "NotLoggedIn",
+            "no grader configured: run :login URL TOKEN (or set DISTLAB_GRADER_URL and DISTLAB_TOKEN)",
+        )
+    })?;
+    let outbox = Outbox::default_location()
+        .ok_or_else(|| err("SubmitFailed", "no home directory for the outbox (set HOME or XDG_DATA_HOME)"))?;
+    let grade = submit::submit(spec.id, &source, &login, &outbox, &mut HostScreen(host))?;
+    Ok(MagicOutput::Display(grade))
+}
+
+/// `:login URL TOKEN`: check the grader and the token, then store both in
+/// the user's config dir, readable by the user only.
+pub fn login(url: &str, token: &str, _host: &mut dyn MagicHost) -> Result<MagicOutput, KernelError> {
+    let url = url.trim_end_matches('/');
+    if url.starts_with("https://") {
+        return Err(err(
+            "LoginError",
+            "this kernel speaks plain HTTP only: use the grader's http:// address (for a remote grader, through an \
+             SSH tunnel)",
+        ));
+    }
+    if !url.starts_with("http://") {
+        return Err(err("LoginError", format!("`{url}` is not a grader address; it looks like http://HOST:PORT")));
+    }
+    let login = Login { url: url.to_owned(), token: token.to_owned() };
+    let client = Client::new(&login);
+    client.healthz().map_err(|e| err("LoginError", format!("{e}; nothing was saved")))?;
+    let exercises = client.exercises().map_err(|e| match e {
+        ClientError::Status { code: 401 | 403, .. } => {
+            err("LoginError", format!("the grader at {url} does not accept this token; nothing was saved"))
+        }
+        e => err("LoginError", format!("{e}; nothing was saved")),
+    })?;
+    let path = grader_client::config_path()
+        .ok_or_else(|| err("LoginError", "no config directory (set HOME or XDG_CONFIG_HOME); nothing was saved"))?;
+    grader_client::write_login(&path, &login)
+        .map_err(|e| err("LoginError", format!("could not write {}: {e}", path.display())))?;
+    let mut msg = format!(
+        "Logged in to {url} ({} exercises). Saved in {} (readable by you only).",
+        exercises.len(),
+        path.display()
+    );
+    if std::env::var_os("DISTLAB_GRADER_URL").is_some() || std::env::var_os("DISTLAB_TOKEN").is_some() {
+        msg.push_str("\nNote: DISTLAB_GRADER_URL / DISTLAB_TOKEN are set in the environment and take precedence.");
+    }
+    Ok(MagicOutput::Display(text(msg)))
 }
 
 // ---- kernel magics ----
@@ -238,10 +388,27 @@ fn doc(item: &str, host: &mut dyn MagicHost) -> Result<MagicOutput, KernelError>
 mod tests {
     use super::*;
 
-    struct NoHost;
+    #[derive(Default)]
+    struct NoHost {
+        course: CourseState,
+        items: Vec<String>,
+        shown: Vec<BTreeMap<String, String>>,
+    }
     impl MagicHost for NoHost {
         fn hover(&mut self, _: &str, _: usize) -> Option<(String, String)> {
             None
+        }
+        fn defined_items(&self) -> Vec<String> {
+            self.items.clone()
+        }
+        fn course(&mut self) -> &mut CourseState {
+            &mut self.course
+        }
+        fn show(&mut self, data: BTreeMap<String, String>, _: Option<&str>, _: bool) {
+            self.shown.push(data)
+        }
+        fn interrupted(&self) -> bool {
+            false
         }
     }
 
@@ -276,13 +443,55 @@ mod tests {
         assert!(parse("let x = 1;\n:vars").is_err());
     }
 
+    fn run_line(line: &str, host: &mut NoHost) -> Result<MagicOutput, KernelError> {
+        run(&parse(line).unwrap().magics[0], host)
+    }
+
     #[test]
-    fn handlers_say_not_available() {
-        let p = parse(":check ex1").unwrap();
-        let e = run(&p.magics[0], &mut NoHost).unwrap_err();
-        assert!(e.evalue.contains("not available yet"));
-        let p = parse(":login http://x").unwrap();
-        assert!(run(&p.magics[0], &mut NoHost).unwrap_err().evalue.contains("usage"));
+    fn unknown_exercise_lists_the_known_ones() {
+        for line in [":exercise nope", ":check nope", ":submit nope"] {
+            let e = run_line(line, &mut NoHost::default()).unwrap_err();
+            assert!(e.evalue.contains("no exercise `nope`") && e.evalue.contains("lamport"), "{line}: {}", e.evalue);
+        }
+        assert!(run_line(":login http://x", &mut NoHost::default()).unwrap_err().evalue.contains("usage"));
+    }
+
+    #[test]
+    fn exercise_shows_the_task_and_fills_the_next_cell() {
+        let mut host = NoHost::default();
+        let out = run_line(":exercise warmup", &mut host).unwrap();
+        let MagicOutput::NextInput(cell) = out else { panic!("{out:?}") };
+        assert!(cell.starts_with("// exercise: warmup\n") && cell.contains("fn warmup_node"));
+        assert!(host.shown[0]["text/html"].contains("Warm-up"));
+    }
+
+    #[test]
+    fn check_needs_the_solution_item_then_evals_the_check() {
+        let mut host = NoHost::default();
+        let e = run_line(":check lamport", &mut host).unwrap_err();
+        assert!(e.evalue.contains("define `lamport_node` first"), "{}", e.evalue);
+        host.items.push("lamport_node".into());
+        let out = run_line(":check lamport --scenario \"a b\" --seed 9", &mut host).unwrap();
+        assert_eq!(
+            out,
+            MagicOutput::Eval(
+                "distlab::catalogue::render::show(&distlab::catalogue::lamport::check(Box::new(lamport_node), \
+                 &distlab::catalogue::Run::replay(\"a b\", 9)));"
+                    .into()
+            )
+        );
+    }
+
+    #[test]
+    fn submit_without_a_recorded_cell_says_run_it_first() {
+        let e = run_line(":submit warmup", &mut NoHost::default()).unwrap_err();
+        assert!(e.evalue.contains("run the exercise cell first"));
+    }
+
+    #[test]
+    fn login_rejects_non_http_addresses() {
+        let e = run_line(":login ftp://x t", &mut NoHost::default()).unwrap_err();
+        assert!(e.evalue.contains("http://"));
     }
 
     #[test]

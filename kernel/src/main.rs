@@ -3,15 +3,19 @@
 
 mod analysis;
 mod connection;
+mod course;
 mod engine;
 mod errors;
+mod grader_client;
 mod history;
 mod install;
 mod kernel;
 mod logo;
 mod magics;
 mod messages;
+mod outbox;
 mod relay;
+mod submit;
 mod workdir;
 
 use clap::{Args, Parser, Subcommand};
@@ -130,6 +134,8 @@ fn run_kernel(config: Option<PathBuf>, connection_file: PathBuf) -> anyhow::Resu
     // evcxr reads its work dir from the environment; set it before any
     // thread exists.
     std::env::set_var("EVCXR_TMPDIR", &work.path);
+    // Kernels killed without a shutdown leave their work dir behind.
+    std::thread::spawn(|| workdir::remove_orphans(&std::env::temp_dir()));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

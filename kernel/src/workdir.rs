@@ -44,11 +44,45 @@ impl WorkDir {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.subsec_nanos())
             .unwrap_or(0);
-        let path = base.join(format!("distlab-kernel-{}-{nanos:x}", std::process::id()));
+        let path = base.join(format!("{WORKDIR_PREFIX}{}-{nanos:x}", std::process::id()));
         std::fs::create_dir_all(&path).with_context(|| format!("creating {}", path.display()))?;
+        std::fs::write(path.join(PID_FILE), std::process::id().to_string())
+            .with_context(|| format!("writing the pid file in {}", path.display()))?;
         Ok(WorkDir { path })
     }
+}
 
+const WORKDIR_PREFIX: &str = "distlab-kernel-";
+/// Names the kernel that owns a work dir, so a later kernel can tell the
+/// dirs of killed kernels (no shutdown, no Drop) from live ones.
+const PID_FILE: &str = "kernel.pid";
+
+fn process_alive(pid: i32) -> bool {
+    // Signal 0 checks existence; EPERM means it exists (another user's).
+    unsafe { libc::kill(pid, 0) == 0 || *libc::__errno_location() == libc::EPERM }
+}
+
+/// Remove the work dirs in `base` whose kernel is gone. A dir without a
+/// readable pid file is left alone (it may be one being created right now).
+pub fn remove_orphans(base: &Path) -> usize {
+    let Ok(dir) = std::fs::read_dir(base) else { return 0 };
+    let mut removed = 0;
+    for entry in dir.flatten() {
+        let name = entry.file_name();
+        if !name.to_string_lossy().starts_with(WORKDIR_PREFIX) || !entry.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        let pid = std::fs::read_to_string(entry.path().join(PID_FILE)).ok().and_then(|s| s.trim().parse::<i32>().ok());
+        if let Some(pid) = pid {
+            if pid > 0 && pid != std::process::id() as i32 && !process_alive(pid) {
+                tracing::info!(dir = %entry.path().display(), pid, "removing the work dir of a dead kernel");
+                if std::fs::remove_dir_all(entry.path()).is_ok() {
+                    removed += 1;
+                }
+            }
+        }
+    }
+    removed
 }
 
 /// Copy the prebuilt evcxr dir into `dir` (if there is one).
@@ -94,4 +128,35 @@ pub fn copy_tree(from: &Path, to: &Path) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn orphaned_work_dirs_are_removed_live_ones_kept() {
+        let base = std::env::temp_dir().join(format!("distlab-workdirs-{}", std::process::id()));
+        let mk = |name: &str, pid: Option<String>| {
+            let d = base.join(name);
+            std::fs::create_dir_all(d.join("target")).unwrap();
+            if let Some(pid) = pid {
+                std::fs::write(d.join(PID_FILE), pid).unwrap();
+            }
+            d
+        };
+        // A child that has exited: its pid is dead (reaped).
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        let gone = mk("distlab-kernel-dead", Some(dead.to_string()));
+        let live = mk("distlab-kernel-live", Some(std::process::id().to_string()));
+        let init = mk("distlab-kernel-init", Some("1".into()));
+        let fresh = mk("distlab-kernel-nopid", None);
+        let other = mk("something-else", Some(dead.to_string()));
+        assert_eq!(remove_orphans(&base), 1);
+        assert!(!gone.exists());
+        assert!(live.exists() && init.exists() && fresh.exists() && other.exists());
+        std::fs::remove_dir_all(&base).unwrap();
+    }
 }

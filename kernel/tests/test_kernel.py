@@ -61,6 +61,11 @@ class DistlabKernelTests(jupyter_kernel_test.KernelTests):
     @classmethod
     def setUpClass(cls):
         cls.km, cls.kc = start_new_kernel(kernel_name=cls.kernel_name, startup_timeout=TIMEOUT)
+        # The first cell of a kernel is the slowest (evcxr's first build);
+        # run it here, so the library's tests (15 s timeouts) do not race it
+        # on a busy machine.
+        reply = cls.kc.execute_interactive("let warm_up = 1;", timeout=TIMEOUT)
+        assert reply["content"]["status"] == "ok", reply
 
     # ---- our own checks, beyond jupyter_kernel_test ----
 
@@ -97,10 +102,35 @@ class DistlabKernelTests(jupyter_kernel_test.KernelTests):
         self.assertIn(":exercise", reply["content"]["evalue"])
         self.assertIn(":dep", reply["content"]["evalue"])
 
-    def test_course_magics_not_available_yet(self):
+    def test_unknown_exercise_lists_the_exercises(self):
         reply, _ = self.run_cell(":check ex1")
         self.assertEqual(reply["content"]["status"], "error")
-        self.assertIn("not available yet", reply["content"]["evalue"])
+        self.assertEqual(reply["content"]["ename"], "UnknownExercise")
+        self.assertIn("warmup", reply["content"]["evalue"])
+        self.assertIn("lamport", reply["content"]["evalue"])
+
+    def test_stop_on_error_aborts_queued_executes(self):
+        self.flush_channels()
+        failing = self.kc.execute('panic!("stop here");')
+        queued = self.kc.execute("let never_defined_here = 1;")
+        replies = {}
+        while len(replies) < 2:
+            msg = self.kc.get_shell_msg(timeout=TIMEOUT)
+            replies[msg["parent_header"]["msg_id"]] = msg["content"]
+        self.assertEqual(replies[failing]["status"], "error")
+        self.assertEqual(replies[queued]["status"], "aborted")
+        # Without stop_on_error the next request runs.
+        failing = self.kc.execute('panic!("again");', stop_on_error=False)
+        queued = self.kc.execute("1 + 1")
+        replies = {}
+        while len(replies) < 2:
+            msg = self.kc.get_shell_msg(timeout=TIMEOUT)
+            replies[msg["parent_header"]["msg_id"]] = msg["content"]
+        self.assertEqual(replies[failing]["status"], "error")
+        self.assertEqual(replies[queued]["status"], "ok")
+        # A new execute after the abort runs normally.
+        reply, _ = self.run_cell("2 + 2")
+        self.assertEqual(reply["content"]["status"], "ok")
 
     def test_evcxr_commands_pass_through(self):
         self.run_cell("let kept_var = 5u8;")

@@ -1,4 +1,6 @@
-"""Execute kernel/tests/notebooks/smoke.ipynb headless with nbclient."""
+"""Execute kernel/tests/notebooks/smoke.ipynb headless with nbclient: plain
+output, a mid-cell display, :exercise, a passing and a failing :check (with
+its space-time diagram), and a panicking last cell that fails the run."""
 
 import pathlib
 import time
@@ -55,6 +57,20 @@ def test_smoke_notebook_runs_and_panicking_cell_fails():
     assert displays and "text/html" in displays[0].data
     first_display = min(t for t, i, kind in arrivals if i == 1 and kind == "display_data")
     assert done[1] - first_display > 1.0
-    # Cell 2: the panic is an error output.
-    out2 = cells[2].outputs
-    assert any(o.output_type == "error" and o.ename == "Panic" for o in out2)
+    # Cell 2: :exercise shows the task.
+    html2 = [o.data["text/html"] for o in cells[2].outputs if o.output_type == "display_data"]
+    assert html2 and "Warm-up" in html2[0]
+    # Cell 3 defines a correct solution; cell 4 checks it: every public check passes.
+    assert not any(o.output_type == "error" for o in cells[3].outputs)
+    report = "".join(o.data.get("text/html", "") for o in cells[4].outputs if o.output_type == "display_data")
+    assert "distlab-report" in report and "✔" in report
+    assert "✘" not in report and "<svg" not in report
+    assert "4.0 of 5 points" in report
+    # Cell 5 redefines it without retries and checks at its end: a failure
+    # with the space-time diagram of the failing run.
+    report = "".join(o.data.get("text/html", "") for o in cells[5].outputs if o.output_type == "display_data")
+    assert "✘" in report and "<svg" in report and "</svg>" in report
+    assert "--scenario" in report  # the replay line
+    # Cell 6: the panic is an error output.
+    out6 = cells[6].outputs
+    assert any(o.output_type == "error" and o.ename == "Panic" for o in out6)
