@@ -13,6 +13,7 @@
 
 pub mod compile;
 pub mod prepare;
+pub mod release;
 pub mod run;
 pub mod sandbox;
 mod scratch;
