@@ -386,8 +386,11 @@ network), and the delay is counted in hops.
 use distlab::catalogue::mutex::measure;
 use distlab::ms;
 
+fn span(xs: &[f64]) -> (f64, f64) {
+    xs.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| (lo.min(x), hi.max(x)))
+}
+
 let n = 5;
-let span = |xs: &[f64]| xs.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| (lo.min(x), hi.max(x)));
 let runs = [
     ("centralized", "3", "2", measure(Box::new(central_node), n, ms(1), false)),
     ("Ricart and Agrawala", "2(n-1) = 8", "2(n-1) = 8", measure(Box::new(ricart_node), n, ms(1), false)),
