@@ -152,10 +152,16 @@ pub fn strip_solutions(source: &str) -> Result<String, MarkerError> {
     };
     let mut out = String::with_capacity(source.len());
     let mut state = State::Normal;
+    // After a region that left nothing: a blank line that would double the
+    // blank line before the region is skipped.
+    let mut squeeze = false;
     for (index, line) in source.split_inclusive('\n').enumerate() {
         let n = index + 1;
         let trimmed = line.trim();
         if line.contains(HIDDEN) {
+            continue;
+        }
+        if std::mem::take(&mut squeeze) && trimmed.is_empty() && (out.is_empty() || out.ends_with("\n\n")) {
             continue;
         }
         // The line after a region: a starter block, or the todo and then
@@ -203,6 +209,7 @@ pub fn strip_solutions(source: &str) -> Result<String, MarkerError> {
             },
             State::Starter { begin, lines } => match trimmed {
                 END_STARTER => {
+                    squeeze = lines.is_empty();
                     for l in lines.drain(..) {
                         out.push_str(&l);
                     }
@@ -494,6 +501,14 @@ mod tests {
     fn empty_starter_removes_an_item_level_region() {
         let src = "// exercise: x\nstruct S {\n    // BEGIN SOLUTION\n    secret: u8,\n    // END SOLUTION\n    // BEGIN STARTER\n    // END STARTER\n}\n// BEGIN SOLUTION\nimpl S {}\n// END SOLUTION\n// BEGIN STARTER\n// END STARTER\nfn main() {}";
         assert_eq!(strip(src), "// exercise: x\nstruct S {\n}\nfn main() {}");
+    }
+
+    #[test]
+    fn an_emptied_region_leaves_no_double_blank_line() {
+        let src = "use a;\n\n// BEGIN SOLUTION\nconst X: u8 = 1;\n// END SOLUTION\n// BEGIN STARTER\n// END STARTER\n\nfn f() {}\n";
+        assert_eq!(strip(src), "use a;\n\nfn f() {}\n");
+        let src = "use a;\n// BEGIN SOLUTION\nconst X: u8 = 1;\n// END SOLUTION\n// BEGIN STARTER\n// END STARTER\n\nfn f() {}\n";
+        assert_eq!(strip(src), "use a;\n\nfn f() {}\n");
     }
 
     #[test]
