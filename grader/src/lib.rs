@@ -28,6 +28,7 @@ pub mod pages;
 pub mod prepare;
 pub mod queue;
 pub mod ratelimit;
+pub mod release;
 pub mod roster;
 pub mod run;
 pub mod sandbox;

@@ -86,6 +86,8 @@ enum Cmd {
         #[arg(long)]
         stdin: Option<PathBuf>,
     },
+    /// Make the student notebooks (and manifest.json) from the instructor notebooks.
+    Release(distlab_grader::release::ReleaseArgs),
 }
 
 #[derive(Subcommand)]
@@ -169,6 +171,7 @@ fn main() -> Result<()> {
             std::io::stderr().write_all(&out.stderr.bytes)?;
             eprintln!("run: {:?} limit={:?} wall={:?} cpu={:?}", out.termination, out.limit, out.wall, out.cpu);
         }
+        Cmd::Release(args) => distlab_grader::release::run(&args)?,
     }
     Ok(())
 }

@@ -1,0 +1,648 @@
+//! The release step: student notebooks from the instructor notebooks.
+//!
+//! `distlab-grader release --src notebooks --out dist/notebooks` reads every
+//! `*.ipynb` in `src`, and writes to `out` the student version of each plus
+//! `manifest.json` (file, SHA-256, exercises). Rules (see notebooks/README.md):
+//!
+//! - A cell tagged `solution` is left out.
+//! - In a code cell, the lines from `// BEGIN SOLUTION` to `// END SOLUTION`
+//!   are replaced by the starter: the `//`-commented lines of a
+//!   `// BEGIN STARTER` .. `// END STARTER` block right after the region,
+//!   uncommented; without a starter block, by `todo!(..);` at the region's
+//!   indentation (refused at column 0, where a statement can't compile).
+//! - A line containing `// HIDDEN` is dropped, in any cell.
+//! - Outputs and execution counts are cleared. Everything else in the JSON,
+//!   known or not, is kept as it was.
+//!
+//! A notebook with unbalanced or misplaced markers is refused with its file,
+//! cell and line; nothing is written unless every notebook is sound.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+pub const BEGIN_SOLUTION: &str = "// BEGIN SOLUTION";
+pub const END_SOLUTION: &str = "// END SOLUTION";
+pub const BEGIN_STARTER: &str = "// BEGIN STARTER";
+pub const END_STARTER: &str = "// END STARTER";
+pub const HIDDEN: &str = "// HIDDEN";
+/// Cell tag of an instructor-only cell.
+pub const SOLUTION_TAG: &str = "solution";
+/// First line of an exercise's solution cell: `// exercise: ID`.
+pub const EXERCISE_PREFIX: &str = "// exercise:";
+/// What replaces a solution region that has no starter block.
+pub const TODO_LINE: &str = "todo!(\"write your solution here\");";
+
+/// Words that only markers contain: a line with one of them that is not
+/// exactly a marker is a typo that would leak a solution.
+const MARKER_WORDS: [&str; 4] = ["BEGIN SOLUTION", "END SOLUTION", "BEGIN STARTER", "END STARTER"];
+
+/// `distlab-grader release`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ReleaseArgs {
+    /// Directory of the instructor notebooks.
+    #[arg(long, default_value = "notebooks")]
+    pub src: PathBuf,
+    /// Where the student notebooks and manifest.json go.
+    #[arg(long, default_value = "dist/notebooks")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReleaseError {
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{notebook}: not a notebook: {why}")]
+    Format { notebook: String, why: String },
+    #[error("{notebook}, cell {cell}{}, line {line}: {why}", .id.as_deref().map(|i| format!(" (id {i})")).unwrap_or_default())]
+    Marker {
+        notebook: String,
+        cell: usize,
+        id: Option<String>,
+        line: usize,
+        why: String,
+    },
+    #[error("no notebooks (*.ipynb) in {0}")]
+    Empty(PathBuf),
+}
+
+/// A problem inside one cell's source: line (from 1) and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MarkerError {
+    pub line: usize,
+    pub why: String,
+}
+
+/// One released notebook.
+#[derive(Debug, Clone)]
+pub struct Released {
+    pub file: String,
+    pub text: String,
+    /// Ids from the `// exercise: ID` lines, in order.
+    pub exercises: Vec<String>,
+    pub cells_removed: usize,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ManifestEntry {
+    pub file: String,
+    pub sha256: String,
+    pub source_sha256: String,
+    pub exercises: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Manifest {
+    pub notebooks: Vec<ManifestEntry>,
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .fold(String::with_capacity(64), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+fn is_marker_like(line: &str) -> bool {
+    MARKER_WORDS.iter().any(|w| line.contains(w))
+}
+
+/// The student version of one code cell's source.
+pub fn strip_solutions(source: &str) -> Result<String, MarkerError> {
+    enum State {
+        Normal,
+        /// Inside a region opened at `begin` with `indent`.
+        Solution {
+            begin: usize,
+            indent: String,
+        },
+        /// The line right after `// END SOLUTION`: a starter block may open.
+        Closed {
+            begin: usize,
+            indent: String,
+        },
+        Starter {
+            begin: usize,
+            lines: Vec<String>,
+        },
+    }
+    fn err<T>(line: usize, why: String) -> Result<T, MarkerError> {
+        Err(MarkerError { line, why })
+    }
+    let todo = |out: &mut String, begin: usize, indent: &str| -> Result<(), MarkerError> {
+        if indent.is_empty() {
+            return err(
+                begin,
+                format!(
+                    "the solution region opened here is at column 0 (item level), where `todo!()` can't compile: \
+                     add a `{BEGIN_STARTER}` .. `{END_STARTER}` block right after `{END_SOLUTION}` (it may be empty)"
+                ),
+            );
+        }
+        out.push_str(indent);
+        out.push_str(TODO_LINE);
+        out.push('\n');
+        Ok(())
+    };
+    let mut out = String::with_capacity(source.len());
+    let mut state = State::Normal;
+    // After a region that left nothing: a blank line that would double the
+    // blank line before the region is skipped.
+    let mut squeeze = false;
+    for (index, line) in source.split_inclusive('\n').enumerate() {
+        let n = index + 1;
+        let trimmed = line.trim();
+        if line.contains(HIDDEN) {
+            continue;
+        }
+        if std::mem::take(&mut squeeze) && trimmed.is_empty() && (out.is_empty() || out.ends_with("\n\n")) {
+            continue;
+        }
+        // The line after a region: a starter block, or the todo and then
+        // this line as an ordinary one.
+        if let State::Closed { begin, indent } = &state {
+            if trimmed == BEGIN_STARTER {
+                state = State::Starter {
+                    begin: n,
+                    lines: Vec::new(),
+                };
+                continue;
+            }
+            todo(&mut out, *begin, indent)?;
+            state = State::Normal;
+        }
+        match &mut state {
+            State::Normal => match trimmed {
+                BEGIN_SOLUTION => {
+                    let indent = line[..line.len() - line.trim_start().len()].to_owned();
+                    state = State::Solution { begin: n, indent };
+                }
+                END_SOLUTION | BEGIN_STARTER | END_STARTER => {
+                    let why = if trimmed == BEGIN_STARTER {
+                        format!("`{BEGIN_STARTER}` must come right after a `{END_SOLUTION}` line")
+                    } else {
+                        format!("`{trimmed}` without a matching opening marker before it")
+                    };
+                    return err(n, why);
+                }
+                _ if is_marker_like(line) => {
+                    return err(n, format!("this looks like a marker but is not exactly one (`{BEGIN_SOLUTION}`, `{END_SOLUTION}`, `{BEGIN_STARTER}`, `{END_STARTER}`, each alone on its line)"));
+                }
+                _ => out.push_str(line),
+            },
+            State::Solution { begin, indent } => match trimmed {
+                END_SOLUTION => state = State::Closed { begin: *begin, indent: std::mem::take(indent) },
+                BEGIN_SOLUTION => {
+                    return err(n, format!("`{BEGIN_SOLUTION}` inside the region opened at line {begin}: regions don't nest"))
+                }
+                BEGIN_STARTER | END_STARTER => {
+                    return err(n, format!("`{trimmed}` inside the solution region opened at line {begin}: close it with `{END_SOLUTION}` first"))
+                }
+                _ if is_marker_like(line) => return err(n, "this looks like a marker but is not exactly one".into()),
+                _ => {} // solution text: dropped
+            },
+            State::Starter { begin, lines } => match trimmed {
+                END_STARTER => {
+                    squeeze = lines.is_empty();
+                    for l in lines.drain(..) {
+                        out.push_str(&l);
+                    }
+                    state = State::Normal;
+                }
+                _ if is_marker_like(line) => {
+                    return err(n, format!("marker inside the starter block opened at line {begin}; close it with `{END_STARTER}`"))
+                }
+                _ if trimmed.starts_with("//") => lines.push(uncomment(line)),
+                _ => {
+                    return err(
+                        n,
+                        format!("a starter line must be a `//` comment (it is uncommented for students); the block opened at line {begin}"),
+                    )
+                }
+            },
+            State::Closed { .. } => unreachable!("handled above"),
+        }
+    }
+    match state {
+        State::Normal => {}
+        State::Closed { begin, indent } => todo(&mut out, begin, &indent)?,
+        State::Solution { begin, .. } => {
+            return err(begin, format!("`{BEGIN_SOLUTION}` is never closed by `{END_SOLUTION}`"))
+        }
+        State::Starter { begin, .. } => {
+            return err(begin, format!("`{BEGIN_STARTER}` is never closed by `{END_STARTER}`"))
+        }
+    }
+    Ok(out)
+}
+
+/// `    // let x = 1;` -> `    let x = 1;`; `    //` -> an empty line.
+fn uncomment(line: &str) -> String {
+    let indent = &line[..line.len() - line.trim_start().len()];
+    let rest = line.trim_start().strip_prefix("//").unwrap_or(line);
+    let rest = rest.strip_prefix(' ').unwrap_or(rest);
+    if rest.trim().is_empty() {
+        // Keep only the line ending.
+        return if line.ends_with('\n') {
+            "\n".into()
+        } else {
+            String::new()
+        };
+    }
+    format!("{indent}{rest}")
+}
+
+/// A markdown or raw cell: only `// HIDDEN` lines go; markers are refused
+/// (tag the cell `solution` instead).
+fn strip_text_cell(source: &str) -> Result<String, MarkerError> {
+    let mut out = String::with_capacity(source.len());
+    for (index, line) in source.split_inclusive('\n').enumerate() {
+        if line.contains(HIDDEN) {
+            continue;
+        }
+        if is_marker_like(line) {
+            return Err(MarkerError {
+                line: index + 1,
+                why: format!(
+                    "solution markers work only in code cells; to hide a whole text cell, tag it `{SOLUTION_TAG}`"
+                ),
+            });
+        }
+        out.push_str(line);
+    }
+    Ok(out)
+}
+
+/// A cell's source as one string, and whether it was a list of lines.
+fn source_text(cell: &Value) -> Result<(String, bool), String> {
+    match cell.get("source") {
+        Some(Value::String(s)) => Ok((s.clone(), false)),
+        Some(Value::Array(lines)) => lines
+            .iter()
+            .map(|l| {
+                l.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| "a source line is not a string".to_owned())
+            })
+            .collect::<Result<String, _>>()
+            .map(|s| (s, true)),
+        None => Ok((String::new(), true)),
+        Some(_) => Err("source is neither a string nor a list of strings".into()),
+    }
+}
+
+fn source_value(text: &str, as_list: bool) -> Value {
+    if as_list {
+        Value::Array(
+            text.split_inclusive('\n')
+                .map(|l| Value::String(l.to_owned()))
+                .collect(),
+        )
+    } else {
+        Value::String(text.to_owned())
+    }
+}
+
+fn tags(cell: &Value) -> Vec<&str> {
+    cell.pointer("/metadata/tags")
+        .and_then(Value::as_array)
+        .map(|t| t.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default()
+}
+
+/// The exercise id of a solution cell: its first line is `// exercise: ID`.
+pub fn exercise_id(source: &str) -> Option<&str> {
+    let id = source.lines().next()?.trim().strip_prefix(EXERCISE_PREFIX)?.trim();
+    (!id.is_empty()).then_some(id)
+}
+
+/// JSON the way nbformat writes it: sorted keys (serde_json's default map),
+/// one-space indent, a final newline.
+pub fn notebook_json(value: &Value) -> String {
+    let mut buf = Vec::new();
+    let mut ser = serde_json::Serializer::with_formatter(&mut buf, serde_json::ser::PrettyFormatter::with_indent(b" "));
+    value.serialize(&mut ser).expect("a JSON value always serializes");
+    buf.push(b'\n');
+    String::from_utf8(buf).expect("serde_json writes UTF-8")
+}
+
+/// The student version of one notebook. `file` names it in errors.
+pub fn release_notebook(file: &str, text: &str) -> Result<Released, ReleaseError> {
+    let format = |why: String| ReleaseError::Format {
+        notebook: file.to_owned(),
+        why,
+    };
+    let mut nb: Value = serde_json::from_str(text).map_err(|e| format(e.to_string()))?;
+    if nb.get("nbformat").and_then(Value::as_u64) != Some(4) {
+        return Err(format("only nbformat 4 notebooks are supported".into()));
+    }
+    let cells = match nb.get_mut("cells") {
+        Some(Value::Array(cells)) => std::mem::take(cells),
+        _ => return Err(format("no list of cells".into())),
+    };
+    let mut kept = Vec::with_capacity(cells.len());
+    let mut exercises = Vec::new();
+    let mut cells_removed = 0;
+    for (index, mut cell) in cells.into_iter().enumerate() {
+        let number = index + 1;
+        if tags(&cell).contains(&SOLUTION_TAG) {
+            cells_removed += 1;
+            continue;
+        }
+        let marker = |e: MarkerError| ReleaseError::Marker {
+            notebook: file.to_owned(),
+            cell: number,
+            id: cell.get("id").and_then(Value::as_str).map(str::to_owned),
+            line: e.line,
+            why: e.why,
+        };
+        let (source, as_list) = source_text(&cell).map_err(|why| format(format!("cell {number}: {why}")))?;
+        let is_code = cell.get("cell_type").and_then(Value::as_str) == Some("code");
+        let student = if is_code {
+            strip_solutions(&source)
+        } else {
+            strip_text_cell(&source)
+        }
+        .map_err(marker)?;
+        if is_code {
+            if let Some(id) = exercise_id(&source) {
+                exercises.push(id.to_owned());
+            }
+        }
+        let obj = cell
+            .as_object_mut()
+            .ok_or_else(|| format(format!("cell {number} is not an object")))?;
+        obj.insert("source".into(), source_value(&student, as_list));
+        if is_code {
+            obj.insert("outputs".into(), Value::Array(Vec::new()));
+            obj.insert("execution_count".into(), Value::Null);
+        }
+        kept.push(cell);
+    }
+    nb["cells"] = Value::Array(kept);
+    Ok(Released {
+        file: file.to_owned(),
+        text: notebook_json(&nb),
+        exercises,
+        cells_removed,
+    })
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ReleaseError + '_ {
+    move |source| ReleaseError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// The instructor notebooks of `src`, sorted by name.
+pub fn notebooks_in(src: &Path) -> Result<Vec<PathBuf>, ReleaseError> {
+    let mut found = Vec::new();
+    for entry in fs::read_dir(src).map_err(io(src))? {
+        let path = entry.map_err(io(src))?.path();
+        if path.is_file() && path.extension().is_some_and(|e| e == "ipynb") {
+            found.push(path);
+        }
+    }
+    found.sort();
+    if found.is_empty() {
+        return Err(ReleaseError::Empty(src.to_owned()));
+    }
+    Ok(found)
+}
+
+/// Releases every notebook of `src` into `out` and writes the manifest.
+/// All notebooks are processed before anything is written.
+pub fn release_dir(src: &Path, out: &Path) -> Result<Manifest, ReleaseError> {
+    let mut released = Vec::new();
+    for path in notebooks_in(src)? {
+        let text = fs::read_to_string(&path).map_err(io(&path))?;
+        let file = path
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let name = path.display().to_string();
+        let mut r = release_notebook(&name, &text)?;
+        r.file = file;
+        released.push((r, sha256_hex(text.as_bytes())));
+    }
+    fs::create_dir_all(out).map_err(io(out))?;
+    let mut manifest = Manifest { notebooks: Vec::new() };
+    for (r, source_sha256) in released {
+        write_atomic(&out.join(&r.file), r.text.as_bytes())?;
+        manifest.notebooks.push(ManifestEntry {
+            sha256: sha256_hex(r.text.as_bytes()),
+            file: r.file,
+            source_sha256,
+            exercises: r.exercises,
+        });
+    }
+    let text = serde_json::to_string_pretty(&manifest).expect("manifest serializes") + "\n";
+    write_atomic(&out.join("manifest.json"), text.as_bytes())?;
+    Ok(manifest)
+}
+
+/// Write to a temporary file beside `path`, then rename: a reader never sees
+/// half a notebook.
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReleaseError> {
+    let tmp = path.with_extension("tmp-release");
+    fs::write(&tmp, bytes).map_err(io(&tmp))?;
+    fs::rename(&tmp, path).map_err(io(path))
+}
+
+/// The subcommand: release, then one line per notebook.
+pub fn run(args: &ReleaseArgs) -> Result<(), ReleaseError> {
+    let manifest = release_dir(&args.src, &args.out)?;
+    for n in &manifest.notebooks {
+        println!("{}  {}  exercises: {}", &n.sha256[..12], n.file, n.exercises.join(", "));
+    }
+    println!(
+        "released {} notebooks into {}",
+        manifest.notebooks.len(),
+        args.out.display()
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn strip(src: &str) -> String {
+        strip_solutions(src).unwrap_or_else(|e| panic!("line {}: {}", e.line, e.why))
+    }
+
+    #[test]
+    fn region_without_starter_becomes_todo_at_its_indent() {
+        let src = "fn f() -> u32 {\n    // BEGIN SOLUTION\n    42\n    // END SOLUTION\n}\n";
+        assert_eq!(
+            strip(src),
+            "fn f() -> u32 {\n    todo!(\"write your solution here\");\n}\n"
+        );
+    }
+
+    #[test]
+    fn starter_block_is_uncommented_and_replaces_the_region() {
+        let src = "fn f(a: u32) -> u32 {\n    // BEGIN SOLUTION\n    a * 2\n    // END SOLUTION\n    // BEGIN STARTER\n    // let _ = a;\n    //\n    // // a hint\n    // 0\n    // END STARTER\n}\n";
+        assert_eq!(
+            strip(src),
+            "fn f(a: u32) -> u32 {\n    let _ = a;\n\n    // a hint\n    0\n}\n"
+        );
+    }
+
+    #[test]
+    fn empty_starter_removes_an_item_level_region() {
+        let src = "// exercise: x\nstruct S {\n    // BEGIN SOLUTION\n    secret: u8,\n    // END SOLUTION\n    // BEGIN STARTER\n    // END STARTER\n}\n// BEGIN SOLUTION\nimpl S {}\n// END SOLUTION\n// BEGIN STARTER\n// END STARTER\nfn main() {}";
+        assert_eq!(strip(src), "// exercise: x\nstruct S {\n}\nfn main() {}");
+    }
+
+    #[test]
+    fn an_emptied_region_leaves_no_double_blank_line() {
+        let src = "use a;\n\n// BEGIN SOLUTION\nconst X: u8 = 1;\n// END SOLUTION\n// BEGIN STARTER\n// END STARTER\n\nfn f() {}\n";
+        assert_eq!(strip(src), "use a;\n\nfn f() {}\n");
+        let src = "use a;\n// BEGIN SOLUTION\nconst X: u8 = 1;\n// END SOLUTION\n// BEGIN STARTER\n// END STARTER\n\nfn f() {}\n";
+        assert_eq!(strip(src), "use a;\n\nfn f() {}\n");
+    }
+
+    #[test]
+    fn region_at_the_end_of_a_cell_without_newline() {
+        assert_eq!(
+            strip("fn f() {\n    // BEGIN SOLUTION\n    g()\n    // END SOLUTION"),
+            "fn f() {\n    todo!(\"write your solution here\");\n"
+        );
+    }
+
+    #[test]
+    fn hidden_lines_are_dropped_everywhere() {
+        assert_eq!(
+            strip("let a = 1;\nassert_eq!(a, 1); // HIDDEN\nlet b = 2;\n"),
+            "let a = 1;\nlet b = 2;\n"
+        );
+        assert_eq!(strip_text_cell("keep\ndrop me // HIDDEN\n").unwrap(), "keep\n");
+    }
+
+    #[test]
+    fn unbalanced_and_misplaced_markers_are_refused_with_their_line() {
+        let cases: &[(&str, usize, &str)] = &[
+            ("a\n    // BEGIN SOLUTION\nb\n", 2, "never closed"),
+            ("a\n// END SOLUTION\n", 2, "without a matching"),
+            ("    // BEGIN SOLUTION\n    // BEGIN SOLUTION\n", 2, "don't nest"),
+            ("    // BEGIN SOLUTION\n    x\n    // END SOLUTION\n\n    // BEGIN STARTER\n", 5, "right after"),
+            ("    // BEGIN SOLUTION\n    // END SOLUTION\n    // BEGIN STARTER\n    let x = 1;\n    // END STARTER\n", 4, "must be a `//` comment"),
+            ("    // BEGIN SOLUTION\n    // END SOLUTION\n    // BEGIN STARTER\n    // x\n", 3, "never closed"),
+            ("// BEGIN SOLUTION\nfn f() {}\n// END SOLUTION\n", 1, "column 0"),
+            ("    //BEGIN SOLUTION\n", 1, "looks like a marker"),
+            ("    // BEGIN SOLUTION\n    // BEGIN STARTER\n", 2, "inside the solution region"),
+        ];
+        for (src, line, why) in cases {
+            let e = strip_solutions(src).expect_err(src);
+            assert_eq!(e.line, *line, "{src:?}: {}", e.why);
+            assert!(e.why.contains(why), "{src:?}: {}", e.why);
+        }
+    }
+
+    fn notebook(cells: Value) -> String {
+        json!({"cells": cells, "metadata": {"kernelspec": {"name": "distlab"}, "custom": {"x": 1}}, "nbformat": 4, "nbformat_minor": 5}).to_string()
+    }
+
+    #[test]
+    fn notebook_cells_outputs_tags_and_unknown_fields() {
+        let text = notebook(json!([
+            {"cell_type": "markdown", "id": "a", "metadata": {}, "source": "# Title\n"},
+            {"cell_type": "markdown", "id": "b", "metadata": {"tags": ["solution"]}, "source": ["the answer is 42\n"]},
+            {"cell_type": "code", "id": "c", "execution_count": 3, "metadata": {"distlab": {"role": "solution"}}, "extra": true,
+             "outputs": [{"output_type": "stream", "name": "stdout", "text": "42\n"}],
+             "source": ["// exercise: demo\n", "fn f() -> u32 {\n", "    // BEGIN SOLUTION\n", "    42\n", "    // END SOLUTION\n", "}"]},
+        ]));
+        let r = release_notebook("t.ipynb", &text).unwrap();
+        assert_eq!(r.exercises, ["demo"]);
+        assert_eq!(r.cells_removed, 1);
+        let nb: Value = serde_json::from_str(&r.text).unwrap();
+        let cells = nb["cells"].as_array().unwrap();
+        assert_eq!(cells.len(), 2);
+        assert_eq!(cells[0]["source"], "# Title\n"); // a string stays a string
+        let code = &cells[1];
+        assert_eq!(code["outputs"], json!([]));
+        assert_eq!(code["execution_count"], Value::Null);
+        assert_eq!(code["extra"], true);
+        assert_eq!(code["metadata"]["distlab"]["role"], "solution");
+        assert_eq!(
+            code["source"],
+            json!([
+                "// exercise: demo\n",
+                "fn f() -> u32 {\n",
+                "    todo!(\"write your solution here\");\n",
+                "}"
+            ])
+        );
+        assert_eq!(nb["metadata"]["custom"]["x"], 1);
+        assert!(!r.text.contains("42"));
+    }
+
+    #[test]
+    fn errors_name_notebook_cell_and_line() {
+        let text = notebook(json!([
+            {"cell_type": "markdown", "id": "m", "metadata": {}, "source": "intro\n"},
+            {"cell_type": "code", "id": "sol", "execution_count": null, "metadata": {}, "outputs": [],
+             "source": "// exercise: demo\nfn f() {\n    // BEGIN SOLUTION\n    g();\n}\n"},
+        ]));
+        let e = release_notebook("course/02-x.ipynb", &text).unwrap_err().to_string();
+        assert!(e.starts_with("course/02-x.ipynb, cell 2 (id sol), line 3: "), "{e}");
+        let text = notebook(json!([{"cell_type": "markdown", "metadata": {}, "source": "// BEGIN SOLUTION\n"}]));
+        let e = release_notebook("n.ipynb", &text).unwrap_err().to_string();
+        assert!(e.contains("cell 1, line 1") && e.contains("only in code cells"), "{e}");
+        assert!(release_notebook("n.ipynb", "{not json")
+            .unwrap_err()
+            .to_string()
+            .starts_with("n.ipynb: not a notebook"));
+    }
+
+    #[test]
+    fn release_dir_writes_nothing_when_one_notebook_is_bad() {
+        let src = tempfile::tempdir().unwrap();
+        let out = tempfile::tempdir().unwrap();
+        let good = notebook(
+            json!([{"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": 1, "source": "1\n"}]),
+        );
+        let bad =
+            notebook(json!([{"cell_type": "code", "metadata": {}, "outputs": [], "source": "    // END SOLUTION\n"}]));
+        fs::write(src.path().join("a.ipynb"), &good).unwrap();
+        fs::write(src.path().join("b.ipynb"), &bad).unwrap();
+        let e = release_dir(src.path(), out.path()).unwrap_err().to_string();
+        assert!(e.contains("b.ipynb, cell 1, line 1"), "{e}");
+        assert_eq!(fs::read_dir(out.path()).unwrap().count(), 0);
+
+        fs::remove_file(src.path().join("b.ipynb")).unwrap();
+        let m = release_dir(src.path(), out.path()).unwrap();
+        assert_eq!(m.notebooks.len(), 1);
+        let written = fs::read(out.path().join("a.ipynb")).unwrap();
+        assert_eq!(m.notebooks[0].sha256, sha256_hex(&written));
+        assert_eq!(m.notebooks[0].source_sha256, sha256_hex(good.as_bytes()));
+        let manifest: Value = serde_json::from_slice(&fs::read(out.path().join("manifest.json")).unwrap()).unwrap();
+        assert_eq!(manifest["notebooks"][0]["file"], "a.ipynb");
+    }
+
+    #[test]
+    fn empty_source_dir_is_an_error() {
+        let src = tempfile::tempdir().unwrap();
+        assert!(matches!(
+            release_dir(src.path(), &src.path().join("out")),
+            Err(ReleaseError::Empty(_))
+        ));
+    }
+
+    #[test]
+    fn sha256_of_empty_input() {
+        assert_eq!(
+            sha256_hex(b""),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+    }
+}

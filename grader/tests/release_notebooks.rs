@@ -1,0 +1,163 @@
+//! Releases the real course (`notebooks/`) and checks the student versions:
+//! no solution text and no instructor-only cell survives, every exercise
+//! cell still starts with its marker, outputs are empty, and the manifest
+//! matches the files.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use distlab_grader::release::{self, BEGIN_SOLUTION, END_SOLUTION, SOLUTION_TAG};
+use serde_json::Value;
+
+fn course_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../notebooks")
+}
+
+fn read(path: &Path) -> Value {
+    serde_json::from_str(&fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn source(cell: &Value) -> String {
+    match &cell["source"] {
+        Value::String(s) => s.clone(),
+        Value::Array(lines) => lines.iter().map(|l| l.as_str().unwrap()).collect(),
+        _ => String::new(),
+    }
+}
+
+fn is_solution_cell(cell: &Value) -> bool {
+    cell["metadata"]["tags"]
+        .as_array()
+        .is_some_and(|t| t.iter().any(|t| t == SOLUTION_TAG))
+}
+
+/// Lines an instructor notebook has only inside solution regions or
+/// solution-tagged cells: none of them may reach the student. Short lines
+/// (`}`, `let _ = x;`) that also occur elsewhere are not secrets.
+fn secret_lines(nb: &Value) -> BTreeSet<String> {
+    let (mut secret, mut public) = (BTreeSet::new(), BTreeSet::new());
+    for cell in nb["cells"].as_array().unwrap() {
+        let mut inside = is_solution_cell(cell);
+        for line in source(cell).lines() {
+            let t = line.trim();
+            if t == BEGIN_SOLUTION || t == END_SOLUTION {
+                inside = t == BEGIN_SOLUTION || is_solution_cell(cell);
+                continue;
+            }
+            // A starter line is public once uncommented.
+            let t = t.trim_start_matches("//").trim();
+            if inside {
+                secret.insert(t.to_owned())
+            } else {
+                public.insert(t.to_owned())
+            };
+        }
+    }
+    secret
+        .into_iter()
+        .filter(|l| l.len() >= 12 && !public.contains(l))
+        .collect()
+}
+
+#[test]
+fn releasing_the_course_leaves_no_solution_behind() {
+    let src = course_dir();
+    let out = tempfile::tempdir().unwrap();
+    let manifest = release::release_dir(&src, out.path()).unwrap();
+
+    let sources = release::notebooks_in(&src).unwrap();
+    assert!(sources.len() >= 8, "the course has notebooks 1-7 and 10");
+    let released: Vec<PathBuf> = fs::read_dir(out.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "ipynb"))
+        .collect();
+    assert_eq!(released.len(), sources.len());
+    assert_eq!(manifest.notebooks.len(), sources.len());
+
+    let mut exercises_seen = 0;
+    let mut secrets_checked = 0;
+    for (path, entry) in sources.iter().zip(&manifest.notebooks) {
+        let name = path.file_name().unwrap().to_str().unwrap();
+        assert_eq!(entry.file, name);
+        let student_path = out.path().join(name);
+        assert_eq!(
+            entry.sha256,
+            release::sha256_hex(&fs::read(&student_path).unwrap()),
+            "{name}: manifest hash"
+        );
+
+        let teacher = read(path);
+        let student = read(&student_path);
+        let t_cells = teacher["cells"].as_array().unwrap();
+        let s_cells = student["cells"].as_array().unwrap();
+        let kept: Vec<&Value> = t_cells.iter().filter(|c| !is_solution_cell(c)).collect();
+        assert_eq!(
+            s_cells.len(),
+            kept.len(),
+            "{name}: only solution-tagged cells are removed"
+        );
+        assert_eq!(
+            student["metadata"], teacher["metadata"],
+            "{name}: notebook metadata kept"
+        );
+
+        let secrets = secret_lines(&teacher);
+        secrets_checked += secrets.len();
+        let mut exercise_ids = Vec::new();
+        for (t, s) in kept.iter().zip(s_cells) {
+            assert_eq!(t["id"], s["id"], "{name}: cells stay in order");
+            assert!(!is_solution_cell(s), "{name}: a solution-tagged cell survived");
+            let text = source(s);
+            for line in text.lines() {
+                assert!(
+                    !secrets.contains(line.trim()),
+                    "{name}, cell {}: solution text leaked: {line}",
+                    s["id"]
+                );
+                for marker in [
+                    "BEGIN SOLUTION",
+                    "END SOLUTION",
+                    "BEGIN STARTER",
+                    "END STARTER",
+                    "// HIDDEN",
+                ] {
+                    assert!(!line.contains(marker), "{name}, cell {}: marker left: {line}", s["id"]);
+                }
+            }
+            if s["cell_type"] == "code" {
+                assert_eq!(s["outputs"], Value::Array(vec![]), "{name}: outputs cleared");
+                assert_eq!(s["execution_count"], Value::Null, "{name}: execution count cleared");
+            }
+            if let Some(id) = release::exercise_id(&source(t)) {
+                assert_eq!(
+                    source(t).lines().next(),
+                    text.lines().next(),
+                    "{name}: exercise cell lost its first line"
+                );
+                assert_eq!(release::exercise_id(&text), Some(id));
+                exercise_ids.push(id.to_owned());
+            }
+        }
+        assert_eq!(
+            exercise_ids, entry.exercises,
+            "{name}: manifest lists the exercise cells"
+        );
+        exercises_seen += exercise_ids.len();
+    }
+    // The test has teeth only if the course has solutions to hide.
+    assert!(exercises_seen >= 14, "found {exercises_seen} exercise cells");
+    assert!(
+        secrets_checked >= 100,
+        "only {secrets_checked} distinctive solution lines found"
+    );
+}
+
+#[test]
+fn releasing_twice_gives_the_same_bytes() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let first = release::release_dir(&course_dir(), a.path()).unwrap();
+    let second = release::release_dir(&course_dir(), b.path()).unwrap();
+    assert_eq!(first, second);
+}

@@ -1,0 +1,210 @@
+from generate import code, exercise, md
+
+STEM = "01-welcome"
+
+
+def cells():
+    return [
+        md(r"""
+# 1. Welcome: how this course works
+
+Every notebook in this course runs **Rust** on the `distlab` kernel. The course crate,
+`distlab`, is already loaded: a simulator of distributed systems that is fully
+deterministic. A run is decided by a *seed*: message delays, losses, duplicates,
+crashes and partitions all come from it, so a run you saw once can be replayed
+exactly.
+
+The loop for every exercise:
+
+1. **Read** the task (`:exercise ID` shows it with starter code).
+2. **Write** your code in the cell that begins with `// exercise: ID`. Keep that first
+   line: it tells the kernel and the grader which cell is your answer.
+3. **Check locally** with `:check ID`: your code runs against the public scenarios,
+   and you get one row per check, with the seed and a replay line for each failure.
+4. **Submit** with `:submit ID`. The grader compiles your cell in a sandbox and runs
+   the same checks on *your own* parameters and seeds, plus hidden scenarios.
+
+Cells run top to bottom; a definition (a `fn`, a `struct`) stays available to later cells.
+A cell that panics shows an error; fix it and run it again.
+"""),
+        code(r"""
+// A first cell: ordinary Rust. The last expression is the cell's value.
+let nodes = 4;
+let links = nodes * (nodes - 1) / 2;
+println!("{nodes} nodes, fully connected: {links} links");
+links
+"""),
+        md(r"""
+## Logging in, once per session
+
+Submitting needs an account on the course server. Your instructor gives you its URL
+and a personal token; run this once (CI and offline work skip it):
+"""),
+        code(":login https://course.example.org YOUR-TOKEN", tags=["skip-ci"], role="login"),
+        md(r"""
+## Nodes, messages and handlers
+
+A distributed algorithm here is a **node**: a struct that implements
+`Process<M>`, where `M` is the message type the exercise fixes. The simulator calls
+the node's handlers:
+
+| handler | called when |
+|---|---|
+| `on_start(ctx)` | the system starts |
+| `on_message(ctx, from, msg)` | a message arrives |
+| `on_timer(ctx, tag)` | a timer the node set goes off |
+| `on_recover(ctx)` | the node comes back after a crash (its memory is gone) |
+
+Handlers never touch the network. They ask the context `ctx` to act:
+`ctx.send(to, msg)`, `ctx.broadcast(msg)`, `ctx.set_timer(tag, delay)`,
+`ctx.observe(...)` (tell the checks what you did: entered a critical section, took
+a leader, delivered a message). `ctx.me()` is your id, `ctx.nodes()` how many nodes
+there are, `ctx.peers()` everyone else. Time is virtual, in microseconds:
+`ms(5)` is five milliseconds.
+
+Node state must derive `Clone, Debug, Hash`; use `BTreeMap`/`BTreeSet`, not
+`HashMap`, so every run with the same seed is the same run.
+
+## Warm-up: ping everyone over a lossy network
+
+Node 0 must hear a `Pong` from every other node. Every node answers `Ping(k)`
+with `Pong(k)`. The catch: the network loses 30 % of the messages in one
+scenario, so a single round of pings is not enough. Node 0 must keep asking the
+nodes it has not heard from, on a timer, until all have answered.
+
+First, see what a wrong answer looks like. This node answers pings, but node 0
+pings everyone once and never again:
+"""),
+        code(r"""
+use distlab::catalogue::warmup::WarmupMsg;
+use distlab::{Ctx, NodeId, Process};
+
+#[derive(Clone, Debug, Hash, Default)]
+struct PingOnce;
+
+impl Process<WarmupMsg> for PingOnce {
+    fn on_start(&mut self, ctx: &mut Ctx<WarmupMsg>) {
+        if ctx.me() == 0 {
+            for peer in ctx.peers().collect::<Vec<_>>() {
+                ctx.send(peer, WarmupMsg::Ping(peer as u64));
+            }
+        }
+    }
+    fn on_message(&mut self, ctx: &mut Ctx<WarmupMsg>, from: NodeId, msg: WarmupMsg) {
+        if let WarmupMsg::Ping(k) = msg {
+            ctx.send(from, WarmupMsg::Pong(k));
+        }
+    }
+}
+
+let report = distlab::catalogue::warmup::check(Box::new(|_| Box::new(PingOnce)), &distlab::catalogue::Run::public(7));
+distlab::catalogue::render::show(&report);
+""", role="demo"),
+        md(r"""
+How to read the report:
+
+- Each **row** is one check; a check passes only if every run of it passes.
+- A failing row names the **scenario** and the **seed** of the first run that
+  failed, and a **replay** line: run exactly that line to see that run again.
+- The **space-time diagram** draws that run: one vertical line per node, time
+  flowing down, an arrow per message. A lost message is a dashed red line ending in
+  an X; the event where the check failed is highlighted (hover any mark for details). Here you can see a ping lost on the way and node 0
+  doing nothing about it.
+
+Now write the real thing. Node 0 remembers who is still silent and, on a timer,
+pings them again; everyone answers pings.
+"""),
+        *exercise("warmup", r"""
+use std::collections::BTreeSet;
+
+use distlab::catalogue::warmup::WarmupMsg;
+use distlab::{ms, Ctx, NodeId, Process, TimerTag};
+
+const RETRY: TimerTag = 1;
+
+#[derive(Clone, Debug, Hash, Default)]
+struct Warmup {
+    // BEGIN SOLUTION
+    /// Nodes node 0 has not heard a pong from yet.
+    silent: BTreeSet<NodeId>,
+    // END SOLUTION
+    // BEGIN STARTER
+    // END STARTER
+}
+
+// BEGIN SOLUTION
+impl Warmup {
+    fn ping_silent(&mut self, ctx: &mut Ctx<WarmupMsg>) {
+        for &node in &self.silent {
+            ctx.send(node, WarmupMsg::Ping(node as u64));
+        }
+        if !self.silent.is_empty() {
+            ctx.set_timer(RETRY, ms(20)); // well above a round trip
+        }
+    }
+}
+// END SOLUTION
+// BEGIN STARTER
+// END STARTER
+
+impl Process<WarmupMsg> for Warmup {
+    fn on_start(&mut self, ctx: &mut Ctx<WarmupMsg>) {
+        // BEGIN SOLUTION
+        if ctx.me() == 0 {
+            self.silent = ctx.peers().collect();
+            self.ping_silent(ctx);
+        }
+        // END SOLUTION
+        // BEGIN STARTER
+        // let _ = ctx;
+        // END STARTER
+    }
+
+    fn on_message(&mut self, ctx: &mut Ctx<WarmupMsg>, from: NodeId, msg: WarmupMsg) {
+        // BEGIN SOLUTION
+        match msg {
+            WarmupMsg::Ping(k) => ctx.send(from, WarmupMsg::Pong(k)),
+            WarmupMsg::Pong(_) => {
+                self.silent.remove(&from);
+            }
+        }
+        // END SOLUTION
+        // BEGIN STARTER
+        // let _ = (ctx, from, msg);
+        // END STARTER
+    }
+
+    fn on_timer(&mut self, ctx: &mut Ctx<WarmupMsg>, timer: TimerTag) {
+        // BEGIN SOLUTION
+        if timer == RETRY {
+            self.ping_silent(ctx);
+        }
+        // END SOLUTION
+        // BEGIN STARTER
+        // let _ = (ctx, timer);
+        // END STARTER
+    }
+}
+
+fn warmup_node(_id: NodeId) -> Box<dyn Process<WarmupMsg>> {
+    Box::new(Warmup::default())
+}
+"""),
+        md(r"""
+## What comes next
+
+| notebook | topic |
+|---|---|
+| 2 | interconnects: worst-case hops on grids, tori and hypercubes |
+| 3 | replication and availability; triple modular redundancy |
+| 4 | physical clocks: drift and skew |
+| 5 | logical clocks: Lamport, vector clocks, totally ordered multicast |
+| 6 | election: bully and ring |
+| 7 | mutual exclusion: central coordinator, Ricart and Agrawala, token ring |
+| 10 | quorums |
+
+Every number in these notebooks is computed twice: by the formula you derive and by
+a simulation. Where the textbook's printed answer and the simulation disagree, we
+say so: the simulation wins.
+"""),
+    ]

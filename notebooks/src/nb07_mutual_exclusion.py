@@ -1,0 +1,422 @@
+from generate import code, exercise, md
+
+STEM = "07-mutual-exclusion"
+
+
+def cells():
+    return [
+        md(r"""
+# 7. Mutual exclusion without shared memory
+
+Locks, semaphores and monitors all assume memory that every process can see. Across
+machines there is none: whoever wants a resource that lives on the network must
+**ask by message**. Three ways to do it, all with the same workload
+(`distlab::catalogue::mutex`): node i first asks `first_request(i)` after it starts,
+stays inside for `HOLD`, waits `think_time(n)` after leaving and asks again, `ROUNDS`
+times. A node reports what it does with `ctx.observe(...)`: `RequestCritical` when it
+asks, `EnterCritical`, `ExitCritical`.
+
+Every exercise is checked for: **never two nodes inside** (safety), **every request
+served** by a deadline (liveness), and cost: messages per entry and the delay before
+entry, against the textbook's table:
+
+| algorithm | messages per entry | delay before entry (in message delays) |
+|---|---|---|
+| centralized | 3 | 2 |
+| distributed (Ricart and Agrawala) | 2(n-1) | 2(n-1) |
+| token ring | 1 to unbounded | 0 to n-1 |
+
+At the end of the notebook your three solutions are measured on the simulator and set
+next to this table.
+
+## 1. A central coordinator
+
+One process, the coordinator, owns the resource. A node sends `Request` and waits;
+the coordinator answers `Grant` if the resource is free, and otherwise queues the
+request **without answering**. On leaving, the node sends `Release`, and the
+coordinator grants the next in the queue. Three messages per entry, two message delays
+from asking to entering when nobody else is inside.
+
+Variations worth discussing:
+
+- **Priorities**: instead of first come, first served, the coordinator may grant the
+  queued request with the highest priority first.
+- **Coordinator crash**: a queued node cannot tell a crashed coordinator from a long
+  queue, because it hears nothing in both cases. If the coordinator answered every
+  request at once (grant or "denied, wait"), a crash with nobody inside and nobody
+  queued would be noticed by the next requester, which could start an election. A new
+  coordinator also needs the queue: it can poll every node, or the old one can have
+  logged each request to stable storage before answering.
+
+### Exercise: the centralized algorithm
+
+Node 0 only coordinates; nodes 1 to n-1 follow the workload.
+"""),
+        *exercise("central", r"""
+use std::collections::VecDeque;
+
+use distlab::catalogue::central::CentralMsg;
+use distlab::catalogue::mutex::{first_request, think_time, HOLD, ROUNDS};
+use distlab::{Ctx, NodeId, Observation, Process, TimerTag};
+
+const ASK: TimerTag = 1;
+const LEAVE: TimerTag = 2;
+// BEGIN SOLUTION
+const COORDINATOR: NodeId = 0;
+// END SOLUTION
+// BEGIN STARTER
+// END STARTER
+
+#[derive(Clone, Debug, Hash, Default)]
+struct Central {
+    // BEGIN SOLUTION
+    // Coordinator state: who is inside, who waits (first come, first served).
+    holder: Option<NodeId>,
+    waiting: VecDeque<NodeId>,
+    // Client state: entries so far.
+    rounds: u32,
+    // END SOLUTION
+    // BEGIN STARTER
+    // END STARTER
+}
+
+impl Process<CentralMsg> for Central {
+    fn on_start(&mut self, ctx: &mut Ctx<CentralMsg>) {
+        // BEGIN SOLUTION
+        if ctx.me() != COORDINATOR {
+            ctx.set_timer(ASK, first_request(ctx.me()));
+        }
+        // END SOLUTION
+        // BEGIN STARTER
+        // let _ = (ctx, first_request(1), think_time(2), HOLD, ROUNDS, Observation::RequestCritical);
+        // END STARTER
+    }
+
+    fn on_message(&mut self, ctx: &mut Ctx<CentralMsg>, from: NodeId, msg: CentralMsg) {
+        // BEGIN SOLUTION
+        match msg {
+            CentralMsg::Request if self.holder.is_none() => {
+                self.holder = Some(from);
+                ctx.send(from, CentralMsg::Grant);
+            }
+            CentralMsg::Request => self.waiting.push_back(from), // no answer: wait
+            CentralMsg::Release => {
+                self.holder = self.waiting.pop_front();
+                if let Some(next) = self.holder {
+                    ctx.send(next, CentralMsg::Grant);
+                }
+            }
+            CentralMsg::Grant => {
+                ctx.observe(Observation::EnterCritical);
+                ctx.set_timer(LEAVE, HOLD);
+            }
+        }
+        // END SOLUTION
+        // BEGIN STARTER
+        // let _ = (ctx, from, msg);
+        // END STARTER
+    }
+
+    fn on_timer(&mut self, ctx: &mut Ctx<CentralMsg>, timer: TimerTag) {
+        // BEGIN SOLUTION
+        if timer == ASK {
+            ctx.observe(Observation::RequestCritical);
+            ctx.send(COORDINATOR, CentralMsg::Request);
+        } else {
+            ctx.observe(Observation::ExitCritical);
+            ctx.send(COORDINATOR, CentralMsg::Release);
+            self.rounds += 1;
+            if self.rounds < ROUNDS {
+                ctx.set_timer(ASK, think_time(ctx.nodes()));
+            }
+        }
+        // END SOLUTION
+        // BEGIN STARTER
+        // let _ = (ctx, timer);
+        // END STARTER
+    }
+}
+
+fn central_node(_id: NodeId) -> Box<dyn Process<CentralMsg>> {
+    Box::new(Central::default())
+}
+"""),
+        md(r"""
+## 2. Fully distributed: Ricart and Agrawala
+
+No coordinator: a node that wants in asks **everyone** and enters once **all** the
+others have said yes. Which request came first is decided by Lamport timestamps, with
+the node id appended to break ties (as the bakery algorithm does with ticket numbers),
+so that every node orders any two requests the same way.
+
+On receiving a `Request { ts }` a node updates its clock and:
+
+- replies at once if it is neither inside nor asking;
+- **defers** the reply if it is inside;
+- if it is asking too, compares (its own stamp, its id) with (ts, sender): the older
+  request wins; the younger one's owner replies at once, the older one defers.
+
+Deferred replies go out on leaving. Cost: n-1 requests and n-1 replies per entry. On
+a LAN with **hardware broadcast** the n-1 requests become one broadcast, so an entry
+costs 1 + (n-1) = n messages, and the delay is 1 + (n-1) message times in the
+textbook's accounting (one broadcast, then n-1 replies). A weakness to discuss: a
+crashed node never replies, and silence means "wait", so one crash blocks everyone.
+Answering every request at once (with "yes" or "no, later") makes crashes detectable,
+but a node that said "no" and then crashed still blocks the asker, unless the asker
+polls the nodes that said no.
+
+### Exercise: Ricart and Agrawala
+"""),
+        *exercise("ricart", r"""
+use std::collections::BTreeSet;
+
+use distlab::catalogue::mutex::{first_request, think_time, HOLD, ROUNDS};
+use distlab::catalogue::ricart::RaMsg;
+use distlab::{Ctx, NodeId, Observation, Process, TimerTag};
+
+const ASK: TimerTag = 1;
+const LEAVE: TimerTag = 2;
+
+#[derive(Clone, Debug, Hash, Default)]
+struct Ricart {
+    // BEGIN SOLUTION
+    clock: u64,
+    /// The stamp of my pending request, while I am asking.
+    asking: Option<u64>,
+    inside: bool,
+    replies: BTreeSet<NodeId>,
+    deferred: Vec<NodeId>,
+    rounds: u32,
+    // END SOLUTION
+    // BEGIN STARTER
+    // END STARTER
+}
+
+// BEGIN SOLUTION
+impl Ricart {
+    fn enter_if_everyone_agreed(&mut self, ctx: &mut Ctx<RaMsg>) {
+        if self.asking.is_some() && self.replies.len() == ctx.nodes() - 1 {
+            self.asking = None;
+            self.inside = true;
+            ctx.observe(Observation::EnterCritical);
+            ctx.set_timer(LEAVE, HOLD);
+        }
+    }
+}
+// END SOLUTION
+// BEGIN STARTER
+// END STARTER
+
+impl Process<RaMsg> for Ricart {
+    fn on_start(&mut self, ctx: &mut Ctx<RaMsg>) {
+        // BEGIN SOLUTION
+        ctx.set_timer(ASK, first_request(ctx.me()));
+        // END SOLUTION
+        // BEGIN STARTER
+        // let _ = (ctx, first_request(0), think_time(2), HOLD, ROUNDS, Observation::RequestCritical);
+        // END STARTER
+    }
+
+    fn on_message(&mut self, ctx: &mut Ctx<RaMsg>, from: NodeId, msg: RaMsg) {
+        // BEGIN SOLUTION
+        match msg {
+            RaMsg::Request { ts } => {
+                self.clock = self.clock.max(ts) + 1;
+                // (stamp, id) pairs order all requests the same way everywhere.
+                let mine_is_older = self.asking.is_some_and(|mine| (mine, ctx.me()) < (ts, from));
+                if self.inside || mine_is_older {
+                    self.deferred.push(from);
+                } else {
+                    ctx.send(from, RaMsg::Reply);
+                }
+            }
+            RaMsg::Reply => {
+                self.replies.insert(from);
+                self.enter_if_everyone_agreed(ctx);
+            }
+        }
+        // END SOLUTION
+        // BEGIN STARTER
+        // let _ = (ctx, from, msg);
+        // END STARTER
+    }
+
+    fn on_timer(&mut self, ctx: &mut Ctx<RaMsg>, timer: TimerTag) {
+        // BEGIN SOLUTION
+        if timer == ASK {
+            self.clock += 1;
+            self.asking = Some(self.clock);
+            self.replies.clear();
+            ctx.observe(Observation::RequestCritical);
+            ctx.broadcast(RaMsg::Request { ts: self.clock });
+            self.enter_if_everyone_agreed(ctx); // alone in the system
+        } else {
+            self.inside = false;
+            ctx.observe(Observation::ExitCritical);
+            for node in std::mem::take(&mut self.deferred) {
+                ctx.send(node, RaMsg::Reply);
+            }
+            self.rounds += 1;
+            if self.rounds < ROUNDS {
+                ctx.set_timer(ASK, think_time(ctx.nodes()));
+            }
+        }
+        // END SOLUTION
+        // BEGIN STARTER
+        // let _ = (ctx, timer);
+        // END STARTER
+    }
+}
+
+fn ricart_node(_id: NodeId) -> Box<dyn Process<RaMsg>> {
+    Box::new(Ricart::default())
+}
+"""),
+        md(r"""
+## 3. Token ring
+
+The nodes form a logical ring, and one **token** circulates: only its holder may
+enter. A node that gets the token and wants in enters, and passes the token to its
+successor when it leaves; a node that does not want in passes it on at once. Safety is
+easy (one token, one node inside) and nobody starves: a node that asks waits at most
+until the token has made n-1 more hops. Messages per entry, though, range from 1 (every
+node wants in) to unbounded (the token circles an idle ring forever).
+
+Problems to discuss: the **token can be lost** (a crashed holder, a lost message), and
+silence cannot tell a lost token from a slow one; a **crashed node breaks the ring**
+unless each hop is acknowledged and the holder skips a silent successor.
+
+### Exercise: token ring
+
+Node 0 holds the token at the start.
+"""),
+        *exercise("tokenring", r"""
+use distlab::catalogue::mutex::{first_request, think_time, HOLD, ROUNDS};
+use distlab::catalogue::tokenring::TokenMsg;
+use distlab::{Ctx, NodeId, Observation, Process, TimerTag};
+
+const ASK: TimerTag = 1;
+const LEAVE: TimerTag = 2;
+
+#[derive(Clone, Debug, Hash, Default)]
+struct Ring {
+    // BEGIN SOLUTION
+    wants_in: bool,
+    rounds: u32,
+    // END SOLUTION
+    // BEGIN STARTER
+    // END STARTER
+}
+
+// BEGIN SOLUTION
+impl Ring {
+    /// I hold the token: use it if I asked, else hand it on.
+    fn got_token(&mut self, ctx: &mut Ctx<TokenMsg>) {
+        if self.wants_in {
+            self.wants_in = false;
+            ctx.observe(Observation::EnterCritical);
+            ctx.set_timer(LEAVE, HOLD);
+        } else {
+            ctx.send((ctx.me() + 1) % ctx.nodes(), TokenMsg::Token);
+        }
+    }
+}
+// END SOLUTION
+// BEGIN STARTER
+// END STARTER
+
+impl Process<TokenMsg> for Ring {
+    fn on_start(&mut self, ctx: &mut Ctx<TokenMsg>) {
+        // BEGIN SOLUTION
+        ctx.set_timer(ASK, first_request(ctx.me()));
+        if ctx.me() == 0 {
+            self.got_token(ctx);
+        }
+        // END SOLUTION
+        // BEGIN STARTER
+        // let _ = (ctx, first_request(0), think_time(2), HOLD, ROUNDS, Observation::RequestCritical);
+        // END STARTER
+    }
+
+    fn on_message(&mut self, ctx: &mut Ctx<TokenMsg>, from: NodeId, msg: TokenMsg) {
+        // BEGIN SOLUTION
+        let (_, TokenMsg::Token) = (from, msg);
+        self.got_token(ctx);
+        // END SOLUTION
+        // BEGIN STARTER
+        // let _ = (ctx, from, msg);
+        // END STARTER
+    }
+
+    fn on_timer(&mut self, ctx: &mut Ctx<TokenMsg>, timer: TimerTag) {
+        // BEGIN SOLUTION
+        if timer == ASK {
+            // The token never rests where nobody is inside: wait for it.
+            ctx.observe(Observation::RequestCritical);
+            self.wants_in = true;
+        } else {
+            ctx.observe(Observation::ExitCritical);
+            self.rounds += 1;
+            if self.rounds < ROUNDS {
+                ctx.set_timer(ASK, think_time(ctx.nodes()));
+            }
+            self.got_token(ctx); // still holding it: pass it on
+        }
+        // END SOLUTION
+        // BEGIN STARTER
+        // let _ = (ctx, timer);
+        // END STARTER
+    }
+}
+
+fn tokenring_node(_id: NodeId) -> Box<dyn Process<TokenMsg>> {
+    Box::new(Ring::default())
+}
+"""),
+        md(r"""
+## The cost table, measured
+
+`mutex::measure` runs a node on a network where every message takes exactly one
+message delay, and reads messages and waiting times off the trace. Here with your three
+solutions, 5 nodes, next to the textbook's figures. For the token ring the "messages per
+entry" are the token hops between one entry and the next (on a fast and on a slow
+network), and the delay is counted in hops.
+"""),
+        code(r"""
+use distlab::catalogue::mutex::measure;
+use distlab::ms;
+
+fn span(xs: &[f64]) -> (f64, f64) {
+    xs.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| (lo.min(x), hi.max(x)))
+}
+
+let n = 5;
+let runs = [
+    ("centralized", "3", "2", measure(Box::new(central_node), n, ms(1), false)),
+    ("Ricart and Agrawala", "2(n-1) = 8", "2(n-1) = 8", measure(Box::new(ricart_node), n, ms(1), false)),
+    ("  with hardware broadcast", "1+(n-1) = 5", "1+(n-1) = 5", measure(Box::new(ricart_node), n, ms(1), true)),
+];
+println!("{:<26} {:>12} {:>8}   {:>12} {:>12}", "n = 5", "textbook", "measured", "textbook", "measured");
+for (name, msgs, delay, m) in &runs {
+    let (lo, hi) = span(&m.waits);
+    println!("{name:<26} {msgs:>12} {:>8.2}   {delay:>12} {lo:>5.1}..{hi:<5.1}", m.per_entry());
+}
+let fast = measure(Box::new(tokenring_node), n, 100, false); // 0.1 ms hops: the ring is mostly idle
+let slow = measure(Box::new(tokenring_node), n, ms(50), false); // everyone waits for the token
+let passes: Vec<f64> = fast.between_entries.iter().chain(&slow.between_entries).map(|&k| k as f64).collect();
+let hops: Vec<f64> = fast.hops.iter().chain(&slow.hops).map(|&k| k as f64).collect();
+let ((p_lo, p_hi), (h_lo, h_hi)) = (span(&passes), span(&hops));
+println!("{:<26} {:>12} {:>8}   {:>12} {:>12}", "token ring (in hops)", "1..unbounded", format!("{p_lo}..{p_hi}"), "0..n-1 = 4", format!("{h_lo}..{h_hi}"));
+""", role="compare"),
+        md(r"""
+Reading the table: the textbook's delays are worst cases under its accounting. The
+centralized algorithm needs exactly 3 messages per entry and, when the resource is
+free, exactly 2 message delays (request, grant); waiting in the queue adds more. Ricart
+and Agrawala's algorithm sends 2(n-1) messages per entry but, with requests going out
+in parallel, waits only 2 message delays when nobody competes: the textbook's 2(n-1)
+counts the replies as if they came one after another. With hardware broadcast the
+request is one message, so an entry costs n. On the token ring, the faster the token
+relative to the workload, the more hops it makes per entry, without bound; and a node
+never waits for more than n-1 hops.
+"""),
+    ]
