@@ -63,3 +63,7 @@ pub use process::{Ctx, Decision, Message, NodeClone, Observation, Process, Timer
 pub use scenario::{Scenario, ScenarioError};
 pub use sim::{determinism_check, simulate, simulate_with};
 pub use trace::{Dest, DropReason, Event, EventKind, MsgId, Stop, Trace};
+
+/// True in the grader's own build, which has the hidden scenarios. The
+/// kernel refuses to build against such a build: students run the kernel.
+pub const HIDDEN_SCENARIOS_BUILT_IN: bool = cfg!(feature = "grader");

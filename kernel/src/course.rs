@@ -176,20 +176,27 @@ pub fn parse_check_args(args: &str) -> Result<CheckArgs, String> {
     Ok(parsed)
 }
 
+/// What `:check` runs: the public checks for a student seed, or one run
+/// of a replay line.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunChoice<'a> {
+    Public(u64),
+    Replay { student: u64, scenario: &'a str, seed: u64 },
+}
+
 /// The `Run` expression `:check` uses.
-pub fn run_expr(scenario: Option<&str>, seed: u64) -> String {
-    match scenario {
-        Some(s) => format!("distlab::catalogue::Run::replay({s:?}, {seed})"),
-        None => format!("distlab::catalogue::Run::public({seed})"),
+pub fn run_expr(run: &RunChoice) -> String {
+    match run {
+        RunChoice::Replay { student, scenario, seed } => {
+            format!("distlab::catalogue::Run::replay_for({student}, {scenario:?}, {seed})")
+        }
+        RunChoice::Public(seed) => format!("distlab::catalogue::Run::public({seed})"),
     }
 }
 
 /// Rust code that checks the session's solution and shows the report.
-pub fn check_code(spec: &ExerciseSpec, scenario: Option<&str>, seed: u64) -> String {
-    format!(
-        "distlab::catalogue::render::show(&{});",
-        spec.check_call(&run_expr(scenario, seed))
-    )
+pub fn check_code(spec: &ExerciseSpec, run: &RunChoice) -> String {
+    format!("distlab::catalogue::render::show(&{});", spec.check_call(&run_expr(run)))
 }
 
 fn escape(s: &str) -> String {
@@ -383,11 +390,11 @@ mod tests {
     fn check_code_calls_the_exercise_check() {
         let spec = catalogue::exercise("warmup").unwrap();
         assert_eq!(
-            check_code(spec, Some("30% loss"), 4),
+            check_code(spec, &RunChoice::Replay { student: 7, scenario: "30% loss", seed: 4 }),
             "distlab::catalogue::render::show(&distlab::catalogue::warmup::check(Box::new(warmup_node), \
-             &distlab::catalogue::Run::replay(\"30% loss\", 4)));"
+             &distlab::catalogue::Run::replay_for(7, \"30% loss\", 4)));"
         );
-        assert!(check_code(spec, None, 0).contains("Run::public(0)"));
+        assert!(check_code(spec, &RunChoice::Public(0)).contains("Run::public(0)"));
     }
 
     #[test]

@@ -274,11 +274,14 @@ pub fn check(args: &str, host: &mut dyn MagicHost) -> Result<MagicOutput, Kernel
             ),
         ));
     }
-    let seed = match args.seed {
-        Some(seed) => seed,
-        None => student_seed(spec.id, host),
+    // A replay line names one run's seed; the scenario itself may be the
+    // student's own variant, built from the student's seed.
+    let run = match (args.scenario.as_deref(), args.seed) {
+        (Some(scenario), Some(seed)) => course::RunChoice::Replay { student: student_seed(spec.id, host), scenario, seed },
+        (_, Some(seed)) => course::RunChoice::Public(seed),
+        (_, None) => course::RunChoice::Public(student_seed(spec.id, host)),
     };
-    Ok(MagicOutput::Eval(course::check_code(spec, args.scenario.as_deref(), seed)))
+    Ok(MagicOutput::Eval(course::check_code(spec, &run)))
 }
 
 /// The student's own seed from the grader (asked once per session), else
@@ -476,7 +479,7 @@ mod tests {
             out,
             MagicOutput::Eval(
                 "distlab::catalogue::render::show(&distlab::catalogue::lamport::check(Box::new(lamport_node), \
-                 &distlab::catalogue::Run::replay(\"a b\", 9)));"
+                 &distlab::catalogue::Run::replay_for(0, \"a b\", 9)));"
                     .into()
             )
         );

@@ -19,6 +19,14 @@ mod submit;
 mod workdir;
 
 use clap::{Args, Parser, Subcommand};
+
+// Students run this binary: it must never carry the grader's hidden
+// scenarios. Cargo unifies features across a workspace build, so build the
+// kernel on its own (`cargo build -p distlab-kernel`), never with --workspace.
+const _: () = assert!(
+    !distlab::HIDDEN_SCENARIOS_BUILT_IN,
+    "distlab-kernel was built with distlab's `grader` feature; build it alone: cargo build -p distlab-kernel"
+);
 use std::path::PathBuf;
 
 #[derive(Parser)]
