@@ -78,8 +78,10 @@ fn a_forged_all_passed_answer_scores_zero_with_a_reason() {
     let (to_host_reader, to_host_writer) = std::io::pipe().unwrap();
     let (from_host_reader, mut from_host_writer) = std::io::pipe().unwrap();
     thread::spawn(move || {
-        let _keep = to_host_reader;
+        let mut requests = to_host_reader;
         let _ = from_host_writer.write_all(b"ALL CHECKS PASSED: score 5/5\n");
+        // Keep reading, so the grader's requests never meet a closed pipe.
+        let _ = std::io::copy(&mut requests, &mut std::io::sink());
     });
     let factory = RemoteNode::factory(Connection::new(Box::new(from_host_reader), Box::new(to_host_writer)));
     let report = warmup::check(factory, &Run::public(1));
@@ -134,8 +136,10 @@ fn a_function_host_that_prints_a_verdict_scores_zero() {
     let (to_host_reader, to_host_writer) = std::io::pipe().unwrap();
     let (from_host_reader, mut from_host_writer) = std::io::pipe().unwrap();
     thread::spawn(move || {
-        let _keep = to_host_reader;
+        let mut requests = to_host_reader;
         let _ = from_host_writer.write_all(b"{\"reply\":\"value\",\"value\":\"all checks passed\"}\n");
+        // Keep reading, so the grader's requests never meet a closed pipe.
+        let _ = std::io::copy(&mut requests, &mut std::io::sink());
     });
     let connection = Connection::new(Box::new(from_host_reader), Box::new(to_host_writer));
     let report = (skew::SPEC.check_remote)(connection, &Run::all(2));

@@ -171,6 +171,19 @@ impl Tracker {
         }
     }
 
+    /// At the end of the run, for the properties other than the workload:
+    /// they hold on recorded events only, so a run with none proves nothing
+    /// and must not earn their points.
+    pub fn something_recorded<M: ClockMsg>(&self) -> Result<(), String> {
+        if self.ticks.iter().all(|&t| t == 0) {
+            return Err(format!(
+                "no node recorded a {} for any tick, so there is nothing to judge: follow the workload and record every event",
+                M::WHAT
+            ));
+        }
+        Ok(())
+    }
+
     /// At the end of the run: the last handler is complete and every node
     /// did all its ticks.
     pub fn finish(&mut self) -> Result<(), String> {

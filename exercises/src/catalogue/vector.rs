@@ -183,7 +183,7 @@ impl Monitor<VectorMsg> for VectorCheck {
     fn at_end(&mut self, _: &RunEnd<'_>) -> Result<(), String> {
         match self.tracker.finish() {
             Err(why) if self.property == Property::Workload => Err(why),
-            _ => Ok(()),
+            _ => self.tracker.something_recorded::<VectorMsg>(),
         }
     }
 }
