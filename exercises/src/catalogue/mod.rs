@@ -32,6 +32,7 @@ pub mod skew;
 pub mod tmr;
 pub mod tokenring;
 pub mod tomulticast;
+pub mod twophase;
 pub mod vector;
 pub mod warmup;
 
@@ -216,6 +217,7 @@ pub fn registry() -> &'static [ExerciseSpec] {
         ricart::SPEC,
         tokenring::SPEC,
         quorum::SPEC,
+        twophase::SPEC,
     ];
     REGISTRY
 }
