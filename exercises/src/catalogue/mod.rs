@@ -22,12 +22,14 @@ pub mod clocks;
 pub mod hops;
 pub mod lamport;
 pub mod leader;
+pub mod locks;
 pub mod mutex;
 pub mod quorum;
 pub mod render;
 pub mod ricart;
 pub mod ring;
 pub mod runs;
+pub mod seqcons;
 pub mod skew;
 pub mod tmr;
 pub mod tokenring;
@@ -218,6 +220,8 @@ pub fn registry() -> &'static [ExerciseSpec] {
         tokenring::SPEC,
         quorum::SPEC,
         twophase::SPEC,
+        locks::SPEC,
+        seqcons::SPEC,
     ];
     REGISTRY
 }
