@@ -168,7 +168,8 @@ impl LockManager for Ledger {
 
     fn release(&mut self, txn: Txn, item: Item) -> Vec<Grant> {
         self.entries.retain(|e| !(e.txn == txn && e.item == item));
-        let mut order: Vec<usize> = (0..self.entries.len()).filter(|&k| !self.entries[k].granted && self.entries[k].item == item).collect();
+        let mut order: Vec<usize> =
+            (0..self.entries.len()).filter(|&k| !self.entries[k].granted && self.entries[k].item == item).collect();
         order.sort_by_key(|&k| !self.entries[k].upgrade); // stable: upgrades first, each group by arrival
         let mut grants = Vec::new();
         for k in order {

@@ -126,7 +126,11 @@ fn ignores_program_order(h: &History) -> bool {
             if used[k] {
                 continue;
             }
-            let value = memory.iter().rev().find(|(y, _)| matches!(ops[k], Op::Read(x, _) | Op::Write(x, _) if x == *y)).map_or(0, |(_, v)| *v);
+            let value = memory
+                .iter()
+                .rev()
+                .find(|(y, _)| matches!(ops[k], Op::Read(x, _) | Op::Write(x, _) if x == *y))
+                .map_or(0, |(_, v)| *v);
             match ops[k] {
                 Op::Read(_, v) if v != value => continue,
                 Op::Read(..) => {}
@@ -149,8 +153,12 @@ fn ignores_program_order(h: &History) -> bool {
 
 /// Mistake: a read is fine if it sees 0 or any value written to its variable.
 fn any_written_value(h: &History) -> bool {
-    let writes: BTreeSet<(char, i64)> =
-        h.processes.iter().flatten().filter_map(|op| if let Op::Write(x, v) = op { Some((*x, *v)) } else { None }).collect();
+    let writes: BTreeSet<(char, i64)> = h
+        .processes
+        .iter()
+        .flatten()
+        .filter_map(|op| if let Op::Write(x, v) = op { Some((*x, *v)) } else { None })
+        .collect();
     h.processes.iter().flatten().all(|op| match op {
         Op::Read(x, v) => *v == 0 || writes.contains(&(*x, *v)),
         Op::Write(..) => true,

@@ -280,7 +280,8 @@ fn the_explorer_finds_the_shortest_blocking_run() {
 #[test]
 fn the_explorer_finds_commit_on_timeout_as_a_short_counterexample() {
     let bad = factory(Style { commit_on_timeout: true, ..BASE });
-    let result = Explorer::with_factory(3, Rc::from(bad)).monitor(Atomicity::new(3)).crash_budget(1).recover(false).run();
+    let result =
+        Explorer::with_factory(3, Rc::from(bad)).monitor(Atomicity::new(3)).crash_budget(1).recover(false).run();
     let cx = result.violation.expect("the explorer finds the mistake");
     assert_eq!(cx.verdict.check, ATOMICITY);
     assert!(cx.verdict.message.contains("had not voted yes"), "{}", cx.verdict.message);
@@ -297,12 +298,14 @@ fn the_explorer_finds_commit_on_timeout_as_a_short_counterexample() {
 
 #[test]
 fn scaffold_like_nodes_fail_and_votes_must_follow_the_rule() {
-    let silent: Box<NodeFactory<TpcMsg>> = Box::new(|_| Box::new(Node { s: BASE, phase: Phase::Done(false), yes: BTreeSet::new() }));
+    let silent: Box<NodeFactory<TpcMsg>> =
+        Box::new(|_| Box::new(Node { s: BASE, phase: Phase::Done(false), yes: BTreeSet::new() }));
     let report = twophase::check(silent, &Run::public(0));
-    let failed: BTreeMap<String, usize> = report.verdicts.iter().filter(|v| !v.passed()).fold(BTreeMap::new(), |mut m, v| {
-        *m.entry(v.check.clone()).or_default() += 1;
-        m
-    });
+    let failed: BTreeMap<String, usize> =
+        report.verdicts.iter().filter(|v| !v.passed()).fold(BTreeMap::new(), |mut m, v| {
+            *m.entry(v.check.clone()).or_default() += 1;
+            m
+        });
     assert!(failed.contains_key(BLOCKING) && failed.contains_key(ATOMICITY), "{failed:?}");
 }
 

@@ -109,7 +109,10 @@ impl Model {
         if upgrade {
             // Behind other upgrades only: it already holds the item, so
             // anyone else waiting is waiting for it.
-            let at = queue.iter().take_while(|(t, m)| *m == Mode::Write && self.holders[&item].get(t) == Some(&Mode::Read)).count();
+            let at = queue
+                .iter()
+                .take_while(|(t, m)| *m == Mode::Write && self.holders[&item].get(t) == Some(&Mode::Read))
+                .count();
             queue.insert(at, (txn, mode));
         } else {
             queue.push_back((txn, mode));
@@ -215,7 +218,8 @@ pub fn generate(rng: &mut SeededRng, txns: u32, items: &[Item], steps: usize) ->
         let i = items[rng.below(items.len() as u64) as usize];
         let m = if rng.below(2) == 0 { Mode::Read } else { Mode::Write };
         // Two upgraders of one item would wait for each other forever.
-        let upgrade_waits = model.queues.get(&i).is_some_and(|q| q.iter().any(|(u, _)| model.is_upgrade(*u, i, Mode::Write)));
+        let upgrade_waits =
+            model.queues.get(&i).is_some_and(|q| q.iter().any(|(u, _)| model.is_upgrade(*u, i, Mode::Write)));
         if model.is_upgrade(t, i, m) && upgrade_waits {
             continue;
         }
@@ -250,7 +254,8 @@ pub struct Departure {
 /// Plays `calls` on a fresh manager from `make` and on the model; the first
 /// difference, named after the rule it breaks.
 pub fn replay(make: Solution<'_>, calls: &[Call]) -> Result<(), Departure> {
-    let mut student = call_guarded(make).map_err(|p| Departure { check: COMPATIBLE, message: format!("making your lock manager panicked: {p}") })?;
+    let mut student = call_guarded(make)
+        .map_err(|p| Departure { check: COMPATIBLE, message: format!("making your lock manager panicked: {p}") })?;
     let mut model = Model::default();
     let mut so_far = Vec::new();
     for (k, &call) in calls.iter().enumerate() {
@@ -262,11 +267,18 @@ pub fn replay(make: Solution<'_>, calls: &[Call]) -> Result<(), Departure> {
         match call {
             Call::Request(t, i, m) => {
                 let before = model.clone();
-                let said = call_guarded(|| student.request(t, i, m))
-                    .map_err(|p| Departure { check: COMPATIBLE, message: history(format!("your request panicked: {p}")) })?;
+                let said = call_guarded(|| student.request(t, i, m)).map_err(|p| Departure {
+                    check: COMPATIBLE,
+                    message: history(format!("your request panicked: {p}")),
+                })?;
                 let right = model.request(t, i, m);
                 if said != right {
-                    return Err(request_departure(&before, call, said, history(format!("you said {said:?}, the rules say {right:?}"))));
+                    return Err(request_departure(
+                        &before,
+                        call,
+                        said,
+                        history(format!("you said {said:?}, the rules say {right:?}")),
+                    ));
                 }
                 so_far.push(format!("{}. {call}: {said:?}", k + 1));
             }
@@ -276,7 +288,8 @@ pub fn replay(make: Solution<'_>, calls: &[Call]) -> Result<(), Departure> {
                     .map_err(|p| Departure { check: FAIR, message: history(format!("your release panicked: {p}")) })?;
                 let right = model.release(t, i);
                 if said != right {
-                    let text = history(format!("you granted {}, the rules grant {}", grants_text(&said), grants_text(&right)));
+                    let text =
+                        history(format!("you granted {}, the rules grant {}", grants_text(&said), grants_text(&right)));
                     return Err(release_departure(&before, t, i, &said, &right, text));
                 }
                 so_far.push(format!("{}. {call}: grants {}", k + 1, grants_text(&said)));
@@ -297,7 +310,8 @@ fn well_formed(calls: &[Call]) -> bool {
             ok
         }
         Call::Release(t, i) => {
-            let ok = model.holds(t, i).is_some() || model.queues.get(&i).is_some_and(|q| q.iter().any(|(u, _)| *u == t));
+            let ok =
+                model.holds(t, i).is_some() || model.queues.get(&i).is_some_and(|q| q.iter().any(|(u, _)| *u == t));
             model.release(t, i);
             ok
         }
@@ -335,17 +349,28 @@ pub fn shrink(make: Solution<'_>, calls: &[Call], failure: Departure) -> (Vec<Ca
 fn request_departure(before: &Model, call: Call, said: Answer, text: String) -> Departure {
     let Call::Request(t, i, m) = call else { unreachable!("a request") };
     if said == Answer::Waiting {
-        let why = if before.is_upgrade(t, i, m) { "it is the only reader, so the upgrade is granted at once" } else { "nothing stands in its way" };
+        let why = if before.is_upgrade(t, i, m) {
+            "it is the only reader, so the upgrade is granted at once"
+        } else {
+            "nothing stands in its way"
+        };
         return Departure { check: NO_NEEDLESS_WAIT, message: format!("{text}: {why}") };
     }
     if !before.compatible(t, i, m) {
-        let what = if before.is_upgrade(t, i, m) { "an upgrade to write while other transactions read" } else { "a lock that conflicts" };
+        let what = if before.is_upgrade(t, i, m) {
+            "an upgrade to write while other transactions read"
+        } else {
+            "a lock that conflicts"
+        };
         return Departure {
             check: COMPATIBLE,
             message: format!("{text}: that is {what}; {i} is held by {}", before.describe_holders(i, t)),
         };
     }
-    Departure { check: FAIR, message: format!("{text}: earlier requests wait for {i}, and a new one must not overtake them") }
+    Departure {
+        check: FAIR,
+        message: format!("{text}: earlier requests wait for {i}, and a new one must not overtake them"),
+    }
 }
 
 fn release_departure(before: &Model, t: Txn, i: Item, said: &[Grant], right: &[Grant], text: String) -> Departure {
@@ -356,7 +381,15 @@ fn release_departure(before: &Model, t: Txn, i: Item, said: &[Grant], right: &[G
     }
     for g in said {
         if g.item != i || !after.compatible(g.txn, g.item, g.mode) {
-            return Departure { check: COMPATIBLE, message: format!("{text}: granting T{} {} {} conflicts with the other grants or holders", g.txn, mode_word(g.mode), g.item) };
+            return Departure {
+                check: COMPATIBLE,
+                message: format!(
+                    "{text}: granting T{} {} {} conflicts with the other grants or holders",
+                    g.txn,
+                    mode_word(g.mode),
+                    g.item
+                ),
+            };
         }
         after.holders.entry(i).or_default().insert(g.txn, g.mode);
     }
@@ -364,7 +397,10 @@ fn release_departure(before: &Model, t: Txn, i: Item, said: &[Grant], right: &[G
     if let Some(g) = missing.first() {
         return Departure {
             check: FAIR,
-            message: format!("{text}: T{} waits for {} and the lock is free for it now; a waiter nobody grants is lost for good", g.txn, g.item),
+            message: format!(
+                "{text}: T{} waits for {} and the lock is free for it now; a waiter nobody grants is lost for good",
+                g.txn, g.item
+            ),
         };
     }
     Departure { check: FAIR, message: format!("{text}: waiters are granted in the order they asked, an upgrade first") }
@@ -510,7 +546,8 @@ fn run_transactions(manager: &mut dyn LockManager, rng: &mut SeededRng) -> Resul
             at[i] = 4;
             continue;
         }
-        let answer = call_guarded(|| manager.request(t, 'x', want(at[i]))).map_err(|p| format!("your request panicked: {p}"))?;
+        let answer =
+            call_guarded(|| manager.request(t, 'x', want(at[i]))).map_err(|p| format!("your request panicked: {p}"))?;
         if answer == Answer::Waiting {
             waiting[i] = true;
             continue;
@@ -527,7 +564,8 @@ fn judge_transactions(make: Solution<'_>, seed: u64, runs: usize) -> Result<Stri
     let mut seen = BTreeSet::new();
     for r in 0..runs {
         let case = format!("interleaving {} of seed {seed}", r + 1);
-        let mut manager = call_guarded(make).map_err(|p| (format!("making your lock manager panicked: {p}"), case.clone()))?;
+        let mut manager =
+            call_guarded(make).map_err(|p| (format!("making your lock manager panicked: {p}"), case.clone()))?;
         let schedule = run_transactions(manager.as_mut(), &mut rng).map_err(|why| (why, case.clone()))?;
         let value = final_value(&schedule);
         let text: Vec<String> = schedule.iter().map(Access::to_string).collect();
@@ -635,7 +673,14 @@ pub fn check(solution: Solution<'_>, run: &Run) -> Report {
         .into_iter()
         .map(|name| match first.remove(name) {
             Some((message, case)) => numeric_verdict(name, false, message, case, seed, SPEC.id),
-            None => numeric_verdict(name, true, format!("{} sequences, every answer by the rules", shape.sequences), format!("{shape:?}"), seed, SPEC.id),
+            None => numeric_verdict(
+                name,
+                true,
+                format!("{} sequences, every answer by the rules", shape.sequences),
+                format!("{shape:?}"),
+                seed,
+                SPEC.id,
+            ),
         })
         .collect();
     verdicts.push(match judge_transactions(solution, seed, 40) {
@@ -652,9 +697,19 @@ pub fn check(solution: Solution<'_>, run: &Run) -> Report {
 #[cfg(feature = "grader")]
 fn hidden_verdicts(solution: Solution<'_>, seed: u64) -> Vec<crate::check::Verdict> {
     let shape = Shape { txns: 5, items: 3, steps: 40, sequences: 40 };
-    let bad = sequences(seed, shape, 2).iter().enumerate().find_map(|(k, calls)| replay(solution, calls).err().map(|d| (k, d)));
+    let bad = sequences(seed, shape, 2)
+        .iter()
+        .enumerate()
+        .find_map(|(k, calls)| replay(solution, calls).err().map(|d| (k, d)));
     vec![match bad {
-        Some((k, d)) => numeric_verdict(HIDDEN, false, format!("{}: {}", d.check, d.message), format!("hidden sequence {}", k + 1), seed, SPEC.id),
+        Some((k, d)) => numeric_verdict(
+            HIDDEN,
+            false,
+            format!("{}: {}", d.check, d.message),
+            format!("hidden sequence {}", k + 1),
+            seed,
+            SPEC.id,
+        ),
         None => numeric_verdict(HIDDEN, true, "every answer by the rules".into(), format!("{shape:?}"), seed, SPEC.id),
     }]
 }

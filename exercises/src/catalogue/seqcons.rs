@@ -68,6 +68,9 @@ pub fn witness(history: &History) -> Option<Vec<(usize, Op)>> {
     search(history, &mut at, &mut memory, &mut path, &mut tried).then_some(path)
 }
 
+/// (progress of each process, memory) states already searched.
+type Tried = BTreeSet<(Vec<usize>, Vec<(char, i64)>)>;
+
 /// Depth-first: extend the interleaving by the next op of some process
 /// whose op is possible now. `memory` holds (variable, latest value),
 /// sorted, so equal states compare equal.
@@ -76,7 +79,7 @@ fn search(
     at: &mut Vec<usize>,
     memory: &mut Vec<(char, i64)>,
     path: &mut Vec<(usize, Op)>,
-    tried: &mut BTreeSet<(Vec<usize>, Vec<(char, i64)>)>,
+    tried: &mut Tried,
 ) -> bool {
     if at.iter().zip(&h.processes).all(|(&i, ops)| i == ops.len()) {
         return true;
@@ -259,17 +262,23 @@ fn tamper(processes: &mut [Vec<Op>], rng: &mut SeededRng) {
     let reads: Vec<(usize, usize)> = processes
         .iter()
         .enumerate()
-        .flat_map(|(p, ops)| ops.iter().enumerate().filter(|(_, op)| matches!(op, Op::Read(..))).map(move |(i, _)| (p, i)))
+        .flat_map(|(p, ops)| {
+            ops.iter().enumerate().filter(|(_, op)| matches!(op, Op::Read(..))).map(move |(i, _)| (p, i))
+        })
         .collect();
     if reads.is_empty() {
         return;
     }
     let (p, i) = reads[rng.below(reads.len() as u64) as usize];
     let Op::Read(x, seen) = processes[p][i] else { return };
-    let mut values: Vec<i64> = processes.iter().flatten().filter_map(|op| match op {
-        Op::Write(y, v) if *y == x && *v != seen => Some(*v),
-        _ => None,
-    }).collect();
+    let mut values: Vec<i64> = processes
+        .iter()
+        .flatten()
+        .filter_map(|op| match op {
+            Op::Write(y, v) if *y == x && *v != seen => Some(*v),
+            _ => None,
+        })
+        .collect();
     if seen != 0 {
         values.push(0);
     }
@@ -282,7 +291,8 @@ fn tamper(processes: &mut [Vec<Op>], rng: &mut SeededRng) {
 
 fn judge(solution: Solution<'_>, cases: &[History]) -> Result<String, (String, String)> {
     for h in cases {
-        let said = call_guarded(|| solution(h)).map_err(|panic| (format!("your function panicked on {h}: {panic}"), h.to_string()))?;
+        let said = call_guarded(|| solution(h))
+            .map_err(|panic| (format!("your function panicked on {h}: {panic}"), h.to_string()))?;
         match (said, witness(h)) {
             (true, None) => {
                 return Err((

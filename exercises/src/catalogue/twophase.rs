@@ -159,7 +159,8 @@ impl Monitor<TpcMsg> for Atomicity {
         let (node, d, at) = (*node, *d, fmt_time(step.at));
         for (&other, &(theirs, when)) in &self.ledger.decided {
             if theirs != d {
-                let same = if other == node { "earlier".to_owned() } else { format!("while {} had decided", who(other)) };
+                let same =
+                    if other == node { "earlier".to_owned() } else { format!("while {} had decided", who(other)) };
                 return Err(format!(
                     "{} decided {} at {at} {same} {} at {}: all nodes must reach the same outcome",
                     who(node),
@@ -217,7 +218,7 @@ impl Monitor<TpcMsg> for Validity {
             let told = votes_yes(*from, self.ledger.nodes);
             // A participant that has aborted on its own may only say no.
             let aborted = matches!(self.ledger.decided.get(from), Some((Decision::Abort, _)));
-            if *from != 0 && *yes != told && !(aborted && !*yes) {
+            if *from != 0 && *yes != told && (*yes || !aborted) {
                 let say = |b: bool| if b { "yes" } else { "no" };
                 return Err(format!(
                     "participant {from} voted {} at {}, but votes_yes({from}, {}) says {}",
@@ -310,11 +311,16 @@ impl Monitor<TpcMsg> for Termination {
     }
     fn pass_note(&self) -> Option<String> {
         let waiting = self.blocked()?;
-        let yes: Vec<NodeId> = waiting.iter().copied().filter(|p| matches!(self.ledger.votes.get(p), Some((true, _)))).collect();
+        let yes: Vec<NodeId> =
+            waiting.iter().copied().filter(|p| matches!(self.ledger.votes.get(p), Some((true, _)))).collect();
         Some(format!(
             "blocked: the coordinator is down and no live node knows the outcome, so participant(s) {waiting:?} \
              wait{}. Two-phase commit blocks here by design; this is not a mistake in your code",
-            if yes.is_empty() { String::new() } else { format!(" (those that voted yes, {yes:?}, may not decide alone)") }
+            if yes.is_empty() {
+                String::new()
+            } else {
+                format!(" (those that voted yes, {yes:?}, may not decide alone)")
+            }
         ))
     }
 }
@@ -344,7 +350,9 @@ impl Monitor<TpcMsg> for BlockingMoment {
         }
         self.ledger.see(step);
         if matches!(step.kind, EventKind::Crash { node: 0 }) && self.ledger.all_voted_yes() && !self.outcome_sent {
-            return Err("the coordinator crashed after every participant voted yes and before it sent the outcome".into());
+            return Err(
+                "the coordinator crashed after every participant voted yes and before it sent the outcome".into()
+            );
         }
         Ok(())
     }
@@ -418,7 +426,12 @@ pub fn variant(seed: u64) -> Variant {
 fn scenario(name: &str, nodes: usize, delay: &Delay, faults: Vec<Fault>) -> Scenario {
     let schedule = Schedule { name: name.into(), faults };
     let until = schedule.quiet_after() + DEADLINE + ms(100);
-    Scenario { network: Network { delay: delay.clone(), ..Network::default() }, schedule, until, ..Scenario::new(name, nodes) }
+    Scenario {
+        network: Network { delay: delay.clone(), ..Network::default() },
+        schedule,
+        until,
+        ..Scenario::new(name, nodes)
+    }
 }
 
 /// Public: the plain cases, a participant that crashes after voting or
@@ -434,10 +447,21 @@ pub fn scenarios(seed: u64) -> Vec<ScenarioRuns> {
     let public = [
         (scenario("all vote yes", v.all_yes_nodes, &quick, vec![]), 3),
         (scenario("one votes no", v.one_no_nodes, &quick, vec![]), 3),
-        (scenario("a participant crashes after voting", v.all_yes_nodes, &tight, vec![crash(1, 2_500), back(1, 40)]), 2),
+        (
+            scenario("a participant crashes after voting", v.all_yes_nodes, &tight, vec![crash(1, 2_500), back(1, 40)]),
+            2,
+        ),
         (scenario("a participant is down when asked", v.all_yes_nodes, &quick, vec![crash(1, 500), back(1, 60)]), 2),
         (scenario("the coordinator crashes after the votes", v.all_yes_nodes, &tight, vec![crash(0, 2_500)]), 2),
-        (scenario("the coordinator crashes and comes back", v.one_no_nodes, &tight, vec![crash(0, 2_500), back(0, 50)]), 2),
+        (
+            scenario(
+                "the coordinator crashes and comes back",
+                v.one_no_nodes,
+                &tight,
+                vec![crash(0, 2_500), back(0, 50)],
+            ),
+            2,
+        ),
     ];
     let mut runs: Vec<ScenarioRuns> = public.into_iter().map(|(s, n)| ScenarioRuns::public(s, n)).collect();
     runs.extend(hidden_scenarios());
@@ -502,7 +526,12 @@ pub fn explore_blocking(factory: Rc<NodeFactory<TpcMsg>>) -> (crate::check::Verd
             (verdict, Some(cx.trace))
         }
         Some(cx) => {
-            let message = format!("the explorer found a run of {} steps: {}; {}", cx.moves.len(), describe_path(&cx.trace), cx.verdict.message);
+            let message = format!(
+                "the explorer found a run of {} steps: {}; {}",
+                cx.moves.len(),
+                describe_path(&cx.trace),
+                cx.verdict.message
+            );
             (crate::check::Verdict { check: BLOCKING.into(), message, replay, ..cx.verdict }, Some(cx.trace))
         }
         None => {
