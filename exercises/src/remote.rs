@@ -135,24 +135,31 @@ impl Connection {
     }
 
     fn send<M: Message>(&mut self, request: &Request<M>) -> Result<(), String> {
+        self.send_line(serde_json::to_vec(request).expect("requests serialize"))
+    }
+
+    fn send_line(&mut self, mut line: Vec<u8>) -> Result<(), String> {
         if let Some(why) = &self.broken {
             return Err(why.clone());
         }
-        let mut line = serde_json::to_vec(request).expect("requests serialize");
         line.push(b'\n');
-        self.writer.write_all(&line).and_then(|_| self.writer.flush()).map_err(|e| self.fail(format!("the node host stopped reading ({e})")))
+        self.writer.write_all(&line).and_then(|_| self.writer.flush()).map_err(|e| self.fail(format!("the host stopped reading ({e})")))
     }
 
     fn call<M: Message>(&mut self, request: &Request<M>) -> Result<Reply<M>, String> {
         self.send(request)?;
+        self.read_reply()
+    }
+
+    fn read_reply<T: serde::de::DeserializeOwned>(&mut self) -> Result<T, String> {
         let mut line = Vec::new();
         let read = (&mut self.reader).take(MAX_LINE as u64 + 1).read_until(b'\n', &mut line);
         match read {
-            Ok(0) => Err(self.fail("the node host stopped answering (it exited or hit a limit)".into())),
-            Err(e) => Err(self.fail(format!("the node host's answer could not be read ({e})"))),
-            Ok(n) if n > MAX_LINE => Err(self.fail(format!("the node host answered with more than {MAX_LINE} bytes"))),
+            Ok(0) => Err(self.fail("the host stopped answering (it exited or hit a limit)".into())),
+            Err(e) => Err(self.fail(format!("the host's answer could not be read ({e})"))),
+            Ok(n) if n > MAX_LINE => Err(self.fail(format!("the host answered with more than {MAX_LINE} bytes"))),
             Ok(_) => serde_json::from_slice(&line)
-                .map_err(|e| self.fail(format!("the node host broke the protocol: {e} (did the program print to stdout?)"))),
+                .map_err(|e| self.fail(format!("the host broke the protocol: {e} (did the program print to stdout?)"))),
         }
     }
 
@@ -249,5 +256,91 @@ impl<M: Message> Process<M> for RemoteNode<M> {
     }
     fn on_recover(&mut self, ctx: &mut Ctx<M>) {
         self.handle(ctx, Input::Recover)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Function hosts: numeric exercises, where the student writes functions
+// rather than nodes. The host answers one call per line; the grader's own
+// `check` calls the functions through `remote_fn` and judges the answers.
+
+#[derive(Serialize, Deserialize)]
+struct CallRequest {
+    call: String,
+    args: serde_json::Value,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "reply", rename_all = "snake_case")]
+enum CallReply {
+    Value { value: serde_json::Value },
+    Panicked { message: String },
+}
+
+/// What a function host answers a call with: the function's result, or why
+/// the call was not understood (unknown function, wrong arguments).
+pub type Answer = Result<serde_json::Value, String>;
+
+/// Decodes `args` as `A`, calls `f`, encodes the result: the one step every
+/// function host's dispatcher takes per function.
+pub fn answer<A: serde::de::DeserializeOwned, R: Serialize>(args: serde_json::Value, f: impl FnOnce(A) -> R) -> Answer {
+    let args: A = serde_json::from_value(args).map_err(|e| format!("bad arguments: {e}"))?;
+    serde_json::to_value(f(args)).map_err(|e| format!("the result does not encode: {e}"))
+}
+
+/// The sandbox side of a function host: serves calls from `input` until it
+/// closes. `dispatch` maps a function name and its arguments to an answer.
+pub fn serve_calls(dispatch: &dyn Fn(&str, serde_json::Value) -> Answer, input: impl Read, mut output: impl Write) -> std::io::Result<()> {
+    for line in BufReader::new(input).lines() {
+        let request: CallRequest = serde_json::from_str(&line?)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("bad request: {e}")))?;
+        let reply = match call_guarded(|| dispatch(&request.call, request.args)) {
+            Ok(Ok(value)) => CallReply::Value { value },
+            Ok(Err(why)) => return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, why)),
+            Err(message) => CallReply::Panicked { message },
+        };
+        serde_json::to_writer(&mut output, &reply)?;
+        output.write_all(b"\n")?;
+        output.flush()?;
+    }
+    Ok(())
+}
+
+/// `serve_calls` on this process's stdin and stdout.
+pub fn serve_calls_stdio(dispatch: &dyn Fn(&str, serde_json::Value) -> Answer) {
+    let stdout = std::io::stdout();
+    if let Err(e) = serve_calls(dispatch, std::io::stdin().lock(), stdout.lock()) {
+        eprintln!("function host stopped: {e}");
+        std::process::exit(3);
+    }
+}
+
+/// The grader's end of one function in a function host. A panic in the
+/// host, or a host that misbehaves, panics here with the reason, so the
+/// exercise's `check` reports it exactly as a panic of a local function.
+pub fn remote_fn<A: Serialize, R: serde::de::DeserializeOwned>(
+    connection: &Rc<RefCell<Connection>>,
+    name: &'static str,
+) -> impl Fn(A) -> R {
+    let connection = Rc::clone(connection);
+    move |args: A| {
+        let request = CallRequest { call: name.to_owned(), args: serde_json::to_value(args).expect("arguments encode") };
+        let mut connection = connection.borrow_mut();
+        let reply = connection
+            .send_line(serde_json::to_vec(&request).expect("requests encode"))
+            .and_then(|_| connection.read_reply::<CallReply>());
+        let value = match reply {
+            Ok(CallReply::Value { value }) => value,
+            Ok(CallReply::Panicked { message }) => panic!("{message}"),
+            Err(why) => panic!("{why}"),
+        };
+        match serde_json::from_value(value) {
+            Ok(result) => result,
+            Err(e) => {
+                let why = connection.fail(format!("the host broke the protocol: {e}"));
+                drop(connection);
+                panic!("{why}")
+            }
+        }
     }
 }

@@ -21,7 +21,9 @@ fn the_registry_is_consistent() {
         assert!(e.checks.iter().any(|c| c.visibility == catalogue::Visibility::Public), "{}", e.id);
         // The items the solution expression names are defined by the scaffold.
         let inner = e.solution.rsplit(['(', '{']).next().unwrap();
-        for item in inner.split(',').map(|x| x.trim_matches(|c: char| c == ')' || c == '}' || c.is_whitespace())) {
+        for field in inner.split(',') {
+            // `item`, `&item`, or `field: &item`
+            let item = field.rsplit(':').next().unwrap().trim_matches(|c: char| c == ')' || c == '}' || c == '&' || c.is_whitespace());
             assert!(e.scaffold.contains(&format!("fn {item}(")), "{}: scaffold lacks fn {item}", e.id);
         }
         assert_eq!(catalogue::exercise(e.id).unwrap().id, e.id);
@@ -56,8 +58,8 @@ fn bfs_by_hand(t: hops::Topology, n: usize) -> usize {
 #[test]
 fn hops_references_and_other_correct_solutions_pass_over_200_seeds() {
     for seed in 0..200 {
-        assert_all_pass(&hops::check(hops::reference::worst_case_hops, &Run::all(seed)));
-        assert_all_pass(&hops::check(bfs_by_hand, &Run::all(seed)));
+        assert_all_pass(&hops::check(&hops::reference::worst_case_hops, &Run::all(seed)));
+        assert_all_pass(&hops::check(&bfs_by_hand, &Run::all(seed)));
     }
 }
 
@@ -82,21 +84,21 @@ fn hops_mistakes_fail_with_the_case_and_the_right_answer() {
             other => hops::reference::worst_case_hops(other, n),
         }
     }
-    let r = hops::check(textbook_torus, &Run::public(1));
+    let r = hops::check(&textbook_torus, &Run::public(1));
     assert_eq!(failed(&r), vec![("torus matches BFS".to_string(), "for Torus with 256 CPUs you said 15 hops; BFS over the links finds 16".to_string())]);
-    assert_eq!(failed(&hops::check(sides_not_hops, &Run::public(1)))[0].0, "grid matches BFS");
-    assert_eq!(failed(&hops::check(log_of_wrong_base, &Run::public(1)))[0].0, "hypercube matches BFS");
+    assert_eq!(failed(&hops::check(&sides_not_hops, &Run::public(1)))[0].0, "grid matches BFS");
+    assert_eq!(failed(&hops::check(&log_of_wrong_base, &Run::public(1)))[0].0, "hypercube matches BFS");
     fn panics(_: hops::Topology, _: usize) -> usize {
         panic!("not yet")
     }
-    assert!(failed(&hops::check(panics, &Run::public(1)))[0].1.contains("panicked: not yet"));
+    assert!(failed(&hops::check(&panics, &Run::public(1)))[0].1.contains("panicked: not yet"));
 }
 
 #[test]
 fn the_public_scope_never_runs_hidden_checks() {
-    let r = hops::check(hops::reference::worst_case_hops, &Run::public(3));
+    let r = hops::check(&hops::reference::worst_case_hops, &Run::public(3));
     assert!(r.verdicts.iter().all(|v| v.check != "large systems match BFS"));
-    let r = hops::check(hops::reference::worst_case_hops, &Run::all(3));
+    let r = hops::check(&hops::reference::worst_case_hops, &Run::all(3));
     assert!(r.verdicts.iter().any(|v| v.check == "large systems match BFS"));
     assert_eq!(r.score(&hops::SPEC, Scope::All), 10.0);
 }
@@ -122,8 +124,8 @@ fn quorum_references_and_other_correct_solutions_pass_and_mistakes_fail() {
         nr >= 1 && nw >= 1 && nr <= n && nw <= n && !(nr + nw <= n) && !(nw + nw <= n)
     }
     for seed in 0..200 {
-        assert_all_pass(&quorum::check(quorum::reference::legal_quorums, &Run::all(seed)));
-        assert_all_pass(&quorum::check(by_counting, &Run::all(seed)));
+        assert_all_pass(&quorum::check(&quorum::reference::legal_quorums, &Run::all(seed)));
+        assert_all_pass(&quorum::check(&by_counting, &Run::all(seed)));
     }
     fn textbook(n: usize, nr: usize, nw: usize) -> bool {
         nr + nw > n
@@ -134,12 +136,12 @@ fn quorum_references_and_other_correct_solutions_pass_and_mistakes_fail() {
     fn off_by_one(n: usize, nr: usize, nw: usize) -> bool {
         nr + nw >= n && 2 * nw > n
     }
-    let r = quorum::check(textbook, &Run::public(0));
+    let r = quorum::check(&textbook, &Run::public(0));
     let (check, message) = &failed(&r)[0];
     assert_eq!(check, "the ten pairs for N = 10");
     assert!(message.starts_with("you call (6, 5) legal for N=10, but write quorums"), "{message}");
-    assert!(!failed(&quorum::check(half_is_enough, &Run::public(0))).is_empty());
-    let r = quorum::check(off_by_one, &Run::all(0));
+    assert!(!failed(&quorum::check(&half_is_enough, &Run::public(0))).is_empty());
+    let r = quorum::check(&off_by_one, &Run::all(0));
     assert!(failed(&r).iter().any(|(c, m)| c == "every pair for your N" && m.contains("read quorum")), "{:?}", failed(&r));
 }
 
@@ -163,7 +165,7 @@ fn replicas_references_and_other_correct_solutions_pass_and_mistakes_fail() {
     fn by_logarithm(p: f64, target: f64) -> u32 {
         ((1.0 - target).ln() / (1.0 - p).ln() - 1e-12).ceil().max(1.0) as u32
     }
-    let other = availability::Solution { availability: by_product, replicas_needed: by_logarithm };
+    let other = availability::Solution { availability: &by_product, replicas_needed: &by_logarithm };
     // The variants come from a small set of (p, target); 60 seeds cover it.
     let covered: BTreeSet<String> = (0..60).map(|s| format!("{:?}", availability::variant(s))).collect();
     assert!(covered.len() >= 10, "variants vary: {covered:?}");
@@ -181,11 +183,11 @@ fn replicas_references_and_other_correct_solutions_pass_and_mistakes_fail() {
     fn down_not_up(p: f64, k: u32) -> f64 {
         1.0 - p.powi(k as i32)
     }
-    let bad = availability::Solution { availability: all_up, replicas_needed: one_short };
+    let bad = availability::Solution { availability: &all_up, replicas_needed: &one_short };
     let r = availability::check(bad, &Run::public(0));
     let checks: BTreeSet<String> = failed(&r).into_iter().map(|f| f.0).collect();
     assert_eq!(checks.len(), 2);
     assert!(failed(&r)[0].1.contains("simulated trials give"), "{:?}", failed(&r));
-    let swapped = availability::Solution { availability: down_not_up, replicas_needed: availability::reference::replicas_needed };
+    let swapped = availability::Solution { availability: &down_not_up, replicas_needed: &availability::reference::replicas_needed };
     assert_eq!(availability::check(swapped, &Run::public(0)).results(&availability::SPEC, Scope::Public)[0].status, Status::Fail);
 }

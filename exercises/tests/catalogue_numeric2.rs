@@ -82,8 +82,8 @@ fn tmr_reference_and_other_correct_solutions_pass_over_200_seeds() {
         replicas.saturating_sub(1) / 2
     }
     let others = [
-        tmr::Solution { tmr_max_masked: by_loops, tmr_always_masked: always_by_loop },
-        tmr::Solution { tmr_max_masked: by_halving, tmr_always_masked: always_by_halving },
+        tmr::Solution { tmr_max_masked: &by_loops, tmr_always_masked: &always_by_loop },
+        tmr::Solution { tmr_max_masked: &by_halving, tmr_always_masked: &always_by_halving },
     ];
     let variants: BTreeSet<String> = (0..200).map(|s| format!("{:?}", tmr::variant(s))).collect();
     assert_eq!(variants.len(), 15, "every (S, R) appears: {variants:?}");
@@ -111,7 +111,7 @@ fn tmr_mistakes_fail_with_a_plain_words_message() {
         2 * ((replicas - 1) / 2)
     }
     let right = tmr::reference::solution();
-    let r = tmr::check(tmr::Solution { tmr_max_masked: elements_only, ..right }, &Run::public(1));
+    let r = tmr::check(tmr::Solution { tmr_max_masked: &elements_only, ..right }, &Run::public(1));
     assert_eq!(
         failed(&r)[0],
         (
@@ -123,23 +123,23 @@ fn tmr_mistakes_fail_with_a_plain_words_message() {
         "{:?}",
         failed(&r)
     );
-    let r = tmr::check(tmr::Solution { tmr_always_masked: all_replicas, ..right }, &Run::public(1));
+    let r = tmr::check(tmr::Solution { tmr_always_masked: &all_replicas, ..right }, &Run::public(1));
     let (check, message) = &failed(&r)[0];
     assert_eq!(check, "textbook circuit: 3 stages of 3");
     assert!(message.starts_with("tmr_always_masked(3, 3) = 3, but these 2 failures defeat the circuit: stage 1:"), "{message}");
-    let r = tmr::check(tmr::Solution { tmr_max_masked: per_circuit, ..right }, &Run::public(1));
+    let r = tmr::check(tmr::Solution { tmr_max_masked: &per_circuit, ..right }, &Run::public(1));
     let checks: BTreeSet<String> = failed(&r).into_iter().map(|f| f.0).collect();
     assert!(checks.contains("textbook circuit: 3 stages of 3") && checks.contains("five replicas per stage"), "{checks:?}");
     assert!(failed(&r)[0].1.starts_with("tmr_max_masked(3, 3) = 2, but the circuit survives these 6 failures"));
     fn too_many(stages: usize, replicas: usize) -> usize {
         tmr::reference::tmr_max_masked(stages, replicas) + 1
     }
-    let r = tmr::check(tmr::Solution { tmr_max_masked: too_many, ..right }, &Run::public(1));
+    let r = tmr::check(tmr::Solution { tmr_max_masked: &too_many, ..right }, &Run::public(1));
     assert_eq!(failed(&r)[0].1, "tmr_max_masked(3, 3) = 7, but no placement of more than 6 failures is masked");
     fn panics(_: usize, _: usize) -> usize {
         panic!("not yet")
     }
-    let r = tmr::check(tmr::Solution { tmr_max_masked: panics, tmr_always_masked: panics }, &Run::public(1));
+    let r = tmr::check(tmr::Solution { tmr_max_masked: &panics, tmr_always_masked: &panics }, &Run::public(1));
     assert!(failed(&r)[0].1.contains("panicked: not yet"));
     // The public scope never runs the hidden edge cases.
     let r = tmr::check(right, &Run::public(1));
@@ -177,11 +177,11 @@ fn skew_reference_and_other_correct_solutions_pass_over_200_seeds() {
         for v in &skew::variant(seed).cases {
             assert!(v.0 > v.1 && v.0 != 1000.0, "{v:?}");
         }
-        assert_all_pass(&skew::check(skew::reference::worst_skew_ms, &Run::all(seed)));
-        assert_all_pass(&skew::check(by_errors, &Run::all(seed)));
-        assert_all_pass(&skew::check(per_second, &Run::all(seed)));
+        assert_all_pass(&skew::check(&skew::reference::worst_skew_ms, &Run::all(seed)));
+        assert_all_pass(&skew::check(&by_errors, &Run::all(seed)));
+        assert_all_pass(&skew::check(&per_second, &Run::all(seed)));
     }
-    assert_eq!(skew::check(skew::reference::worst_skew_ms, &Run::all(0)).score(&skew::SPEC, Scope::All), 10.0);
+    assert_eq!(skew::check(&skew::reference::worst_skew_ms, &Run::all(0)).score(&skew::SPEC, Scope::All), 10.0);
 }
 
 #[test]
@@ -199,7 +199,7 @@ fn skew_mistakes_fail_with_a_plain_words_message() {
     fn fast_as_denominator(fast: f64, slow: f64, every_s: f64) -> f64 {
         (fast - slow) / fast * every_s * 1000.0
     }
-    let r = skew::check(no_interval, &Run::public(1));
+    let r = skew::check(&no_interval, &Run::public(1));
     assert_eq!(
         failed(&r)[0],
         (
@@ -209,25 +209,25 @@ fn skew_mistakes_fail_with_a_plain_words_message() {
                 .to_string()
         )
     );
-    let r = skew::check(in_seconds, &Run::public(1));
+    let r = skew::check(&in_seconds, &Run::public(1));
     assert_eq!(failed(&r)[0].0, "textbook: 990 against 1000 per ms, every minute");
     assert!(failed(&r)[0].1.starts_with("worst_skew_ms(1000, 990, 60) = 0.6 ms, but"), "{:?}", failed(&r));
     assert!(failed(&r)[0].1.ends_with("(that looks like seconds, not ms)"));
     for seed in 0..50 {
-        let r = skew::check(fast_as_denominator, &Run::public(seed));
+        let r = skew::check(&fast_as_denominator, &Run::public(seed));
         let checks: BTreeSet<String> = failed(&r).into_iter().map(|f| f.0).collect();
         assert_eq!(checks, BTreeSet::from(["your own clocks".to_string()]), "seed {seed}");
     }
     fn panics(_: f64, _: f64, _: f64) -> f64 {
         panic!("not yet")
     }
-    assert!(failed(&skew::check(panics, &Run::public(1)))[0].1.contains("panicked: not yet"));
-    let r = skew::check(skew::reference::worst_skew_ms, &Run::public(1));
+    assert!(failed(&skew::check(&panics, &Run::public(1)))[0].1.contains("panicked: not yet"));
+    let r = skew::check(&skew::reference::worst_skew_ms, &Run::public(1));
     assert!(r.verdicts.iter().all(|v| v.check != "equal and opposite drifts"));
     // Hidden: equal rates, and clocks off in opposite directions.
     fn ignores_direction(fast: f64, slow: f64, every_s: f64) -> f64 {
         (fast.max(1000.0) - slow.max(1000.0)).abs().max((fast.min(1000.0) - slow.min(1000.0)).abs()) / 1000.0 * every_s * 1000.0
     }
-    let r = skew::check(ignores_direction, &Run::all(1));
+    let r = skew::check(&ignores_direction, &Run::all(1));
     assert!(failed(&r).iter().any(|(c, m)| c == "equal and opposite drifts" && m.contains("worst_skew_ms(1010, 990, 60)")), "{:?}", failed(&r));
 }

@@ -96,3 +96,50 @@ fn the_explorer_sees_the_same_state_space_through_the_host() {
     assert_eq!(local.transitions, remote.transitions);
     assert!(local.states > 10);
 }
+
+/// A function host in a thread serving `dispatch`, as the sandboxed
+/// binary of a numeric exercise would.
+fn function_host(dispatch: fn(&str, serde_json::Value) -> distlab::remote::Answer) -> std::rc::Rc<std::cell::RefCell<Connection>> {
+    let (to_host_reader, to_host_writer) = std::io::pipe().unwrap();
+    let (from_host_reader, from_host_writer) = std::io::pipe().unwrap();
+    thread::spawn(move || {
+        let _ = distlab::remote::serve_calls(&dispatch, to_host_reader, from_host_writer);
+    });
+    Connection::new(Box::new(from_host_reader), Box::new(to_host_writer))
+}
+
+#[test]
+fn a_numeric_solution_behind_a_function_host_is_judged_like_a_local_one() {
+    use distlab::catalogue::hops;
+    fn right(name: &str, args: serde_json::Value) -> distlab::remote::Answer {
+        assert_eq!(name, "worst_case_hops");
+        distlab::remote::answer(args, |(t, n)| hops::reference::worst_case_hops(t, n))
+    }
+    let remote = (hops::SPEC.check_remote)(function_host(right), &Run::all(5));
+    let local = hops::check(&hops::reference::worst_case_hops, &Run::all(5));
+    assert_eq!(remote.score(&hops::SPEC, Scope::All), hops::SPEC.points as f64);
+    assert_eq!(remote.verdicts, local.verdicts);
+
+    fn panics(_: &str, _: serde_json::Value) -> distlab::remote::Answer {
+        panic!("hops not written yet")
+    }
+    let report = (hops::SPEC.check_remote)(function_host(panics), &Run::public(5));
+    assert_eq!(report.score(&hops::SPEC, Scope::Public), 0.0);
+    assert!(report.verdicts[0].message.contains("hops not written yet"), "{}", report.verdicts[0].message);
+}
+
+#[test]
+fn a_function_host_that_prints_a_verdict_scores_zero() {
+    use distlab::catalogue::skew;
+    let (to_host_reader, to_host_writer) = std::io::pipe().unwrap();
+    let (from_host_reader, mut from_host_writer) = std::io::pipe().unwrap();
+    thread::spawn(move || {
+        let _keep = to_host_reader;
+        let _ = from_host_writer.write_all(b"{\"reply\":\"value\",\"value\":\"all checks passed\"}\n");
+    });
+    let connection = Connection::new(Box::new(from_host_reader), Box::new(to_host_writer));
+    let report = (skew::SPEC.check_remote)(connection, &Run::all(2));
+    assert_eq!(report.score(&skew::SPEC, Scope::All), 0.0);
+    assert!(report.verdicts.iter().all(|v| !v.passed()));
+    assert!(report.verdicts[0].message.contains("broke the protocol"), "{}", report.verdicts[0].message);
+}

@@ -12,11 +12,11 @@ use crate::rng::{Draw, SeededRng};
 
 /// The student's two functions.
 #[derive(Clone, Copy)]
-pub struct Solution {
+pub struct Solution<'a> {
     /// Probability that at least one of `k` replicas is up.
-    pub availability: fn(f64, u32) -> f64,
+    pub availability: &'a dyn Fn(f64, u32) -> f64,
     /// The smallest number of replicas whose availability reaches `target`.
-    pub replicas_needed: fn(f64, f64) -> u32,
+    pub replicas_needed: &'a dyn Fn(f64, f64) -> u32,
 }
 
 pub const SPEC: ExerciseSpec = ExerciseSpec {
@@ -31,13 +31,23 @@ pub const SPEC: ExerciseSpec = ExerciseSpec {
            and for your own p and target.",
     scaffold: "fn availability(p: f64, k: u32) -> f64 {\n    let _ = (p, k);\n    0.0\n}\n\n\
                fn replicas_needed(p: f64, target: f64) -> u32 {\n    let _ = (p, target);\n    1\n}\n",
-    solution: "distlab::catalogue::availability::Solution { availability, replicas_needed }",
+    solution: "distlab::catalogue::availability::Solution { availability: &availability, replicas_needed: &replicas_needed }",
     check_fn: "distlab::catalogue::availability::check",
+    host_fn: "distlab::catalogue::availability::host",
     checks: &[
         CheckSpec { name: "availability matches the simulation", weight: 4, visibility: Visibility::Public },
         CheckSpec { name: "replicas needed matches the simulation", weight: 4, visibility: Visibility::Public },
         CheckSpec { name: "extreme probabilities", weight: 2, visibility: Visibility::Hidden },
     ],
+    check_remote: |connection, run| {
+        let availability = crate::remote::remote_fn::<(f64, u32), f64>(&connection, "availability");
+        let replicas_needed = crate::remote::remote_fn::<(f64, f64), u32>(&connection, "replicas_needed");
+        check(
+            Solution { availability: &|p, k| availability((p, k)), replicas_needed: &|p, target| replicas_needed((p, target)) },
+            run,
+        )
+    },
+    variant: |seed| super::variant_json(variant(seed)),
 };
 
 /// Trials per Monte Carlo estimate.
@@ -82,7 +92,7 @@ pub fn variant(seed: u64) -> Variant {
     }
 }
 
-pub fn check(solution: Solution, run: &Run) -> Report {
+pub fn check(solution: Solution<'_>, run: &Run) -> Report {
     let (seed, scope) = (run.seed, run.scope);
     let v = variant(seed);
     let mut rng = SeededRng::new(seed, 0x6d6f6e74);
@@ -116,6 +126,15 @@ pub fn check(solution: Solution, run: &Run) -> Report {
     Report { exercise: SPEC.id.into(), verdicts, diagram: None }
 }
 
+/// Serves the student's functions to the grader (see `remote`).
+pub fn host(solution: Solution<'_>) {
+    crate::remote::serve_calls_stdio(&|name, args| match name {
+        "availability" => crate::remote::answer(args, |(p, k)| (solution.availability)(p, k)),
+        "replicas_needed" => crate::remote::answer(args, |(p, target)| (solution.replicas_needed)(p, target)),
+        _ => Err(format!("no function {name}")),
+    })
+}
+
 #[cfg(feature = "grader")]
 fn hidden_cases(cases: &mut Vec<(&'static str, f64, u32)>, targets: &mut Vec<(&'static str, f64, f64)>) {
     let name = SPEC.checks[2].name;
@@ -134,7 +153,7 @@ pub mod reference {
     pub fn replicas_needed(p: f64, target: f64) -> u32 {
         (1..=64).find(|&k| availability(p, k) >= target).unwrap_or(64)
     }
-    pub fn solution() -> super::Solution {
-        super::Solution { availability, replicas_needed }
+    pub fn solution() -> super::Solution<'static> {
+        super::Solution { availability: &availability, replicas_needed: &replicas_needed }
     }
 }

@@ -60,6 +60,7 @@ pub const SPEC: ExerciseSpec = ExerciseSpec {
                Box::new(Central::default())\n}\n",
     solution: "Box::new(central_node)",
     check_fn: "distlab::catalogue::central::check",
+    host_fn: "distlab::catalogue::central::host",
     checks: &[
         CheckSpec { name: SAFETY, weight: 4, visibility: Visibility::Public },
         CheckSpec { name: LIVENESS, weight: 3, visibility: Visibility::Public },
@@ -68,6 +69,8 @@ pub const SPEC: ExerciseSpec = ExerciseSpec {
         CheckSpec { name: NODES_RUN_CLEANLY, weight: 0, visibility: Visibility::Public },
         CheckSpec { name: HIDDEN_CHECK, weight: 1, visibility: Visibility::Hidden },
     ],
+    check_remote: |connection, run| check(crate::remote::RemoteNode::factory(connection), run),
+    variant: super::no_variant,
 };
 
 /// Public: a small fast system and a busier, slower one (requests overlap).

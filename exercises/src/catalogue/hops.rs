@@ -25,7 +25,7 @@ pub enum Topology {
 }
 
 /// The student's answer: worst-case hops for `n` CPUs on `topology`.
-pub type Solution = fn(Topology, usize) -> usize;
+pub type Solution<'a> = &'a dyn Fn(Topology, usize) -> usize;
 
 pub const SPEC: ExerciseSpec = ExerciseSpec {
     id: "hops",
@@ -45,14 +45,20 @@ pub const SPEC: ExerciseSpec = ExerciseSpec {
                Topology::Torus => 0,\n        \
                Topology::Hypercube => 0,\n    \
                }\n}\n",
-    solution: "worst_case_hops",
+    solution: "&worst_case_hops",
     check_fn: "distlab::catalogue::hops::check",
+    host_fn: "distlab::catalogue::hops::host",
     checks: &[
         CheckSpec { name: "grid matches BFS", weight: 3, visibility: Visibility::Public },
         CheckSpec { name: "torus matches BFS", weight: 3, visibility: Visibility::Public },
         CheckSpec { name: "hypercube matches BFS", weight: 2, visibility: Visibility::Public },
         CheckSpec { name: "large systems match BFS", weight: 2, visibility: Visibility::Hidden },
     ],
+    check_remote: |connection, run| {
+        let hops = crate::remote::remote_fn::<(Topology, usize), usize>(&connection, "worst_case_hops");
+        check(&|topology, n| hops((topology, n)), run)
+    },
+    variant: |seed| super::variant_json(variant(seed)),
 };
 
 /// The links of `n` CPUs arranged as `topology`, as adjacency lists.
@@ -173,7 +179,7 @@ fn hidden_cases(_seed: u64) -> Vec<(&'static str, Topology, Vec<usize>)> {
     Vec::new()
 }
 
-pub fn check(solution: Solution, run: &Run) -> Report {
+pub fn check(solution: Solution<'_>, run: &Run) -> Report {
     let (seed, scope) = (run.seed, run.scope);
     let mut verdicts = Vec::new();
     for (name, topology, sizes) in cases(seed, scope) {
@@ -199,6 +205,14 @@ pub fn check(solution: Solution, run: &Run) -> Report {
         verdicts.push(numeric_verdict(name, ok, message, case, seed, SPEC.id));
     }
     Report { exercise: SPEC.id.into(), verdicts, diagram: None }
+}
+
+/// Serves the student's function to the grader (see `remote`).
+pub fn host(solution: Solution<'_>) {
+    crate::remote::serve_calls_stdio(&|name, args| match name {
+        "worst_case_hops" => crate::remote::answer(args, |(topology, n)| solution(topology, n)),
+        _ => Err(format!("no function {name}")),
+    })
 }
 
 #[cfg(feature = "reference")]

@@ -207,6 +207,7 @@ pub const SPEC: ExerciseSpec = ExerciseSpec {
                Box::new(Lamport::default())\n}\n",
     solution: "Box::new(lamport_node)",
     check_fn: "distlab::catalogue::lamport::check",
+    host_fn: "distlab::catalogue::lamport::host",
     checks: &[
         CheckSpec { name: CONDITION, weight: 3, visibility: Visibility::Public },
         CheckSpec { name: STAMPS, weight: 1, visibility: Visibility::Public },
@@ -215,6 +216,8 @@ pub const SPEC: ExerciseSpec = ExerciseSpec {
         CheckSpec { name: NODES_RUN_CLEANLY, weight: 0, visibility: Visibility::Public },
         CheckSpec { name: HIDDEN_CHECK, weight: 2, visibility: Visibility::Hidden },
     ],
+    check_remote: |connection, run| check(crate::remote::RemoteNode::factory(connection), run),
+    variant: super::no_variant,
 };
 
 pub fn check(solution: Box<NodeFactory<LamportMsg>>, run: &Run) -> Report {

@@ -11,9 +11,13 @@
 //!   instantiates generic code,
 //! - a reference solution behind the `reference` feature.
 
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::check::{Status, Verdict};
+use crate::remote::Connection;
 
 pub mod availability;
 pub mod bully;
@@ -73,7 +77,19 @@ pub struct ExerciseSpec {
     /// Path of the exercise's `check(solution, &Run) -> Report`, for code
     /// that the kernel and grader generate.
     pub check_fn: &'static str,
+    /// Path of the exercise's `host(solution)`: the whole `main` of a
+    /// submission, which serves the student's code to the grader from
+    /// inside the sandbox (see `remote`).
+    pub host_fn: &'static str,
     pub checks: &'static [CheckSpec],
+    /// The grader's side: checks the solution served by a host process
+    /// behind `connection`, with the same `check` that `:check` runs.
+    #[serde(skip)]
+    pub check_remote: fn(Rc<RefCell<Connection>>, &Run) -> Report,
+    /// The student's own parameters for a seed, as JSON (null where the
+    /// exercise has none).
+    #[serde(skip)]
+    pub variant: fn(u64) -> serde_json::Value,
 }
 
 impl ExerciseSpec {
@@ -85,6 +101,11 @@ impl ExerciseSpec {
     /// (a `catalogue::Run` expression) and evaluates to a `Report`.
     pub fn check_call(&self, run: &str) -> String {
         format!("{}({}, &{})", self.check_fn, self.solution, run)
+    }
+
+    /// The body of a submission's `main`: serve the student's solution.
+    pub fn host_call(&self) -> String {
+        format!("{}({})", self.host_fn, self.solution)
     }
 }
 
@@ -228,6 +249,16 @@ pub fn registry() -> &'static [ExerciseSpec] {
 
 pub fn exercise(id: &str) -> Option<&'static ExerciseSpec> {
     registry().iter().find(|e| e.id == id)
+}
+
+/// `ExerciseSpec::variant` of an exercise whose parameters don't vary.
+pub fn no_variant(_seed: u64) -> serde_json::Value {
+    serde_json::Value::Null
+}
+
+/// `ExerciseSpec::variant` of an exercise with a `variant(seed)` function.
+pub(crate) fn variant_json<V: Serialize>(variant: V) -> serde_json::Value {
+    serde_json::to_value(variant).expect("variants encode")
 }
 
 /// A verdict for a numeric check, where there is no trace: the "scenario"

@@ -16,7 +16,7 @@ use crate::rng::{Draw, SeededRng};
 
 /// The student's answer: may `n` replicas use read quorum `nr` and write
 /// quorum `nw`?
-pub type Solution = fn(usize, usize, usize) -> bool;
+pub type Solution<'a> = &'a dyn Fn(usize, usize, usize) -> bool;
 
 pub const SPEC: ExerciseSpec = ExerciseSpec {
     id: "quorums",
@@ -30,13 +30,19 @@ pub const SPEC: ExerciseSpec = ExerciseSpec {
     scaffold: "fn legal_quorums(n: usize, nr: usize, nw: usize) -> bool {\n    \
                let _ = (n, nr, nw);\n    \
                true\n}\n",
-    solution: "legal_quorums",
+    solution: "&legal_quorums",
     check_fn: "distlab::catalogue::quorum::check",
+    host_fn: "distlab::catalogue::quorum::host",
     checks: &[
         CheckSpec { name: "the ten pairs for N = 10", weight: 4, visibility: Visibility::Public },
         CheckSpec { name: "every pair for your N", weight: 4, visibility: Visibility::Public },
         CheckSpec { name: "every pair for small N", weight: 2, visibility: Visibility::Hidden },
     ],
+    check_remote: |connection, run| {
+        let legal = crate::remote::remote_fn::<(usize, usize, usize), bool>(&connection, "legal_quorums");
+        check(&|n, nr, nw| legal((n, nr, nw)), run)
+    },
+    variant: |seed| super::variant_json(variant(seed)),
 };
 
 /// Why a pair is illegal: two quorums that share no replica.
@@ -90,7 +96,7 @@ pub fn variant(seed: u64) -> usize {
     5 + SeededRng::new(seed, 0x71756f72).below(9) as usize
 }
 
-fn judge(solution: Solution, n: usize, pairs: &[(usize, usize)]) -> Result<String, (String, String)> {
+fn judge(solution: Solution<'_>, n: usize, pairs: &[(usize, usize)]) -> Result<String, (String, String)> {
     for &(nr, nw) in pairs {
         let truth = simulated_conflict(n, nr, nw);
         let case = format!("N={n} (NR, NW)=({nr}, {nw})");
@@ -118,7 +124,7 @@ fn all_pairs(n: usize) -> Vec<(usize, usize)> {
     (1..=n).flat_map(|nr| (1..=n).map(move |nw| (nr, nw))).collect()
 }
 
-pub fn check(solution: Solution, run: &Run) -> Report {
+pub fn check(solution: Solution<'_>, run: &Run) -> Report {
     let (seed, scope) = (run.seed, run.scope);
     let ten: Vec<(usize, usize)> = (1..=10).map(|nr| (nr, 11 - nr)).collect();
     let mut cases = vec![("the ten pairs for N = 10", 10, ten), ("every pair for your N", variant(seed), all_pairs(variant(seed)))];
@@ -133,6 +139,14 @@ pub fn check(solution: Solution, run: &Run) -> Report {
         })
         .collect();
     Report { exercise: SPEC.id.into(), verdicts, diagram: None }
+}
+
+/// Serves the student's function to the grader (see `remote`).
+pub fn host(solution: Solution<'_>) {
+    crate::remote::serve_calls_stdio(&|name, args| match name {
+        "legal_quorums" => crate::remote::answer(args, |(n, nr, nw)| solution(n, nr, nw)),
+        _ => Err(format!("no function {name}")),
+    })
 }
 
 #[cfg(feature = "grader")]

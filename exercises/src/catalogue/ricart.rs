@@ -59,6 +59,7 @@ pub const SPEC: ExerciseSpec = ExerciseSpec {
                Box::new(Ricart::default())\n}\n",
     solution: "Box::new(ricart_node)",
     check_fn: "distlab::catalogue::ricart::check",
+    host_fn: "distlab::catalogue::ricart::host",
     checks: &[
         CheckSpec { name: SAFETY, weight: 4, visibility: Visibility::Public },
         CheckSpec { name: LIVENESS, weight: 3, visibility: Visibility::Public },
@@ -67,6 +68,8 @@ pub const SPEC: ExerciseSpec = ExerciseSpec {
         CheckSpec { name: NODES_RUN_CLEANLY, weight: 0, visibility: Visibility::Public },
         CheckSpec { name: HIDDEN_CHECK, weight: 1, visibility: Visibility::Hidden },
     ],
+    check_remote: |connection, run| check(crate::remote::RemoteNode::factory(connection), run),
+    variant: super::no_variant,
 };
 
 /// Public: a small fast system, and a slower one where requests cross in

@@ -147,6 +147,7 @@ pub const SPEC: ExerciseSpec = ExerciseSpec {
                Box::new(Ring::default())\n}\n",
     solution: "Box::new(ring_node)",
     check_fn: "distlab::catalogue::ring::check",
+    host_fn: "distlab::catalogue::ring::host",
     checks: &[
         CheckSpec { name: AGREE, weight: 4, visibility: Visibility::Public },
         CheckSpec { name: SUPPRESS, weight: 2, visibility: Visibility::Public },
@@ -155,6 +156,8 @@ pub const SPEC: ExerciseSpec = ExerciseSpec {
         CheckSpec { name: NODES_RUN_CLEANLY, weight: 0, visibility: Visibility::Public },
         CheckSpec { name: HIDDEN_CHECK, weight: 2, visibility: Visibility::Hidden },
     ],
+    check_remote: |connection, run| check(crate::remote::RemoteNode::factory(connection), run),
+    variant: super::no_variant,
 };
 
 /// Public: the coordinator crashes (its successor must be skipped); it

@@ -16,7 +16,7 @@ use crate::Time;
 
 /// The student's answer: the worst skew in ms, given the two clocks' tick
 /// rates per ms and the resync interval in seconds.
-pub type Solution = fn(f64, f64, f64) -> f64;
+pub type Solution<'a> = &'a dyn Fn(f64, f64, f64) -> f64;
 
 /// How often every clock is meant to tick per ms of true time.
 pub const NOMINAL_TICKS_PER_MS: f64 = 1000.0;
@@ -36,13 +36,19 @@ pub const SPEC: ExerciseSpec = ExerciseSpec {
            resynchronised every minute) and for clocks drawn for you.",
     scaffold: "fn worst_skew_ms(ticks_per_ms_fast: f64, ticks_per_ms_slow: f64, resync_every_s: f64) -> f64 {\n    \
                let _ = (ticks_per_ms_fast, ticks_per_ms_slow, resync_every_s);\n    0.0\n}\n",
-    solution: "worst_skew_ms",
+    solution: "&worst_skew_ms",
     check_fn: "distlab::catalogue::skew::check",
+    host_fn: "distlab::catalogue::skew::host",
     checks: &[
         CheckSpec { name: "textbook: 990 against 1000 per ms, every minute", weight: 3, visibility: Visibility::Public },
         CheckSpec { name: "your own clocks", weight: 4, visibility: Visibility::Public },
         CheckSpec { name: "equal and opposite drifts", weight: 3, visibility: Visibility::Hidden },
     ],
+    check_remote: |connection, run| {
+        let skew = crate::remote::remote_fn::<(f64, f64, f64), f64>(&connection, "worst_skew_ms");
+        check(&|fast, slow, every| skew((fast, slow, every)), run)
+    },
+    variant: |seed| super::variant_json(variant(seed)),
 };
 
 /// The clock model of a clock ticking `ticks_per_ms` times per true ms,
@@ -123,7 +129,7 @@ fn hint(got: f64, simulated: f64, resync_every_s: f64) -> &'static str {
     }
 }
 
-pub fn check(solution: Solution, run: &Run) -> Report {
+pub fn check(solution: Solution<'_>, run: &Run) -> Report {
     let (seed, scope) = (run.seed, run.scope);
     let mut cases: Vec<(&'static str, (f64, f64, f64))> = vec![(SPEC.checks[0].name, (1000.0, 990.0, 60.0))];
     cases.extend(variant(seed).cases.into_iter().map(|c| (SPEC.checks[1].name, c)));
@@ -148,6 +154,14 @@ pub fn check(solution: Solution, run: &Run) -> Report {
         verdicts.push(numeric_verdict(name, ok, message, format!("fast={fast} slow={slow} every={every}s"), seed, SPEC.id));
     }
     Report { exercise: SPEC.id.into(), verdicts, diagram: None }
+}
+
+/// Serves the student's function to the grader (see `remote`).
+pub fn host(solution: Solution<'_>) {
+    crate::remote::serve_calls_stdio(&|name, args| match name {
+        "worst_skew_ms" => crate::remote::answer(args, |(fast, slow, every)| solution(fast, slow, every)),
+        _ => Err(format!("no function {name}")),
+    })
 }
 
 #[cfg(feature = "reference")]

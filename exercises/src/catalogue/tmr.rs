@@ -26,12 +26,12 @@ use crate::rng::{Draw, SeededRng};
 
 /// The student's two functions, both taking (stages, replicas).
 #[derive(Clone, Copy)]
-pub struct Solution {
+pub struct Solution<'a> {
     /// The most failed components (elements plus voters) that some
     /// placement still masks.
-    pub tmr_max_masked: fn(usize, usize) -> usize,
+    pub tmr_max_masked: &'a dyn Fn(usize, usize) -> usize,
     /// The largest k such that every placement of k failures is masked.
-    pub tmr_always_masked: fn(usize, usize) -> usize,
+    pub tmr_always_masked: &'a dyn Fn(usize, usize) -> usize,
 }
 
 pub const SPEC: ExerciseSpec = ExerciseSpec {
@@ -51,14 +51,21 @@ pub const SPEC: ExerciseSpec = ExerciseSpec {
            three, for five replicas, and for a circuit drawn for you.",
     scaffold: "fn tmr_max_masked(stages: usize, replicas: usize) -> usize {\n    let _ = (stages, replicas);\n    0\n}\n\n\
                fn tmr_always_masked(stages: usize, replicas: usize) -> usize {\n    let _ = (stages, replicas);\n    0\n}\n",
-    solution: "distlab::catalogue::tmr::Solution { tmr_max_masked, tmr_always_masked }",
+    solution: "distlab::catalogue::tmr::Solution { tmr_max_masked: &tmr_max_masked, tmr_always_masked: &tmr_always_masked }",
     check_fn: "distlab::catalogue::tmr::check",
+    host_fn: "distlab::catalogue::tmr::host",
     checks: &[
         CheckSpec { name: "textbook circuit: 3 stages of 3", weight: 3, visibility: Visibility::Public },
         CheckSpec { name: "five replicas per stage", weight: 2, visibility: Visibility::Public },
         CheckSpec { name: "your own circuit", weight: 3, visibility: Visibility::Public },
         CheckSpec { name: "one stage or one replica", weight: 2, visibility: Visibility::Hidden },
     ],
+    check_remote: |connection, run| {
+        let max = crate::remote::remote_fn::<(usize, usize), usize>(&connection, "tmr_max_masked");
+        let always = crate::remote::remote_fn::<(usize, usize), usize>(&connection, "tmr_always_masked");
+        check(Solution { tmr_max_masked: &|s, r| max((s, r)), tmr_always_masked: &|s, r| always((s, r)) }, run)
+    },
+    variant: |seed| super::variant_json(variant(seed)),
 };
 
 /// Failed components, per stage, as bit masks over the R lines (bit j is
@@ -291,7 +298,7 @@ fn hidden_cases() -> Vec<(&'static str, usize, usize)> {
     Vec::new()
 }
 
-pub fn check(solution: Solution, run: &Run) -> Report {
+pub fn check(solution: Solution<'_>, run: &Run) -> Report {
     let (seed, scope) = (run.seed, run.scope);
     let mut verdicts = Vec::new();
     for (name, s, r) in cases(seed, scope) {
@@ -332,6 +339,15 @@ pub fn check(solution: Solution, run: &Run) -> Report {
     Report { exercise: SPEC.id.into(), verdicts, diagram: None }
 }
 
+/// Serves the student's functions to the grader (see `remote`).
+pub fn host(solution: Solution<'_>) {
+    crate::remote::serve_calls_stdio(&|name, args| match name {
+        "tmr_max_masked" => crate::remote::answer(args, |(s, r)| (solution.tmr_max_masked)(s, r)),
+        "tmr_always_masked" => crate::remote::answer(args, |(s, r)| (solution.tmr_always_masked)(s, r)),
+        _ => Err(format!("no function {name}")),
+    })
+}
+
 #[cfg(feature = "reference")]
 pub mod reference {
     /// Per stage, a minority of elements may fail, and as many voters on
@@ -344,7 +360,7 @@ pub mod reference {
     pub fn tmr_always_masked(_stages: usize, replicas: usize) -> usize {
         (replicas - 1) / 2
     }
-    pub fn solution() -> super::Solution {
-        super::Solution { tmr_max_masked, tmr_always_masked }
+    pub fn solution() -> super::Solution<'static> {
+        super::Solution { tmr_max_masked: &tmr_max_masked, tmr_always_masked: &tmr_always_masked }
     }
 }

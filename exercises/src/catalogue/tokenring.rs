@@ -61,6 +61,7 @@ pub const SPEC: ExerciseSpec = ExerciseSpec {
                Box::new(Ring::default())\n}\n",
     solution: "Box::new(tokenring_node)",
     check_fn: "distlab::catalogue::tokenring::check",
+    host_fn: "distlab::catalogue::tokenring::host",
     checks: &[
         CheckSpec { name: SAFETY, weight: 4, visibility: Visibility::Public },
         CheckSpec { name: LIVENESS, weight: 3, visibility: Visibility::Public },
@@ -69,6 +70,8 @@ pub const SPEC: ExerciseSpec = ExerciseSpec {
         CheckSpec { name: NODES_RUN_CLEANLY, weight: 0, visibility: Visibility::Public },
         CheckSpec { name: HIDDEN_CHECK, weight: 1, visibility: Visibility::Hidden },
     ],
+    check_remote: |connection, run| check(crate::remote::RemoteNode::factory(connection), run),
+    variant: super::no_variant,
 };
 
 /// The token never rests, so runs end at `until`: deadlines are kept short.

@@ -212,6 +212,7 @@ pub const SPEC: ExerciseSpec = ExerciseSpec {
                Box::new(TotalOrder::default())\n}\n",
     solution: "Box::new(tomulticast_node)",
     check_fn: "distlab::catalogue::tomulticast::check",
+    host_fn: "distlab::catalogue::tomulticast::host",
     checks: &[
         CheckSpec { name: ORDER, weight: 4, visibility: Visibility::Public },
         CheckSpec { name: ALL, weight: 3, visibility: Visibility::Public },
@@ -219,6 +220,8 @@ pub const SPEC: ExerciseSpec = ExerciseSpec {
         CheckSpec { name: NODES_RUN_CLEANLY, weight: 0, visibility: Visibility::Public },
         CheckSpec { name: HIDDEN_CHECK, weight: 2, visibility: Visibility::Hidden },
     ],
+    check_remote: |connection, run| check(crate::remote::RemoteNode::factory(connection), run),
+    variant: super::no_variant,
 };
 
 fn fifo(delay: Delay) -> Network {

@@ -225,6 +225,7 @@ pub const SPEC: ExerciseSpec = ExerciseSpec {
                Box::new(Vector::default())\n}\n",
     solution: "Box::new(vector_node)",
     check_fn: "distlab::catalogue::vector::check",
+    host_fn: "distlab::catalogue::vector::host",
     checks: &[
         CheckSpec { name: EXACT, weight: 3, visibility: Visibility::Public },
         CheckSpec { name: CONSISTENT, weight: 2, visibility: Visibility::Public },
@@ -233,6 +234,8 @@ pub const SPEC: ExerciseSpec = ExerciseSpec {
         CheckSpec { name: NODES_RUN_CLEANLY, weight: 0, visibility: Visibility::Public },
         CheckSpec { name: HIDDEN_CHECK, weight: 2, visibility: Visibility::Hidden },
     ],
+    check_remote: |connection, run| check(crate::remote::RemoteNode::factory(connection), run),
+    variant: super::no_variant,
 };
 
 pub fn check(solution: Box<NodeFactory<VectorMsg>>, run: &Run) -> Report {

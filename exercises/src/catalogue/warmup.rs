@@ -107,12 +107,15 @@ pub const SPEC: ExerciseSpec = ExerciseSpec {
                Box::new(Warmup::default())\n}\n",
     solution: "Box::new(warmup_node)",
     check_fn: "distlab::catalogue::warmup::check",
+    host_fn: "distlab::catalogue::warmup::host",
     checks: &[
         CheckSpec { name: "every pong answers a ping", weight: 2, visibility: Visibility::Public },
         CheckSpec { name: "node 0 hears from everyone", weight: 2, visibility: Visibility::Public },
         CheckSpec { name: NODES_RUN_CLEANLY, weight: 0, visibility: Visibility::Public },
         CheckSpec { name: HIDDEN_CHECK, weight: 1, visibility: Visibility::Hidden },
     ],
+    check_remote: |connection, run| check(crate::remote::RemoteNode::factory(connection), run),
+    variant: super::no_variant,
 };
 
 /// The scenarios: a clean network and a lossy one in public, a crash in
