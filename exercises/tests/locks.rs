@@ -294,3 +294,18 @@ fn public_check_takes_under_a_second() {
     assert_all_pass(&report);
     assert!(took.as_secs_f64() < 1.0, "{took:?}");
 }
+
+#[test]
+fn the_grader_judges_a_manager_behind_a_host_like_a_local_one() {
+    fn buggy() -> Box<dyn LockManager> {
+        Box::new(Table { bug: Bug::TwoWriters, ..Table::default() })
+    }
+    let cases: [fn() -> Box<dyn LockManager>; 2] = [locks::reference::lock_manager, buggy];
+    for make in cases {
+        let connection = common::host_in_thread(move |input, output| {
+            let _ = distlab::remote::serve_calls(&locks::dispatch(&make), input, output);
+        });
+        let remote = (locks::SPEC.check_remote)(connection, &Run::all(6));
+        assert_eq!(remote.verdicts, locks::check(&make, &Run::all(6)).verdicts);
+    }
+}

@@ -211,3 +211,13 @@ fn public_check_takes_under_a_second() {
     assert_all_pass(&report);
     assert!(took.as_secs_f64() < 1.0, "{took:?}");
 }
+
+#[test]
+fn the_grader_judges_a_checker_behind_a_host_like_a_local_one() {
+    let connection = common::host_in_thread(|input, output| {
+        let checker = &seqcons::reference::is_sequentially_consistent;
+        let _ = distlab::remote::serve_calls(&seqcons::dispatch(checker), input, output);
+    });
+    let remote = (seqcons::SPEC.check_remote)(connection, &Run::all(8));
+    assert_eq!(remote.verdicts, seqcons::check(&seqcons::reference::is_sequentially_consistent, &Run::all(8)).verdicts);
+}

@@ -13,6 +13,8 @@ use distlab::catalogue::{Report, Run, Scope};
 use distlab::process::NodeFactory;
 use distlab::*;
 
+mod common;
+
 /// How a test node differs from a textbook 2PC node.
 #[derive(Clone, Copy, Debug, Hash, Default)]
 struct Style {
@@ -317,4 +319,15 @@ fn public_check_takes_under_a_second() {
     println!("twophase public check: {took:?} for {} verdicts", report.verdicts.len());
     assert!(report.verdicts.iter().all(|v| v.passed()));
     assert!(took.as_secs_f64() < 1.0, "{took:?}");
+}
+
+#[test]
+fn the_grader_judges_nodes_behind_a_host_like_local_ones() {
+    let connection = common::host_in_thread(|input, output| {
+        let _ = distlab::remote::serve(twophase::reference::factory().as_ref(), input, output);
+    });
+    let remote = (twophase::SPEC.check_remote)(connection, &Run::all(2));
+    let local = twophase::check(twophase::reference::factory(), &Run::all(2));
+    assert_eq!(remote.verdicts, local.verdicts);
+    assert_eq!((twophase::SPEC.variant)(2), serde_json::to_value(twophase::variant(2)).unwrap());
 }

@@ -628,6 +628,7 @@ pub const SPEC: ExerciseSpec = ExerciseSpec {
                Box::new(Locks::default())\n}\n",
     solution: "&lock_manager",
     check_fn: "distlab::catalogue::locks::check",
+    host_fn: "distlab::catalogue::locks::host",
     checks: &[
         CheckSpec { name: COMPATIBLE, weight: 3, visibility: Visibility::Public },
         CheckSpec { name: NO_NEEDLESS_WAIT, weight: 2, visibility: Visibility::Public },
@@ -635,7 +636,100 @@ pub const SPEC: ExerciseSpec = ExerciseSpec {
         CheckSpec { name: SERIALIZABLE, weight: 2, visibility: Visibility::Public },
         CheckSpec { name: HIDDEN, weight: 1, visibility: Visibility::Hidden },
     ],
+    check_remote: |connection, run| {
+        let remote = RemoteLocks::new(&connection);
+        check(&|| remote.make(), run)
+    },
+    variant: |seed| super::variant_json(variant(seed)),
 };
+
+/// The most lock managers a host keeps: the check uses one at a time, so
+/// older ones are dropped rather than piling up.
+const HOST_KEEPS: usize = 8;
+
+/// Serves the student's lock managers to the grader (see `remote`).
+pub fn host(solution: Solution<'_>) {
+    crate::remote::serve_calls_stdio(&dispatch(solution))
+}
+
+/// The host's answer to one call. The host keeps the instances; the
+/// grader names one by the number `new` gave it in every `request` and
+/// `release`.
+pub fn dispatch(solution: Solution<'_>) -> impl Fn(&str, serde_json::Value) -> crate::remote::Answer + '_ {
+    let managers: std::cell::RefCell<BTreeMap<u64, Box<dyn LockManager>>> = Default::default();
+    let next = std::cell::Cell::new(0u64);
+    move |name, args| {
+        let with = |id: u64, f: &mut dyn FnMut(&mut dyn LockManager) -> crate::remote::Answer| {
+            let mut managers = managers.borrow_mut();
+            let manager = managers.get_mut(&id).ok_or_else(|| format!("no lock manager {id}"))?;
+            f(manager.as_mut())
+        };
+        match name {
+            "new" => {
+                let manager = solution();
+                let id = next.get() + 1;
+                next.set(id);
+                let mut managers = managers.borrow_mut();
+                managers.insert(id, manager);
+                while managers.len() > HOST_KEEPS {
+                    managers.pop_first();
+                }
+                crate::remote::answer(args, |()| id)
+            }
+            "request" => {
+                let (id, txn, item, mode): (u64, Txn, Item, Mode) =
+                    serde_json::from_value(args).map_err(|e| format!("bad arguments: {e}"))?;
+                with(id, &mut |m| crate::remote::answer(serde_json::Value::Null, |()| m.request(txn, item, mode)))
+            }
+            "release" => {
+                let (id, txn, item): (u64, Txn, Item) =
+                    serde_json::from_value(args).map_err(|e| format!("bad arguments: {e}"))?;
+                with(id, &mut |m| crate::remote::answer(serde_json::Value::Null, |()| m.release(txn, item)))
+            }
+            _ => Err(format!("no function {name}")),
+        }
+    }
+}
+
+type RemoteCall<A, R> = std::rc::Rc<dyn Fn(A) -> R>;
+
+/// The grader's side of `host`: each `make` asks the host for a fresh
+/// manager and returns a stand-in that forwards every call to it.
+struct RemoteLocks {
+    new: RemoteCall<(), u64>,
+    request: RemoteCall<(u64, Txn, Item, Mode), Answer>,
+    release: RemoteCall<(u64, Txn, Item), Vec<Grant>>,
+}
+
+impl RemoteLocks {
+    fn new(connection: &std::rc::Rc<std::cell::RefCell<crate::remote::Connection>>) -> Self {
+        use crate::remote::remote_fn;
+        RemoteLocks {
+            new: std::rc::Rc::new(remote_fn(connection, "new")),
+            request: std::rc::Rc::new(remote_fn(connection, "request")),
+            release: std::rc::Rc::new(remote_fn(connection, "release")),
+        }
+    }
+
+    fn make(&self) -> Box<dyn LockManager> {
+        Box::new(RemoteManager { id: (self.new)(()), request: self.request.clone(), release: self.release.clone() })
+    }
+}
+
+struct RemoteManager {
+    id: u64,
+    request: RemoteCall<(u64, Txn, Item, Mode), Answer>,
+    release: RemoteCall<(u64, Txn, Item), Vec<Grant>>,
+}
+
+impl LockManager for RemoteManager {
+    fn request(&mut self, txn: Txn, item: Item, mode: Mode) -> Answer {
+        (self.request)((self.id, txn, item, mode))
+    }
+    fn release(&mut self, txn: Txn, item: Item) -> Vec<Grant> {
+        (self.release)((self.id, txn, item))
+    }
+}
 
 /// A student's sequences: how many transactions and items, how many.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

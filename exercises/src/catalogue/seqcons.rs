@@ -139,12 +139,18 @@ pub const SPEC: ExerciseSpec = ExerciseSpec {
                true\n}\n",
     solution: "&is_sequentially_consistent",
     check_fn: "distlab::catalogue::seqcons::check",
+    host_fn: "distlab::catalogue::seqcons::host",
     checks: &[
         CheckSpec { name: "the three-process program", weight: 3, visibility: Visibility::Public },
         CheckSpec { name: "the two-process program", weight: 1, visibility: Visibility::Public },
         CheckSpec { name: "generated histories", weight: 4, visibility: Visibility::Public },
         CheckSpec { name: "larger generated histories", weight: 2, visibility: Visibility::Hidden },
     ],
+    check_remote: |connection, run| {
+        let remote = crate::remote::remote_fn::<History, bool>(&connection, "is_sequentially_consistent");
+        check(&|h: &History| remote(h.clone()), run)
+    },
+    variant: |seed| super::variant_json(variant(seed)),
 };
 
 /// The three-process program with outputs `bits` (P1 prints y z, P2 prints
@@ -340,6 +346,19 @@ pub fn check(solution: Solution<'_>, run: &Run) -> Report {
         })
         .collect();
     Report { exercise: SPEC.id.into(), verdicts, diagram: None }
+}
+
+/// Serves the student's checker to the grader (see `remote`).
+pub fn host(solution: Solution<'_>) {
+    crate::remote::serve_calls_stdio(&dispatch(solution))
+}
+
+/// The host's answer to one call.
+pub fn dispatch(solution: Solution<'_>) -> impl Fn(&str, serde_json::Value) -> crate::remote::Answer + '_ {
+    move |name, args| match name {
+        "is_sequentially_consistent" => crate::remote::answer(args, |h: History| solution(&h)),
+        _ => Err(format!("no function {name}")),
+    }
 }
 
 #[cfg(feature = "grader")]

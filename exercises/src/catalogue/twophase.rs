@@ -400,6 +400,7 @@ pub const SPEC: ExerciseSpec = ExerciseSpec {
                Box::new(TwoPhase::default())\n}\n",
     solution: "Box::new(twophase_node)",
     check_fn: "distlab::catalogue::twophase::check",
+    host_fn: "distlab::catalogue::twophase::host",
     checks: &[
         CheckSpec { name: ATOMICITY, weight: 4, visibility: Visibility::Public },
         CheckSpec { name: VALIDITY, weight: 1, visibility: Visibility::Public },
@@ -408,6 +409,8 @@ pub const SPEC: ExerciseSpec = ExerciseSpec {
         CheckSpec { name: NODES_RUN_CLEANLY, weight: 0, visibility: Visibility::Public },
         CheckSpec { name: HIDDEN_CHECK, weight: 2, visibility: Visibility::Hidden },
     ],
+    check_remote: |connection, run| check(crate::remote::RemoteNode::factory(connection), run),
+    variant: |seed| super::variant_json(variant(seed)),
 };
 
 /// A student's system sizes: an odd one where everyone votes yes and an
