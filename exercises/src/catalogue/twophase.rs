@@ -426,22 +426,40 @@ pub fn variant(seed: u64) -> Variant {
     Variant { all_yes_nodes: [3, 5][rng.below(2) as usize], one_no_nodes: [4, 6][rng.below(2) as usize] }
 }
 
+/// A scenario; its name carries the node count, so a replay line names
+/// one scenario whatever the student's variant.
 fn scenario(name: &str, nodes: usize, delay: &Delay, faults: Vec<Fault>) -> Scenario {
-    let schedule = Schedule { name: name.into(), faults };
+    let name = format!("{name} ({nodes} nodes)");
+    let schedule = Schedule { name: name.clone(), faults };
     let until = schedule.quiet_after() + DEADLINE + ms(100);
-    Scenario {
-        network: Network { delay: delay.clone(), ..Network::default() },
-        schedule,
-        until,
-        ..Scenario::new(name, nodes)
+    Scenario { network: Network { delay: delay.clone(), ..Network::default() }, schedule, until, ..Scenario::new(&name, nodes) }
+}
+
+/// What `run` runs: the student's scenarios, or for a replay those of
+/// every variant (the replay names one of them).
+fn scenarios_of(run: &Run) -> Vec<ScenarioRuns> {
+    if run.only.is_none() {
+        return scenarios(run.seed);
     }
+    let mut all: Vec<ScenarioRuns> = Vec::new();
+    for (all_yes_nodes, one_no_nodes) in [(3, 4), (5, 6)] {
+        for s in scenarios_with(Variant { all_yes_nodes, one_no_nodes }) {
+            if !all.iter().any(|o| o.scenario.name == s.scenario.name) {
+                all.push(s);
+            }
+        }
+    }
+    all
 }
 
 /// Public: the plain cases, a participant that crashes after voting or
 /// before it could, and the coordinator crashing after the votes went out,
 /// for good (blocked) or for a while.
 pub fn scenarios(seed: u64) -> Vec<ScenarioRuns> {
-    let v = variant(seed);
+    scenarios_with(variant(seed))
+}
+
+fn scenarios_with(v: Variant) -> Vec<ScenarioRuns> {
     let quick = Delay::Uniform { min: ms(1), max: ms(5) };
     // Prepare arrives by 2 ms, so a crash at 2.5 ms comes after the vote.
     let tight = Delay::Uniform { min: ms(1), max: ms(2) };
@@ -581,7 +599,7 @@ fn describe_path(trace: &Trace<TpcMsg>) -> String {
 pub fn check(solution: Box<NodeFactory<TpcMsg>>, run: &Run) -> Report {
     let factory: Rc<NodeFactory<TpcMsg>> = Rc::from(solution);
     let shared = Rc::clone(&factory);
-    let mut report = check_runs(SPEC.id, Box::new(move |id| shared(id)), scenarios(run.seed), monitors, run);
+    let mut report = check_runs(SPEC.id, Box::new(move |id| shared(id)), scenarios_of(run), monitors, run);
     // A replay names one simulated run; the explorer is not one.
     if run.only.is_none() {
         report.verdicts.push(explore_blocking(factory).0);
