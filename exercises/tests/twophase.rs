@@ -328,11 +328,6 @@ fn public_check_takes_under_a_second() {
 
 #[test]
 fn the_grader_judges_nodes_behind_a_host_like_local_ones() {
-    let connection = common::host_in_thread(|input, output| {
-        let _ = distlab::remote::serve(twophase::reference::factory().as_ref(), input, output);
-    });
-    let remote = (twophase::SPEC.check_remote)(connection, &Run::all(2));
-    let local = twophase::check(twophase::reference::factory(), &Run::all(2));
-    assert_eq!(remote.verdicts, local.verdicts);
+    common::remote_matches_local(&twophase::SPEC, twophase::reference::factory, twophase::check);
     assert_eq!((twophase::SPEC.variant)(2), serde_json::to_value(twophase::variant(2)).unwrap());
 }

@@ -1,21 +1,41 @@
-//! distlab-grader: the sandboxed compile and run path for student
-//! submissions.
+//! distlab-grader: the grading service.
 //!
+//! Sandbox and compile path:
 //! - [`prepare::prepare`] builds the course rlib once (and copies the
 //!   toolchain where sandboxes can read it).
 //! - [`compile::compile`] turns a student `main.rs` into a binary with plain
 //!   rustc inside the sandbox.
 //! - [`run::run`] runs it in the sandbox under seccomp, with stdin from a
-//!   buffer and capped output.
+//!   buffer and capped output; [`run::start_host`] runs it as a node host
+//!   with its stdin/stdout piped to the grader.
 //!
-//! Each call takes the [`sandbox::SandboxUser`] of a worker slot from a
-//! [`sandbox::SlotPool`]; one slot serves one job at a time.
+//! Service: [`server`] (HTTP [`api`] and [`pages`], [`worker`] pool over
+//! the SQLite [`queue`]), grading of one submission in [`grading`], the
+//! gradebook in [`db`], [`submissions`], [`deadlines`], [`gradebook`].
 
+pub mod api;
+pub mod auth;
+pub mod cache;
+pub mod catalogue;
+pub mod commands;
 pub mod compile;
+pub mod db;
+pub mod deadlines;
+pub mod feedback;
+pub mod gradebook;
+pub mod grading;
+pub mod pages;
 pub mod prepare;
+pub mod queue;
+pub mod ratelimit;
+pub mod roster;
 pub mod run;
 pub mod sandbox;
 mod scratch;
+pub mod secret;
+pub mod server;
+pub mod submissions;
+pub mod worker;
 
 pub use compile::{compile, CompileOptions, CompileOutcome};
 pub use prepare::{prepare, PrepareOptions, Prepared};

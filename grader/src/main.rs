@@ -1,14 +1,14 @@
-//! `distlab-grader` command line. `serve` (HTTP + job queue) comes later and
-//! will call `prepare` at start.
+//! `distlab-grader` command line: parses and dispatches; the work is in
+//! `distlab_grader::commands`.
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::net::SocketAddr;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use distlab_grader::prepare::Progress;
-use distlab_grader::{compile, prepare, run, CompileOptions, PrepareOptions, Prepared, RunOptions, SlotPool};
+use distlab_grader::commands;
+use distlab_grader::{compile, run, CompileOptions, Prepared, RunOptions, SlotPool};
 
 #[derive(Parser)]
 #[command(version, about = "distlab grading service")]
@@ -16,6 +16,15 @@ struct Cli {
     /// Prepared directory (toolchain copy, course rlib, manifest).
     #[arg(long, global = true, default_value = "var/prepared")]
     prepared: PathBuf,
+    /// The gradebook database.
+    #[arg(long, global = true, default_value = "var/distlab.db")]
+    db: PathBuf,
+    /// Cache of compiled submissions.
+    #[arg(long, global = true, default_value = "var/cache")]
+    cache: PathBuf,
+    /// Workspace containing the `distlab` package (for preparing).
+    #[arg(long, global = true, default_value = ".")]
+    workspace: PathBuf,
     #[command(subcommand)]
     command: Cmd,
 }
@@ -25,9 +34,6 @@ enum Cmd {
     /// Build the course crate rlib (no `reference` feature) and create the
     /// sandbox users.
     Prepare {
-        /// Workspace containing the `distlab` package.
-        #[arg(long, default_value = ".")]
-        workspace: PathBuf,
         /// Number of worker slots (one sandbox uid each).
         #[arg(long, default_value_t = 2)]
         slots: usize,
@@ -40,12 +46,67 @@ enum Cmd {
         #[arg(long, default_value_t = 0)]
         opt_level: u8,
     },
+    /// Serve the HTTP API, pages and grading workers.
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:8700")]
+        addr: SocketAddr,
+        /// Grading workers (default: one per core; 0 = API only).
+        #[arg(long)]
+        workers: Option<usize>,
+        /// Submissions per student per exercise per minute (0 = no limit).
+        #[arg(long, default_value_t = 10)]
+        rate_limit: usize,
+    },
+    /// Manage the class list.
+    Roster {
+        #[command(subcommand)]
+        command: RosterCmd,
+    },
+    /// Manage instructors.
+    Instructor {
+        #[command(subcommand)]
+        command: InstructorCmd,
+    },
+    /// Write the gradebook as a Canvas-importable CSV.
+    Export {
+        #[arg(long)]
+        csv: PathBuf,
+    },
+    /// Grade stored submissions again (all, or one exercise's).
+    Regrade {
+        #[arg(long)]
+        exercise: Option<String>,
+        #[arg(long)]
+        workers: Option<usize>,
+    },
     /// Run a compiled submission in the sandbox.
     Run {
         binary: PathBuf,
         /// File fed to the program's stdin.
         #[arg(long)]
         stdin: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum RosterCmd {
+    /// Import `id,name,email` rows; prints each new token once.
+    Import {
+        file: PathBuf,
+        /// Where each student's token file (mode 0600) goes.
+        #[arg(long, default_value = "var/tokens")]
+        tokens: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum InstructorCmd {
+    /// Add (or reset) an instructor; asks for the password twice.
+    Add {
+        name: String,
+        /// Read the password from the first line of stdin (scripts, tests).
+        #[arg(long)]
+        password_stdin: bool,
     },
 }
 
@@ -56,20 +117,34 @@ fn main() -> Result<()> {
         .init();
     let cli = Cli::parse();
     match cli.command {
-        Cmd::Prepare { workspace, slots } => {
-            let bar = indicatif::ProgressBar::new_spinner();
-            bar.enable_steady_tick(Duration::from_millis(100));
-            let mut on = |p: Progress| match p {
-                Progress::Step(s) => bar.set_prefix(s),
-                Progress::Cargo(line) => bar.set_message(line),
-            };
-            bar.set_style(indicatif::ProgressStyle::with_template("{spinner} {prefix}: {wide_msg}")?);
-            let prepared = prepare(&PrepareOptions { workspace, root: cli.prepared }, &mut on)?;
+        Cmd::Prepare { slots } => {
+            let prepared = commands::prepare_with_progress(&cli.workspace, &cli.prepared)?;
             SlotPool::system(slots, &prepared.root.join("slots"))?;
-            bar.finish_and_clear();
             println!("prepared {}", prepared.rlib.display());
             println!("{}", prepared.rustc_version.lines().next().unwrap_or(""));
         }
+        Cmd::Serve { addr, workers, rate_limit } => commands::serve_command(commands::ServeArgs {
+            db: cli.db,
+            addr,
+            workers,
+            prepared: cli.prepared,
+            workspace: cli.workspace,
+            rate_per_minute: rate_limit,
+            cache: cli.cache,
+        })?,
+        Cmd::Roster { command: RosterCmd::Import { file, tokens } } => commands::roster_import(&cli.db, &file, &tokens)?,
+        Cmd::Instructor { command: InstructorCmd::Add { name, password_stdin } } => {
+            commands::instructor_add(&cli.db, &name, password_stdin)?
+        }
+        Cmd::Export { csv } => commands::export(&cli.db, &csv)?,
+        Cmd::Regrade { exercise, workers } => commands::regrade(commands::RegradeArgs {
+            db: cli.db,
+            exercise,
+            prepared: cli.prepared,
+            workspace: cli.workspace,
+            workers,
+            cache: cli.cache,
+        })?,
         Cmd::Compile { source, output, opt_level } => {
             let prepared = Prepared::load(&cli.prepared)?;
             let pool = SlotPool::system(1, &prepared.root.join("slots"))?;

@@ -22,3 +22,29 @@ pub fn host_in_thread(
     std::thread::spawn(move || serve(to_host_reader, from_host_writer));
     distlab::remote::Connection::new(Box::new(from_host_reader), Box::new(to_host_writer))
 }
+
+/// A node host in a thread serving the nodes `make` builds, as the grader's
+/// sandboxed host would: the connection for an exercise's `check_remote`.
+pub fn host_thread<M: distlab::Message>(
+    make: fn() -> Box<distlab::process::NodeFactory<M>>,
+) -> std::rc::Rc<std::cell::RefCell<distlab::remote::Connection>> {
+    host_in_thread(move |input, output| {
+        let _ = distlab::remote::serve(make().as_ref(), input, output);
+    })
+}
+
+/// Checks `local` and the same solution served by a host thread through the
+/// spec's `check_remote` for the grader's scope: the verdicts must be equal.
+/// Prints how long the remote check took.
+pub fn remote_matches_local<M: distlab::Message>(
+    spec: &distlab::catalogue::ExerciseSpec,
+    make: fn() -> Box<distlab::process::NodeFactory<M>>,
+    local: impl Fn(Box<distlab::process::NodeFactory<M>>, &distlab::catalogue::Run) -> Report,
+) {
+    let run = distlab::catalogue::Run::all(5);
+    let here = local(make(), &run);
+    let start = std::time::Instant::now();
+    let there = (spec.check_remote)(host_thread(make), &run);
+    println!("{}: grader check through a node host, {:.0} ms", spec.id, start.elapsed().as_secs_f64() * 1000.0);
+    assert_eq!(here.verdicts, there.verdicts, "{}", spec.id);
+}

@@ -17,6 +17,94 @@ use super::{limits, Captured, LimitHit, Outcome, SandboxError, Termination};
 
 /// Runs `spec` with `stdin` as its standard input.
 pub fn launch(spec: &Spec, stdin: &[u8]) -> Result<Outcome, SandboxError> {
+    let mut started = start(spec)?;
+    let sup = Supervisor::new(started.pid, started.uid_seen, &spec.limits, started.start);
+    let child_in = started.child_in.take();
+    let child_out = started.child_out.take();
+    let child_err = started.child_err.take().expect("piped");
+    let status_r = started.status_r.take().expect("piped");
+    let ended = sup.supervise(child_in, stdin, child_out, child_err, status_r, None);
+    finish(spec, started, ended)
+}
+
+/// A sandboxed command whose stdin and stdout belong to the caller (e.g. a
+/// node host spoken to over a protocol). A supervisor thread keeps the wall
+/// clock, drains stderr with its cap and reaps; dropping this kills the
+/// sandbox and waits for it to be reaped.
+pub struct Interactive {
+    /// The command's standard input.
+    pub stdin: Option<std::fs::File>,
+    /// The command's standard output.
+    pub stdout: Option<std::fs::File>,
+    /// Writing a byte asks the supervisor to end the sandbox after a short
+    /// grace; closing it kills at once.
+    cancel: Option<OwnedFd>,
+    supervisor: Option<std::thread::JoinHandle<Result<Outcome, SandboxError>>>,
+}
+
+/// How long a finished interactive command may take to exit on its own
+/// after its stdin closed.
+const EXIT_GRACE: Duration = Duration::from_millis(500);
+
+impl Interactive {
+    /// Closes the pipes, lets the command exit (or kills it after a short
+    /// grace) and returns its account.
+    pub fn finish(mut self) -> Result<Outcome, SandboxError> {
+        self.stdin = None;
+        self.stdout = None;
+        if let Some(fd) = &self.cancel {
+            let _ = write_some(fd.as_raw_fd(), b"x");
+        }
+        let handle = self.supervisor.take().expect("supervisor runs until finish or drop");
+        let outcome = handle.join().unwrap_or_else(|_| Err(SandboxError::Setup("sandbox supervisor panicked".into())));
+        self.cancel = None;
+        outcome
+    }
+}
+
+impl Drop for Interactive {
+    fn drop(&mut self) {
+        self.stdin = None;
+        self.stdout = None;
+        self.cancel = None; // POLLHUP: the supervisor kills and reaps
+        if let Some(handle) = self.supervisor.take() {
+            let _ = handle.join();
+        }
+    }
+}
+
+/// Starts `spec` with its stdin and stdout handed to the caller.
+pub fn launch_interactive(spec: Spec) -> Result<Interactive, SandboxError> {
+    let mut started = start(&spec)?;
+    let (cancel_r, cancel_w) = std::io::pipe().map_err(SandboxError::Io)?;
+    let stdin = started.child_in.take().map(std::fs::File::from);
+    let stdout = started.child_out.take().map(std::fs::File::from);
+    let child_err = started.child_err.take().expect("piped");
+    let status_r = started.status_r.take().expect("piped");
+    let supervisor = std::thread::Builder::new()
+        .name(format!("sandbox-{}", started.pid))
+        .spawn(move || {
+            let sup = Supervisor::new(started.pid, started.uid_seen, &spec.limits, started.start);
+            let ended = sup.supervise(None, &[], None, child_err, status_r, Some(OwnedFd::from(cancel_r)));
+            finish(&spec, started, ended)
+        })
+        .map_err(SandboxError::Io)?;
+    Ok(Interactive { stdin, stdout, cancel: Some(cancel_w.into()), supervisor: Some(supervisor) })
+}
+
+/// bwrap started, with the ends of its pipes not yet handed out.
+struct Started {
+    pid: i32,
+    uid_seen: u32,
+    start: Instant,
+    child: std::process::Child,
+    child_in: Option<OwnedFd>,
+    child_out: Option<OwnedFd>,
+    child_err: Option<OwnedFd>,
+    status_r: Option<OwnedFd>,
+}
+
+fn start(spec: &Spec) -> Result<Started, SandboxError> {
     let bwrap = find_bwrap()?;
     become_subreaper();
     let (status_r, status_w) = std::io::pipe().map_err(SandboxError::Io)?;
@@ -63,13 +151,22 @@ pub fn launch(spec: &Spec, stdin: &[u8]) -> Result<Outcome, SandboxError> {
     drop(args.keep_fds);
     drop(status_w);
 
-    let pid = child.id() as i32;
-    let child_in = child.stdin.take().map(OwnedFd::from);
-    let child_out = OwnedFd::from(child.stdout.take().expect("piped"));
-    let child_err = OwnedFd::from(child.stderr.take().expect("piped"));
-    let status_r = OwnedFd::from(status_r);
-    let sup = Supervisor::new(pid, uid_seen, &spec.limits, start);
-    let ended = match sup.supervise(child_in, stdin, child_out, child_err, status_r) {
+    Ok(Started {
+        pid: child.id() as i32,
+        uid_seen,
+        start,
+        child_in: child.stdin.take().map(OwnedFd::from),
+        child_out: child.stdout.take().map(OwnedFd::from),
+        child_err: child.stderr.take().map(OwnedFd::from),
+        status_r: Some(OwnedFd::from(status_r)),
+        child,
+    })
+}
+
+/// Reaps a supervised sandbox and classifies how it ended.
+fn finish(spec: &Spec, started: Started, ended: Result<Ended, SandboxError>) -> Result<Outcome, SandboxError> {
+    let Started { pid, start, child, .. } = started;
+    let ended = match ended {
         Ok(e) => e,
         Err(e) => {
             // Not yet reaped, so the pid is still ours to kill; then reap so
@@ -215,9 +312,10 @@ impl Supervisor {
         &self,
         stdin_fd: Option<OwnedFd>,
         input: &[u8],
-        out: OwnedFd,
+        out: Option<OwnedFd>,
         err: OwnedFd,
         status: OwnedFd,
+        cancel: Option<OwnedFd>,
     ) -> Result<Ended, SandboxError> {
         // SAFETY: pidfd_open returns a new fd we own, or -1.
         let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, self.pid, 0) } as i32;
@@ -228,9 +326,11 @@ impl Supervisor {
         let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
         let mut stdin_fd = if input.is_empty() { None } else { stdin_fd };
         let mut written = 0usize;
-        let mut streams = [Stream::new(out), Stream::new(err)];
+        let mut streams = [Stream { fd: out, buf: Vec::new(), overflowed: false }, Stream::new(err)];
         let mut status = Stream::new(status);
-        let fds = streams.iter().chain([&status]).map(|s| s.fd.as_ref().unwrap().as_raw_fd());
+        let mut cancel = cancel;
+        let mut deadline = self.deadline;
+        let fds = streams.iter().chain([&status]).filter_map(|s| s.fd.as_ref().map(|f| f.as_raw_fd()));
         for fd in fds.chain(stdin_fd.as_ref().map(|f| f.as_raw_fd())) {
             set_nonblocking(fd)?;
         }
@@ -245,8 +345,11 @@ impl Supervisor {
                 init = open_init(&status.buf, self.pid, self.uid);
             }
             let now = Instant::now();
-            if now >= self.deadline {
-                limit = Some(LimitHit::WallTime);
+            if now >= deadline {
+                // Past a grace the caller asked for, the end is not a limit.
+                if deadline == self.deadline {
+                    limit = Some(LimitHit::WallTime);
+                }
                 cpu_at_kill = self.kill_and_sample(child_pid(&status.buf));
                 break;
             }
@@ -259,9 +362,13 @@ impl Supervisor {
             if let Some(fd) = &stdin_fd {
                 fds.push(pollfd(fd.as_raw_fd(), libc::POLLOUT));
             }
+            let cancel_at = fds.len();
+            if let Some(fd) = &cancel {
+                fds.push(pollfd(fd.as_raw_fd(), libc::POLLIN));
+            }
             // Short first waits: the init's pid arrives on the status pipe.
             let cap = if !init_seen { Duration::from_millis(5) } else { Duration::from_secs(3600) };
-            let timeout = (self.deadline - now).min(cap).as_millis() as i32 + 1;
+            let timeout = (deadline - now).min(cap).as_millis() as i32 + 1;
             // SAFETY: fds is a valid array of pollfd.
             let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
             if n < 0 {
@@ -281,6 +388,18 @@ impl Supervisor {
             if limit.is_some() {
                 cpu_at_kill = self.kill_and_sample(child_pid(&status.buf));
                 break;
+            }
+            if cancel.is_some() {
+                let ev = fds[cancel_at].revents;
+                if ev & libc::POLLIN != 0 {
+                    // The caller is done: a short grace to exit on its own.
+                    deadline = deadline.min(Instant::now() + EXIT_GRACE);
+                    cancel = None;
+                } else if ev & (libc::POLLHUP | libc::POLLERR) != 0 {
+                    // Dropped without finish: kill now.
+                    cpu_at_kill = self.kill_and_sample(child_pid(&status.buf));
+                    break;
+                }
             }
             if let Some(fd) = &stdin_fd {
                 match write_some(fd.as_raw_fd(), &input[written..]) {

@@ -10,7 +10,7 @@ pub mod user;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use exec::launch;
+pub use exec::{launch, launch_interactive, Interactive};
 pub use limits::Limits;
 pub use spec::Spec;
 pub use user::{SandboxUser, Slot, SlotPool};

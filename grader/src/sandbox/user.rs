@@ -80,6 +80,9 @@ pub fn ensure_slot_users(n: usize) -> anyhow::Result<Vec<SandboxUser>> {
     Ok(users)
 }
 
+/// Where root's slot locks live (one file per slot uid).
+pub const SYSTEM_LOCK_DIR: &str = "/run/lock/distlab-grader";
+
 /// A pool of slot users; a slot is held by one job at a time so RLIMIT_NPROC
 /// and the leftover-process sweep stay per job.
 pub struct SlotPool {
@@ -104,14 +107,16 @@ impl SlotPool {
         Ok(SlotPool { free: Mutex::new(users), ready: Condvar::new(), lock_dir: lock_dir.to_path_buf() })
     }
 
-    /// Root: the `distlab-sb*` users (created if missing). Otherwise a
-    /// single slot running as the current user (development only: no uid
-    /// separation from the launcher). Lock files go in `lock_dir`
-    /// (e.g. `var/prepared/slots`).
+    /// Root: the `distlab-sb*` users (created if missing), locked in
+    /// [`SYSTEM_LOCK_DIR`]: the uids are machine-wide, so every grader
+    /// process on the machine (any checkout, any prepared dir) must see the
+    /// same locks, or one's leftover sweep kills another's sandbox.
+    /// Otherwise a single slot running as the current user (development
+    /// only: no uid separation from the launcher), locked in `lock_dir`.
     pub fn system(n: usize, lock_dir: &Path) -> anyhow::Result<Self> {
         // SAFETY: getter without side effects.
         if unsafe { libc::geteuid() } == 0 {
-            Self::new(ensure_slot_users(n)?, lock_dir)
+            Self::new(ensure_slot_users(n)?, Path::new(SYSTEM_LOCK_DIR))
         } else {
             tracing::warn!("not root: sandboxes run as the current uid");
             Self::new(vec![SandboxUser::current()], lock_dir)

@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use distlab_grader::sandbox::user::processes_of_uid;
-use distlab_grader::{compile, prepare, run, CompileOptions, CompileOutcome, Outcome, PrepareOptions, Prepared, RunOptions, SandboxUser, SlotPool};
+use distlab_grader::{
+    compile, prepare, run, CompileOptions, CompileOutcome, Outcome, PrepareOptions, Prepared, RunOptions, SandboxUser,
+    SlotPool,
+};
 
 pub const SECRET: &str = "TOP-SECRET-7f3a9c";
 
@@ -62,7 +65,8 @@ pub fn tempdir() -> tempfile::TempDir {
 }
 
 pub fn compile_src(user: SandboxUser, src: &str, dir: &Path) -> CompileOutcome {
-    let out = compile(prepared(), user, src.as_bytes(), &dir.join("main"), &CompileOptions::default()).expect("compile launches");
+    let out = compile(prepared(), user, src.as_bytes(), &dir.join("main"), &CompileOptions::default())
+        .expect("compile launches");
     eprintln!(
         "[{}] compile: ok={} {:?} limit={:?} wall={:.3}s cpu={:.3}s",
         std::thread::current().name().unwrap_or("?"),
@@ -142,4 +146,177 @@ pub fn assert_no_leftovers(user: SandboxUser) {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     panic!("processes of sandbox uid {} survived: {:?}", user.uid, processes_of_uid(user.uid));
+}
+
+// ---- The service, as a real process over real HTTP ----
+
+/// The grader binary under test.
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_distlab-grader")
+}
+
+/// Runs a CLI subcommand against the service dir `dir`; insists it works.
+pub fn cli(dir: &Path, args: &[&str], stdin: Option<&str>) -> String {
+    use std::io::Write;
+    let mut cmd = std::process::Command::new(binary());
+    cmd.arg("--db").arg(dir.join("db.sqlite")).arg("--cache").arg(dir.join("cache"));
+    cmd.arg("--prepared").arg(workspace().join("var/prepared")).arg("--workspace").arg(workspace());
+    cmd.args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("start the grader binary");
+    if let Some(s) = stdin {
+        child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
+    }
+    drop(child.stdin.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Imports `n` students `s0..` and returns (id, token) from their token files.
+pub fn roster(dir: &Path, n: usize) -> Vec<(String, String)> {
+    let mut csv = String::from("id,name,email\n");
+    for i in 0..n {
+        csv.push_str(&format!("s{i},Student {i},s{i}@example.org\n"));
+    }
+    let file = dir.join("roster.csv");
+    std::fs::write(&file, csv).unwrap();
+    let tokens = dir.join("tokens");
+    cli(dir, &["roster", "import", file.to_str().unwrap(), "--tokens", tokens.to_str().unwrap()], None);
+    (0..n)
+        .map(|i| {
+            let id = format!("s{i}");
+            let token = std::fs::read_to_string(tokens.join(format!("{id}.token"))).unwrap().trim().to_owned();
+            (id, token)
+        })
+        .collect()
+}
+
+/// A running `distlab-grader serve`, killed (SIGKILL) on drop.
+pub struct Server {
+    pub child: std::process::Child,
+    pub url: String,
+    pub stderr_log: PathBuf,
+}
+
+impl Server {
+    /// Starts the server on a free port of 127.0.0.1 with `workers` workers.
+    pub fn start(dir: &Path, workers: usize, extra: &[&str]) -> Server {
+        use std::io::BufRead;
+        if workers > 0 {
+            prepared(); // prepared once per test binary, not by the server
+            pool(); // slot users exist
+        }
+        let stderr_log = dir.join(format!(
+            "serve-{}.log",
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+        ));
+        let mut cmd = std::process::Command::new(binary());
+        cmd.arg("--db").arg(dir.join("db.sqlite")).arg("--cache").arg(dir.join("cache"));
+        cmd.arg("--prepared").arg(workspace().join("var/prepared")).arg("--workspace").arg(workspace());
+        cmd.args(["serve", "--addr", "127.0.0.1:0", "--workers", &workers.to_string()]).args(extra);
+        cmd.env("RUST_LOG", "info");
+        cmd.stdout(std::process::Stdio::piped()).stderr(std::fs::File::create(&stderr_log).unwrap());
+        let mut child = cmd.spawn().expect("start the server");
+        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let url = loop {
+            match lines.next() {
+                Some(Ok(l)) => {
+                    if let Some(u) = l.strip_prefix("listening on ") {
+                        break u.to_owned();
+                    }
+                }
+                _ => panic!("the server did not start: {}", std::fs::read_to_string(&stderr_log).unwrap_or_default()),
+            }
+        };
+        // Keep draining stdout so the server never blocks on it.
+        std::thread::spawn(move || for _ in lines {});
+        Server { child, url, stderr_log }
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill(); // SIGKILL
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// An HTTP client that returns 4xx/5xx as responses, not errors.
+pub fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder().http_status_as_error(false).build().into()
+}
+
+/// (status, JSON body, Retry-After) of one request.
+pub fn request(
+    method: &str,
+    url: &str,
+    token: Option<&str>,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> (u16, serde_json::Value, Option<String>) {
+    let a = agent();
+    let mut resp = match (method, body) {
+        ("GET", _) => {
+            let mut r = a.get(url);
+            if let Some(t) = token {
+                r = r.header("Authorization", &format!("Bearer {t}"));
+            }
+            for (k, v) in headers {
+                r = r.header(*k, *v);
+            }
+            r.call().unwrap()
+        }
+        (_, body) => {
+            let mut r = a.post(url).header("Content-Type", "application/json");
+            if let Some(t) = token {
+                r = r.header("Authorization", &format!("Bearer {t}"));
+            }
+            for (k, v) in headers {
+                r = r.header(*k, *v);
+            }
+            r.send(body.unwrap_or(b"")).unwrap()
+        }
+    };
+    let status = resp.status().as_u16();
+    let retry = resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(String::from);
+    let text = resp.body_mut().read_to_string().unwrap();
+    let json = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"));
+    (status, json, retry)
+}
+
+pub fn submit(url: &str, token: &str, exercise: &str, source: &str, key: Option<&str>) -> (u16, serde_json::Value) {
+    let body = serde_json::to_vec(&serde_json::json!({ "exercise": exercise, "source": source })).unwrap();
+    let headers: Vec<(&str, &str)> = key.map(|k| vec![("Idempotency-Key", k)]).unwrap_or_default();
+    let (s, j, _) = request("POST", &format!("{url}/api/v1/submissions"), Some(token), &headers, Some(&body));
+    (s, j)
+}
+
+/// Polls a submission until it reaches a terminal status.
+pub fn wait_graded(url: &str, token: &str, id: i64, timeout: std::time::Duration) -> serde_json::Value {
+    let start = std::time::Instant::now();
+    loop {
+        let (s, j, _) = request("GET", &format!("{url}/api/v1/submissions/{id}"), Some(token), &[], None);
+        assert_eq!(s, 200, "{j}");
+        if matches!(j["status"].as_str(), Some("graded" | "compile_error" | "error")) {
+            return j;
+        }
+        assert!(start.elapsed() < timeout, "submission {id} not graded in {timeout:?}: {j}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+pub fn data(name: &str) -> String {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)).unwrap()
 }

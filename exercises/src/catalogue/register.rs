@@ -1,0 +1,752 @@
+//! Notebook 10: a register replicated on N servers by voting. Nodes
+//! `0..N` are replicas holding a versioned value; the last `CLIENTS` nodes
+//! are clients that read and write through quorums: a read asks NR replicas
+//! and returns the value with the highest version; a write first learns the
+//! highest version from NR replicas, then stores version + 1 at NW replicas.
+//! With NR + NW > N every read quorum meets every write quorum; with
+//! NW > N/2 any two write quorums meet.
+//!
+//! What "a read returns the latest write" means here (regularity, stated in
+//! the task too): a read may return the value of any write that overlaps it
+//! in time, or of the last write that finished before it began, but never a
+//! value that a finished write had overwritten before the read began: if
+//! write A finished before write B began, and B finished before the read
+//! began, the read must not return A's value (nor the initial 0 once any
+//! write has finished). That is what the textbook's voting gives; it is not
+//! atomicity: two reads overlapping one write may see new then old, unless
+//! the reads write back what they return (allowed, not required).
+//!
+//! An operation begins with the client's first request for it (requests
+//! carry the operation's number) and ends when the client records its result
+//! (`Observation::Read` or `Observation::Write`).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use super::runs::{check_runs, ScenarioRuns, HIDDEN_CHECK};
+use super::{CheckSpec, ExerciseSpec, Report, Run, Visibility};
+use crate::check::{Monitor, RunEnd, Step, NODES_RUN_CLEANLY};
+use crate::faults::fmt_time;
+use crate::process::{NodeFactory, Observation};
+use crate::rng::{Draw, SeededRng};
+use crate::scenario::Scenario;
+use crate::trace::{Dest, EventKind};
+use crate::{ms, Delay, Fault, Network, NodeId, Schedule, Time};
+
+/// A version: writes by different clients never share one, and the order
+/// is total (counter first, then the writer's id).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Version {
+    pub counter: u64,
+    pub writer: NodeId,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum RegisterMsg {
+    /// Client to replica: which version do you hold? `op` is the client's
+    /// operation number (1, 2, ...).
+    Query { op: u64 },
+    /// Replica to client: my version and value.
+    Reply { op: u64, version: Version, value: i64 },
+    /// Client to replica: keep this value if its version is newer than yours.
+    Store { op: u64, version: Version, value: i64 },
+    /// Replica to client: stored (or already had something newer).
+    Stored { op: u64 },
+}
+
+/// How many clients there are: the last `CLIENTS` node ids.
+pub const CLIENTS: usize = 3;
+/// Operations per client.
+pub const OPS: u64 = 6;
+/// The register's value before any write.
+pub const INITIAL: i64 = 0;
+/// A client's first operation starts this long after its start (plus 1 ms
+/// per client index), and each next one this long after the previous ended.
+pub const FIRST: Time = ms(2);
+pub const THINK: Time = ms(3);
+/// The longest a message takes in every scenario: a reply comes within
+/// twice this or not at all.
+pub const MAX_DELAY: Time = ms(10);
+/// Liveness: after the last fault, every client finishes within this.
+pub const DEADLINE: Time = ms(1_000);
+
+/// How many replicas a system of `nodes` nodes has.
+pub fn replicas(nodes: usize) -> usize {
+    nodes - CLIENTS
+}
+
+/// One operation of the workload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Op {
+    Read,
+    Write(i64),
+}
+
+/// Operation `k` (1, 2, ... `OPS`) of client number `client` (0, 1, 2:
+/// node `replicas + client`): reads and writes alternate, and every write
+/// writes its own value.
+pub fn operation(client: usize, k: u64) -> Op {
+    if (client as u64 + k) % 2 == 1 {
+        Op::Write(100 * (client as i64 + 1) + k as i64)
+    } else {
+        Op::Read
+    }
+}
+
+/// When client number `client` starts its first operation.
+pub fn first_op(client: usize) -> Time {
+    FIRST + ms(client as i64)
+}
+
+pub const LATEST: &str = "every read returns the latest finished write";
+pub const QUORUMS: &str = "read and write quorums overlap";
+pub const DONE: &str = "every operation finishes";
+pub const WORKLOAD: &str = "the workload is followed";
+
+/// An operation as the checks see it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct OpRecord {
+    pub client: NodeId,
+    pub k: u64,
+    pub op: Op,
+    pub began: Time,
+    /// Replicas whose `Reply` / `Stored` for this operation reached the
+    /// client before it finished.
+    pub replies: BTreeSet<NodeId>,
+    pub acks: BTreeSet<NodeId>,
+}
+
+/// Something the tracker saw.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OpEvent {
+    Began(OpRecord),
+    /// Finished at the step's time; for a read, with the value returned.
+    Finished(OpRecord, Option<i64>),
+}
+
+#[derive(Clone, Debug, Hash, Default)]
+struct Current {
+    done: u64,
+    open: Option<OpRecord>,
+}
+
+/// Reads a trace into operations: when each began and finished and which
+/// replies it had. Errors say how a client broke the workload.
+#[derive(Clone, Debug, Hash)]
+pub struct Tracker {
+    replicas: usize,
+    clients: Vec<Current>,
+}
+
+impl Tracker {
+    pub fn new(nodes: usize) -> Self {
+        Tracker { replicas: replicas(nodes), clients: vec![Current::default(); CLIENTS] }
+    }
+
+    fn client(&self, node: NodeId) -> Option<usize> {
+        node.checked_sub(self.replicas).filter(|&c| c < CLIENTS)
+    }
+
+    pub fn all_done(&self) -> Result<(), String> {
+        for (c, cur) in self.clients.iter().enumerate() {
+            if cur.done < OPS {
+                let node = self.replicas + c;
+                let next = cur.done + 1;
+                let what = describe(operation(c, next));
+                let state = match &cur.open {
+                    Some(r) => format!("began at {} and is still waiting", fmt_time(r.began)),
+                    None => "never began".into(),
+                };
+                return Err(format!(
+                    "node {node} finished {} of its {OPS} operations; operation {next} ({what}) {state}: resend to \
+                     the replicas that don't answer; a quorum of them is up",
+                    cur.done
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn step(&mut self, step: &Step<'_, RegisterMsg>) -> Result<Option<OpEvent>, String> {
+        match (step.kind, step.msg) {
+            (EventKind::Send { from, to, .. }, Some(msg)) => {
+                let Some(c) = self.client(*from) else { return Ok(None) };
+                let op = match msg {
+                    RegisterMsg::Query { op } | RegisterMsg::Store { op, .. } => *op,
+                    _ => return Err(format!("client node {from} sent {msg:?}: only replicas send that")),
+                };
+                if !matches!(to, Dest::Node(r) if *r < self.replicas) {
+                    return Err(format!(
+                        "client node {from} sent {msg:?} to {to:?}: requests go to replicas (nodes 0 to {})",
+                        self.replicas - 1
+                    ));
+                }
+                let cur = &mut self.clients[c];
+                let next = cur.done + 1;
+                if op > next || op == 0 {
+                    return Err(format!(
+                        "node {from} sent {msg:?} while its operation {next} was next: number requests with the \
+                         operation they serve (1, 2, ...), and record each result before starting the next"
+                    ));
+                }
+                if op == next && cur.open.is_none() && next <= OPS {
+                    let record = OpRecord {
+                        client: *from,
+                        k: next,
+                        op: operation(c, next),
+                        began: step.at,
+                        replies: BTreeSet::new(),
+                        acks: BTreeSet::new(),
+                    };
+                    cur.open = Some(record.clone());
+                    return Ok(Some(OpEvent::Began(record)));
+                }
+            }
+            (EventKind::Deliver { from, to, .. }, Some(msg)) => {
+                let Some(c) = self.client(*to) else { return Ok(None) };
+                let Some(open) = self.clients[c].open.as_mut() else {
+                    return Ok(None);
+                };
+                match msg {
+                    RegisterMsg::Reply { op, .. } if *op == open.k => {
+                        open.replies.insert(*from);
+                    }
+                    RegisterMsg::Stored { op } if *op == open.k => {
+                        open.acks.insert(*from);
+                    }
+                    _ => {}
+                }
+            }
+            (EventKind::Observe { node, what }, _) => {
+                let Some(c) = self.client(*node) else {
+                    return Err(format!("replica {node} recorded {what:?}: only clients record reads and writes"));
+                };
+                let cur = &mut self.clients[c];
+                let next = cur.done + 1;
+                if next > OPS {
+                    return Err(format!("node {node} recorded {what:?} after all its {OPS} operations"));
+                }
+                let expected = operation(c, next);
+                let read = match (what, expected) {
+                    (Observation::Read { value }, Op::Read) => Some(*value),
+                    (Observation::Write { value }, Op::Write(v)) if *value == v => None,
+                    _ => {
+                        return Err(format!(
+                            "node {node} recorded {what:?} for its operation {next}, which is {} (see `operation`)",
+                            describe(expected)
+                        ))
+                    }
+                };
+                let Some(record) = cur.open.take() else {
+                    return Err(format!(
+                        "node {node} recorded the result of its operation {next} before asking any replica"
+                    ));
+                };
+                cur.done = next;
+                return Ok(Some(OpEvent::Finished(record, read)));
+            }
+            _ => {}
+        }
+        Ok(None)
+    }
+}
+
+fn describe(op: Op) -> String {
+    match op {
+        Op::Read => "a read".into(),
+        Op::Write(v) => format!("a write of {v}"),
+    }
+}
+
+/// Regularity, as in the module's doc.
+#[derive(Clone, Debug, Hash)]
+pub struct ReadsLatest {
+    tracker: Tracker,
+    /// Per value: who writes it, when the write began and when it finished.
+    writes: BTreeMap<i64, (NodeId, Time, Option<Time>)>,
+    reads: usize,
+}
+
+impl ReadsLatest {
+    pub fn new(nodes: usize) -> Self {
+        ReadsLatest { tracker: Tracker::new(nodes), writes: BTreeMap::new(), reads: 0 }
+    }
+
+    fn judge_read(&self, r: &OpRecord, value: i64, at: Time) -> Result<(), String> {
+        let reader = format!("node {}'s read (began {}, finished {})", r.client, fmt_time(r.began), fmt_time(at));
+        // When the write of `value` finished; the initial value "finished"
+        // before everything.
+        let finished = if value == INITIAL {
+            Time::MIN
+        } else {
+            match self.writes.get(&value) {
+                Some(&(_, _, finished)) => finished.unwrap_or(Time::MAX),
+                None => return Err(format!("{reader} returned {value}, which no write had begun to write")),
+            }
+        };
+        let newer = self
+            .writes
+            .iter()
+            .filter(|(_, &(_, began, done))| began > finished && done.is_some_and(|d| d < r.began))
+            .max_by_key(|(_, &(_, _, done))| done);
+        if let Some((v, &(writer, began, done))) = newer {
+            let (old, after) = if value == INITIAL {
+                ("the initial value".to_string(), String::new())
+            } else {
+                (format!("{value}"), format!(", after the write of {value} had finished ({})", fmt_time(finished)))
+            };
+            return Err(format!(
+                "{reader} returned {old}; but node {writer}'s write of {v} ran from {} to {}{after}, all before the \
+                 read began: the read must return {v} or something newer. Return the value with the highest \
+                 version among NR replies",
+                fmt_time(began),
+                fmt_time(done.unwrap_or_default())
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Monitor<RegisterMsg> for ReadsLatest {
+    fn name(&self) -> String {
+        LATEST.into()
+    }
+    fn on_event(&mut self, step: &Step<'_, RegisterMsg>) -> Result<(), String> {
+        match self.tracker.step(step) {
+            Ok(Some(OpEvent::Began(r))) => {
+                if let Op::Write(v) = r.op {
+                    self.writes.insert(v, (r.client, r.began, None));
+                }
+            }
+            Ok(Some(OpEvent::Finished(r, read))) => match (r.op, read) {
+                (Op::Write(v), _) => {
+                    if let Some(w) = self.writes.get_mut(&v) {
+                        w.2 = Some(step.at);
+                    }
+                }
+                (Op::Read, Some(value)) => {
+                    self.reads += 1;
+                    self.judge_read(&r, value, step.at)?;
+                }
+                _ => {}
+            },
+            _ => {}
+        }
+        Ok(())
+    }
+    fn at_end(&mut self, _: &RunEnd<'_>) -> Result<(), String> {
+        if self.reads == 0 {
+            return Err("no read ever finished, so there was nothing to judge".into());
+        }
+        Ok(())
+    }
+}
+
+/// The quorums a client waited for: every write heard from more than N/2
+/// replicas, and every read (and every write's version query) plus every
+/// write's acknowledgements make more than N.
+#[derive(Clone, Debug, Hash)]
+pub struct QuorumsOverlap {
+    tracker: Tracker,
+    replicas: usize,
+    /// The smallest write quorum and read quorum seen so far, with who.
+    smallest_write: Option<(usize, NodeId, u64)>,
+    smallest_read: Option<(usize, NodeId, u64)>,
+    finished: usize,
+}
+
+impl QuorumsOverlap {
+    pub fn new(nodes: usize) -> Self {
+        QuorumsOverlap {
+            tracker: Tracker::new(nodes),
+            replicas: replicas(nodes),
+            smallest_write: None,
+            smallest_read: None,
+            finished: 0,
+        }
+    }
+
+    fn judge(&mut self, r: &OpRecord) -> Result<(), String> {
+        let n = self.replicas;
+        let who = format!("node {}'s operation {} ({})", r.client, r.k, describe(r.op));
+        let read_quorum = r.replies.len();
+        if let Op::Write(_) = r.op {
+            let w = r.acks.len();
+            if 2 * w <= n {
+                return Err(format!(
+                    "{who} finished after acknowledgements from {w} replica(s) {:?}; with N = {n} a write must be \
+                     stored by more than N/2, so that any two writes meet at some replica",
+                    r.acks
+                ));
+            }
+            if self.smallest_write.is_none_or(|s| w < s.0) {
+                self.smallest_write = Some((w, r.client, r.k));
+            }
+        }
+        if self.smallest_read.is_none_or(|s| read_quorum < s.0) {
+            self.smallest_read = Some((read_quorum, r.client, r.k));
+        }
+        if let (Some((nr, rc, rk)), Some((nw, wc, wk))) = (self.smallest_read, self.smallest_write) {
+            if nr + nw <= n {
+                return Err(format!(
+                    "node {rc}'s operation {rk} took the highest version from {nr} replica(s), and node {wc}'s write \
+                     (operation {wk}) was stored at {nw}: {nr} + {nw} is not more than N = {n}, so a read can miss \
+                     a finished write entirely (NR + NW > N)"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Monitor<RegisterMsg> for QuorumsOverlap {
+    fn name(&self) -> String {
+        QUORUMS.into()
+    }
+    fn on_event(&mut self, step: &Step<'_, RegisterMsg>) -> Result<(), String> {
+        if let Ok(Some(OpEvent::Finished(r, _))) = self.tracker.step(step) {
+            self.finished += 1;
+            self.judge(&r)?;
+        }
+        Ok(())
+    }
+    fn at_end(&mut self, _: &RunEnd<'_>) -> Result<(), String> {
+        if self.finished == 0 {
+            return Err("no operation ever finished, so there were no quorums to judge".into());
+        }
+        Ok(())
+    }
+}
+
+/// Bounded liveness: within `DEADLINE` of the last fault every client has
+/// finished all its operations.
+#[derive(Clone, Debug, Hash)]
+pub struct AllFinish {
+    tracker: Tracker,
+}
+
+impl Monitor<RegisterMsg> for AllFinish {
+    fn name(&self) -> String {
+        DONE.into()
+    }
+    fn on_event(&mut self, step: &Step<'_, RegisterMsg>) -> Result<(), String> {
+        let _ = self.tracker.step(step);
+        Ok(())
+    }
+    fn deadline(&self) -> Option<Time> {
+        Some(DEADLINE)
+    }
+    fn settled(&self) -> Result<(), String> {
+        self.tracker.all_done()
+    }
+}
+
+/// The workload: requests numbered by operation, results recorded in order.
+#[derive(Clone, Debug, Hash)]
+pub struct FollowsWorkload {
+    tracker: Tracker,
+}
+
+impl Monitor<RegisterMsg> for FollowsWorkload {
+    fn name(&self) -> String {
+        WORKLOAD.into()
+    }
+    fn on_event(&mut self, step: &Step<'_, RegisterMsg>) -> Result<(), String> {
+        self.tracker.step(step).map(|_| ())
+    }
+    fn at_end(&mut self, _: &RunEnd<'_>) -> Result<(), String> {
+        self.tracker.all_done()
+    }
+}
+
+pub fn monitors(scenario: &Scenario) -> Vec<Box<dyn Monitor<RegisterMsg>>> {
+    let n = scenario.nodes;
+    vec![
+        Box::new(ReadsLatest::new(n)),
+        Box::new(QuorumsOverlap::new(n)),
+        Box::new(AllFinish { tracker: Tracker::new(n) }),
+        Box::new(FollowsWorkload { tracker: Tracker::new(n) }),
+    ]
+}
+
+/// The student's own system: how many replicas, how lossy the network, and
+/// which replica crashes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Variant {
+    pub replicas: usize,
+    /// Percent of messages lost in the faulty scenario.
+    pub loss_percent: u32,
+    pub crashes: NodeId,
+}
+
+pub fn variant(seed: u64) -> Variant {
+    let mut rng = SeededRng::new(seed, 0x7265_6769);
+    let replicas = 3 + rng.below(5) as usize;
+    Variant { replicas, loss_percent: 10 + rng.below(11) as u32, crashes: rng.below(replicas as u64) as NodeId }
+}
+
+/// Delays in every scenario: 1 ms to `MAX_DELAY`.
+pub const DELAY: Delay = Delay::Uniform { min: ms(1), max: MAX_DELAY };
+
+fn scenario(name: &str, replicas: usize, network: Network, faults: Vec<Fault>) -> Scenario {
+    let schedule = Schedule { name: name.into(), faults };
+    let until = schedule.quiet_after() + DEADLINE + ms(50);
+    Scenario { network, schedule, until, ..Scenario::new(name, replicas + CLIENTS) }
+}
+
+pub fn scenarios(seed: u64) -> Vec<ScenarioRuns> {
+    let v = variant(seed);
+    let calm = scenario("no faults", v.replicas, Network { delay: DELAY, ..Network::default() }, Vec::new());
+    let lossy = Network { delay: DELAY, loss: v.loss_percent as f64 / 100.0, ..Network::default() };
+    let faults = vec![Fault::Crash { node: v.crashes, at: ms(30) }, Fault::Recover { node: v.crashes, at: ms(55) }];
+    let crash = scenario("lossy, a replica crashes and recovers", v.replicas, lossy, faults);
+    let mut runs = vec![ScenarioRuns::public(calm, 3), ScenarioRuns::public(crash, 4)];
+    runs.extend(hidden_scenarios(&v));
+    runs
+}
+
+/// Hidden: replicas that never come back (a minority), a partition that
+/// cuts a minority off, duplicates, and the smallest and a larger system.
+#[cfg(feature = "grader")]
+fn hidden_scenarios(v: &Variant) -> Vec<ScenarioRuns> {
+    let rough = Network { delay: DELAY, loss: 0.15, duplicate: 0.2, ..Network::default() };
+    let n = v.replicas.max(5);
+    let gone = vec![Fault::Crash { node: 0, at: ms(10) }, Fault::Crash { node: n - 1, at: ms(40) }];
+    let gone = scenario("two replicas crash for good", n, rough.clone(), gone);
+    let split = vec![Fault::Partition { a: vec![0], b: (1..n + CLIENTS).collect(), start: ms(5), end: ms(120) }];
+    let split = scenario("a replica cut off, then back with old data", n, rough.clone(), split);
+    let churn: Vec<Fault> = (0..3)
+        .flat_map(|r| {
+            [
+                Fault::Crash { node: r, at: ms(10 + 40 * r as i64) },
+                Fault::Recover { node: r, at: ms(45 + 40 * r as i64) },
+            ]
+        })
+        .collect();
+    let churn = scenario("3 replicas, crashes one after another", 3, rough, churn);
+    vec![ScenarioRuns::hidden(gone, 2), ScenarioRuns::hidden(split, 2), ScenarioRuns::hidden(churn, 2)]
+}
+
+#[cfg(not(feature = "grader"))]
+fn hidden_scenarios(_: &Variant) -> Vec<ScenarioRuns> {
+    Vec::new()
+}
+
+pub const SPEC: ExerciseSpec = ExerciseSpec {
+    id: "register",
+    title: "A register replicated by voting",
+    notebook: 10,
+    points: 10,
+    task: "Write a node for `RegisterMsg`. Nodes `0..N` are replicas (`N = replicas(ctx.nodes())`); \
+           the last `CLIENTS` nodes are clients. Pick a read quorum NR and a write quorum NW with \
+           NR + NW > N and NW > N/2.\n\n\
+           - **Replica**: hold a `Version` and a value (initially `Version::default()` and `INITIAL`). \
+           Answer `Query { op }` with `Reply { op, version, value }`. On `Store { op, version, value }`, \
+           keep the pair if `version` is newer than yours, and answer `Stored { op }` either way. Replicas \
+           crash and come back: keep the pair with `ctx.persist` and read it back in `on_recover`.\n\
+           - **Client** number `c` (node `N + c`) runs operations `k = 1..=OPS` of `operation(c, k)` one \
+           after the other: the first `first_op(c)` after start, each next one `THINK` after the previous \
+           finished. Every request carries its operation's number `op = k`; ignore replies for other \
+           operations. A **read** sends `Query` and, once NR replicas replied, records \
+           `Observation::Read { value }` with the value of the highest version among the replies. A \
+           **write** of `v` first queries NR replicas for the highest version, then sends `Store` with \
+           `Version { counter: highest.counter + 1, writer: me }` and records `Observation::Write { value: v }` \
+           once NW replicas answered `Stored`.\n\n\
+           Messages take up to `MAX_DELAY`, some are lost, and replicas crash (never a majority at once): \
+           resend to replicas that haven't answered after a while.\n\n\
+           Checks: no read returns a value that a finished write had overwritten before the read began \
+           (if write A finished before write B began and B finished before the read began, the read must \
+           not return A's value); every write is stored by more than N/2 replicas and every read quorum \
+           plus every write quorum exceed N; within 1 s of the last fault every operation has finished; \
+           requests are numbered by operation and results recorded in the workload's order.",
+    scaffold: "// exercise: register\n\
+               use distlab::catalogue::register::{first_op, operation, replicas, Op, RegisterMsg, Version, CLIENTS, INITIAL, OPS, THINK};\n\
+               use distlab::{Ctx, NodeId, Observation, Process, TimerTag};\n\n\
+               #[derive(Clone, Debug, Hash, Default)]\n\
+               struct Register {}\n\n\
+               impl Process<RegisterMsg> for Register {\n    \
+               fn on_start(&mut self, ctx: &mut Ctx<RegisterMsg>) {\n        \
+               let _ = (ctx, first_op(0), operation(0, 1), replicas(CLIENTS + 1), Op::Read, Version::default(), INITIAL, OPS, THINK);\n    }\n\n    \
+               fn on_message(&mut self, ctx: &mut Ctx<RegisterMsg>, from: NodeId, msg: RegisterMsg) {\n        \
+               let _ = (ctx, from, msg, Observation::Read { value: 0 });\n    }\n\n    \
+               fn on_timer(&mut self, ctx: &mut Ctx<RegisterMsg>, timer: TimerTag) {\n        \
+               let _ = (ctx, timer);\n    }\n\n    \
+               fn on_recover(&mut self, ctx: &mut Ctx<RegisterMsg>) {\n        \
+               self.on_start(ctx)\n    }\n}\n\n\
+               fn register_node(_id: NodeId) -> Box<dyn Process<RegisterMsg>> {\n    \
+               Box::new(Register::default())\n}\n",
+    solution: "Box::new(register_node)",
+    check_fn: "distlab::catalogue::register::check",
+    host_fn: "distlab::catalogue::register::host",
+    checks: &[
+        CheckSpec { name: LATEST, weight: 4, visibility: Visibility::Public },
+        CheckSpec { name: QUORUMS, weight: 2, visibility: Visibility::Public },
+        CheckSpec { name: DONE, weight: 2, visibility: Visibility::Public },
+        CheckSpec { name: WORKLOAD, weight: 1, visibility: Visibility::Public },
+        CheckSpec { name: NODES_RUN_CLEANLY, weight: 0, visibility: Visibility::Public },
+        CheckSpec { name: HIDDEN_CHECK, weight: 2, visibility: Visibility::Hidden },
+    ],
+    check_remote: |connection, run| check(crate::remote::RemoteNode::factory(connection), run),
+    variant: |seed| super::variant_json(variant(seed)),
+};
+
+pub fn check(solution: Box<NodeFactory<RegisterMsg>>, run: &Run) -> Report {
+    check_runs(SPEC.id, solution, scenarios(run.seed), monitors, run)
+}
+
+/// Serves the student's nodes on stdin/stdout for the grader (see `remote`).
+pub fn host(solution: Box<NodeFactory<RegisterMsg>>) {
+    crate::remote::serve_stdio(solution.as_ref())
+}
+
+/// The reference: NW = N/2 + 1, NR = N - NW + 1; requests to every replica,
+/// resent to the silent ones every `2 * MAX_DELAY + 1 ms`.
+#[cfg(feature = "reference")]
+pub mod reference {
+    use super::*;
+    use crate::{Ctx, Process, TimerTag};
+
+    const NEXT: TimerTag = 1;
+    const RESEND: TimerTag = 2;
+    const KEY: &str = "register";
+
+    #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+    enum Phase {
+        Idle,
+        Query,
+        Store(Version),
+    }
+
+    #[derive(Clone, Debug, Hash)]
+    pub struct Register {
+        /// Replica: the pair held.
+        held: (Version, i64),
+        /// Client: operations done, the phase, and who answered it.
+        done: u64,
+        phase: Phase,
+        answers: BTreeMap<NodeId, (Version, i64)>,
+    }
+
+    impl Default for Register {
+        fn default() -> Self {
+            Register { held: (Version::default(), INITIAL), done: 0, phase: Phase::Idle, answers: BTreeMap::new() }
+        }
+    }
+
+    fn quorums(n: usize) -> (usize, usize) {
+        let nw = n / 2 + 1;
+        (n - nw + 1, nw)
+    }
+
+    impl Register {
+        fn me_client(ctx: &Ctx<RegisterMsg>) -> usize {
+            ctx.me() - replicas(ctx.nodes())
+        }
+
+        fn request(&self, ctx: &Ctx<RegisterMsg>) -> RegisterMsg {
+            let op = self.done + 1;
+            match (self.phase, operation(Self::me_client(ctx), op)) {
+                (Phase::Store(version), Op::Write(value)) => RegisterMsg::Store { op, version, value },
+                _ => RegisterMsg::Query { op },
+            }
+        }
+
+        fn send_to_silent(&mut self, ctx: &mut Ctx<RegisterMsg>) {
+            let msg = self.request(ctx);
+            for r in 0..replicas(ctx.nodes()) {
+                if !self.answers.contains_key(&r) {
+                    ctx.send(r, msg.clone());
+                }
+            }
+            ctx.set_timer(RESEND, 2 * MAX_DELAY + ms(1));
+        }
+
+        fn begin(&mut self, ctx: &mut Ctx<RegisterMsg>, phase: Phase) {
+            self.phase = phase;
+            self.answers.clear();
+            self.send_to_silent(ctx);
+        }
+
+        fn finish(&mut self, ctx: &mut Ctx<RegisterMsg>, what: Observation) {
+            ctx.observe(what);
+            ctx.cancel_timer(RESEND);
+            self.phase = Phase::Idle;
+            self.done += 1;
+            if self.done < OPS {
+                ctx.set_timer(NEXT, THINK);
+            }
+        }
+
+        fn client(&mut self, ctx: &mut Ctx<RegisterMsg>, from: NodeId, msg: RegisterMsg) {
+            let (nr, nw) = quorums(replicas(ctx.nodes()));
+            let k = self.done + 1;
+            match (msg, self.phase) {
+                (RegisterMsg::Reply { op, version, value }, Phase::Query) if op == k => {
+                    self.answers.insert(from, (version, value));
+                    if self.answers.len() < nr {
+                        return;
+                    }
+                    let (highest, value) = self.answers.values().copied().max().unwrap_or_default();
+                    match operation(Self::me_client(ctx), k) {
+                        Op::Read => self.finish(ctx, Observation::Read { value }),
+                        Op::Write(_) => {
+                            let version = Version { counter: highest.counter + 1, writer: ctx.me() };
+                            self.begin(ctx, Phase::Store(version));
+                        }
+                    }
+                }
+                (RegisterMsg::Stored { op }, Phase::Store(_)) if op == k => {
+                    self.answers.insert(from, (Version::default(), 0));
+                    if self.answers.len() >= nw {
+                        if let Op::Write(value) = operation(Self::me_client(ctx), k) {
+                            self.finish(ctx, Observation::Write { value });
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    impl Process<RegisterMsg> for Register {
+        fn on_start(&mut self, ctx: &mut Ctx<RegisterMsg>) {
+            if ctx.me() >= replicas(ctx.nodes()) {
+                ctx.set_timer(NEXT, first_op(Self::me_client(ctx)));
+            }
+        }
+        fn on_recover(&mut self, ctx: &mut Ctx<RegisterMsg>) {
+            if let Some(held) = ctx.recall(KEY) {
+                self.held = held;
+            }
+            self.on_start(ctx);
+        }
+        fn on_message(&mut self, ctx: &mut Ctx<RegisterMsg>, from: NodeId, msg: RegisterMsg) {
+            match msg {
+                RegisterMsg::Query { op } => {
+                    let (version, value) = self.held;
+                    ctx.send(from, RegisterMsg::Reply { op, version, value });
+                }
+                RegisterMsg::Store { op, version, value } => {
+                    if version > self.held.0 {
+                        self.held = (version, value);
+                        ctx.persist(KEY, &self.held);
+                    }
+                    ctx.send(from, RegisterMsg::Stored { op });
+                }
+                other => self.client(ctx, from, other),
+            }
+        }
+        fn on_timer(&mut self, ctx: &mut Ctx<RegisterMsg>, timer: TimerTag) {
+            match timer {
+                NEXT => self.begin(ctx, Phase::Query),
+                _ if self.phase != Phase::Idle => self.send_to_silent(ctx),
+                _ => {}
+            }
+        }
+    }
+
+    pub fn factory() -> Box<NodeFactory<RegisterMsg>> {
+        Box::new(|_| Box::new(Register::default()))
+    }
+}

@@ -1,0 +1,268 @@
+//! The JSON API the kernel speaks (see notes/api.md): bearer auth, clear
+//! JSON errors, idempotent submissions, per-student rate limit.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::server::AppState;
+use crate::submissions::{self, Stored};
+use crate::{auth, catalogue, deadlines, secret};
+
+/// Largest accepted source (bytes of UTF-8).
+pub const MAX_SOURCE: usize = 256 * 1024;
+/// Largest request body (JSON escaping can grow a source several-fold).
+pub const MAX_BODY: usize = 2 * 1024 * 1024;
+
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/api/v1/exercises", get(exercises))
+        .route("/api/v1/exercises/{id}/variant", get(variant))
+        .route("/api/v1/submissions", post(submit))
+        .route("/api/v1/submissions/{id}", get(submission))
+}
+
+/// An error answer: status and a plain sentence.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    message: String,
+    retry_after: Option<u64>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        ApiError { status, message: message.into(), retry_after: None }
+    }
+    fn internal(e: impl std::fmt::Display) -> Self {
+        tracing::error!("internal error: {e:#}");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "The grader hit an internal error; try again later.")
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut r = (self.status, Json(json!({ "error": self.message }))).into_response();
+        if let Some(s) = self.retry_after {
+            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(s));
+        }
+        if self.status == StatusCode::UNAUTHORIZED {
+            r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        r
+    }
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// Runs blocking database work off the async runtime.
+async fn blocking<R: Send + 'static>(f: impl FnOnce() -> anyhow::Result<R> + Send + 'static) -> ApiResult<R> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(Ok(r)) => Ok(r),
+        Ok(Err(e)) => Err(ApiError::internal(e)),
+        Err(e) => Err(ApiError::internal(e)),
+    }
+}
+
+/// The student behind the `Authorization: Bearer` header.
+async fn student(state: &Arc<AppState>, headers: &HeaderMap) -> ApiResult<String> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "Missing Authorization header: send `Authorization: Bearer <your token>`.",
+        ));
+    };
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            ApiError::new(StatusCode::UNAUTHORIZED, "The Authorization header must be `Bearer <your token>`.")
+        })?
+        .to_owned();
+    let db = Arc::clone(&state.db);
+    blocking(move || auth::student_for_token(&db, &token)).await?.ok_or_else(|| {
+        ApiError::new(StatusCode::UNAUTHORIZED, "The token is not valid: check the token file you were given.")
+    })
+}
+
+/// Unknown paths get a JSON error too.
+pub async fn no_route(uri: axum::http::Uri) -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, format!("There is nothing at {}.", uri.path()))
+}
+
+pub async fn wrong_method(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, format!("{} does not accept {method}.", uri.path()))
+}
+
+async fn healthz() -> Json<Value> {
+    Json(json!({ "ok": true }))
+}
+
+fn unknown_exercise(id: &str) -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, format!("There is no exercise {id:?}; GET /api/v1/exercises lists them."))
+}
+
+async fn exercises(State(state): State<Arc<AppState>>, headers: HeaderMap) -> ApiResult<Json<Value>> {
+    let who = student(&state, &headers).await?;
+    let db = Arc::clone(&state.db);
+    let list = blocking(move || {
+        db.with(|c| {
+            catalogue::all()
+                .iter()
+                .map(|e| {
+                    let s = deadlines::for_student(c, &who, e.id)?;
+                    Ok(json!({
+                        "id": e.id, "title": e.title, "notebook": e.notebook, "points": e.points,
+                        "deadline": s.deadline.map(|d| d.to_rfc3339()),
+                        "late_deadline": s.late_deadline.map(|d| d.to_rfc3339()),
+                    }))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()
+        })
+    })
+    .await?;
+    Ok(Json(Value::Array(list)))
+}
+
+async fn variant(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let who = student(&state, &headers).await?;
+    let spec = catalogue::spec(&id).ok_or_else(|| unknown_exercise(&id))?;
+    let seed = secret::student_seed(&state.secret, &who, spec.id);
+    Ok(Json(json!({ "exercise": spec.id, "seed": seed, "variant": catalogue::variant(spec, seed) })))
+}
+
+#[derive(Deserialize)]
+struct NewSubmission {
+    exercise: String,
+    source: String,
+}
+
+async fn submit(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> ApiResult<Response> {
+    let who = student(&state, &headers).await?;
+    let key = match headers.get("idempotency-key") {
+        None => None,
+        Some(v) => {
+            let k =
+                v.to_str().ok().filter(|k| !k.is_empty() && k.len() <= 200 && k.bytes().all(|b| b.is_ascii_graphic()));
+            let k = k.ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "The Idempotency-Key header must be 1 to 200 visible ASCII characters.",
+                )
+            })?;
+            Some(k.to_owned())
+        }
+    };
+    let bytes = axum::body::to_bytes(body, MAX_BODY).await.map_err(|_| {
+        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("The request body is over {} MiB.", MAX_BODY >> 20))
+    })?;
+    let text = std::str::from_utf8(&bytes).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("The request body is not valid UTF-8 (at byte {}).", e.valid_up_to()),
+        )
+    })?;
+    let new: NewSubmission = serde_json::from_str(text).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("The body must be JSON {{\"exercise\": \"<id>\", \"source\": \"<Rust code>\"}}: {e}."),
+        )
+    })?;
+    let spec = catalogue::spec(&new.exercise).ok_or_else(|| unknown_exercise(&new.exercise))?;
+    if new.source.len() > MAX_SOURCE {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("The source is {} KiB; the limit is {} KiB.", new.source.len().div_ceil(1024), MAX_SOURCE / 1024),
+        ));
+    }
+    // A retry of a stored submission answers at once and is not counted.
+    if let Some(k) = key.clone() {
+        let (db, w) = (Arc::clone(&state.db), who.clone());
+        if let Some(id) = blocking(move || db.with(|c| submissions::by_key(c, &w, &k))).await? {
+            return Ok((StatusCode::OK, Json(json!({ "id": id, "status": "queued" }))).into_response());
+        }
+    }
+    if let Err(wait) = state.rate.check(&who, spec.id) {
+        return Err(ApiError {
+            retry_after: Some(wait),
+            ..ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!("Too many submissions for {}: try again in {wait} s.", spec.id),
+            )
+        });
+    }
+    let db = Arc::clone(&state.db);
+    let exercise = spec.id;
+    let stored =
+        blocking(move || db.with(|c| submissions::store(c, &who, exercise, key.as_deref(), &new.source))).await?;
+    if let Some(w) = &state.wake {
+        w.notify();
+    }
+    let status = match stored {
+        Stored::Created(_) => StatusCode::ACCEPTED,
+        Stored::Existing(_) => StatusCode::OK,
+    };
+    Ok((status, Json(json!({ "id": stored.id(), "status": "queued" }))).into_response())
+}
+
+async fn submission(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let who = student(&state, &headers).await?;
+    let not_found = || ApiError::new(StatusCode::NOT_FOUND, format!("You have no submission {id:?}."));
+    let n: i64 = id.parse().map_err(|_| not_found())?;
+    let db = Arc::clone(&state.db);
+    let w = who.clone();
+    let found = blocking(move || {
+        db.with(|c| {
+            let Some(s) = submissions::get(c, n)? else { return Ok(None) };
+            if s.student_id != w {
+                return Ok(None);
+            }
+            let d = deadlines::for_student(c, &w, &s.exercise)?;
+            Ok(Some((s, d.deadline_passed(chrono::Utc::now()))))
+        })
+    })
+    .await?;
+    let (s, passed) = found.ok_or_else(not_found)?;
+    Ok(Json(submission_json(s, passed)))
+}
+
+/// A submission as the API shows it to its student.
+pub fn submission_json(s: submissions::Submission, deadline_passed: bool) -> Value {
+    let max = catalogue::spec(&s.exercise).map(|e| e.points as f64).unwrap_or(0.0);
+    let fb = s.feedback.filter(|_| matches!(s.status.as_str(), "graded" | "compile_error" | "error"));
+    let fb = fb.map(|f| f.for_student(deadline_passed));
+    json!({
+        "id": s.id,
+        "exercise": s.exercise,
+        "status": s.status,
+        "submitted_at": s.submitted_at,
+        "graded_at": s.graded_at,
+        "late": s.late,
+        "attempt": s.attempt,
+        "score": fb.as_ref().and_then(|f| f.score),
+        "max_score": fb.as_ref().map(|f| f.max_score).unwrap_or(max),
+        "output": fb.as_ref().map(|f| f.output.clone()).unwrap_or_default(),
+        "tests": fb.as_ref().map(|f| json!(f.tests)).unwrap_or(json!([])),
+        "diagram_svg": fb.as_ref().and_then(|f| f.diagram_svg.clone()),
+        "replay": fb.as_ref().and_then(|f| f.replay.clone()),
+    })
+}

@@ -1,0 +1,157 @@
+//! What each CLI subcommand does; `main.rs` only parses and dispatches.
+
+use std::io::{BufRead, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+
+use crate::cache::CompileCache;
+use crate::db::Db;
+use crate::prepare::{prepare, PrepareOptions, Prepared, Progress};
+use crate::sandbox::SlotPool;
+use crate::server::{serve, ServeOptions};
+use crate::worker::{self, Grader, Wake};
+use crate::{auth, gradebook, queue, roster, secret};
+
+/// Prepares with a spinner showing cargo's progress.
+pub fn prepare_with_progress(workspace: &Path, root: &Path) -> Result<Prepared> {
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.enable_steady_tick(Duration::from_millis(100));
+    bar.set_style(indicatif::ProgressStyle::with_template("{spinner} {prefix}: {wide_msg}")?);
+    let mut on = |p: Progress| match p {
+        Progress::Step(s) => bar.set_prefix(s),
+        Progress::Cargo(line) => bar.set_message(line),
+    };
+    let prepared = prepare(&PrepareOptions { workspace: workspace.to_path_buf(), root: root.to_path_buf() }, &mut on)?;
+    bar.finish_and_clear();
+    Ok(prepared)
+}
+
+/// The prepared directory, prepared now if it is not yet.
+pub fn load_or_prepare(workspace: &Path, root: &Path) -> Result<Prepared> {
+    match Prepared::load(root) {
+        Ok(p) => Ok(p),
+        Err(_) => {
+            eprintln!("preparing {} (once)", root.display());
+            prepare_with_progress(workspace, root)
+        }
+    }
+}
+
+pub fn default_workers() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+}
+
+pub struct ServeArgs {
+    pub db: PathBuf,
+    pub addr: SocketAddr,
+    pub workers: Option<usize>,
+    pub prepared: PathBuf,
+    pub workspace: PathBuf,
+    pub rate_per_minute: usize,
+    pub cache: PathBuf,
+}
+
+pub fn serve_command(a: ServeArgs) -> Result<()> {
+    let workers = a.workers.unwrap_or_else(default_workers);
+    let prepared = if workers > 0 { Some(load_or_prepare(&a.workspace, &a.prepared)?) } else { None };
+    serve(ServeOptions {
+        db: a.db,
+        addr: a.addr,
+        workers,
+        prepared,
+        rate_per_minute: a.rate_per_minute,
+        cache_dir: a.cache,
+    })
+}
+
+pub fn roster_import(db: &Path, csv: &Path, tokens: &Path) -> Result<()> {
+    let db = Db::open(db)?;
+    let issued = roster::import(&db, csv, tokens)?;
+    println!("imported {} student(s); each token is shown once and saved in its file (mode 0600):", issued.len());
+    for i in &issued {
+        println!("{}\t{}\t{}", i.id, i.token, i.token_file.display());
+    }
+    Ok(())
+}
+
+pub fn instructor_add(db: &Path, name: &str, password_stdin: bool) -> Result<()> {
+    let password = if password_stdin {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line).context("reading the password from stdin")?;
+        line.trim_end_matches(['\n', '\r']).to_owned()
+    } else {
+        let first = rpassword::prompt_password(format!("Password for {name}: "))?;
+        let again = rpassword::prompt_password("Again: ")?;
+        anyhow::ensure!(first == again, "the two passwords differ; nothing was stored");
+        first
+    };
+    let db = Db::open(db)?;
+    auth::add_instructor(&db, name, &password)?;
+    println!("instructor {name} can log in at /login");
+    Ok(())
+}
+
+pub fn export(db: &Path, csv: &Path) -> Result<()> {
+    let db = Db::open(db)?;
+    let n = db.with(|c| gradebook::export_csv(c, csv))?;
+    println!("wrote {} ({n} students)", csv.display());
+    Ok(())
+}
+
+pub struct RegradeArgs {
+    pub db: PathBuf,
+    pub exercise: Option<String>,
+    pub prepared: PathBuf,
+    pub workspace: PathBuf,
+    pub workers: Option<usize>,
+    pub cache: PathBuf,
+}
+
+/// Queues the submissions again and grades them here, with a progress bar
+/// (a running server's workers may take some of them: claims are atomic).
+pub fn regrade(a: RegradeArgs) -> Result<()> {
+    if let Some(e) = &a.exercise {
+        anyhow::ensure!(crate::catalogue::spec(e).is_some(), "there is no exercise {e:?}");
+    }
+    let db = Arc::new(Db::open(&a.db)?);
+    let queued = db.with(|c| queue::enqueue_regrade(c, a.exercise.as_deref()))?;
+    let total = db.with(|c| queue::pending(c))? as u64;
+    println!("{queued} submission(s) queued for regrading");
+    if total == 0 {
+        return Ok(());
+    }
+    let prepared = load_or_prepare(&a.workspace, &a.prepared)?;
+    let n = a.workers.unwrap_or_else(default_workers);
+    let grader = Arc::new(Grader {
+        secret: secret::course_secret(&db)?,
+        db: Arc::clone(&db),
+        slots: SlotPool::system(n, &prepared.root.join("slots"))?,
+        cache: CompileCache::new(&a.cache, &prepared)?,
+        prepared,
+        wake: Wake::default(),
+        stop: Default::default(),
+    });
+    let workers = worker::spawn(Arc::clone(&grader), n);
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} graded, {elapsed} ({eta} left)")?);
+    loop {
+        let left = db.with(|c| queue::pending(c))? as u64;
+        bar.set_position(total.saturating_sub(left));
+        if left == 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    bar.finish();
+    grader.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    grader.wake.notify();
+    for w in workers {
+        let _ = w.join();
+    }
+    std::io::stdout().flush()?;
+    Ok(())
+}

@@ -1,0 +1,182 @@
+//! Turning a check report into the stored result, shaped like Gradescope's
+//! results.json plus our fields, and the student's view of it (hidden
+//! checks show only pass/fail until the deadline).
+
+use distlab::catalogue::{ExerciseSpec, Report, Scope, Visibility};
+use distlab::check::Status;
+use serde::{Deserialize, Serialize};
+
+/// Cap on the compiler's messages kept in a result.
+pub const MAX_OUTPUT: usize = 16 * 1024;
+
+/// One check's row.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TestResult {
+    pub name: String,
+    pub score: f64,
+    pub max_score: f64,
+    /// "passed" | "failed".
+    pub status: String,
+    pub output: String,
+    /// "visible" | "after_due_date".
+    pub visibility: String,
+}
+
+/// A stored result.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Feedback {
+    pub score: Option<f64>,
+    pub max_score: f64,
+    pub output: String,
+    pub tests: Vec<TestResult>,
+    pub diagram_svg: Option<String>,
+    pub replay: Option<String>,
+}
+
+pub const HIDDEN_UNTIL_DEADLINE: &str = "Details of hidden checks are shown after the deadline.";
+
+/// The verdict of the checks, with the late rule already applied to the
+/// score (`penalty` is the fraction taken off; 1.0 = nothing counts).
+pub fn from_report(report: &Report, spec: &ExerciseSpec, penalty: f64, late_note: Option<&str>) -> Feedback {
+    let total_weight: u32 = spec.checks.iter().map(|c| c.weight).sum::<u32>().max(1);
+    let share = |w: u32| spec.points as f64 * w as f64 / total_weight as f64;
+    let mut tests = Vec::new();
+    let mut passed = 0;
+    for r in report.results(spec, Scope::All) {
+        let ok = r.status == Status::Pass;
+        passed += ok as usize;
+        let output = match (&r.first_problem, r.status) {
+            (Some(v), _) => format!("{}\nscenario '{}', seed {}\nreplay: {}", v.message, v.scenario, v.seed, v.replay),
+            (None, Status::Pass) => format!("passed ({} run{})", r.runs, if r.runs == 1 { "" } else { "s" }),
+            (None, _) => "not run".into(),
+        };
+        tests.push(TestResult {
+            name: r.name,
+            score: if ok { share(r.weight) } else { 0.0 },
+            max_score: share(r.weight),
+            status: if ok { "passed" } else { "failed" }.into(),
+            output,
+            visibility: match r.visibility {
+                Visibility::Public => "visible",
+                Visibility::Hidden => "after_due_date",
+            }
+            .into(),
+        });
+    }
+    let raw = report.score(spec, Scope::All);
+    let score = raw * (1.0 - penalty.clamp(0.0, 1.0));
+    let replay = report
+        .verdicts
+        .iter()
+        .find(|v| !v.passed() && spec.check_spec(&v.check).is_some_and(|c| c.visibility == Visibility::Public))
+        .map(|v| v.replay.clone());
+    let mut output = format!("{passed} of {} checks passed: {raw:.2} of {} points.", tests.len(), spec.points);
+    if let Some(note) = late_note {
+        output.push_str(&format!("\n{note} Score after the late rule: {score:.2}."));
+    }
+    Feedback {
+        score: Some(score),
+        max_score: spec.points as f64,
+        output,
+        tests,
+        diagram_svg: report.diagram.clone(),
+        replay,
+    }
+}
+
+/// A compile error: the (capped) messages, no score, not an attempt.
+pub fn compile_error(spec: &ExerciseSpec, diagnostics: &str, truncated: bool) -> Feedback {
+    let mut output = String::from("Your code did not compile (this does not count as an attempt).\n\n");
+    output.push_str(cap(diagnostics, MAX_OUTPUT));
+    if truncated || diagnostics.len() > MAX_OUTPUT {
+        output.push_str("\n[compiler output truncated]");
+    }
+    Feedback { score: None, max_score: spec.points as f64, output, tests: Vec::new(), diagram_svg: None, replay: None }
+}
+
+/// The grader could not judge the submission (not the student's fault, or
+/// a submission the grader refuses): a clear sentence, no score.
+pub fn error(spec: &ExerciseSpec, why: &str) -> Feedback {
+    Feedback {
+        score: Some(0.0),
+        max_score: spec.points as f64,
+        output: why.to_owned(),
+        tests: Vec::new(),
+        diagram_svg: None,
+        replay: None,
+    }
+}
+
+fn cap(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+impl Feedback {
+    /// What the student sees: before the deadline, hidden checks keep only
+    /// their status and score.
+    pub fn for_student(mut self, deadline_passed: bool) -> Feedback {
+        if !deadline_passed {
+            for t in &mut self.tests {
+                if t.visibility == "after_due_date" {
+                    t.output = HIDDEN_UNTIL_DEADLINE.into();
+                }
+            }
+        }
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use distlab::catalogue::{warmup, Report};
+    use distlab::check::{Status, Verdict};
+
+    use super::*;
+
+    fn verdict(check: &str, ok: bool) -> Verdict {
+        Verdict {
+            check: check.into(),
+            status: if ok { Status::Pass } else { Status::Fail },
+            message: format!("{check} message"),
+            event: None,
+            at: None,
+            seed: 9,
+            scenario: "s".into(),
+            replay: format!(":check warmup --scenario s --seed 9 ({check})"),
+        }
+    }
+
+    #[test]
+    fn scores_by_weight_redacts_hidden_and_applies_the_penalty() {
+        let spec = &warmup::SPEC;
+        let hidden = spec.checks.iter().find(|c| c.visibility == Visibility::Hidden).unwrap().name;
+        let mut verdicts: Vec<Verdict> = spec.checks.iter().map(|c| verdict(c.name, true)).collect();
+        verdicts.push(verdict(hidden, false));
+        verdicts.push(verdict("node 0 hears from everyone", false));
+        let report = Report { exercise: "warmup".into(), verdicts, diagram: Some("<svg/>".into()) };
+        let fb = from_report(&report, spec, 0.0, None);
+        assert_eq!(fb.score, Some(2.0)); // only "every pong answers a ping" (2 of 5)
+        assert_eq!(fb.replay.as_deref(), Some(":check warmup --scenario s --seed 9 (node 0 hears from everyone)"));
+        let h = fb.tests.iter().find(|t| t.name == hidden).unwrap();
+        assert!(h.output.contains(&format!("{hidden} message")));
+        let shown = fb.clone().for_student(false);
+        let h = shown.tests.iter().find(|t| t.name == hidden).unwrap();
+        assert_eq!((h.output.as_str(), h.status.as_str()), (HIDDEN_UNTIL_DEADLINE, "failed"));
+        assert_eq!(fb.clone().for_student(true), fb);
+        assert_eq!(from_report(&report, spec, 0.25, Some("late")).score, Some(1.5));
+    }
+
+    #[test]
+    fn compile_errors_are_capped() {
+        let fb = compile_error(&warmup::SPEC, &"é".repeat(MAX_OUTPUT), false);
+        assert!(fb.output.len() < MAX_OUTPUT + 200 && fb.output.ends_with("[compiler output truncated]"));
+        assert_eq!(fb.score, None);
+    }
+}

@@ -1,0 +1,119 @@
+//! Submissions in the gradebook: storing one (idempotently, with its job in
+//! the same transaction) and reading them back.
+
+use anyhow::Result;
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+
+use crate::db::now_rfc3339;
+use crate::feedback::Feedback;
+
+/// What a POST did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stored {
+    /// A new submission, durably stored and queued.
+    Created(i64),
+    /// The idempotency key was seen before: that submission, nothing new.
+    Existing(i64),
+}
+
+impl Stored {
+    pub fn id(self) -> i64 {
+        match self {
+            Stored::Created(id) | Stored::Existing(id) => id,
+        }
+    }
+}
+
+/// A submission with the same key from the same student, if any.
+pub fn by_key(c: &Connection, student: &str, key: &str) -> Result<Option<i64>> {
+    Ok(c.query_row(
+        "SELECT id FROM submissions WHERE student_id = ?1 AND idempotency_key = ?2",
+        params![student, key],
+        |r| r.get(0),
+    )
+    .optional()?)
+}
+
+/// Stores a submission and its job; returns only after the commit.
+pub fn store(c: &mut Connection, student: &str, exercise: &str, key: Option<&str>, source: &str) -> Result<Stored> {
+    let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    if let Some(key) = key {
+        if let Some(id) = by_key(&tx, student, key)? {
+            return Ok(Stored::Existing(id));
+        }
+    }
+    let now = now_rfc3339();
+    tx.execute(
+        "INSERT INTO submissions (student_id, exercise, idempotency_key, source, status, submitted_at)
+         VALUES (?1, ?2, ?3, ?4, 'queued', ?5)",
+        params![student, exercise, key, source, now],
+    )?;
+    let id = tx.last_insert_rowid();
+    tx.execute("INSERT INTO jobs (submission_id, state, queued_at) VALUES (?1, 'queued', ?2)", params![id, now])?;
+    tx.commit()?;
+    Ok(Stored::Created(id))
+}
+
+/// A submission as stored, with its result if graded.
+#[derive(Debug, Clone)]
+pub struct Submission {
+    pub id: i64,
+    pub student_id: String,
+    pub exercise: String,
+    pub status: String,
+    pub submitted_at: String,
+    pub graded_at: Option<String>,
+    pub late: bool,
+    pub attempt: Option<i64>,
+    pub result_writes: i64,
+    pub feedback: Option<Feedback>,
+}
+
+/// The attempt number counts graded submissions only (a compile error is
+/// not an attempt), in submission order.
+const COLUMNS: &str = "s.id, s.student_id, s.exercise, s.status, s.submitted_at, s.graded_at, s.late,
+    CASE WHEN s.status = 'graded' THEN (SELECT count(*) FROM submissions o WHERE o.student_id = s.student_id
+        AND o.exercise = s.exercise AND o.status = 'graded' AND o.id <= s.id) END,
+    s.result_writes, r.report";
+
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Submission> {
+    let report: Option<String> = r.get(9)?;
+    Ok(Submission {
+        id: r.get(0)?,
+        student_id: r.get(1)?,
+        exercise: r.get(2)?,
+        status: r.get(3)?,
+        submitted_at: r.get(4)?,
+        graded_at: r.get(5)?,
+        late: r.get(6)?,
+        attempt: r.get(7)?,
+        result_writes: r.get(8)?,
+        feedback: report.and_then(|j| serde_json::from_str(&j).ok()),
+    })
+}
+
+pub fn get(c: &Connection, id: i64) -> Result<Option<Submission>> {
+    let sql =
+        format!("SELECT {COLUMNS} FROM submissions s LEFT JOIN results r ON r.submission_id = s.id WHERE s.id = ?1");
+    Ok(c.query_row(&sql, [id], row).optional()?)
+}
+
+pub fn source(c: &Connection, id: i64) -> Result<Option<String>> {
+    Ok(c.query_row("SELECT source FROM submissions WHERE id = ?1", [id], |r| r.get(0)).optional()?)
+}
+
+/// Submissions, newest first; `student` narrows to one student.
+pub fn list(c: &Connection, student: Option<&str>, limit: i64) -> Result<Vec<Submission>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM submissions s LEFT JOIN results r ON r.submission_id = s.id
+         WHERE (?1 IS NULL OR s.student_id = ?1) ORDER BY s.id DESC LIMIT ?2"
+    );
+    let mut stmt = c.prepare(&sql)?;
+    let rows = stmt.query_map(params![student, limit], row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+/// Marks a new result time (used by the queue when it commits a result).
+pub(crate) fn graded_now() -> String {
+    now_rfc3339()
+}

@@ -1,0 +1,359 @@
+//! The HTTP API over real HTTP against the real binary and a real SQLite
+//! file: every bad input of the contract, own-submissions-only,
+//! idempotency, the rate limit, and the instructor/student pages.
+//! No workers here (`--workers 0`): grading is tested in grading.rs.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+
+fn error_of(j: &Value) -> &str {
+    j["error"].as_str().unwrap_or_else(|| panic!("no error sentence in {j}"))
+}
+
+#[test]
+fn auth_exercises_and_variants() {
+    let dir = tempdir();
+    let students = roster(dir.path(), 2);
+    let srv = Server::start(dir.path(), 0, &[]);
+    let (s0, t0) = (&students[0].0, &students[0].1);
+    let url = &srv.url;
+
+    let (s, j, _) = request("GET", &format!("{url}/healthz"), None, &[], None);
+    assert_eq!((s, j), (200, serde_json::json!({ "ok": true })));
+
+    let ex = format!("{url}/api/v1/exercises");
+    let (s, j, _) = request("GET", &ex, None, &[], None);
+    assert_eq!(s, 401);
+    assert!(error_of(&j).contains("Authorization"), "{j}");
+    let (s, j, _) = request("GET", &ex, Some("not-a-token"), &[], None);
+    assert_eq!(s, 401);
+    assert!(error_of(&j).contains("not valid"), "{j}");
+    let (s, j, _) = request("GET", &ex, None, &[("Authorization", "Basic abc")], None);
+    assert_eq!(s, 401);
+    assert!(error_of(&j).contains("Bearer"), "{j}");
+
+    let (s, j, _) = request("GET", &ex, Some(t0), &[], None);
+    assert_eq!(s, 200);
+    let list = j.as_array().unwrap();
+    let warmup = list.iter().find(|e| e["id"] == "warmup").expect("warmup listed");
+    assert_eq!(warmup["points"], 5);
+    assert!(warmup["deadline"].is_null() && warmup["late_deadline"].is_null());
+    assert!(warmup["title"].is_string() && warmup["notebook"].is_number());
+
+    let (s, v0, _) = request("GET", &format!("{url}/api/v1/exercises/warmup/variant"), Some(t0), &[], None);
+    assert_eq!(s, 200);
+    assert_eq!(v0["exercise"], "warmup");
+    let seed0 = v0["seed"].as_u64().expect("u64 seed");
+    let (_, again, _) = request("GET", &format!("{url}/api/v1/exercises/warmup/variant"), Some(t0), &[], None);
+    assert_eq!(again["seed"].as_u64(), Some(seed0), "seeds are stable");
+    let (_, v1, _) = request("GET", &format!("{url}/api/v1/exercises/warmup/variant"), Some(&students[1].1), &[], None);
+    assert_ne!(v1["seed"].as_u64(), Some(seed0), "each student has their own seed");
+    let (_, other, _) = request("GET", &format!("{url}/api/v1/exercises/lamport/variant"), Some(t0), &[], None);
+    assert_ne!(other["seed"].as_u64(), Some(seed0), "each exercise has its own seed");
+    let (s, j, _) = request("GET", &format!("{url}/api/v1/nothing-here"), Some(t0), &[], None);
+    assert_eq!(s, 404);
+    assert!(error_of(&j).contains("/api/v1/nothing-here"), "{j}");
+    let (s, j, _) = request("POST", &format!("{url}/api/v1/exercises"), Some(t0), &[], Some(b"{}"));
+    assert_eq!(s, 405);
+    assert!(error_of(&j).contains("POST"), "{j}");
+    let (s, j, _) = request("GET", &format!("{url}/api/v1/exercises/nope/variant"), Some(t0), &[], None);
+    assert_eq!(s, 404);
+    assert!(error_of(&j).contains("nope"));
+    let _ = s0;
+}
+
+#[test]
+fn bad_submissions_get_clear_errors_and_store_nothing() {
+    let dir = tempdir();
+    let students = roster(dir.path(), 1);
+    let srv = Server::start(dir.path(), 0, &[]);
+    let t = &students[0].1;
+    let post = format!("{}/api/v1/submissions", srv.url);
+    let cases: Vec<(&str, Vec<u8>, u16, &str)> = vec![
+        ("malformed JSON", b"{\"exercise\": \"warmup\", ".to_vec(), 400, "JSON"),
+        ("not an object", b"[1, 2]".to_vec(), 400, "JSON"),
+        ("missing source", br#"{"exercise": "warmup"}"#.to_vec(), 400, "source"),
+        ("missing exercise", br#"{"source": "fn x() {}"}"#.to_vec(), 400, "exercise"),
+        ("wrong type", br#"{"exercise": 3, "source": "x"}"#.to_vec(), 400, "JSON"),
+        ("unknown exercise", br#"{"exercise": "nope", "source": "x"}"#.to_vec(), 404, "nope"),
+        ("non-UTF-8", b"{\"exercise\": \"warmup\", \"source\": \"\xff\xfe\"}".to_vec(), 400, "UTF-8"),
+        ("empty body", Vec::new(), 400, "JSON"),
+    ];
+    for (what, body, status, needle) in cases {
+        let (s, j, _) = request("POST", &post, Some(t), &[], Some(&body));
+        assert_eq!(s, status, "{what}: {j}");
+        assert!(error_of(&j).contains(needle), "{what}: {j}");
+    }
+    // Just over 256 KiB of source.
+    let big =
+        serde_json::to_vec(&serde_json::json!({ "exercise": "warmup", "source": "a".repeat(256 * 1024 + 1) })).unwrap();
+    let (s, j, _) = request("POST", &post, Some(t), &[], Some(&big));
+    assert_eq!(s, 413, "{j}");
+    assert!(error_of(&j).contains("256 KiB"), "{j}");
+    // Exactly 256 KiB is fine.
+    let ok =
+        serde_json::to_vec(&serde_json::json!({ "exercise": "warmup", "source": "a".repeat(256 * 1024) })).unwrap();
+    let (s, j, _) = request("POST", &post, Some(t), &[], Some(&ok));
+    assert_eq!(s, 202, "{j}");
+    // A body far over any source: the server answers 413 without reading
+    // it all (and may close before the client has sent everything).
+    let (s, text) = raw_post(&srv.url, t, &vec![b' '; 3 << 20]);
+    assert_eq!(s, 413, "{text}");
+    assert!(text.contains("\"error\"") && text.contains("MiB"), "{text}");
+    // A bad token or key stores nothing either.
+    let body = serde_json::to_vec(&serde_json::json!({ "exercise": "warmup", "source": "x" })).unwrap();
+    let (s, _, _) = request("POST", &post, Some("wrong"), &[], Some(&body));
+    assert_eq!(s, 401);
+    let (s, j, _) = request("POST", &post, Some(t), &[("Idempotency-Key", "")], Some(&body));
+    assert_eq!(s, 400, "{j}");
+
+    let db = rusqlite::Connection::open(dir.path().join("db.sqlite")).unwrap();
+    let n: i64 = db.query_row("SELECT count(*) FROM submissions", [], |r| r.get(0)).unwrap();
+    assert_eq!(n, 1, "only the one valid submission is stored");
+    let jobs: i64 = db.query_row("SELECT count(*) FROM jobs", [], |r| r.get(0)).unwrap();
+    assert_eq!(jobs, 1, "it is queued in the same transaction");
+}
+
+#[test]
+fn students_read_only_their_own_submissions() {
+    let dir = tempdir();
+    let students = roster(dir.path(), 2);
+    let srv = Server::start(dir.path(), 0, &[]);
+    let (a, b) = (&students[0].1, &students[1].1);
+    let (s, j) = submit(&srv.url, a, "warmup", "fn warmup_node() {}", None);
+    assert_eq!(s, 202, "{j}");
+    assert_eq!(j["status"], "queued");
+    let id = j["id"].as_i64().unwrap();
+    let get = format!("{}/api/v1/submissions/{id}", srv.url);
+
+    let (s, j, _) = request("GET", &get, Some(a), &[], None);
+    assert_eq!(s, 200);
+    assert_eq!(j["id"], id);
+    assert_eq!(j["exercise"], "warmup");
+    assert_eq!(j["status"], "queued");
+    assert!(j["score"].is_null() && j["graded_at"].is_null());
+    assert_eq!(j["max_score"], 5.0);
+    assert_eq!(j["late"], false);
+    assert!(j["tests"].as_array().unwrap().is_empty());
+    assert!(chrono_like(j["submitted_at"].as_str().unwrap()));
+
+    let (s, j, _) = request("GET", &get, Some(b), &[], None);
+    assert_eq!(s, 404, "another student's submission looks like none: {j}");
+    let (s, _, _) = request("GET", &get, None, &[], None);
+    assert_eq!(s, 401);
+    for bad in ["999999", "abc", "-1"] {
+        let (s, j, _) = request("GET", &format!("{}/api/v1/submissions/{bad}", srv.url), Some(a), &[], None);
+        assert_eq!(s, 404, "{bad}: {j}");
+        assert!(error_of(&j).contains(bad));
+    }
+}
+
+/// A POST over a bare socket that keeps reading the answer even when the
+/// server stops reading the body.
+fn raw_post(url: &str, token: &str, body: &[u8]) -> (u16, String) {
+    use std::io::{Read, Write};
+    let addr = url.trim_start_matches("http://").to_owned();
+    let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+    let head = format!(
+        "POST /api/v1/submissions HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    let mut writer = stream.try_clone().unwrap();
+    let body = body.to_vec();
+    let sender = std::thread::spawn(move || {
+        let _ = writer.write_all(head.as_bytes()).and_then(|_| writer.write_all(&body));
+        // may hit EPIPE
+    });
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer); // may end in ECONNRESET after the answer
+    let _ = sender.join();
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    let status = text.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    (status, text)
+}
+
+fn chrono_like(s: &str) -> bool {
+    s.len() >= 20 && s.as_bytes()[4] == b'-' && s.contains('T') && s.ends_with('Z')
+}
+
+#[test]
+fn a_retried_post_with_the_same_key_creates_nothing() {
+    let dir = tempdir();
+    let students = roster(dir.path(), 2);
+    let srv = Server::start(dir.path(), 0, &["--rate-limit", "2"]);
+    let (a, b) = (&students[0].1, &students[1].1);
+    let key = "6f1c2a5e-0d7b-4c1e-9a55-2b3c4d5e6f70";
+    let (s1, j1) = submit(&srv.url, a, "warmup", "// one", Some(key));
+    assert_eq!(s1, 202);
+    // Retries (even past the rate limit) answer with the same id.
+    for _ in 0..4 {
+        let (s, j) = submit(&srv.url, a, "warmup", "// one", Some(key));
+        assert_eq!(s, 200, "{j}");
+        assert_eq!(j["id"], j1["id"]);
+    }
+    // The same key from another student is another submission.
+    let (s, j) = submit(&srv.url, b, "warmup", "// one", Some(key));
+    assert_eq!(s, 202);
+    assert_ne!(j["id"], j1["id"]);
+    let db = rusqlite::Connection::open(dir.path().join("db.sqlite")).unwrap();
+    let n: i64 = db.query_row("SELECT count(*) FROM submissions", [], |r| r.get(0)).unwrap();
+    assert_eq!(n, 2);
+}
+
+#[test]
+fn the_rate_limit_is_per_student_and_exercise() {
+    let dir = tempdir();
+    let students = roster(dir.path(), 2);
+    let srv = Server::start(dir.path(), 0, &["--rate-limit", "3"]);
+    let (a, b) = (&students[0].1, &students[1].1);
+    for i in 0..3 {
+        let (s, j) = submit(&srv.url, a, "warmup", &format!("// {i}"), None);
+        assert_eq!(s, 202, "{j}");
+    }
+    let body = serde_json::to_vec(&serde_json::json!({ "exercise": "warmup", "source": "// 4" })).unwrap();
+    let (s, j, retry) = request("POST", &format!("{}/api/v1/submissions", srv.url), Some(a), &[], Some(&body));
+    assert_eq!(s, 429, "{j}");
+    assert!(error_of(&j).contains("Too many"), "{j}");
+    let retry: u64 = retry.expect("Retry-After").parse().unwrap();
+    assert!((1..=60).contains(&retry));
+    assert_eq!(submit(&srv.url, a, "lamport", "// other exercise", None).0, 202);
+    assert_eq!(submit(&srv.url, b, "warmup", "// other student", None).0, 202);
+    let db = rusqlite::Connection::open(dir.path().join("db.sqlite")).unwrap();
+    let n: i64 = db.query_row("SELECT count(*) FROM submissions", [], |r| r.get(0)).unwrap();
+    assert_eq!(n, 5, "the refused one is not stored");
+}
+
+/// Form-encoded POST without following redirects: (status, set-cookie, location, body).
+fn form(url: &str, cookie: Option<&str>, fields: &[(&str, &str)]) -> (u16, Option<String>, Option<String>, String) {
+    let a: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).max_redirects(0).build().into();
+    let mut r = a.post(url);
+    if let Some(c) = cookie {
+        r = r.header("Cookie", c);
+    }
+    let mut resp = r.send_form(fields.iter().copied()).unwrap();
+    let h = |n: &str| resp.headers().get(n).and_then(|v| v.to_str().ok()).map(String::from);
+    let (cookie, location) = (h("set-cookie"), h("location"));
+    (resp.status().as_u16(), cookie, location, resp.body_mut().read_to_string().unwrap())
+}
+
+fn page(url: &str, cookie: Option<&str>) -> (u16, String) {
+    let a: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).max_redirects(0).build().into();
+    let mut r = a.get(url);
+    if let Some(c) = cookie {
+        r = r.header("Cookie", c);
+    }
+    let mut resp = r.call().unwrap();
+    (resp.status().as_u16(), resp.body_mut().read_to_string().unwrap())
+}
+
+#[test]
+fn instructor_pages_need_a_login_and_csrf_tokens() {
+    let dir = tempdir();
+    let students = roster(dir.path(), 2);
+    cli(dir.path(), &["instructor", "add", "prof", "--password-stdin"], Some("correct horse battery\n"));
+    let srv = Server::start(dir.path(), 0, &[]);
+    let url = &srv.url;
+    let (s, j) = submit(url, &students[0].1, "warmup", "// <script>alert(1)</script>", None);
+    assert_eq!(s, 202, "{j}");
+
+    let (s, _) = page(&format!("{url}/dashboard"), None);
+    assert_eq!(s, 303, "not logged in: redirect to login");
+    let (s, cookie, _, body) = form(&format!("{url}/login"), None, &[("name", "prof"), ("password", "wrong password")]);
+    assert_eq!(s, 401);
+    assert!(cookie.is_none() && body.contains("Wrong name or password"));
+    let (s, cookie, loc, _) =
+        form(&format!("{url}/login"), None, &[("name", "prof"), ("password", "correct horse battery")]);
+    assert_eq!((s, loc.as_deref()), (303, Some("/dashboard")));
+    let cookie = cookie.expect("session cookie");
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    let cookie = cookie.split(';').next().unwrap().to_owned();
+
+    let (s, html) = page(&format!("{url}/dashboard"), Some(&cookie));
+    assert_eq!(s, 200);
+    assert!(html.contains("s0") && html.contains("s1") && html.contains("warmup"));
+    let csrf = html.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+
+    let (s, html) = page(&format!("{url}/dashboard/submissions/{}", j["id"]), Some(&cookie));
+    assert_eq!(s, 200);
+    assert!(html.contains("&lt;script&gt;") && !html.contains("<script>alert"), "source is escaped");
+
+    let settings = [
+        ("exercise", "warmup"),
+        ("deadline", "2030-01-01T00:00:00Z"),
+        ("late_deadline", "2030-01-03T00:00:00Z"),
+        ("late_penalty", "0.2"),
+    ];
+    let mut forged = settings.to_vec();
+    forged.push(("csrf", "forged"));
+    let (s, _, _, _) = form(&format!("{url}/dashboard/settings"), Some(&cookie), &forged);
+    assert_eq!(s, 403, "a form without the session's CSRF token is refused");
+    let mut good = settings.to_vec();
+    good.push(("csrf", &csrf));
+    let (s, _, loc, _) = form(&format!("{url}/dashboard/settings"), Some(&cookie), &good);
+    assert_eq!(s, 303);
+    assert!(loc.unwrap().contains("Saved"));
+    let (_, ex, _) = request("GET", &format!("{url}/api/v1/exercises"), Some(&students[0].1), &[], None);
+    let w = ex.as_array().unwrap().iter().find(|e| e["id"] == "warmup").unwrap().clone();
+    assert!(w["deadline"].as_str().unwrap().starts_with("2030-01-01T00:00:00"), "{w}");
+
+    let ext = [("csrf", csrf.as_str()), ("student", "s1"), ("exercise", "warmup"), ("until", "2030-02-01T00:00:00Z")];
+    let (s, _, _, _) = form(&format!("{url}/dashboard/extension"), Some(&cookie), &ext);
+    assert_eq!(s, 303);
+    let (_, ex, _) = request("GET", &format!("{url}/api/v1/exercises"), Some(&students[1].1), &[], None);
+    let w = ex.as_array().unwrap().iter().find(|e| e["id"] == "warmup").unwrap().clone();
+    assert!(w["deadline"].as_str().unwrap().starts_with("2030-02-01"), "s1 has the extension: {w}");
+
+    // Guessing is throttled per name: 5 tries a minute (two used above).
+    let statuses: Vec<u16> =
+        (0..5).map(|_| form(&format!("{url}/login"), None, &[("name", "prof"), ("password", "guess")]).0).collect();
+    assert_eq!(statuses, vec![401, 401, 401, 429, 429]);
+
+    // The student page shows a student's own submissions only.
+    let (s, html) = page(&format!("{url}/student"), None);
+    assert_eq!(s, 200);
+    assert!(html.contains("token"));
+    let (s, _, _, html) = form(&format!("{url}/student"), None, &[("token", &students[0].1)]);
+    assert_eq!(s, 200);
+    assert!(html.contains(&format!("#{}", j["id"])), "{html}");
+    let (_, _, _, html) = form(&format!("{url}/student"), None, &[("token", &students[1].1)]);
+    assert!(html.contains("No submissions yet"));
+    let (s, _, _, _) = form(&format!("{url}/student"), None, &[("token", "nope")]);
+    assert_eq!(s, 401);
+}
+
+#[test]
+fn a_bad_roster_row_stops_the_import_and_stores_nothing() {
+    let dir = tempdir();
+    let csv = dir.path().join("bad.csv");
+    std::fs::write(&csv, "id,name,email\ns1,Ada,ada@x\ns 2,Bob,bob@x\n").unwrap();
+    let out = std::process::Command::new(binary())
+        .arg("--db")
+        .arg(dir.path().join("db.sqlite"))
+        .args(["roster", "import", csv.to_str().unwrap(), "--tokens"])
+        .arg(dir.path().join("tokens"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("row 3") && err.contains("s 2"), "{err}");
+    let db = rusqlite::Connection::open(dir.path().join("db.sqlite")).unwrap();
+    let n: i64 = db.query_row("SELECT count(*) FROM students", [], |r| r.get(0)).unwrap_or(0);
+    assert_eq!(n, 0);
+    // A good roster: tokens in 0600 files, stored only as hashes.
+    let students = roster(dir.path(), 3);
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(dir.path().join("tokens/s0.token")).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let stored: Vec<String> = db
+        .prepare("SELECT hash FROM tokens")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(stored.len(), 3);
+    assert!(students.iter().all(|(_, t)| !stored.contains(t)), "tokens are not stored in clear");
+}

@@ -1,0 +1,190 @@
+//! End to end through the real binary: roster import -> token -> POST ->
+//! compile in the sandbox -> node host in the sandbox -> checks here ->
+//! result over the API; then export and regrade. Needs bubblewrap; run as
+//! root for the per-slot uids (as CI does).
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use serde_json::Value;
+
+const GRADE_TIMEOUT: Duration = Duration::from_secs(120);
+
+fn test_named<'a>(j: &'a Value, name: &str) -> &'a Value {
+    j["tests"].as_array().unwrap().iter().find(|t| t["name"] == name).unwrap_or_else(|| panic!("no test {name} in {j}"))
+}
+
+#[test]
+fn submissions_are_graded_end_to_end() {
+    let dir = tempdir();
+    let students = roster(dir.path(), 2);
+    let srv = Server::start(dir.path(), 2, &[]);
+    let (url, t) = (&srv.url, &students[0].1);
+
+    let ids: Vec<(&str, i64)> = ["good", "wrong", "compile_error", "forged"]
+        .into_iter()
+        .map(|name| {
+            let (s, j) = submit(url, t, "warmup", &data(&format!("warmup_{name}.rs")), None);
+            assert_eq!(s, 202, "{name}: {j}");
+            (name, j["id"].as_i64().unwrap())
+        })
+        .collect();
+    let results: Vec<(&str, Value)> = ids.iter().map(|&(n, id)| (n, wait_graded(url, t, id, GRADE_TIMEOUT))).collect();
+    let get = |name: &str| &results.iter().find(|(n, _)| *n == name).unwrap().1;
+
+    // A correct solution: full marks, every check passed.
+    let good = get("good");
+    assert_eq!(good["status"], "graded", "{good}");
+    assert_eq!(good["score"], 5.0, "{good}");
+    assert_eq!(good["max_score"], 5.0);
+    assert!(good["tests"].as_array().unwrap().iter().all(|t| t["status"] == "passed"), "{good}");
+    assert!(good["diagram_svg"].is_null() && good["replay"].is_null());
+    assert!(good["attempt"].is_number());
+    // Hidden checks before the deadline: pass/fail and score only.
+    let hidden = test_named(good, "hidden scenarios");
+    assert_eq!(hidden["visibility"], "after_due_date");
+    assert!(hidden["output"].as_str().unwrap().contains("after the deadline"), "{hidden}");
+
+    // A wrong one: failing public checks with the reason, the diagram and
+    // the replay line.
+    let wrong = get("wrong");
+    assert_eq!(wrong["status"], "graded", "{wrong}");
+    let score = wrong["score"].as_f64().unwrap();
+    assert!(score < 5.0, "{wrong}");
+    let hears = test_named(wrong, "node 0 hears from everyone");
+    assert_eq!(hears["status"], "failed");
+    assert!(hears["output"].as_str().unwrap().contains("never got a pong"), "{hears}");
+    assert!(wrong["diagram_svg"].as_str().unwrap().starts_with("<svg"), "a diagram of the failing run");
+    assert!(wrong["replay"].as_str().unwrap().starts_with(":check warmup"), "{wrong}");
+
+    // A compile error: messages in `output`, not an attempt.
+    let ce = get("compile_error");
+    assert_eq!(ce["status"], "compile_error", "{ce}");
+    assert!(ce["score"].is_null() && ce["attempt"].is_null(), "{ce}");
+    let out = ce["output"].as_str().unwrap();
+    assert!(out.contains("mismatched types") && out.contains("main.rs:5"), "{out}");
+    assert!(!out.contains("/work/") && !out.contains("/deps/"), "no sandbox paths: {out}");
+
+    // A forged "all passed" printout: zero, and the reason says why.
+    let forged = get("forged");
+    assert_eq!(forged["status"], "graded", "{forged}");
+    assert_eq!(forged["score"], 0.0, "{forged}");
+    let clean = test_named(forged, "nodes run without panicking");
+    assert!(clean["output"].as_str().unwrap().contains("broke the protocol"), "{clean}");
+
+    // Attempts: two graded submissions so far count 1 and 2, in order.
+    let mut attempts: Vec<i64> = [good, wrong, forged].iter().map(|j| j["attempt"].as_i64().unwrap()).collect();
+    attempts.sort();
+    assert_eq!(attempts, vec![1, 2, 3]);
+
+    // The other student sees none of it.
+    let (s, _, _) = request("GET", &format!("{url}/api/v1/submissions/{}", ids[0].1), Some(&students[1].1), &[], None);
+    assert_eq!(s, 404);
+
+    // Export: best score per exercise, total, Canvas columns.
+    let csv_path = dir.path().join("grades.csv");
+    cli(dir.path(), &["export", "--csv", csv_path.to_str().unwrap()], None);
+    let csv = std::fs::read_to_string(&csv_path).unwrap();
+    let mut lines = csv.lines();
+    let header = lines.next().unwrap();
+    assert!(header.starts_with("Student,ID,SIS User ID,SIS Login ID,Section,"), "{header}");
+    assert!(header.ends_with(",Final Points"), "{header}");
+    assert!(lines.next().unwrap().contains("Points Possible"));
+    let s0 = lines.find(|l| l.contains(",s0,")).unwrap();
+    assert!(s0.contains(",5.00,") && s0.ends_with(",5.00"), "{s0}");
+    let s1 = csv.lines().find(|l| l.contains(",s1,")).unwrap();
+    assert!(s1.ends_with(",0.00"), "{s1}");
+
+    // Regrade (with the server still running: claims are atomic): every
+    // submission gets exactly one more result, same verdicts.
+    let out = cli(dir.path(), &["regrade", "--exercise", "warmup", "--workers", "1"], None);
+    assert!(out.contains("4 submission(s) queued"), "{out}");
+    let db = rusqlite::Connection::open(dir.path().join("db.sqlite")).unwrap();
+    let writes: Vec<i64> = db
+        .prepare("SELECT result_writes FROM submissions ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(writes, vec![2, 2, 2, 2]);
+    let again = wait_graded(url, t, ids[0].1, GRADE_TIMEOUT);
+    assert_eq!(again["score"], 5.0);
+}
+
+#[test]
+fn hidden_details_show_after_the_deadline_and_late_work_loses_points() {
+    let dir = tempdir();
+    let students = roster(dir.path(), 1);
+    let t = &students[0].1;
+    // Deadline passed, late window open: the late penalty applies and
+    // hidden details are shown.
+    let db = distlab_grader::db::Db::open(&dir.path().join("db.sqlite")).unwrap();
+    let now = chrono::Utc::now();
+    db.with(|c| {
+        distlab_grader::deadlines::set_settings(
+            c,
+            "warmup",
+            &distlab_grader::deadlines::Settings {
+                deadline: Some(now - chrono::Duration::hours(1)),
+                late_deadline: Some(now + chrono::Duration::hours(1)),
+                late_penalty: 0.5,
+            },
+        )
+    })
+    .unwrap();
+    drop(db);
+    let srv = Server::start(dir.path(), 1, &[]);
+    let (s, j) = submit(&srv.url, t, "warmup", &data("warmup_good.rs"), None);
+    assert_eq!(s, 202);
+    let r = wait_graded(&srv.url, t, j["id"].as_i64().unwrap(), GRADE_TIMEOUT);
+    assert_eq!(r["late"], true, "{r}");
+    assert_eq!(r["score"], 2.5, "{r}");
+    assert!(r["output"].as_str().unwrap().contains("late penalty"), "{r}");
+    let hidden = test_named(&r, "hidden scenarios");
+    assert!(hidden["output"].as_str().unwrap().contains("passed"), "details after the deadline: {hidden}");
+}
+
+#[test]
+fn a_spinning_node_host_is_stopped_and_others_keep_being_graded() {
+    let dir = tempdir();
+    let students = roster(dir.path(), 2);
+    let srv = Server::start(dir.path(), 2, &[]);
+    let spin = "use distlab::catalogue::warmup::WarmupMsg;\nuse distlab::{NodeId, Process};\n\
+                fn warmup_node(_id: NodeId) -> Box<dyn Process<WarmupMsg>> { loop { std::hint::spin_loop(); } }\n";
+    let (_, bad) = submit(&srv.url, &students[0].1, "warmup", spin, None);
+    std::thread::sleep(Duration::from_millis(500));
+    let (_, good) = submit(&srv.url, &students[1].1, "warmup", &data("warmup_good.rs"), None);
+    let good = wait_graded(&srv.url, &students[1].1, good["id"].as_i64().unwrap(), GRADE_TIMEOUT);
+    assert_eq!(good["score"], 5.0, "graded while the other spins: {good}");
+    let bad = wait_graded(&srv.url, &students[0].1, bad["id"].as_i64().unwrap(), GRADE_TIMEOUT);
+    assert_eq!(bad["status"], "graded", "{bad}");
+    assert_eq!(bad["score"], 0.0, "{bad}");
+    assert!(bad["output"].as_str().unwrap().contains("CPU time"), "{bad}");
+    let clean = test_named(&bad, "nodes run without panicking");
+    assert!(clean["output"].as_str().unwrap().contains("stopped answering"), "{clean}");
+}
+
+#[test]
+fn a_numeric_exercise_is_graded_over_the_function_call_protocol() {
+    let dir = tempdir();
+    let students = roster(dir.path(), 1);
+    let srv = Server::start(dir.path(), 1, &[]);
+    let t = &students[0].1;
+    let (s, v, _) = request("GET", &format!("{}/api/v1/exercises/hops/variant", srv.url), Some(t), &[], None);
+    assert_eq!(s, 200);
+    assert!(!v["variant"].is_null(), "hops has per-student parameters: {v}");
+    let (s, j) = submit(&srv.url, t, "hops", &data("hops_good.rs"), None);
+    assert_eq!(s, 202);
+    let r = wait_graded(&srv.url, t, j["id"].as_i64().unwrap(), GRADE_TIMEOUT);
+    assert_eq!(r["status"], "graded", "{r}");
+    assert_eq!(r["score"], 10.0, "{r}");
+    // Off by one on the torus: that check fails, with the case that shows it.
+    let wrong = data("hops_good.rs").replace("2 * (k / 2)", "2 * (k / 2) - 1");
+    let (_, j) = submit(&srv.url, t, "hops", &wrong, None);
+    let r = wait_graded(&srv.url, t, j["id"].as_i64().unwrap(), GRADE_TIMEOUT);
+    assert_eq!(test_named(&r, "torus matches BFS")["status"], "failed", "{r}");
+    assert_eq!(test_named(&r, "grid matches BFS")["status"], "passed", "{r}");
+}
