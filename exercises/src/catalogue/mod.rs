@@ -250,15 +250,12 @@ pub fn registry() -> &'static [ExerciseSpec] {
         ricart::SPEC,
         tokenring::SPEC,
         quorum::SPEC,
-<<<<<<< HEAD
-        twophase::SPEC,
-        locks::SPEC,
-        seqcons::SPEC,
-=======
         cristian::SPEC,
         berkeley::SPEC,
         register::SPEC,
->>>>>>> main
+        twophase::SPEC,
+        locks::SPEC,
+        seqcons::SPEC,
     ];
     REGISTRY
 }
