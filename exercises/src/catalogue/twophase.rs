@@ -432,7 +432,12 @@ fn scenario(name: &str, nodes: usize, delay: &Delay, faults: Vec<Fault>) -> Scen
     let name = format!("{name} ({nodes} nodes)");
     let schedule = Schedule { name: name.clone(), faults };
     let until = schedule.quiet_after() + DEADLINE + ms(100);
-    Scenario { network: Network { delay: delay.clone(), ..Network::default() }, schedule, until, ..Scenario::new(&name, nodes) }
+    Scenario {
+        network: Network { delay: delay.clone(), ..Network::default() },
+        schedule,
+        until,
+        ..Scenario::new(&name, nodes)
+    }
 }
 
 /// What `run` runs: the student's scenarios, or for a replay those of

@@ -48,3 +48,14 @@ pub fn remote_matches_local<M: distlab::Message>(
     println!("{}: grader check through a node host, {:.0} ms", spec.id, start.elapsed().as_secs_f64() * 1000.0);
     assert_eq!(here.verdicts, there.verdicts, "{}", spec.id);
 }
+
+/// Runs a public check of a correct solution, prints how long it took, and
+/// asserts it passed within the one second a notebook `:check` may take.
+pub fn assert_quick_public_pass(exercise: &str, check: impl FnOnce() -> Report) {
+    let started = std::time::Instant::now();
+    let report = check();
+    let took = started.elapsed();
+    println!("{exercise} public check: {took:?} for {} verdicts", report.verdicts.len());
+    assert_all_pass(&report);
+    assert!(took.as_secs_f64() < 1.0, "{exercise}: {took:?}");
+}
