@@ -26,6 +26,7 @@ pub mod clocks;
 pub mod hops;
 pub mod lamport;
 pub mod leader;
+pub mod locks;
 pub mod mutex;
 pub mod quorum;
 pub mod cristian;
@@ -36,10 +37,12 @@ pub mod render;
 pub mod ricart;
 pub mod ring;
 pub mod runs;
+pub mod seqcons;
 pub mod skew;
 pub mod tmr;
 pub mod tokenring;
 pub mod tomulticast;
+pub mod twophase;
 pub mod vector;
 pub mod warmup;
 
@@ -250,6 +253,9 @@ pub fn registry() -> &'static [ExerciseSpec] {
         cristian::SPEC,
         berkeley::SPEC,
         register::SPEC,
+        twophase::SPEC,
+        locks::SPEC,
+        seqcons::SPEC,
     ];
     REGISTRY
 }

@@ -12,17 +12,25 @@ pub fn assert_all_pass(report: &Report) {
     assert!(failed(report).is_empty(), "{:?}", failed(report));
 }
 
+/// A host in a thread: `serve` gets the host's input and output ends (as
+/// a sandboxed host has stdin and stdout); returns the grader's end.
+pub fn host_in_thread(
+    serve: impl FnOnce(std::io::PipeReader, std::io::PipeWriter) + Send + 'static,
+) -> std::rc::Rc<std::cell::RefCell<distlab::remote::Connection>> {
+    let (to_host_reader, to_host_writer) = std::io::pipe().unwrap();
+    let (from_host_reader, from_host_writer) = std::io::pipe().unwrap();
+    std::thread::spawn(move || serve(to_host_reader, from_host_writer));
+    distlab::remote::Connection::new(Box::new(from_host_reader), Box::new(to_host_writer))
+}
+
 /// A node host in a thread serving the nodes `make` builds, as the grader's
 /// sandboxed host would: the connection for an exercise's `check_remote`.
 pub fn host_thread<M: distlab::Message>(
     make: fn() -> Box<distlab::process::NodeFactory<M>>,
 ) -> std::rc::Rc<std::cell::RefCell<distlab::remote::Connection>> {
-    let (to_host_reader, to_host_writer) = std::io::pipe().unwrap();
-    let (from_host_reader, from_host_writer) = std::io::pipe().unwrap();
-    std::thread::spawn(move || {
-        let _ = distlab::remote::serve(make().as_ref(), to_host_reader, from_host_writer);
-    });
-    distlab::remote::Connection::new(Box::new(from_host_reader), Box::new(to_host_writer))
+    host_in_thread(move |input, output| {
+        let _ = distlab::remote::serve(make().as_ref(), input, output);
+    })
 }
 
 /// Checks `local` and the same solution served by a host thread through the
@@ -39,4 +47,15 @@ pub fn remote_matches_local<M: distlab::Message>(
     let there = (spec.check_remote)(host_thread(make), &run);
     println!("{}: grader check through a node host, {:.0} ms", spec.id, start.elapsed().as_secs_f64() * 1000.0);
     assert_eq!(here.verdicts, there.verdicts, "{}", spec.id);
+}
+
+/// Runs a public check of a correct solution, prints how long it took, and
+/// asserts it passed within the one second a notebook `:check` may take.
+pub fn assert_quick_public_pass(exercise: &str, check: impl FnOnce() -> Report) {
+    let started = std::time::Instant::now();
+    let report = check();
+    let took = started.elapsed();
+    println!("{exercise} public check: {took:?} for {} verdicts", report.verdicts.len());
+    assert_all_pass(&report);
+    assert!(took.as_secs_f64() < 1.0, "{exercise}: {took:?}");
 }
