@@ -15,6 +15,8 @@ use common::{assert_all_pass, failed};
 fn the_registry_is_consistent() {
     let ids: BTreeSet<&str> = catalogue::registry().iter().map(|e| e.id).collect();
     assert_eq!(ids.len(), catalogue::registry().len(), "ids are unique");
+    let notebooks: Vec<u32> = catalogue::registry().iter().map(|e| e.notebook).collect();
+    assert!(notebooks.windows(2).all(|w| w[0] <= w[1]), "the registry is in teaching order: {notebooks:?}");
     for e in catalogue::registry() {
         let names: BTreeSet<&str> = e.checks.iter().map(|c| c.name).collect();
         assert_eq!(names.len(), e.checks.len(), "{}: check names are unique", e.id);

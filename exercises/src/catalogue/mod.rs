@@ -241,6 +241,8 @@ pub fn registry() -> &'static [ExerciseSpec] {
         availability::SPEC,
         tmr::SPEC,
         skew::SPEC,
+        cristian::SPEC,
+        berkeley::SPEC,
         lamport::SPEC,
         vector::SPEC,
         tomulticast::SPEC,
@@ -249,13 +251,11 @@ pub fn registry() -> &'static [ExerciseSpec] {
         central::SPEC,
         ricart::SPEC,
         tokenring::SPEC,
-        quorum::SPEC,
-        cristian::SPEC,
-        berkeley::SPEC,
-        register::SPEC,
-        twophase::SPEC,
         locks::SPEC,
         seqcons::SPEC,
+        quorum::SPEC,
+        register::SPEC,
+        twophase::SPEC,
     ];
     REGISTRY
 }
