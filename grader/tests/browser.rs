@@ -83,7 +83,11 @@ async fn wait_for(c: &Client, css: &str) -> anyhow::Result<fantoccini::elements:
 }
 
 async fn wait_for_xpath(c: &Client, xpath: &str) -> anyhow::Result<fantoccini::elements::Element> {
-    c.wait().at_most(PAGE_TIMEOUT).for_element(Locator::XPath(xpath)).await.with_context(|| format!("waiting for {xpath}"))
+    c.wait()
+        .at_most(PAGE_TIMEOUT)
+        .for_element(Locator::XPath(xpath))
+        .await
+        .with_context(|| format!("waiting for {xpath}"))
 }
 
 async fn fill(c: &Client, css: &str, text: &str) -> anyhow::Result<()> {
@@ -177,6 +181,9 @@ async fn instructor_pages(c: &Client, f: &Fixture, shots: &Path) -> anyhow::Resu
     let (_, _, w, h) = img.rectangle().await?;
     ensure!(w > 50.0 && h > 20.0, "the diagram has no size on the page: {w}x{h}");
     screenshot(c, shots, "submission.png").await?;
+    // Element screenshots are clipped to the viewport: bring the diagram in first.
+    c.execute("document.getElementById('diagram').scrollIntoView()", vec![]).await?;
+    std::fs::write(shots.join("diagram.png"), img.screenshot().await?)?;
 
     // A deadline through the settings form, shown after saving.
     c.goto(&format!("{url}/dashboard")).await?;
