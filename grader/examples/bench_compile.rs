@@ -3,6 +3,8 @@
 //! `cargo build` of the file in a fresh crate with a shared target dir, and
 //! the sandboxed run. Prints medians. Run: `./dev bench`.
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -81,29 +83,7 @@ fn main() -> anyhow::Result<()> {
 
     // cargo build of a fresh crate per submission, sharing one target dir.
     let target = dir.path().join("cargo-target");
-    let cargo_build = |i: usize| {
-        let krate = dir.path().join(format!("sub{i}"));
-        std::fs::create_dir_all(krate.join("src")).unwrap();
-        std::fs::write(
-            krate.join("Cargo.toml"),
-            format!(
-                "[package]\nname = \"sub{i}\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\ndistlab = {{ path = {:?} }}\n\n[workspace]\n",
-                ws.join("exercises")
-            ),
-        )
-        .unwrap();
-        std::fs::copy(ws.join("Cargo.lock"), krate.join("Cargo.lock")).unwrap();
-        std::fs::write(krate.join("src/main.rs"), PROGRAM).unwrap();
-        let st = Command::new("cargo")
-            .args(["build", "--offline", "--quiet"])
-            .arg("--target-dir")
-            .arg(&target)
-            .env("RUSTC", prepared.rustc())
-            .current_dir(&krate)
-            .status()
-            .unwrap();
-        assert!(st.success());
-    };
+    let cargo_build = |i: usize| common::cargo_build(dir.path(), &ws, &target, &prepared.rustc(), i, &PROGRAM);
     cargo_build(1000); // warm the shared target dir (builds distlab and deps)
     let cargo = median((0..ROUNDS).map(|i| time(|| cargo_build(i))).collect());
     rows.push(("cargo build, fresh crate, shared target".into(), cargo));

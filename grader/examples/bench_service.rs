@@ -5,8 +5,9 @@
 //! distinct, so the compile cache never helps. Needs root and bubblewrap.
 //! Run: `cargo run -p distlab-grader --example bench_service`.
 
+mod common;
+
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use distlab_grader::commands::default_workers;
@@ -127,29 +128,7 @@ fn main() -> anyhow::Result<()> {
         rustc.push(t.elapsed());
     }
     let target = dir.path().join("cargo-target");
-    let cargo_build = |i: usize| {
-        let krate = dir.path().join(format!("sub{i}"));
-        std::fs::create_dir_all(krate.join("src")).unwrap();
-        std::fs::write(
-            krate.join("Cargo.toml"),
-            format!(
-                "[package]\nname = \"sub{i}\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\ndistlab = {{ path = {:?} }}\n\n[workspace]\n",
-                ws.join("exercises")
-            ),
-        )
-        .unwrap();
-        std::fs::copy(ws.join("Cargo.lock"), krate.join("Cargo.lock")).unwrap();
-        std::fs::write(krate.join("src/main.rs"), gradable.program(&source(3000 + i))).unwrap();
-        let st = Command::new("cargo")
-            .args(["build", "--offline", "--quiet"])
-            .arg("--target-dir")
-            .arg(&target)
-            .env("RUSTC", prepared.rustc())
-            .current_dir(&krate)
-            .status()
-            .unwrap();
-        assert!(st.success());
-    };
+    let cargo_build = |i: usize| common::cargo_build(dir.path(), &ws, &target, &prepared.rustc(), i, &gradable.program(&source(3000 + i)));
     cargo_build(9999); // builds distlab and its dependencies once
     let cargo: Vec<Duration> = (0..CARGO_ROUNDS)
         .map(|i| {
