@@ -18,11 +18,18 @@ The loop for every exercise:
 
 1. **Read** the task (`:exercise ID` shows it with starter code).
 2. **Write** your code in the cell that begins with `// exercise: ID`. Keep that first
-   line: it tells the kernel and the grader which cell is your answer.
+   line: it tells the kernel and the grader which cell is your answer. Keep the whole
+   answer in that one cell (helpers and structs too) and run it: each time it runs
+   without an error, the kernel remembers it as your answer. A kernel restart
+   forgets, so run the cell again after one.
 3. **Check locally** with `:check ID`: your code runs against the public scenarios,
    and you get one row per check, with the seed and a replay line for each failure.
-4. **Submit** with `:submit ID`. The grader compiles your cell in a sandbox and runs
-   the same checks on *your own* parameters and seeds, plus hidden scenarios.
+   Paste a replay line (`:check ID --scenario "..." --seed N`) to rerun exactly that run.
+4. **Submit** with `:submit ID`. The kernel sends the cell it remembers; the grader
+   compiles it in a sandbox and runs the same checks on *your own* parameters and
+   seeds, plus hidden scenarios. Your source is saved on your machine first and
+   removed only once the grader has it, so a server that is down loses nothing:
+   the next `:submit` sends it.
 
 Cells run top to bottom; a definition (a `fn`, a `struct`) stays available to later cells.
 A cell that panics shows an error; fix it and run it again.
