@@ -25,13 +25,13 @@ LANGUAGE_INFO = {"file_extension": ".rs", "mimetype": "text/rust", "name": "Rust
 # SPEC.check_fn and SPEC.solution (exercises/src/catalogue/*.rs).
 EXERCISES = {
     "warmup": ("distlab::catalogue::warmup::check", "Box::new(warmup_node)"),
-    "hops": ("distlab::catalogue::hops::check", "worst_case_hops"),
+    "hops": ("distlab::catalogue::hops::check", "&worst_case_hops"),
     "replicas": (
         "distlab::catalogue::availability::check",
-        "distlab::catalogue::availability::Solution { availability, replicas_needed }",
+        "distlab::catalogue::availability::Solution { availability: &availability, replicas_needed: &replicas_needed }",
     ),
-    "tmr": ("distlab::catalogue::tmr::check", "distlab::catalogue::tmr::Solution { tmr_max_masked, tmr_always_masked }"),
-    "skew": ("distlab::catalogue::skew::check", "worst_skew_ms"),
+    "tmr": ("distlab::catalogue::tmr::check", "distlab::catalogue::tmr::Solution { tmr_max_masked: &tmr_max_masked, tmr_always_masked: &tmr_always_masked }"),
+    "skew": ("distlab::catalogue::skew::check", "&worst_skew_ms"),
     "lamport": ("distlab::catalogue::lamport::check", "Box::new(lamport_node)"),
     "vector": ("distlab::catalogue::vector::check", "Box::new(vector_node)"),
     "tomulticast": ("distlab::catalogue::tomulticast::check", "Box::new(tomulticast_node)"),
@@ -40,7 +40,7 @@ EXERCISES = {
     "central": ("distlab::catalogue::central::check", "Box::new(central_node)"),
     "ricart": ("distlab::catalogue::ricart::check", "Box::new(ricart_node)"),
     "tokenring": ("distlab::catalogue::tokenring::check", "Box::new(tokenring_node)"),
-    "quorums": ("distlab::catalogue::quorum::check", "legal_quorums"),
+    "quorums": ("distlab::catalogue::quorum::check", "&legal_quorums"),
 }
 
 # The seed of the direct checks: a fixed one, so the notebook's output is
