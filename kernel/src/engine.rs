@@ -4,8 +4,9 @@
 //! the runtime's stdout/stderr into ordered `ExecEvent`s for the cell that
 //! is running.
 
-use crate::errors::{self, KernelError};
+use crate::cell_value::{evcxr_commands, ValueFormat};
 use crate::course::CourseState;
+use crate::errors::{self, KernelError};
 use crate::magics::{self, MagicHost, MagicOutput};
 use crate::relay;
 use crate::workdir::KernelConfig;
@@ -238,6 +239,9 @@ struct Engine {
     ctx: CommandContext,
     router: Router,
     course: CourseState,
+    /// Where the course crate is, once it loaded.
+    distlab: Option<std::path::PathBuf>,
+    values: ValueFormat,
 }
 
 /// What a magic sees of the engine while a cell runs.
@@ -355,13 +359,16 @@ impl Engine {
             .map_err(|e| start_err("evcxr failed to start", &e))?;
         let router = Router::start(outputs);
         let ctx = CommandContext::with_eval_context(eval_ctx);
-        let mut engine = Engine { ctx, router, course: CourseState::default() };
+        let mut engine =
+            Engine { ctx, router, course: CourseState::default(), distlab: None, values: ValueFormat::default() };
         engine.router.flush(false);
         if let Some(path) = &config.exercises_dir {
             engine.load_distlab(path)?;
+            engine.distlab = Some(path.clone());
         } else {
             tracing::warn!("no exercises dir configured: distlab is not preloaded");
         }
+        engine.sync_value_format();
         Ok(engine)
     }
 
@@ -383,6 +390,37 @@ impl Engine {
         self.router.flush(true);
         tracing::info!(elapsed = ?t.elapsed(), "distlab loaded");
         Ok(())
+    }
+
+    /// Keep the course crate and the cell-value trait in evcxr's state as
+    /// the student's evcxr commands change it (see `cell_value`).
+    fn follow_evcxr_commands(&mut self, code: &str) {
+        if evcxr_commands(code).any(|(name, _)| name == "clear") {
+            // `:clear` drops every item and dependency, the course crate too.
+            if let Some(path) = self.distlab.clone() {
+                if let Err(e) = self.load_distlab(&path) {
+                    tracing::warn!("reloading distlab after :clear failed: {}", e.evalue);
+                }
+            }
+            self.values.forget();
+        }
+        if let Some(line) = self.values.observe(code) {
+            self.run_quietly(line);
+        }
+    }
+
+    fn sync_value_format(&mut self) {
+        if let Some(line) = self.values.sync() {
+            self.run_quietly(line);
+        }
+    }
+
+    /// Run code of our own in evcxr; a failure is logged, not shown.
+    fn run_quietly(&mut self, code: &str) {
+        if let Err(e) = self.ctx.execute(code) {
+            tracing::warn!("kernel code {code:?} failed: {e}");
+        }
+        self.router.flush(true);
     }
 
     fn execute(
@@ -414,7 +452,7 @@ impl Engine {
             let out = self.run_magic(call, events, interrupted, magic_running)?;
             self.apply_magic(out, events, &mut success, input, interrupted)?;
         }
-        self.run_evcxr(&parsed.code, &mut success, input, interrupted)?;
+        self.run_evcxr(&parsed.code, events, &mut success, input, interrupted)?;
         // The Rust code ran without an error: if this is an exercise cell,
         // it is now that exercise's solution (see `course`). A cell with
         // only the marker and magics holds no solution.
@@ -458,6 +496,7 @@ impl Engine {
     fn run_evcxr(
         &mut self,
         code: &str,
+        events: &mpsc::UnboundedSender<ExecEvent>,
         success: &mut ExecSuccess,
         input: Option<&InputFn>,
         interrupted: &AtomicBool,
@@ -479,6 +518,8 @@ impl Engine {
         let ran = matches!(outcome, Ok(_) | Err(evcxr::Error::TypeRedefinedVariablesLost(_)))
             && has_rust_code(code);
         let report = self.router.flush(ran);
+        // evcxr applied the cell's commands even if its code then failed.
+        self.follow_evcxr_commands(code);
         if interrupted.load(Ordering::SeqCst) {
             return Err(KernelError::new(
                 "Interrupted",
@@ -494,6 +535,10 @@ impl Engine {
                 if report.user_error {
                     let msg = report.stderr_lines.last().cloned().unwrap_or_default();
                     return Err(KernelError::new("Error", msg));
+                }
+                if let Some(line) = timing_line(&outputs) {
+                    let data = BTreeMap::from([("text/plain".to_owned(), line)]);
+                    let _ = events.send(ExecEvent::Display { data, display_id: None, update: false });
                 }
                 success.result.extend(outputs.content_by_mime_type);
                 Ok(())
@@ -525,7 +570,7 @@ impl Engine {
             }
             MagicOutput::NextInput(text) => success.next_input = Some(text),
             MagicOutput::Page { text, html } => success.pages.push((text, html)),
-            MagicOutput::Eval(code) => self.run_evcxr(&code, success, input, interrupted)?,
+            MagicOutput::Eval(code) => self.run_evcxr(&code, events, success, input, interrupted)?,
         }
         Ok(())
     }
@@ -549,6 +594,15 @@ impl Engine {
             .collect();
         Some((c.start_offset, c.end_offset, matches))
     }
+}
+
+/// What `:timing` shows after a cell: the total and evcxr's phases.
+fn timing_line(outputs: &evcxr::EvalOutputs) -> Option<String> {
+    // A cell of commands only compiled nothing: no line for it.
+    let took = outputs.timing.filter(|_| !outputs.phases.is_empty())?;
+    let phases: Vec<String> =
+        outputs.phases.iter().map(|p| format!("{} {} ms", p.name.to_lowercase(), p.duration.as_millis())).collect();
+    Some(format!("took {} ms ({})", took.as_millis(), phases.join(", ")))
 }
 
 /// Whether a cell holds Rust code (not only blank lines, comments, `:`

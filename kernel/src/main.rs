@@ -2,6 +2,7 @@
 //! See ARCHITECTURE-kernel.md for the module map.
 
 mod analysis;
+mod cell_value;
 mod connection;
 mod course;
 mod engine;
