@@ -197,27 +197,28 @@ async fn submit(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bo
             return Ok((StatusCode::OK, Json(json!({ "id": id, "status": "queued" }))).into_response());
         }
     }
-    if let Err(wait) = state.rate.check(&who, spec.id) {
-        return Err(ApiError {
-            retry_after: Some(wait),
-            ..ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                format!("Too many submissions for {}: try again in {wait} s.", spec.id),
-            )
-        });
-    }
-    let db = Arc::clone(&state.db);
+    let (db, limit) = (Arc::clone(&state.db), state.submission_limit);
     let exercise = spec.id;
     let stored =
-        blocking(move || db.with(|c| submissions::store(c, &who, exercise, key.as_deref(), &new.source))).await?;
+        blocking(move || db.with(|c| submissions::store(c, &who, exercise, key.as_deref(), &new.source, &limit)))
+            .await?;
+    let (status, id) = match stored {
+        Stored::Created(id) => (StatusCode::ACCEPTED, id),
+        Stored::Existing(id) => (StatusCode::OK, id),
+        Stored::Refused { retry_after } => {
+            return Err(ApiError {
+                retry_after: Some(retry_after),
+                ..ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    format!("Too many submissions for {exercise}: try again in {retry_after} s."),
+                )
+            })
+        }
+    };
     if let Some(w) = &state.wake {
         w.notify();
     }
-    let status = match stored {
-        Stored::Created(_) => StatusCode::ACCEPTED,
-        Stored::Existing(_) => StatusCode::OK,
-    };
-    Ok((status, Json(json!({ "id": stored.id(), "status": "queued" }))).into_response())
+    Ok((status, Json(json!({ "id": id, "status": "queued" }))).into_response())
 }
 
 async fn submission(

@@ -32,8 +32,12 @@ impl CompileCache {
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
         let manifest = serde_json::to_vec(prepared)?;
         let rlib_len = std::fs::metadata(&prepared.rlib).map(|m| m.len()).unwrap_or(0);
+        // The stamp names the course sources: a rebuilt rlib of the same size
+        // and path must not hit entries of the old one.
+        let stamp = std::fs::read(prepared.root.join(crate::stamp::STAMP)).unwrap_or_default();
         let mut h = Sha256::new();
         h.update(&manifest);
+        h.update(&stamp);
         h.update(rlib_len.to_le_bytes());
         Ok(CompileCache { dir: dir.to_path_buf(), salt: hex::encode(h.finalize()) })
     }

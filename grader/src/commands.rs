@@ -30,15 +30,16 @@ pub fn prepare_with_progress(workspace: &Path, root: &Path) -> Result<Prepared> 
     Ok(prepared)
 }
 
-/// The prepared directory, prepared now if it is not yet.
+/// The prepared directory, prepared now if it never was; refused if it was
+/// prepared from other course sources or another rustc than this grader's
+/// (re-preparing is the admin's call: see grader/README.md).
 pub fn load_or_prepare(workspace: &Path, root: &Path) -> Result<Prepared> {
-    match Prepared::load(root) {
-        Ok(p) => Ok(p),
-        Err(_) => {
-            eprintln!("preparing {} (once)", root.display());
-            prepare_with_progress(workspace, root)
-        }
+    if !root.join(crate::prepare::MANIFEST).exists() {
+        eprintln!("preparing {} (once)", root.display());
+        return prepare_with_progress(workspace, root);
     }
+    crate::stamp::ensure_current(root, workspace)?;
+    Prepared::load(root)
 }
 
 pub fn default_workers() -> usize {

@@ -161,7 +161,13 @@ fn migrate(conn: &mut Connection) -> Result<()> {
 /// Now as RFC 3339 (UTC, second precision is not enough for ordering, so
 /// microseconds).
 pub fn now_rfc3339() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+    rfc3339(chrono::Utc::now())
+}
+
+/// The one time format of the gradebook: fixed width and UTC, so text order
+/// is time order in SQL comparisons.
+pub fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
 /// Seconds since the epoch (job leases, sessions).

@@ -124,6 +124,15 @@ fn main() -> Result<()> {
             SlotPool::system(slots, &prepared.root.join("slots"))?;
             println!("prepared {}", prepared.rlib.display());
             println!("{}", prepared.rustc_version.lines().next().unwrap_or(""));
+            let stamp = distlab_grader::stamp::Stamp::read(&prepared.root)?;
+            if stamp.is_none_or(|s| s.course_sources != distlab_grader::stamp::Stamp::expected_sources()) {
+                eprintln!(
+                    "warning: the course sources in {} are not the ones this grader was built from, so `serve` \
+                     will refuse this prepared directory: rebuild the grader (cargo build -p distlab-grader), \
+                     then prepare again",
+                    cli.workspace.display()
+                );
+            }
         }
         Cmd::Serve { addr, workers, rate_limit } => commands::serve_command(commands::ServeArgs {
             db: cli.db,

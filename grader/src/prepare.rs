@@ -1,6 +1,6 @@
 //! Building what every compile needs, once: a world-readable copy of the
 //! toolchain and the course crate as an rlib (without `reference`), recorded
-//! in a manifest.
+//! in a manifest, and a stamp of what it was made from (`stamp.rs`).
 //!
 //! Why copy the toolchain: rustup keeps it under /root (mode 0700), which
 //! the sandbox uid cannot traverse, and bwrap resolves bind sources as that
@@ -13,6 +13,9 @@ use std::process::{Command, Stdio};
 
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
+
+use crate::course_sources;
+use crate::stamp::{Stamp, STAMP};
 
 /// The manifest file name inside the prepared directory.
 pub const MANIFEST: &str = "manifest.json";
@@ -104,15 +107,25 @@ pub fn prepare(opts: &PrepareOptions, progress: &mut dyn FnMut(Progress)) -> Res
     }
 
     progress(Progress::Step("building the course crate (no `reference` feature)"));
+    // Hashed before the build: an edit during it makes the stamp stale, never wrong.
+    let course = workspace.join("exercises");
+    let sources = course_sources::hash(&course).with_context(|| format!("hashing {}", course.display()))?;
+    // Any old stamp stops vouching while the rlib is being rebuilt.
+    match std::fs::remove_file(root.join(STAMP)) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+        _ => {}
+    }
     let target = root.join("target");
     let built = build_course_crate(&workspace, &target, &rustc, progress)?;
     let deps = target.join("debug/deps");
     let rlib = built.unwrap_or(newest_rlib(&deps)?);
 
-    let prepared = Prepared { root: root.clone(), toolchain, rlib, deps, rustc_version: version, host };
+    let prepared = Prepared { root: root.clone(), toolchain, rlib, deps, rustc_version: version.clone(), host };
     let tmp = root.join(format!("{MANIFEST}.tmp"));
     std::fs::write(&tmp, serde_json::to_string_pretty(&prepared)?)?;
     std::fs::rename(&tmp, root.join(MANIFEST))?;
+    // Last, so a failed prepare never leaves a stamp that vouches for it.
+    Stamp { course_sources: sources, rustc_version: version }.write(&root)?;
     progress(Progress::Step("prepared"));
     Ok(prepared)
 }

@@ -1,10 +1,65 @@
-//! Per-student, per-exercise submission limit over a sliding window (in
-//! memory: a restart forgets it, which only ever lets a student in).
+//! Rate limits over a sliding window. Submissions are counted in the
+//! gradebook itself, so a restart forgets nothing; login attempts are
+//! counted in memory (a restart only ever lets a guesser wait less).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection};
+
+/// Whole seconds to wait (at least 1, at most the window) until `oldest`
+/// leaves the window that ends at `now`.
+fn seconds_until_out(oldest_age: Duration, window: Duration) -> u64 {
+    let wait = window.saturating_sub(oldest_age).as_secs_f64().ceil() as u64;
+    wait.clamp(1, window.as_secs().max(1))
+}
+
+/// Submissions per student per exercise over a sliding window, read from
+/// the `submissions` table (every stored submission counts, graded or not;
+/// retries of a stored idempotency key are not new rows, so they do not).
+#[derive(Debug, Clone, Copy)]
+pub struct SubmissionLimit {
+    /// 0 disables the limit.
+    pub per_window: usize,
+    pub window: Duration,
+}
+
+impl SubmissionLimit {
+    pub fn new(per_window: usize, window: Duration) -> Self {
+        SubmissionLimit { per_window, window }
+    }
+
+    /// `None` if one more submission may be stored at `now`, else the
+    /// seconds to wait. Call inside the transaction that stores it, so two
+    /// concurrent requests cannot both take the last place.
+    pub fn wait(&self, c: &Connection, student: &str, exercise: &str, now: DateTime<Utc>) -> Result<Option<u64>> {
+        if self.per_window == 0 {
+            return Ok(None);
+        }
+        let window = chrono::Duration::from_std(self.window).context("rate-limit window")?;
+        let since = crate::db::rfc3339(now - window);
+        let mut stmt = c.prepare_cached(
+            "SELECT submitted_at FROM submissions WHERE student_id = ?1 AND exercise = ?2 AND submitted_at > ?3
+             ORDER BY submitted_at DESC LIMIT ?4",
+        )?;
+        let recent = stmt
+            .query_map(params![student, exercise, since, self.per_window as i64], |r| r.get::<_, String>(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        if recent.len() < self.per_window {
+            return Ok(None);
+        }
+        // The oldest of the last `per_window` decides when a place frees up.
+        let oldest = DateTime::parse_from_rfc3339(recent.last().expect("non-empty"))
+            .with_context(|| format!("submitted_at {:?} is not RFC 3339", recent.last()))?;
+        let age = (now - oldest.with_timezone(&Utc)).to_std().unwrap_or_default();
+        Ok(Some(seconds_until_out(age, self.window)))
+    }
+}
+
+/// Attempts per key over a sliding window, in memory.
 pub struct RateLimit {
     per_window: usize,
     window: Duration,
@@ -12,26 +67,25 @@ pub struct RateLimit {
 }
 
 impl RateLimit {
-    /// `per_window` submissions per `window`; 0 disables the limit.
+    /// `per_window` attempts per `window`; 0 disables the limit.
     pub fn new(per_window: usize, window: Duration) -> Self {
         RateLimit { per_window, window, seen: Mutex::new(HashMap::new()) }
     }
 
-    /// Counts a submission, or says how long to wait (whole seconds, at
+    /// Counts an attempt, or says how long to wait (whole seconds, at
     /// least 1) before the next one is accepted.
-    pub fn check(&self, student: &str, exercise: &str) -> Result<(), u64> {
+    pub fn check(&self, who: &str, what: &str) -> Result<(), u64> {
         if self.per_window == 0 {
             return Ok(());
         }
         let now = Instant::now();
         let mut seen = self.seen.lock().unwrap();
-        let times = seen.entry((student.to_owned(), exercise.to_owned())).or_default();
+        let times = seen.entry((who.to_owned(), what.to_owned())).or_default();
         while times.front().is_some_and(|t| now.duration_since(*t) >= self.window) {
             times.pop_front();
         }
         if times.len() >= self.per_window {
-            let wait = self.window.saturating_sub(now.duration_since(times[0]));
-            return Err(wait.as_secs_f64().ceil().max(1.0) as u64);
+            return Err(seconds_until_out(now.duration_since(times[0]), self.window));
         }
         times.push_back(now);
         Ok(())
@@ -43,7 +97,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn limits_per_student_and_exercise() {
+    fn limits_per_key() {
         let r = RateLimit::new(2, Duration::from_secs(60));
         assert!(r.check("a", "x").is_ok());
         assert!(r.check("a", "x").is_ok());
@@ -52,5 +106,27 @@ mod tests {
         assert!(r.check("a", "y").is_ok());
         assert!(r.check("b", "x").is_ok());
         assert!(RateLimit::new(0, Duration::from_secs(60)).check("a", "x").is_ok());
+    }
+
+    #[test]
+    fn submissions_are_counted_in_the_table_within_the_window() {
+        let c = Connection::open_in_memory().unwrap();
+        c.execute_batch("CREATE TABLE submissions (student_id TEXT, exercise TEXT, submitted_at TEXT)").unwrap();
+        let now = Utc::now();
+        let add = |ago: i64, student: &str, exercise: &str| {
+            let t = crate::db::rfc3339(now - chrono::Duration::seconds(ago));
+            c.execute("INSERT INTO submissions VALUES (?1, ?2, ?3)", params![student, exercise, t]).unwrap();
+        };
+        let limit = SubmissionLimit::new(2, Duration::from_secs(60));
+        add(90, "a", "x"); // outside the window
+        add(45, "a", "x");
+        add(10, "b", "x");
+        add(10, "a", "y");
+        assert_eq!(limit.wait(&c, "a", "x", now).unwrap(), None);
+        add(5, "a", "x");
+        // The 45 s old one leaves the window in 15 s.
+        assert_eq!(limit.wait(&c, "a", "x", now).unwrap(), Some(15));
+        assert_eq!(limit.wait(&c, "b", "x", now).unwrap(), None);
+        assert_eq!(SubmissionLimit::new(0, Duration::from_secs(60)).wait(&c, "a", "x", now).unwrap(), None);
     }
 }

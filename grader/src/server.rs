@@ -12,7 +12,7 @@ use anyhow::{Context, Result};
 use crate::cache::CompileCache;
 use crate::db::Db;
 use crate::prepare::Prepared;
-use crate::ratelimit::RateLimit;
+use crate::ratelimit::{RateLimit, SubmissionLimit};
 use crate::sandbox::SlotPool;
 use crate::worker::{self, Grader, Wake};
 use crate::{queue, secret};
@@ -21,7 +21,8 @@ use crate::{queue, secret};
 pub struct AppState {
     pub db: Arc<Db>,
     pub secret: Vec<u8>,
-    pub rate: RateLimit,
+    /// Submissions per student per exercise, counted in the gradebook.
+    pub submission_limit: SubmissionLimit,
     /// Login attempts per instructor name (argon2 is slow, guessing slower).
     pub login_rate: RateLimit,
     /// Wakes the workers after a submission (None when there are none).
@@ -75,7 +76,7 @@ pub fn serve(opts: ServeOptions) -> Result<()> {
     let state = Arc::new(AppState {
         db,
         secret,
-        rate: RateLimit::new(opts.rate_per_minute, Duration::from_secs(60)),
+        submission_limit: SubmissionLimit::new(opts.rate_per_minute, Duration::from_secs(60)),
         login_rate: RateLimit::new(5, Duration::from_secs(60)),
         wake: grader.clone().map(|g| Arc::new(WakeHandle(g))),
     });

@@ -4,8 +4,9 @@
 use anyhow::Result;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
-use crate::db::now_rfc3339;
+use crate::db::{now_rfc3339, rfc3339};
 use crate::feedback::Feedback;
+use crate::ratelimit::SubmissionLimit;
 
 /// What a POST did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,14 +15,8 @@ pub enum Stored {
     Created(i64),
     /// The idempotency key was seen before: that submission, nothing new.
     Existing(i64),
-}
-
-impl Stored {
-    pub fn id(self) -> i64 {
-        match self {
-            Stored::Created(id) | Stored::Existing(id) => id,
-        }
-    }
+    /// Over the rate limit: nothing stored; try again in this many seconds.
+    Refused { retry_after: u64 },
 }
 
 /// A submission with the same key from the same student, if any.
@@ -34,15 +29,28 @@ pub fn by_key(c: &Connection, student: &str, key: &str) -> Result<Option<i64>> {
     .optional()?)
 }
 
-/// Stores a submission and its job; returns only after the commit.
-pub fn store(c: &mut Connection, student: &str, exercise: &str, key: Option<&str>, source: &str) -> Result<Stored> {
+/// Stores a submission and its job unless `limit` refuses it; returns only
+/// after the commit. The limit is read in the same (immediate) transaction,
+/// so concurrent requests cannot overshoot it.
+pub fn store(
+    c: &mut Connection,
+    student: &str,
+    exercise: &str,
+    key: Option<&str>,
+    source: &str,
+    limit: &SubmissionLimit,
+) -> Result<Stored> {
     let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
     if let Some(key) = key {
         if let Some(id) = by_key(&tx, student, key)? {
             return Ok(Stored::Existing(id));
         }
     }
-    let now = now_rfc3339();
+    let at = chrono::Utc::now();
+    if let Some(retry_after) = limit.wait(&tx, student, exercise, at)? {
+        return Ok(Stored::Refused { retry_after });
+    }
+    let now = rfc3339(at);
     tx.execute(
         "INSERT INTO submissions (student_id, exercise, idempotency_key, source, status, submitted_at)
          VALUES (?1, ?2, ?3, ?4, 'queued', ?5)",

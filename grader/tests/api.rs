@@ -226,6 +226,42 @@ fn the_rate_limit_is_per_student_and_exercise() {
     assert_eq!(n, 5, "the refused one is not stored");
 }
 
+#[test]
+fn the_rate_limit_survives_a_restart() {
+    let dir = tempdir();
+    let students = roster(dir.path(), 1);
+    let a = &students[0].1;
+    // Submissions older than the window do not count.
+    let db = rusqlite::Connection::open(dir.path().join("db.sqlite")).unwrap();
+    let old = (chrono::Utc::now() - chrono::Duration::seconds(61)).to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    for i in 0..3 {
+        db.execute(
+            "INSERT INTO submissions (student_id, exercise, source, status, submitted_at)
+             VALUES ('s0', 'warmup', ?1, 'graded', ?2)",
+            rusqlite::params![format!("// old {i}"), old],
+        )
+        .unwrap();
+    }
+    let mut srv = Server::start(dir.path(), 0, &["--rate-limit", "2"]);
+    for i in 0..2 {
+        let (s, j) = submit(&srv.url, a, "warmup", &format!("// {i}"), None);
+        assert_eq!(s, 202, "{j}");
+    }
+    let body = serde_json::to_vec(&serde_json::json!({ "exercise": "warmup", "source": "// 3" })).unwrap();
+    let post = |url: &str| request("POST", &format!("{url}/api/v1/submissions"), Some(a), &[], Some(&body));
+    let (s, j, before) = post(&srv.url);
+    assert_eq!(s, 429, "{j}");
+    srv.kill();
+    let srv = Server::start(dir.path(), 0, &["--rate-limit", "2"]);
+    let (s, j, after) = post(&srv.url);
+    assert_eq!(s, 429, "a restart must not reset the limit: {j}");
+    assert!(error_of(&j).contains("Too many submissions for warmup"), "{j}");
+    let (before, after): (u64, u64) = (before.unwrap().parse().unwrap(), after.expect("Retry-After").parse().unwrap());
+    assert!((1..=before).contains(&after), "Retry-After {after} s after the restart, {before} s before");
+    let n: i64 = db.query_row("SELECT count(*) FROM submissions", [], |r| r.get(0)).unwrap();
+    assert_eq!(n, 5, "3 old + 2 accepted; the refused ones are not stored");
+}
+
 /// Form-encoded POST without following redirects: (status, set-cookie, location, body).
 fn form(url: &str, cookie: Option<&str>, fields: &[(&str, &str)]) -> (u16, Option<String>, Option<String>, String) {
     let a: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).max_redirects(0).build().into();

@@ -188,3 +188,74 @@ fn a_numeric_exercise_is_graded_over_the_function_call_protocol() {
     assert_eq!(test_named(&r, "torus matches BFS")["status"], "failed", "{r}");
     assert_eq!(test_named(&r, "grid matches BFS")["status"], "passed", "{r}");
 }
+
+/// `serve` with workers on the prepared directory `prepared`; waits for it
+/// to exit (it must refuse) and returns its stderr, or None if it started.
+fn serve_on(dir: &std::path::Path, prepared: &std::path::Path) -> Option<String> {
+    let log = dir.join("refused.log");
+    let mut child = std::process::Command::new(binary())
+        .arg("--db")
+        .arg(dir.join("db.sqlite"))
+        .arg("--cache")
+        .arg(dir.join("cache"))
+        .arg("--prepared")
+        .arg(prepared)
+        .arg("--workspace")
+        .arg(workspace())
+        .args(["serve", "--addr", "127.0.0.1:0", "--workers", "1"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    // The first line, or nothing if it exits first.
+    let mut out = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut out).unwrap();
+    if out.starts_with("listening on") {
+        let _ = child.kill();
+        let _ = child.wait();
+        return None;
+    }
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "serve exited successfully without listening: {out}");
+    Some(std::fs::read_to_string(&log).unwrap())
+}
+
+#[test]
+fn serve_refuses_a_prepared_dir_made_from_other_sources_or_rustc() {
+    let real = prepared(); // prepared (and stamped) from this workspace
+    pool();
+    let dir = tempdir();
+    roster(dir.path(), 1);
+    // A prepared dir that shares the real one's artefacts (the manifest's
+    // absolute paths) but carries its own stamp.
+    let copy = dir.path().join("prepared");
+    std::fs::create_dir_all(&copy).unwrap();
+    std::fs::copy(real.root.join("manifest.json"), copy.join("manifest.json")).unwrap();
+    let stamp: Value = serde_json::from_str(&std::fs::read_to_string(real.root.join("stamp.json")).unwrap()).unwrap();
+    let write_stamp = |s: &Value| std::fs::write(copy.join("stamp.json"), s.to_string()).unwrap();
+
+    write_stamp(&stamp);
+    assert_eq!(serve_on(dir.path(), &copy), None, "the stamp `prepare` wrote is accepted");
+
+    let mut other_sources = stamp.clone();
+    other_sources["course_sources"] = "0".repeat(64).into();
+    write_stamp(&other_sources);
+    let err = serve_on(dir.path(), &copy).expect("refused: other course sources");
+    assert!(err.contains("is stale") && err.contains("course crate sources 000000000000"), "{err}");
+    assert!(err.contains("run `distlab-grader prepare"), "says what to do: {err}");
+
+    let mut other_rustc = stamp.clone();
+    other_rustc["rustc_version"] = "rustc 1.70.0 (90c541806 2023-05-31)\nhost: x86_64-unknown-linux-gnu\n".into();
+    write_stamp(&other_rustc);
+    let err = serve_on(dir.path(), &copy).expect("refused: other rustc");
+    assert!(
+        err.contains("is stale") && err.contains("rustc 1.70.0 (90c541806 2023-05-31) (this grader: rustc"),
+        "{err}"
+    );
+    assert!(!err.contains("course crate sources"), "only the rustc differs: {err}");
+    assert!(err.contains("run `distlab-grader prepare"), "{err}");
+
+    std::fs::remove_file(copy.join("stamp.json")).unwrap();
+    let err = serve_on(dir.path(), &copy).expect("refused: no stamp");
+    assert!(err.contains("has no stamp.json") && err.contains("run `distlab-grader prepare"), "{err}");
+}
