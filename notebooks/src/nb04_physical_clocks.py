@@ -224,16 +224,20 @@ use distlab::{ms, simulate, DiagramOptions, Svg};
 
 let scenario = cristian::scenarios(2024).remove(0).scenario;
 let trace = simulate(&scenario, 1, cristian_node).expect("a valid scenario");
-let mut readings = Readings::new(&scenario);
-let mut events = trace.events.iter().peekable();
 println!("true time | skew of each client from the server, ms");
-for t in (0..=scenario.until).step_by(ms(50) as usize) {
-    while let Some(e) = events.next_if(|e| e.at <= t) {
-        readings.step(&e.kind);
+{
+    // A block: evcxr keeps no variable that borrows from another.
+    let mut readings = Readings::new(&scenario);
+    let mut events = trace.events.iter().peekable();
+    for t in (0..=scenario.until).step_by(ms(50) as usize) {
+        while let Some(e) = events.next_if(|e| e.at <= t) {
+            readings.step(&e.kind);
+        }
+        let skews: Vec<String> = (1..scenario.nodes)
+            .map(|c| format!("{:+9.3}", (readings.at(c, t) - readings.at(0, t)) as f64 / 1000.0))
+            .collect();
+        println!("{:>6} ms | {}", t / 1000, skews.join(" "));
     }
-    let skews: Vec<String> =
-        (1..scenario.nodes).map(|c| format!("{:+9.3}", (readings.at(c, t) - readings.at(0, t)) as f64 / 1000.0)).collect();
-    println!("{:>6} ms | {}", t / 1000, skews.join(" "));
 }
 let options = DiagramOptions { max_events: 40, title: Some("Cristian: the first requests".into()), ..Default::default() };
 Svg(distlab::svg(&trace, &options))
@@ -418,19 +422,21 @@ use distlab::{ms, simulate};
 let variant = berkeley::variant(2024);
 let scenario = berkeley::scenarios(2024).remove(0).scenario;
 let trace = simulate(&scenario, 1, berkeley_node).expect("a valid scenario");
-let mut readings = Readings::new(&scenario);
-let mut events = trace.events.iter().peekable();
 println!("node {} is the outlier; node 0 the daemon", variant.outlier);
 println!("true time | each clock minus the mean of all clocks but the outlier, ms");
-for t in (0..=scenario.until).step_by(ms(100) as usize) {
-    while let Some(e) = events.next_if(|e| e.at <= t) {
-        readings.step(&e.kind);
-    }
+{
+    let mut readings = Readings::new(&scenario);
+    let mut events = trace.events.iter().peekable();
     let sane: Vec<usize> = (0..scenario.nodes).filter(|&n| n != variant.outlier).collect();
-    let mean = sane.iter().map(|&n| readings.at(n, t) as f64).sum::<f64>() / sane.len() as f64;
-    let offs: Vec<String> =
-        (0..scenario.nodes).map(|n| format!("{:+9.3}", (readings.at(n, t) as f64 - mean) / 1000.0)).collect();
-    println!("{:>6} ms | {}", t / 1000, offs.join(" "));
+    for t in (0..=scenario.until).step_by(ms(100) as usize) {
+        while let Some(e) = events.next_if(|e| e.at <= t) {
+            readings.step(&e.kind);
+        }
+        let mean = sane.iter().map(|&n| readings.at(n, t) as f64).sum::<f64>() / sane.len() as f64;
+        let offsets: Vec<String> =
+            (0..scenario.nodes).map(|n| format!("{:+9.3}", (readings.at(n, t) as f64 - mean) / 1000.0)).collect();
+        println!("{:>6} ms | {}", t / 1000, offsets.join(" "));
+    }
 }
 """, role="demo"),
     ]
