@@ -279,7 +279,7 @@ What the checks look for: every correction the daemon sends aims at the average 
 sane clocks that answered this round, the daemon's own included (within twice the
 estimation error); each correction a machine applies lands near the daemon's clock;
 corrections are small changes, applied once, exactly as sent, and only to machines
-that answered; within 1 s of the last crash every live machine has been corrected
+that answered; within 1 s of the last fault every live machine has been corrected
 again and all clocks agree; at most three messages (poll, answer, correction) per
 machine per round.
 """),
