@@ -437,6 +437,6 @@ println!("true time | each clock minus the mean of all clocks but the outlier, m
             (0..scenario.nodes).map(|n| format!("{:+9.3}", (readings.at(n, t) as f64 - mean) / 1000.0)).collect();
         println!("{:>6} ms | {}", t / 1000, offsets.join(" "));
     }
-}
+};
 """, role="demo"),
     ]
