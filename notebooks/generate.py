@@ -32,6 +32,8 @@ EXERCISES = {
     ),
     "tmr": ("distlab::catalogue::tmr::check", "distlab::catalogue::tmr::Solution { tmr_max_masked: &tmr_max_masked, tmr_always_masked: &tmr_always_masked }"),
     "skew": ("distlab::catalogue::skew::check", "&worst_skew_ms"),
+    "cristian": ("distlab::catalogue::cristian::check", "Box::new(cristian_node)"),
+    "berkeley": ("distlab::catalogue::berkeley::check", "Box::new(berkeley_node)"),
     "lamport": ("distlab::catalogue::lamport::check", "Box::new(lamport_node)"),
     "vector": ("distlab::catalogue::vector::check", "Box::new(vector_node)"),
     "tomulticast": ("distlab::catalogue::tomulticast::check", "Box::new(tomulticast_node)"),
@@ -41,6 +43,7 @@ EXERCISES = {
     "ricart": ("distlab::catalogue::ricart::check", "Box::new(ricart_node)"),
     "tokenring": ("distlab::catalogue::tokenring::check", "Box::new(tokenring_node)"),
     "quorums": ("distlab::catalogue::quorum::check", "&legal_quorums"),
+    "register": ("distlab::catalogue::register::check", "Box::new(register_node)"),
 }
 
 # The seed of the direct checks: a fixed one, so the notebook's output is

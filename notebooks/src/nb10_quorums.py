@@ -85,12 +85,286 @@ for n in 1..=12 {
 println!("{differ} of 650 pairs differ from the search");
 """, role="compare"),
         md(r"""
-## Next: a quorum-replicated register
+## A register replicated by voting
 
-The rules are only half of the story. The exercise that follows (added in the next
-version of this notebook) has you implement a register replicated with these quorums
-in the simulator: version numbers, read and write quorums, and servers that crash or
-lose messages. The checks look for a read that returns anything but the latest
-completed write.
+The rules are half of the story; the other half is the protocol that uses the quorums.
+A **register** holds one value that clients read and overwrite. It lives on N replicas,
+and each replica keeps the value together with a **version**. The versions order the
+writes: a version is a counter plus the writer's id, so two clients that write at the
+same time still get different versions, and every replica ranks them the same way.
+
+- **Read**: ask the replicas, wait for NR of them to answer, and return the value with
+  the highest version among those answers. Since every write quorum meets every read
+  quorum, at least one answer carries the latest finished write.
+- **Write** of v: first learn the highest version from NR replicas (like a read), then
+  send v with version (highest counter + 1, me) and wait until NW replicas have stored
+  it. A replica keeps a value only if its version is newer than the one it holds, and
+  acknowledges either way, so old or doubled messages never undo a newer write.
+
+Replicas crash and come back: what a replica stored must survive the crash (in the
+simulator, `ctx.persist` and `ctx.recall`), or a recovered replica would answer with an
+old version and a read quorum could miss the latest write. Messages get lost: a client
+resends its request to the replicas that have not answered yet, until it has its
+quorum. With NW > N/2, a majority must be up for writes to finish; the scenarios never
+crash more than a minority.
+
+**What "the latest write" means.** Reads and writes take time, and they overlap. The
+check asks for **regular** reads: a read may return the value of any write that runs
+at the same time as the read, or of the last write that finished before the read
+began, but never a value that had already been overwritten before the read began. For
+example, if write A finished, then write B ran and finished, and only then the read
+began, the read must not return A's value (nor the initial 0). Voting gives exactly
+that. It does not give more: two reads that both overlap one write may see the new
+value and then the old one (a read that writes back what it returns would prevent it;
+allowed, not required).
+
+### Exercise: the voting register
+
+Nodes `0..N` are replicas (`N = replicas(ctx.nodes())`, 3 to 7 in your variant), and
+the last `CLIENTS` (3) nodes are clients. Client number c runs the `OPS` (6) operations
+`operation(c, 1..=6)`, reads and writes alternating, the first `first_op(c)` after its
+start and each next one `THINK` after the previous finished. Every request carries the
+number of the operation it serves, so that late answers to an earlier operation can be
+recognised and ignored. A client records each result with `ctx.observe`:
+`Observation::Read { value }` or `Observation::Write { value }`.
+
+What the checks look for: no read returns a value that a finished write had
+overwritten before the read began; every write is acknowledged by more than N/2
+replicas and every read quorum plus every write quorum exceeds N; within 1 s of the
+last fault every operation has finished; requests are numbered by operation, and
+results are recorded in the workload's order. The public scenarios are a calm network
+and a lossy one in which one replica crashes and recovers.
 """),
+        *exercise("register", r"""
+use distlab::catalogue::register::{first_op, operation, replicas, Op, RegisterMsg, Version, CLIENTS, INITIAL, OPS, THINK};
+use distlab::{Ctx, NodeId, Observation, Process, TimerTag};
+
+// BEGIN SOLUTION
+use std::collections::BTreeMap;
+
+use distlab::catalogue::register::MAX_DELAY;
+use distlab::ms;
+
+const NEXT_OP: TimerTag = 1; // client: time to start the next operation
+const RESEND: TimerTag = 2; // client: ask the replicas that have not answered again
+const HELD: &str = "version and value"; // replica: survives a crash
+
+/// (NR, NW) for n replicas: the smallest majority for writes, and the
+/// smallest read quorum that meets every write quorum.
+fn quorums(n: usize) -> (usize, usize) {
+    let nw = n / 2 + 1;
+    (n + 1 - nw, nw)
+}
+
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, Default)]
+enum Phase {
+    #[default]
+    Idle,
+    /// Collecting versions: a read, or the first half of a write.
+    Querying,
+    /// Storing this version: the second half of a write.
+    Storing(Version),
+}
+// END SOLUTION
+// BEGIN STARTER
+// END STARTER
+
+#[derive(Clone, Debug, Hash, Default)]
+struct Register {
+    // BEGIN SOLUTION
+    /// Replica: the newest version seen and its value.
+    version: Version,
+    value: i64,
+    /// Client: operations finished, where the current one stands, and the
+    /// answers to its current phase, by replica.
+    done: u64,
+    phase: Phase,
+    answers: BTreeMap<NodeId, (Version, i64)>,
+    // END SOLUTION
+    // BEGIN STARTER
+    // END STARTER
+}
+
+// BEGIN SOLUTION
+impl Register {
+    fn client_number(ctx: &Ctx<RegisterMsg>) -> usize {
+        ctx.me() - replicas(ctx.nodes())
+    }
+
+    /// The operation under way (numbered from 1).
+    fn current(&self, ctx: &Ctx<RegisterMsg>) -> (u64, Op) {
+        let k = self.done + 1;
+        (k, operation(Self::client_number(ctx), k))
+    }
+
+    /// Sends this phase's request to every replica that has not answered it yet.
+    fn ask_silent_replicas(&mut self, ctx: &mut Ctx<RegisterMsg>) {
+        let (op, what) = self.current(ctx);
+        let request = match (self.phase, what) {
+            (Phase::Storing(version), Op::Write(value)) => RegisterMsg::Store { op, version, value },
+            _ => RegisterMsg::Query { op },
+        };
+        for replica in (0..replicas(ctx.nodes())).filter(|r| !self.answers.contains_key(r)) {
+            ctx.send(replica, request.clone());
+        }
+        // A reply comes within two message delays, or it was lost.
+        ctx.set_timer(RESEND, 2 * MAX_DELAY + ms(1));
+    }
+
+    fn enter(&mut self, ctx: &mut Ctx<RegisterMsg>, phase: Phase) {
+        self.phase = phase;
+        self.answers.clear();
+        self.ask_silent_replicas(ctx);
+    }
+
+    fn finish(&mut self, ctx: &mut Ctx<RegisterMsg>, result: Observation) {
+        ctx.observe(result);
+        ctx.cancel_timer(RESEND);
+        self.phase = Phase::Idle;
+        self.done += 1;
+        if self.done < OPS {
+            ctx.set_timer(NEXT_OP, THINK);
+        }
+    }
+
+    fn on_answer(&mut self, ctx: &mut Ctx<RegisterMsg>, from: NodeId, msg: RegisterMsg) {
+        let (nr, nw) = quorums(replicas(ctx.nodes()));
+        let (k, what) = self.current(ctx);
+        match (msg, self.phase) {
+            (RegisterMsg::Reply { op, version, value }, Phase::Querying) if op == k => {
+                self.answers.insert(from, (version, value));
+                if self.answers.len() < nr {
+                    return;
+                }
+                let (newest, value) = self.answers.values().copied().max().expect("a quorum of answers");
+                match what {
+                    Op::Read => self.finish(ctx, Observation::Read { value }),
+                    Op::Write(_) => {
+                        let version = Version { counter: newest.counter + 1, writer: ctx.me() };
+                        self.enter(ctx, Phase::Storing(version));
+                    }
+                }
+            }
+            (RegisterMsg::Stored { op }, Phase::Storing(_)) if op == k => {
+                self.answers.insert(from, (Version::default(), INITIAL));
+                if let (true, Op::Write(value)) = (self.answers.len() >= nw, what) {
+                    self.finish(ctx, Observation::Write { value });
+                }
+            }
+            _ => {} // an answer to an earlier phase or operation
+        }
+    }
+}
+// END SOLUTION
+// BEGIN STARTER
+// END STARTER
+
+impl Process<RegisterMsg> for Register {
+    fn on_start(&mut self, ctx: &mut Ctx<RegisterMsg>) {
+        // BEGIN SOLUTION
+        if ctx.me() < replicas(ctx.nodes()) {
+            self.value = INITIAL;
+        } else if Self::client_number(ctx) < CLIENTS {
+            ctx.set_timer(NEXT_OP, first_op(Self::client_number(ctx)));
+        }
+        // END SOLUTION
+        // BEGIN STARTER
+        // let _ = (ctx, first_op(0), operation(0, 1), replicas(CLIENTS + 1), Op::Read, Version::default(), INITIAL, OPS, THINK);
+        // END STARTER
+    }
+
+    fn on_message(&mut self, ctx: &mut Ctx<RegisterMsg>, from: NodeId, msg: RegisterMsg) {
+        // BEGIN SOLUTION
+        match msg {
+            RegisterMsg::Query { op } => {
+                ctx.send(from, RegisterMsg::Reply { op, version: self.version, value: self.value });
+            }
+            RegisterMsg::Store { op, version, value } => {
+                if version > self.version {
+                    (self.version, self.value) = (version, value);
+                    ctx.persist(HELD, &(version, value));
+                }
+                ctx.send(from, RegisterMsg::Stored { op }); // stored, or held something newer
+            }
+            answer => self.on_answer(ctx, from, answer),
+        }
+        // END SOLUTION
+        // BEGIN STARTER
+        // let _ = (ctx, from, msg, Observation::Read { value: 0 });
+        // END STARTER
+    }
+
+    fn on_timer(&mut self, ctx: &mut Ctx<RegisterMsg>, timer: TimerTag) {
+        // BEGIN SOLUTION
+        match timer {
+            NEXT_OP => self.enter(ctx, Phase::Querying),
+            _ if self.phase != Phase::Idle => self.ask_silent_replicas(ctx),
+            _ => {}
+        }
+        // END SOLUTION
+        // BEGIN STARTER
+        // let _ = (ctx, timer);
+        // END STARTER
+    }
+
+    fn on_recover(&mut self, ctx: &mut Ctx<RegisterMsg>) {
+        self.on_start(ctx);
+        // BEGIN SOLUTION
+        if let Some((version, value)) = ctx.recall(HELD) {
+            (self.version, self.value) = (version, value);
+        }
+        // END SOLUTION
+        // BEGIN STARTER
+        // END STARTER
+    }
+}
+
+fn register_node(_id: NodeId) -> Box<dyn Process<RegisterMsg>> {
+    Box::new(Register::default())
+}
+"""),
+        md(r"""
+### The history of a run
+
+Each operation of your clients in one run of the lossy scenario with a crash: when it
+began (its first request) and finished (the recorded result), how many replicas had
+answered its version query and (for writes) acknowledged its store by then, and what a
+read returned. Look for reads that overlap a write: either value may come back. The
+table is read off the trace with the checks' own `Tracker`.
+"""),
+        code(r"""
+use distlab::catalogue::register::{self, Op, OpEvent, Tracker};
+use distlab::{simulate, EventKind, Fault, Step};
+
+let scenario = register::scenarios(2024).remove(1).scenario;
+let trace = simulate(&scenario, 1, register_node).expect("a valid scenario");
+let variant = register::variant(2024);
+println!("{}: N = {} replicas, {} % of messages lost", scenario.name, variant.replicas, variant.loss_percent);
+for fault in &scenario.schedule.faults {
+    match fault {
+        Fault::Crash { node, at } => println!("replica {node} crashes at {} ms", at / 1000),
+        Fault::Recover { node, at } => println!("replica {node} recovers at {} ms", at / 1000),
+        other => println!("{other:?}"),
+    }
+}
+println!("client op  kind        began  finished  queried  stored  read");
+let mut tracker = Tracker::new(scenario.nodes);
+let mut finished = 0;
+for (index, e) in trace.events.iter().enumerate() {
+    let msg = match &e.kind {
+        EventKind::Send { msg, .. } => Some(msg),
+        EventKind::Deliver { id, .. } => trace.message(*id),
+        _ => None,
+    };
+    if let Ok(Some(OpEvent::Finished(r, read))) = tracker.step(&Step { index, at: e.at, kind: &e.kind, msg }) {
+        finished += 1;
+        let kind = match r.op { Op::Read => "read".to_string(), Op::Write(v) => format!("write {v}") };
+        let stored = if r.acks.is_empty() { "-".to_string() } else { r.acks.len().to_string() };
+        let read = read.map(|v| v.to_string()).unwrap_or_default();
+        println!("{:>6} {:>2}  {kind:<9} {:>6.1} {:>9.1} {:>8} {stored:>7}  {read}",
+            r.client, r.k, r.began as f64 / 1000.0, e.at as f64 / 1000.0, r.replies.len());
+    }
+}
+println!("{finished} operations finished (times in ms)");
+""", role="demo"),
     ]
