@@ -54,17 +54,22 @@ println!("{:>7} {:>13} {:>17}   e.g.", "final x", "serializable", "not serializa
 for (x, (ok, bad, example)) in &by_value {
     println!("{x:>7} {ok:>13} {bad:>17}   {}", example.as_deref().unwrap_or("-"));
 }
+println!("{} of them serializable", schedules.iter().filter(|s| precedence_cycle(s).is_none()).count());
 """, role="demo"),
         md(r"""
 **Reading the table.** Every final value from 1 to 6 occurs, but only 1, 2 and 3 come
 from serializable schedules; **4, 5 and 6 arise only from schedules that are not
-serializable**, so they are illegal. Where do they come from? 6 needs all three
-transactions to reset x before any of them reads it, and then each adds its
-increment to what the previous one left: 0 + 1 + 2 + 3. 5 and 4 are smaller versions
-of the same accident: 5 is 2 + 3 (T3 reads what T2 wrote) and 4 is 1 + 3, with the
-remaining transaction's work wiped out by a later reset or done before both. The
-table also shows that a **legal-looking value is no proof**: many non-serializable
-schedules happen to end at 1, 2 or 3.
+serializable**, so they are illegal. 6 is 0 + 1 + 2 + 3: each transaction reads what
+another one wrote last, and the resets never undo an increment that a later read needs.
+One way is for all three resets to come first and the three read-and-add steps after
+them, one transaction at a time; the example column shows another. Likewise 5 is
+2 + 3 (T3 adds to what T2 left) and 4 is 1 + 3 (T3 adds to what T1 left), with the
+remaining transaction's work wiped out by a reset.
+
+The table also shows that a **legal value is no proof**: hundreds of non-serializable
+schedules happen to end at 1, 2 or 3. And here only the 6 serial schedules are
+serializable at all: every transaction writes x, so any two of them conflict on almost
+every pair of steps.
 
 ### Serializability by the precedence graph
 
@@ -242,6 +247,7 @@ for (what, setup, who, mode, rule) in cases {
     let got = format!("{:?}", ask(setup, who, mode));
     println!("{what:<30} rule: {rule:<8} yours: {got:<8} {}", if got == rule { "" } else { "<- differs" });
 }
+println!("(the rule column is the table above)");
 """, role="compare"),
         md(r"""
 ## Without locks: timestamps and optimism

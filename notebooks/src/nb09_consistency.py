@@ -64,7 +64,11 @@ fn fifo_consistent(h: &History) -> bool {
     })
 }
 
-let bits = |s: &str| -> [i64; 6] { std::array::from_fn(|i| (s.as_bytes()[i] - b'0') as i64) };
+/// "001110" as the six printed digits.
+fn bits(s: &str) -> [i64; 6] {
+    std::array::from_fn(|i| (s.as_bytes()[i] - b'0') as i64)
+}
+
 for s in ["001110", "000000"] {
     let h = three_process(bits(s));
     let order = witness(&h)
@@ -85,7 +89,11 @@ and must print 11. Under **FIFO consistency 000000 is legal**: each process may 
 own write at once and the others' writes late. P1 runs and prints 00; P2 runs before
 P1's write has reached it and prints 00; P3 runs before either write has reached it and
 prints 00. Each process only ever needs an order of its own view, and in each view the
-other two writes can come last.
+other two writes can come last. In fact the count above says that **every** one of the
+64 outputs is FIFO consistent: each process writes only once, so there is no order
+among one writer's writes left to respect, and each process may see each of the other
+two writes before or after its prints, as it pleases. Sequential consistency allows
+about a third of them.
 
 Here causal consistency allows exactly what FIFO allows: every process writes before it
 reads anything, so no write depends on a value read earlier; all three writes are
@@ -126,12 +134,18 @@ for mask in 0u32..16 {
     }
     println!("({n}) {:<62} killed: {}", run.join("; "), if killed.is_empty() { "nobody".into() } else { killed.join(", ") });
 }
+println!("{n} interleavings\n");
 
 // The same question to the search: which (b seen by P1, a seen by P2) can happen?
-for h in distlab::catalogue::seqcons::two_process_outputs() {
-    let seen: Vec<String> = h.processes.iter().map(|ops| ops[1].to_string()).collect();
-    println!("P1 {}, P2 {}: {}", seen[0], seen[1], if witness(&h).is_some() { "possible" } else { "impossible" });
-}
+use distlab::catalogue::seqcons::{two_process_outputs, witness};
+let answers: Vec<String> = two_process_outputs()
+    .iter()
+    .map(|h| {
+        let seen: Vec<String> = h.processes.iter().map(|ops| ops[1].to_string()).collect();
+        format!("P1 {}, P2 {}: {}", seen[0], seen[1], if witness(h).is_some() { "possible" } else { "impossible" })
+    })
+    .collect();
+println!("{}", answers.join("\n"));
 """, role="demo"),
         md(r"""
 At most one process is killed, never both: whichever test runs last comes after both
@@ -220,7 +234,7 @@ fn explains(h: &History, next: &mut Vec<usize>, memory: &mut BTreeMap<char, i64>
 """),
         code(r"""
 // Your checker next to the search, on the 64 outputs of the three-process program.
-use distlab::catalogue::seqcons::three_process_outputs;
+use distlab::catalogue::seqcons::{three_process_outputs, witness};
 
 let outputs = three_process_outputs();
 let yours = outputs.iter().filter(|h| is_sequentially_consistent(h)).count();

@@ -267,7 +267,7 @@ println!("{}", verdict.message);
 if let Some(trace) = trace {
     let title = Some("two-phase commit blocks: the coordinator crashes after both yes votes".to_owned());
     distlab::Svg(distlab::svg(&trace, &distlab::DiagramOptions { title, ..Default::default() })).evcxr_display();
-}
+};
 """, role="demo"),
         md(r"""
 ## Why a new coordinator does not help
@@ -279,22 +279,24 @@ outcome or has not voted. It cannot work in the blocked case, and the reason is
 let the coordinator and participant 1 both crash. Participant 2, the only survivor,
 cannot tell these two runs apart:
 
-- the coordinator got both votes, **committed**, told participant 1 (which committed
-  too), and its message to participant 2 was lost before both crashed;
-- participant 1 crashed before it could vote, the coordinator timed out and **aborted**,
-  and again its message to participant 2 was lost before it crashed.
+- the coordinator got both votes, **committed**, and crashed; its message to
+  participant 2 was lost, and participant 1 crashed too;
+- participant 1 crashed before it could vote, the coordinator timed out and
+  **aborted**, and again its message to participant 2 was lost before it crashed.
 
 In both, participant 2 received `Prepare`, voted yes and heard nothing more. Whatever a
-new coordinator decides from what participant 2 knows is wrong in one of the two runs
-(once participant 1 recovers with its own decision). The explorer finds both runs below
-and shows what participant 2 received in each. The textbook's shorter version of the
+new coordinator decides from what participant 2 knows contradicts, in one of the two
+runs, the decision the old coordinator wrote to stable storage, and which it will act on
+when it recovers. The explorer finds both runs (the shortest of each kind) and shows
+what participant 2 received in each.
+The textbook's shorter version of the
 argument: the new coordinator may crash too, which leaves the others exactly where they
 were.
 """),
         code(r"""
 use std::rc::Rc;
 use distlab::catalogue::twophase::TpcMsg;
-use distlab::{Decision, EventKind, Explorer, Observation, TimerPolicy, Trace};
+use distlab::{Decision, DropReason, EventKind, Explorer, Observation, TimerPolicy, Trace};
 
 /// Participant 2 is the only one up, has not decided, and no outcome is on its way to
 /// it; `outcome` is what the others decided.
@@ -308,7 +310,7 @@ fn stuck_after(outcome: Decision) -> impl Fn(&distlab::explore::StateView<'_, Tp
     }
 }
 
-let found = Explorer::with_factory(3, Rc::new(twophase_node))
+let found: distlab::Exploration<TpcMsg> = Explorer::with_factory(3, Rc::new(twophase_node))
     .crash_budget(2)
     .loss_budget(1)
     .recover(false)
@@ -319,6 +321,20 @@ let found = Explorer::with_factory(3, Rc::new(twophase_node))
     .run();
 println!("{} states explored", found.states);
 
+/// The run in words: deliveries, losses, timers, crashes, decisions.
+fn story(trace: &Trace<TpcMsg>) -> String {
+    let msg = |id| trace.message(id).map(|m| format!("{m:?}")).unwrap_or_default();
+    let steps: Vec<String> = trace.events.iter().filter_map(|e| match &e.kind {
+        EventKind::Deliver { id, from, to } => Some(format!("{to} gets {} from {from}", msg(*id))),
+        EventKind::Drop { id, to, reason: DropReason::Loss, .. } => Some(format!("{} to {to} is lost", msg(*id))),
+        EventKind::Timer { node, .. } => Some(format!("{node}'s timer fires")),
+        EventKind::Crash { node } => Some(format!("{node} crashes")),
+        EventKind::Observe { node, what: Observation::Decide(d) } => Some(format!("{node} decides {d:?}")),
+        _ => None,
+    }).collect();
+    steps.join("; ")
+}
+
 /// What node 2 received, in order.
 fn seen_by_2(trace: &Trace<TpcMsg>) -> Vec<String> {
     trace.events.iter().filter_map(|e| match &e.kind {
@@ -328,10 +344,13 @@ fn seen_by_2(trace: &Trace<TpcMsg>) -> Vec<String> {
 }
 for goal in &found.goals {
     match &goal.witness {
-        Some(trace) => println!("{:<17} participant 2 received: {}", goal.name, seen_by_2(trace).join(", ")),
-        None => println!("{:<17} not reached", goal.name),
+        Some(trace) => {
+            println!("{}: {}", goal.name, story(trace));
+            println!("    participant 2 received only: {}\n", seen_by_2(trace).join(", "));
+        }
+        None => println!("{}: not reached", goal.name),
     }
-}
+};
 """, role="demo"),
         md(r"""
 ## Three-phase commit
