@@ -288,10 +288,8 @@ In both, participant 2 received `Prepare`, voted yes and heard nothing more. Wha
 new coordinator decides from what participant 2 knows contradicts, in one of the two
 runs, the decision the old coordinator wrote to stable storage, and which it will act on
 when it recovers. The explorer finds both runs (the shortest of each kind) and shows
-what participant 2 received in each.
-The textbook's shorter version of the
-argument: the new coordinator may crash too, which leaves the others exactly where they
-were.
+what participant 2 received in each. (The textbook's shorter version of the argument:
+the new coordinator may crash too, which leaves the others exactly where they were.)
 """),
         code(r"""
 use std::rc::Rc;
