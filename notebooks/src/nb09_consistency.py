@@ -166,11 +166,7 @@ three-process program, the four outcomes of the two-process one, and histories
 generated for your seed.
 """),
         *exercise("seqcons", r"""
-// BEGIN SOLUTION
 use std::collections::{BTreeMap, BTreeSet};
-// END SOLUTION
-// BEGIN STARTER
-// END STARTER
 
 use distlab::catalogue::seqcons::{History, Op};
 

@@ -66,11 +66,7 @@ against you. Finally the explorer searches a small system (coordinator and two
 participants, one crash) for the shortest run that blocks.
 """),
         *exercise("twophase", r"""
-// BEGIN SOLUTION
 use std::collections::BTreeSet;
-// END SOLUTION
-// BEGIN STARTER
-// END STARTER
 
 use distlab::catalogue::twophase::{votes_yes, TpcMsg};
 use distlab::{Ctx, Decision, NodeId, Observation, Process, TimerTag};
