@@ -350,14 +350,14 @@ for goal in &found.goals {
 ## Three-phase commit
 
 Three-phase commit removes the blocking case when crashes are the only failures (no
-lost messages, no partitions). It adds a phase between the votes and the commit: when
-all votes are yes, the coordinator first sends **PreCommit** and waits for every
-participant to acknowledge it, and only then sends **Commit**. The states are arranged
-so that
+lost messages, no partitions) and some process stays up. It adds a phase between the
+votes and the commit: when all votes are yes, the coordinator first sends **PreCommit**
+and waits for every participant to acknowledge it, and only then sends **Commit**. The
+states are arranged so that
 
-- no process can be in a state from which it may still abort while another process has
-  already committed, and
-- no process is in a state where it cannot decide while another is already committed.
+- no state leads directly to both commit and abort, and
+- a process reaches commit only from PreCommit, and the coordinator sends Commit only
+  once every participant is in PreCommit.
 
 So a group of survivors can always decide among themselves: if any of them has seen
 PreCommit, everyone voted yes and nobody aborted, so they can commit; if none of them
