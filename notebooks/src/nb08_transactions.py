@@ -340,14 +340,17 @@ fn optimistic(txns: &[Vec<Step>; 2], order: &[usize]) -> [bool; 2] {
     alive
 }
 
+/// A scheme: which of the two transactions commit, for one interleaving.
+type Scheme = dyn Fn(&[Vec<Step>; 2], &[usize]) -> [bool; 2];
+
 for (name, txns) in [
     ("T1: W(x) c    T2: R(x) c", [vec![W('x'), C], vec![R('x'), C]]),
     ("T1: R(y) W(x) c    T2: R(x) c", [vec![R('y'), W('x'), C], vec![R('x'), C]]),
 ] {
     let txns = &txns;
     let all = orders(txns[0].len(), txns[1].len());
-    let both = |f: &dyn Fn(&[Vec<Step>; 2], &[usize]) -> [bool; 2]| all.iter().filter(|o| f(txns, o) == [true; 2]).count();
-    let only = |f: &dyn Fn(&[Vec<Step>; 2], &[usize]) -> [bool; 2], g: &dyn Fn(&[Vec<Step>; 2], &[usize]) -> [bool; 2]| {
+    let both = |f: &Scheme| all.iter().filter(|o| f(txns, o) == [true; 2]).count();
+    let only = |f: &Scheme, g: &Scheme| {
         let o = all.iter().find(|o| f(txns, o) == [true; 2] && g(txns, o) != [true; 2]);
         o.map(|o| {
             let mut at = [0; 2];

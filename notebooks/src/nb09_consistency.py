@@ -132,7 +132,8 @@ for mask in 0u32..16 {
         run.push(program[p][next[p]]);
         next[p] += 1;
     }
-    println!("({n}) {:<62} killed: {}", run.join("; "), if killed.is_empty() { "nobody".into() } else { killed.join(", ") });
+    let killed = if killed.is_empty() { "nobody".into() } else { killed.join(", ") };
+    println!("({n}) {:<62} killed: {killed}", run.join("; "));
 }
 println!("{n} interleavings\n");
 
@@ -187,7 +188,12 @@ type State = (Vec<usize>, BTreeMap<char, i64>);
 
 /// Can the remaining operations (process p from `next[p]` on) be interleaved so that
 /// every read sees the latest write, starting from `memory`?
-fn explains(h: &History, next: &mut Vec<usize>, memory: &mut BTreeMap<char, i64>, dead_ends: &mut BTreeSet<State>) -> bool {
+fn explains(
+    h: &History,
+    next: &mut Vec<usize>,
+    memory: &mut BTreeMap<char, i64>,
+    dead_ends: &mut BTreeSet<State>,
+) -> bool {
     if next.iter().zip(&h.processes).all(|(&k, ops)| k == ops.len()) {
         return true;
     }
