@@ -263,7 +263,8 @@ timestamp. Whatever is not aborted runs exactly as if the transactions had run s
 **in timestamp order**: the scheme guarantees serializability, and the price is aborts
 instead of waits. A refinement: if T1's write of x may go ahead because the only other
 write to x, by T2, has an *older* timestamp, the scheduler can still hold T1's write
-until T2 commits. If T2 then aborts, nobody has seen its value, and no abort cascades.
+until T2 commits. If T2 then aborts, its write is undone before T1's goes in, and T1 is
+not caught up in T2's rollback (no cascading abort).
 
 **Optimistic concurrency control.** Transactions run freely, buffer their writes and
 remember what they read. At commit the transaction is validated: if a transaction that

@@ -86,9 +86,9 @@ println!("of the 64 outputs: {sc} sequentially consistent, {fifo} FIFO consisten
 P3 (it prints 10), then P2 (11); the search finds an order like it. **000000 is not**:
 in any single interleaving one of the three prints comes last, after all three writes,
 and must print 11. Under **FIFO consistency 000000 is legal**: each process may see its
-own write at once and the others' writes late. P1 runs and prints 00; P2 runs before
-P1's write has reached it and prints 00; P3 runs before either write has reached it and
-prints 00. Each process only ever needs an order of its own view, and in each view the
+own write at once and the others' writes late. Picture the processes running one after
+the other, with every write still on its way to the other two: each finds the two other
+variables at 0. Each process only ever needs an order of its own view, and in each view the
 other two writes can come last. In fact the count above says that **every** one of the
 64 outputs is FIFO consistent: each process writes only once, so there is no order
 among one writer's writes left to respect, and each process may see each of the other

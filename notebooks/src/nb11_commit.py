@@ -362,9 +362,8 @@ states are arranged so that
 So a group of survivors can always decide among themselves: if any of them has seen
 PreCommit, everyone voted yes and nobody aborted, so they can commit; if none of them
 has, nobody can have committed yet, so they can abort. Note that this is **not** a
-majority vote: the survivors decide by the states they find, and a process that
-recovers later moves to a state that agrees with what the others decided, whether it
-could have voted or not.
+majority vote: the survivors decide by the states they find, not by counting, and a
+process that was down meanwhile adopts their decision when it comes back.
 
 ### Answers (instructor notes)
 
