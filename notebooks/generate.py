@@ -44,6 +44,9 @@ EXERCISES = {
     "tokenring": ("distlab::catalogue::tokenring::check", "Box::new(tokenring_node)"),
     "quorums": ("distlab::catalogue::quorum::check", "&legal_quorums"),
     "register": ("distlab::catalogue::register::check", "Box::new(register_node)"),
+    "locks": ("distlab::catalogue::locks::check", "&lock_manager"),
+    "seqcons": ("distlab::catalogue::seqcons::check", "&is_sequentially_consistent"),
+    "twophase": ("distlab::catalogue::twophase::check", "Box::new(twophase_node)"),
 }
 
 # The seed of the direct checks: a fixed one, so the notebook's output is

@@ -1,0 +1,247 @@
+from generate import code, exercise, md
+
+STEM = "09-consistency"
+
+
+def cells():
+    return [
+        md(r"""
+# 9. Consistency models
+
+When data is replicated or cached, different processes can see writes in different
+orders. A **consistency model** is a contract between the data store and the programs
+that use it: it says which results of reads are allowed. Programs that keep to the
+contract get the results they expect; a weaker model lets the store answer faster, and
+in exchange the program must tolerate more.
+
+We write a run down as a **history**: for each process, its reads and writes in its
+own order. `W(x)1` stores 1 in x, `R(y)0` reads 0 from y, and every variable starts
+at 0.
+
+- **Sequential consistency.** There is one interleaving of *all* operations that keeps
+  each process's own order, in which every read returns the latest write to its
+  variable before it. All processes see the same order of all writes; what that order
+  is, and how it relates to real time, is left open.
+- **Causal consistency.** Only writes that may be causally related (one process read a
+  value and then wrote something) must be seen in the same order by everyone;
+  concurrent writes may appear in different orders at different processes.
+- **FIFO (PRAM) consistency.** Only the writes of *one* process must be seen by everyone
+  in the order that process issued them. Each process may merge the different writers'
+  streams in its own way.
+
+Each model allows everything the one above it allows, and more.
+
+## The three-process program
+
+Each process sets its own variable, then prints the other two:
+
+| P1 | P2 | P3 |
+|---|---|---|
+| x = 1 | y = 1 | z = 1 |
+| print(y, z) | print(x, z) | print(x, y) |
+
+The output is the six printed digits, P1's two, then P2's, then P3's. Of the 64
+strings of six bits, which can a sequentially consistent memory print? Is 001110
+possible? Is 000000? And what if the memory is only FIFO consistent? The checker you
+write in the exercise below answers all of these; first, a smaller program by hand.
+"""),
+        md(r"""
+## The two-process program
+
+| P1 | P2 |
+|---|---|
+| a = 1 | b = 1 |
+| if (b == 0) kill(P2) | if (a == 0) kill(P1) |
+
+Under sequential consistency the four statements run in some interleaving that keeps
+each process's own order: choose the 2 positions of P1's statements among 4, so there
+are C(4, 2) = 6. Here they all are, with what each test sees:
+"""),
+        code(r"""
+let program = [["a = 1", "if (b == 0) kill(P2)"], ["b = 1", "if (a == 0) kill(P1)"]];
+let mut n = 0;
+for mask in 0u32..16 {
+    // Bit k (from the left) set: the k-th statement run is P2's.
+    if mask.count_ones() != 2 { continue; }
+    n += 1;
+    let (mut a, mut b) = (0, 0);
+    let mut next = [0, 0];
+    let mut run = Vec::new();
+    let mut killed = Vec::new();
+    for k in 0..4 {
+        let p = ((mask >> (3 - k)) & 1) as usize;
+        match (p, next[p]) {
+            (0, 0) => a = 1,
+            (1, 0) => b = 1,
+            (0, _) => if b == 0 { killed.push("P2") },
+            _ => if a == 0 { killed.push("P1") },
+        }
+        run.push(program[p][next[p]]);
+        next[p] += 1;
+    }
+    let killed = if killed.is_empty() { "nobody".into() } else { killed.join(", ") };
+    println!("({n}) {:<62} killed: {killed}", run.join("; "));
+}
+println!("{n} interleavings");
+
+""", role="demo"),
+        md(r"""
+At most one process is killed, never both: whichever test runs last comes after both
+assignments. (On a memory that is only FIFO consistent both could be killed: each
+process may see its own assignment at once and the other one late.)
+
+### Exercise: is this history sequentially consistent?
+
+Write the search yourself. A depth-first search over interleavings works: at each
+step, any process whose next operation is possible may go (a write always is; a read
+only if it returns what memory holds). The catch is speed: the number of interleavings
+grows very fast, but many of them reach the same **state**, the same progress of every
+process with the same memory. Remember the states that led nowhere and never try them
+twice.
+
+The checks compare your answers with an exhaustive search on all 64 outputs of the
+three-process program, the four outcomes of the two-process one, and histories
+generated for your seed. After the exercise, your checker answers the questions about
+the three-process program.
+"""),
+        *exercise("seqcons", r"""
+use std::collections::{BTreeMap, BTreeSet};
+
+use distlab::catalogue::seqcons::{History, Op};
+
+fn is_sequentially_consistent(history: &History) -> bool {
+    // BEGIN SOLUTION
+    let mut next = vec![0; history.processes.len()];
+    explains(history, &mut next, &mut BTreeMap::new(), &mut BTreeSet::new())
+    // END SOLUTION
+    // BEGIN STARTER
+    // let _ = (history, Op::Read('x', 0));
+    // true
+    // END STARTER
+}
+
+// BEGIN SOLUTION
+/// (next operation of every process, memory): a state of the search.
+type State = (Vec<usize>, BTreeMap<char, i64>);
+
+/// Can the remaining operations (process p from `next[p]` on) be interleaved so that
+/// every read sees the latest write, starting from `memory`?
+fn explains(
+    h: &History,
+    next: &mut Vec<usize>,
+    memory: &mut BTreeMap<char, i64>,
+    dead_ends: &mut BTreeSet<State>,
+) -> bool {
+    if next.iter().zip(&h.processes).all(|(&k, ops)| k == ops.len()) {
+        return true;
+    }
+    if dead_ends.contains(&(next.clone(), memory.clone())) {
+        return false;
+    }
+    for p in 0..h.processes.len() {
+        let Some(&op) = h.processes[p].get(next[p]) else { continue };
+        let mut undo = None;
+        match op {
+            Op::Read(x, v) => {
+                if memory.get(&x).copied().unwrap_or(0) != v {
+                    continue; // this read cannot come next
+                }
+            }
+            Op::Write(x, v) => undo = Some((x, memory.insert(x, v))),
+        }
+        next[p] += 1;
+        let found = explains(h, next, memory, dead_ends);
+        next[p] -= 1;
+        match undo {
+            Some((x, Some(old))) => {
+                memory.insert(x, old);
+            }
+            Some((x, None)) => {
+                memory.remove(&x);
+            }
+            None => {}
+        }
+        if found {
+            return true;
+        }
+    }
+    dead_ends.insert((next.clone(), memory.clone()));
+    false
+}
+// END SOLUTION
+// BEGIN STARTER
+// END STARTER
+"""),
+        md(r"""
+## The three-process program, answered by your checker
+
+With a checker for sequential consistency, FIFO consistency comes almost free: each
+process needs an interleaving of its **own** operations with the **writes** of the
+others (their reads are none of its business), keeping every process's order. That is
+one sequential-consistency question per process, on that process's view.
+"""),
+        code(r"""
+use distlab::catalogue::seqcons::{three_process, two_process_outputs, History, Op};
+
+/// FIFO consistency: every process's own view (its operations, everybody's writes)
+/// can be explained by one interleaving; program order keeps each writer's writes in
+/// the order it issued them.
+fn fifo_consistent(h: &History) -> bool {
+    (0..h.processes.len()).all(|me| {
+        let view = History {
+            processes: h.processes.iter().enumerate()
+                .map(|(p, ops)| ops.iter().copied().filter(|op| p == me || matches!(op, Op::Write(..))).collect())
+                .collect(),
+        };
+        is_sequentially_consistent(&view)
+    })
+}
+
+/// "001110" as the six printed digits.
+fn bits(s: &str) -> [i64; 6] {
+    std::array::from_fn(|i| (s.as_bytes()[i] - b'0') as i64)
+}
+
+fn yes_no(legal: bool) -> &'static str {
+    if legal { "legal" } else { "not legal" }
+}
+
+for s in ["001110", "000000"] {
+    let h = three_process(bits(s));
+    println!("{s}: sequential: {:<9}  FIFO: {}", yes_no(is_sequentially_consistent(&h)), yes_no(fifo_consistent(&h)));
+}
+let all: Vec<String> = (0..64).map(|k| format!("{k:06b}")).collect();
+let sc = all.iter().filter(|s| is_sequentially_consistent(&three_process(bits(s)))).count();
+let fifo = all.iter().filter(|s| fifo_consistent(&three_process(bits(s)))).count();
+println!("of the 64 outputs: {sc} sequentially consistent, {fifo} FIFO consistent");
+let both_zero = two_process_outputs().remove(0);
+println!("two-process program, both tests see 0 ({both_zero}): {}", yes_no(is_sequentially_consistent(&both_zero)));
+""", role="demo"),
+        md(r"""
+**001110 is legal** under sequential consistency: run P1 to the end (it prints 00), then
+P3 (it prints 10), then P2 (11). **000000 is not**: in any single interleaving one of
+the three prints comes last, after all three writes, and must print 11. Under **FIFO
+consistency 000000 is legal**: each process may see its own write at once and the
+others' writes late. Picture the processes running one after the other, with every
+write still on its way to the other two: each finds the two other variables at 0. Each
+process only ever needs an order of its own view, and in each view the other two
+writes can come last. In fact the count above says that **every** one of the
+64 outputs is FIFO consistent: each process writes only once, so there is no order
+among one writer's writes left to respect, and each process may see each of the other
+two writes before or after its prints, as it pleases. Sequential consistency allows
+about a third of them.
+
+Here causal consistency allows exactly what FIFO allows: every process writes before it
+reads anything, so no write depends on a value read earlier; all three writes are
+concurrent, and causality imposes no common order on them.
+
+"""),
+        md(r"""
+### Answers (instructor notes)
+
+- 001110 under sequential consistency: legal (P1, then P3, then P2).
+- 000000 under FIFO consistency: legal (each process sees the other writes late);
+  under sequential consistency it is not (the last print follows all three writes).
+- The six interleavings of the two-process program: C(4, 2); none kills both.
+""", tags=["solution"]),
+    ]

@@ -1,0 +1,378 @@
+from generate import code, exercise, md
+
+STEM = "11-commit"
+
+
+def cells():
+    return [
+        md(r"""
+# 11. Fault tolerance and commit
+
+Processes crash and messages get lost. This notebook looks at two promises a group of
+processes can make despite that: that **a message sent to the group reaches every
+member** (reliable multicast), and that **a distributed transaction ends the same way
+everywhere** (atomic commit).
+
+## Reliable multicast
+
+Over a network that loses messages, a multicast is made reliable by numbering the
+messages and retransmitting what is missing. Receivers either acknowledge every message
+(positive feedback) or report only the gaps they notice in the sequence numbers
+(negative feedback, which scales better: the sender does not drown in acknowledgements
+from a large group). Either way somebody must still have the message to send it again.
+That does not have to be the communication layer: when the application can regenerate
+the data (a file that is still on disk, a page that can be re-read), the layer may drop
+its copy as soon as it has sent it.
+
+Reliability is about *whether* a message arrives. *In which order* messages arrive is
+a separate promise (notebook 5), and some applications need none: fragments of an image
+that each carry their own coordinates, or the numbered pages of a book, can be put in
+place in whatever order they come.
+
+## Two-phase commit
+
+A transaction that touched several machines must commit on all of them or on none.
+One process, the **coordinator**, runs the protocol; the others are **participants**.
+
+1. **Voting phase.** The coordinator sends `Prepare` to every participant. A participant
+   that can commit writes its yes vote to stable storage and answers `Vote(yes)`; one
+   that cannot answers `Vote(no)` and may abort at once.
+2. **Decision phase.** If every vote is yes, the coordinator decides commit; if any vote
+   is no, or a vote does not arrive in time, it decides abort. It writes the decision to
+   stable storage, then sends it to everyone. A participant applies the decision it
+   receives.
+
+The write to stable storage **before** each message is what makes crashes survivable:
+a recovering node reads back what it promised and acts on it.
+
+The weak spot is the participant that has voted yes. It has given up its right to
+abort on its own (the coordinator may already have decided commit), and it cannot
+commit on its own either (someone else may have voted no). So it waits for the outcome.
+If the coordinator crashes then, the participant can ask the others: if any of them has
+the decision, or has not voted yet (and so can safely abort), the question is settled.
+But if **every live participant has voted yes and none knows the decision**, nobody can
+move: the protocol **blocks** until the coordinator comes back.
+
+### Exercise: two-phase commit
+
+One node type plays both roles: the coordinator when its id is 0, a participant
+otherwise. Participant p votes `votes_yes(p, n)`. The checks run it with crashes of
+participants and of the coordinator, and judge three things: **atomicity** (no two
+nodes decide differently; commit only when every participant voted yes),
+**validity** (votes as told; everyone yes and nothing fails gives commit) and
+**termination** (every live node decides within 250 ms of the last fault) unless the
+run is blocked in the sense above: that case is reported as "blocked" and does not count
+against you. Finally the explorer searches a small system (coordinator and two
+participants, one crash) for the shortest run that blocks.
+"""),
+        *exercise("twophase", r"""
+use std::collections::BTreeSet;
+
+use distlab::catalogue::twophase::{votes_yes, TpcMsg};
+use distlab::{Ctx, Decision, NodeId, Observation, Process, TimerTag};
+
+// BEGIN SOLUTION
+/// Coordinator: how long to wait for the votes (messages take 1 to 5 ms).
+const VOTES_DUE: TimerTag = 1;
+/// Participant: ask around for the outcome again.
+const ASK_AGAIN: TimerTag = 2;
+const VOTE_WAIT: distlab::Time = distlab::ms(20);
+const ASK_EVERY: distlab::Time = distlab::ms(15);
+
+fn outcome(d: Decision) -> TpcMsg {
+    match d {
+        Decision::Commit => TpcMsg::Commit,
+        Decision::Abort => TpcMsg::Abort,
+    }
+}
+// END SOLUTION
+// BEGIN STARTER
+// END STARTER
+
+#[derive(Clone, Debug, Hash, Default)]
+struct TwoPhase {
+    // BEGIN SOLUTION
+    /// Coordinator: the participants that voted yes.
+    yes: BTreeSet<NodeId>,
+    /// Participant: my vote, once cast.
+    vote: Option<bool>,
+    /// Either role: the outcome, once known.
+    decision: Option<Decision>,
+    // END SOLUTION
+    // BEGIN STARTER
+    // END STARTER
+}
+
+// BEGIN SOLUTION
+impl TwoPhase {
+    fn is_coordinator(ctx: &Ctx<TpcMsg>) -> bool {
+        ctx.me() == 0
+    }
+
+    /// Takes decision `d` (once): stable storage first, then the world hears of it.
+    fn decide(&mut self, ctx: &mut Ctx<TpcMsg>, d: Decision) {
+        if self.decision.is_some() {
+            return;
+        }
+        self.decision = Some(d);
+        ctx.persist("decision", &d);
+        ctx.observe(Observation::Decide(d));
+        if Self::is_coordinator(ctx) {
+            ctx.cancel_timer(VOTES_DUE);
+            ctx.broadcast(outcome(d));
+        } else {
+            ctx.cancel_timer(ASK_AGAIN);
+        }
+    }
+
+    fn participant_gets(&mut self, ctx: &mut Ctx<TpcMsg>, from: NodeId, msg: TpcMsg) {
+        match msg {
+            TpcMsg::Prepare => {
+                // A repeated Prepare gets the same vote; after aborting on my own, only no.
+                let yes = self.vote.unwrap_or(self.decision.is_none() && votes_yes(ctx.me(), ctx.nodes()));
+                self.vote = Some(yes);
+                ctx.persist("vote", &yes); // before the vote leaves
+                ctx.send(0, TpcMsg::Vote(yes));
+                if yes {
+                    ctx.set_timer(ASK_AGAIN, ASK_EVERY);
+                } else {
+                    self.decide(ctx, Decision::Abort);
+                }
+            }
+            TpcMsg::Commit => self.decide(ctx, Decision::Commit),
+            TpcMsg::Abort => self.decide(ctx, Decision::Abort),
+            TpcMsg::Ask => {
+                if self.vote.is_none() {
+                    // Not voted yet: I can still refuse, so the outcome is abort.
+                    self.decide(ctx, Decision::Abort);
+                }
+                if let Some(d) = self.decision {
+                    ctx.send(from, outcome(d));
+                }
+            }
+            TpcMsg::Vote(_) => {}
+        }
+    }
+
+    fn coordinator_gets(&mut self, ctx: &mut Ctx<TpcMsg>, from: NodeId, msg: TpcMsg) {
+        match msg {
+            TpcMsg::Vote(true) => {
+                self.yes.insert(from);
+                if self.yes.len() == ctx.nodes() - 1 {
+                    self.decide(ctx, Decision::Commit);
+                }
+            }
+            TpcMsg::Vote(false) => self.decide(ctx, Decision::Abort),
+            TpcMsg::Ask => {
+                if let Some(d) = self.decision {
+                    ctx.send(from, outcome(d));
+                }
+            }
+            _ => {}
+        }
+    }
+}
+// END SOLUTION
+// BEGIN STARTER
+// END STARTER
+
+impl Process<TpcMsg> for TwoPhase {
+    fn on_start(&mut self, ctx: &mut Ctx<TpcMsg>) {
+        // BEGIN SOLUTION
+        if Self::is_coordinator(ctx) {
+            ctx.broadcast(TpcMsg::Prepare);
+            ctx.set_timer(VOTES_DUE, VOTE_WAIT);
+        }
+        // END SOLUTION
+        // BEGIN STARTER
+        // let _ = (ctx, votes_yes(1, 3), Observation::Decide(Decision::Commit));
+        // END STARTER
+    }
+
+    fn on_message(&mut self, ctx: &mut Ctx<TpcMsg>, from: NodeId, msg: TpcMsg) {
+        // BEGIN SOLUTION
+        if Self::is_coordinator(ctx) {
+            self.coordinator_gets(ctx, from, msg);
+        } else {
+            self.participant_gets(ctx, from, msg);
+        }
+        // END SOLUTION
+        // BEGIN STARTER
+        // let _ = (ctx, from, msg);
+        // END STARTER
+    }
+
+    fn on_timer(&mut self, ctx: &mut Ctx<TpcMsg>, timer: TimerTag) {
+        // BEGIN SOLUTION
+        match timer {
+            // A vote is missing: a missing vote counts as no.
+            VOTES_DUE => self.decide(ctx, Decision::Abort),
+            _ if self.decision.is_none() => {
+                ctx.broadcast(TpcMsg::Ask);
+                ctx.set_timer(ASK_AGAIN, ASK_EVERY);
+            }
+            _ => {}
+        }
+        // END SOLUTION
+        // BEGIN STARTER
+        // let _ = (ctx, timer);
+        // END STARTER
+    }
+
+    fn on_recover(&mut self, ctx: &mut Ctx<TpcMsg>) {
+        // BEGIN SOLUTION
+        self.decision = ctx.recall("decision");
+        self.vote = ctx.recall("vote");
+        match (self.decision, self.vote) {
+            // A decision stands; the coordinator tells everyone again.
+            (Some(d), _) => {
+                if Self::is_coordinator(ctx) {
+                    ctx.broadcast(outcome(d));
+                }
+            }
+            // Voted yes, outcome unknown: only asking can help.
+            (None, Some(true)) => self.on_timer(ctx, ASK_AGAIN),
+            // A coordinator without a decision, or a participant without a yes: abort.
+            (None, _) => self.decide(ctx, Decision::Abort),
+        }
+        // END SOLUTION
+        // BEGIN STARTER
+        // let _ = ctx;
+        // END STARTER
+    }
+}
+
+fn twophase_node(_id: NodeId) -> Box<dyn Process<TpcMsg>> {
+    Box::new(TwoPhase::default())
+}
+"""),
+        md(r"""
+## The blocking run, found by the explorer
+
+The last row of the check comes from the explorer, which tries every order of message
+deliveries, timer firings and one crash in a system of a coordinator and two
+participants that both vote yes. Here is the shortest run it finds in which the
+coordinator dies holding the only copy of the outcome:
+"""),
+        code(r"""
+use std::rc::Rc;
+use distlab::catalogue::twophase::explore_blocking;
+
+let (verdict, trace) = explore_blocking(Rc::new(twophase_node));
+println!("{}", verdict.message);
+if let Some(trace) = trace {
+    let title = Some("two-phase commit blocks: the coordinator crashes after both yes votes".to_owned());
+    distlab::Svg(distlab::svg(&trace, &distlab::DiagramOptions { title, ..Default::default() })).evcxr_display();
+};
+""", role="demo"),
+        md(r"""
+## Why a new coordinator does not help
+
+An obvious repair: when the coordinator is gone, the participants elect a new one from
+among themselves, and it finishes the job. It works whenever some survivor knows the
+outcome or has not voted. It cannot work in the blocked case, and the reason is
+**indistinguishability**. Take a coordinator and two participants that vote yes, and
+let the coordinator and participant 1 both crash. Participant 2, the only survivor,
+cannot tell these two runs apart:
+
+- the coordinator got both votes, **committed**, and crashed; its message to
+  participant 2 was lost, and participant 1 crashed too;
+- participant 1 crashed before it could vote, the coordinator timed out and
+  **aborted**, and again its message to participant 2 was lost before it crashed.
+
+In both, participant 2 received `Prepare`, voted yes and heard nothing more. Whatever a
+new coordinator decides from what participant 2 knows contradicts, in one of the two
+runs, the decision the old coordinator wrote to stable storage, and which it will act on
+when it recovers. The explorer finds both runs (the shortest of each kind) and shows
+what participant 2 received in each. (The textbook's shorter version of the argument:
+the new coordinator may crash too, which leaves the others exactly where they were.)
+"""),
+        code(r"""
+use std::rc::Rc;
+use distlab::catalogue::twophase::TpcMsg;
+use distlab::{Decision, DropReason, EventKind, Explorer, Observation, TimerPolicy, Trace};
+
+/// Participant 2 is the only one up, has not decided, and no outcome is on its way to
+/// it; `outcome` is what the others decided.
+fn stuck_after(outcome: Decision) -> impl Fn(&distlab::explore::StateView<'_, TpcMsg>) -> bool {
+    move |s| {
+        !s.world().is_up(0)
+            && !s.world().is_up(1)
+            && !s.observed().iter().any(|(n, o)| *n == 2 && matches!(o, Observation::Decide(_)))
+            && s.observed().iter().any(|(n, o)| *n != 2 && *o == Observation::Decide(outcome))
+            && !s.in_flight().any(|(_, to, m)| to == 2 && matches!(m, TpcMsg::Commit | TpcMsg::Abort))
+    }
+}
+
+let found: distlab::Exploration<TpcMsg> = Explorer::with_factory(3, Rc::new(twophase_node))
+    .crash_budget(2)
+    .loss_budget(1)
+    .recover(false)
+    .timers(TimerPolicy::WhenIdle)
+    .goal("others committed", stuck_after(Decision::Commit))
+    .goal("others aborted", stuck_after(Decision::Abort))
+    .max_states(200_000)
+    .run();
+println!("{} states explored", found.states);
+
+/// The run in words: deliveries, losses, timers, crashes, decisions.
+fn story(trace: &Trace<TpcMsg>) -> String {
+    let msg = |id| trace.message(id).map(|m| format!("{m:?}")).unwrap_or_default();
+    let steps: Vec<String> = trace.events.iter().filter_map(|e| match &e.kind {
+        EventKind::Deliver { id, from, to } => Some(format!("{to} gets {} from {from}", msg(*id))),
+        EventKind::Drop { id, to, reason: DropReason::Loss, .. } => Some(format!("{} to {to} is lost", msg(*id))),
+        EventKind::Timer { node, .. } => Some(format!("{node}'s timer fires")),
+        EventKind::Crash { node } => Some(format!("{node} crashes")),
+        EventKind::Observe { node, what: Observation::Decide(d) } => Some(format!("{node} decides {d:?}")),
+        _ => None,
+    }).collect();
+    steps.join("; ")
+}
+
+/// What node 2 received, in order.
+fn seen_by_2(trace: &Trace<TpcMsg>) -> Vec<String> {
+    trace.events.iter().filter_map(|e| match &e.kind {
+        EventKind::Deliver { from, to: 2, id } => Some(format!("{:?} from node {from}", trace.message(*id)?)),
+        _ => None,
+    }).collect()
+}
+for goal in &found.goals {
+    match &goal.witness {
+        Some(trace) => {
+            println!("{}: {}", goal.name, story(trace));
+            println!("    participant 2 received only: {}\n", seen_by_2(trace).join(", "));
+        }
+        None => println!("{}: not reached", goal.name),
+    }
+};
+""", role="demo"),
+        md(r"""
+## Three-phase commit
+
+Three-phase commit removes the blocking case when crashes are the only failures (no
+lost messages, no partitions) and some process stays up. It adds a phase between the
+votes and the commit: when all votes are yes, the coordinator first sends **PreCommit**
+and waits for every participant to acknowledge it, and only then sends **Commit**. The
+states are arranged so that
+
+- no state leads directly to both commit and abort, and
+- a process reaches commit only from PreCommit, and the coordinator sends Commit only
+  once every participant is in PreCommit.
+
+So a group of survivors can always decide among themselves: if any of them has seen
+PreCommit, everyone voted yes and nobody aborted, so they can commit; if none of them
+has, nobody can have committed yet, so they can abort. Note that this is **not** a
+majority vote: the survivors decide by the states they find, not by counting, and a
+process that was down meanwhile adopts their decision when it comes back.
+
+### Answers (instructor notes)
+
+- 2PC blocks when the coordinator is down and every live participant voted yes without
+  knowing the outcome. A new coordinator cannot decide: committed and aborted runs look
+  the same to the survivors (the demo shows two). The source's answer: the new
+  coordinator may crash as well, and the rest are back where they started.
+- 3PC is not majority voting: recovering processes move to a state consistent with the
+  others' decision.
+- Reliable multicast: the layer need not keep a copy if the application can resend.
+""", tags=["solution"]),
+    ]
