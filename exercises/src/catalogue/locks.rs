@@ -66,9 +66,10 @@ pub const FAIR: &str = "waiters granted in order, none lost";
 pub const SERIALIZABLE: &str = "the three transactions run serializably";
 pub const HIDDEN: &str = "longer sequences";
 
-/// The rules, as the reference state of one lock manager.
+/// The rules, as the reference state of one lock manager. Crate-private:
+/// a student who could call it would not need to write one.
 #[derive(Clone, Debug, Default)]
-pub struct Model {
+pub(crate) struct Model {
     holders: BTreeMap<Item, BTreeMap<Txn, Mode>>,
     queues: BTreeMap<Item, VecDeque<(Txn, Mode)>>,
 }

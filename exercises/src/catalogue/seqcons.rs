@@ -60,7 +60,7 @@ pub type Solution<'a> = &'a dyn Fn(&History) -> bool;
 
 /// One interleaving that explains every read, as (process index, op), if
 /// there is one: the reference verdict with its evidence.
-pub fn witness(history: &History) -> Option<Vec<(usize, Op)>> {
+pub(crate) fn witness(history: &History) -> Option<Vec<(usize, Op)>> {
     let mut tried = BTreeSet::new();
     let mut at = vec![0; history.processes.len()];
     let mut memory = Vec::new();
@@ -115,7 +115,7 @@ fn search(
     false
 }
 
-pub fn reference_verdict(history: &History) -> bool {
+pub(crate) fn reference_verdict(history: &History) -> bool {
     witness(history).is_some()
 }
 
@@ -378,5 +378,10 @@ pub mod reference {
 
     pub fn is_sequentially_consistent(history: &History) -> bool {
         super::reference_verdict(history)
+    }
+
+    /// The interleaving behind a "yes", as (process index, op).
+    pub fn witness(history: &History) -> Option<Vec<(usize, super::Op)>> {
+        super::witness(history)
     }
 }
