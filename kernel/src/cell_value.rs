@@ -12,7 +12,10 @@
 //! evcxr keeps items by name, and an `impl` right after an item goes with
 //! it; redefining the trait without methods and without the `impl` takes
 //! the shortcut away. That is what happens when the student changes evcxr's
-//! value format (`:fmt`, `:types`), which the trait would otherwise ignore.
+//! value format (`:fmt`, `:types`), which the trait would otherwise ignore,
+//! and when the student adds a crate with `:dep`: such a crate may bring its
+//! own `evcxr_display` trait (image crates do), and two traits offering the
+//! method would make the call ambiguous.
 
 const DEBUG_ITEMS: &str = r#"trait DistlabCellValue { fn evcxr_display(&self); }
 impl<T: std::fmt::Debug + ?Sized> DistlabCellValue for T {
@@ -29,6 +32,8 @@ const DEFAULT_FMT: &str = "{:?}";
 pub struct ValueFormat {
     custom_fmt: bool,
     show_types: bool,
+    /// The student added a crate (`:dep`); the course crate is ours.
+    student_deps: bool,
     /// `Some(true)`: the Debug trait is defined; `Some(false)`: the plain
     /// one; `None`: neither (at start, and after `:clear`).
     defined: Option<bool>,
@@ -42,7 +47,12 @@ impl ValueFormat {
             match name {
                 "fmt" => self.custom_fmt = !args.trim().is_empty() && args.trim() != DEFAULT_FMT,
                 "types" => self.show_types = !self.show_types,
-                "clear" => self.forget(),
+                "dep" => self.student_deps = true,
+                // Items and dependencies go; the settings stay.
+                "clear" => {
+                    self.student_deps = false;
+                    self.forget();
+                }
                 _ => {}
             }
         }
@@ -57,7 +67,7 @@ impl ValueFormat {
     /// The items that bring the trait in line with the settings, if it is
     /// not already; assumes the caller runs them.
     pub fn sync(&mut self) -> Option<&'static str> {
-        let want = !self.custom_fmt && !self.show_types;
+        let want = !self.custom_fmt && !self.show_types && !self.student_deps;
         if self.defined == Some(want) {
             return None;
         }
@@ -103,6 +113,15 @@ mod tests {
         assert_eq!(v.observe(":types"), Some(PLAIN_ITEMS));
         assert_eq!(v.observe(":types"), Some(DEBUG_ITEMS));
         // `:clear` drops every item, our trait with them.
+        assert_eq!(v.observe(":clear"), Some(DEBUG_ITEMS));
+    }
+
+    #[test]
+    fn a_student_dependency_takes_the_trait_away_until_clear() {
+        let mut v = ValueFormat::default();
+        v.sync();
+        assert_eq!(v.observe(":dep rand = \"0.9\""), Some(PLAIN_ITEMS));
+        assert_eq!(v.observe("1"), None);
         assert_eq!(v.observe(":clear"), Some(DEBUG_ITEMS));
     }
 
