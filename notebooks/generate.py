@@ -47,6 +47,7 @@ EXERCISES = {
     "locks": ("distlab::catalogue::locks::check", "&lock_manager"),
     "seqcons": ("distlab::catalogue::seqcons::check", "&is_sequentially_consistent"),
     "twophase": ("distlab::catalogue::twophase::check", "Box::new(twophase_node)"),
+    "location": ("distlab::catalogue::location::check", "&location_updates"),
 }
 
 # The seed of the direct checks: a fixed one, so the notebook's output is

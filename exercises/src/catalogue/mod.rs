@@ -26,6 +26,7 @@ pub mod clocks;
 pub mod hops;
 pub mod lamport;
 pub mod leader;
+pub mod location;
 pub mod locks;
 pub mod mutex;
 pub mod quorum;
@@ -256,6 +257,7 @@ pub fn registry() -> &'static [ExerciseSpec] {
         quorum::SPEC,
         register::SPEC,
         twophase::SPEC,
+        location::SPEC,
     ];
     REGISTRY
 }
