@@ -60,7 +60,7 @@ impl ValueFormat {
     }
 
     /// Forget the trait: evcxr's state was cleared.
-    pub fn forget(&mut self) {
+    fn forget(&mut self) {
         self.defined = None;
     }
 

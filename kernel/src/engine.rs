@@ -239,7 +239,7 @@ struct Engine {
     ctx: CommandContext,
     router: Router,
     course: CourseState,
-    /// Where the course crate is, once it loaded.
+    /// Where the course crate is (loaded at start: `new` fails otherwise).
     distlab: Option<std::path::PathBuf>,
     values: ValueFormat,
 }
@@ -359,12 +359,11 @@ impl Engine {
             .map_err(|e| start_err("evcxr failed to start", &e))?;
         let router = Router::start(outputs);
         let ctx = CommandContext::with_eval_context(eval_ctx);
-        let mut engine =
-            Engine { ctx, router, course: CourseState::default(), distlab: None, values: ValueFormat::default() };
+        let distlab = config.exercises_dir.clone();
+        let mut engine = Engine { ctx, router, course: CourseState::default(), distlab, values: ValueFormat::default() };
         engine.router.flush(false);
         if let Some(path) = &config.exercises_dir {
             engine.load_distlab(path)?;
-            engine.distlab = Some(path.clone());
         } else {
             tracing::warn!("no exercises dir configured: distlab is not preloaded");
         }
@@ -396,14 +395,12 @@ impl Engine {
     /// Keep the course crate and the cell-value trait in evcxr's state as
     /// the student's evcxr commands change it (see `cell_value`).
     fn follow_evcxr_commands(&mut self, code: &str) {
-        if evcxr_commands(code).any(|(name, _)| name == "clear") {
-            // `:clear` drops every item and dependency, the course crate too.
-            if let Some(path) = self.distlab.clone() {
-                if let Err(e) = self.load_distlab(&path) {
-                    tracing::warn!("reloading distlab after :clear failed: {}", e.evalue);
-                }
+        // `:clear` drops every item and dependency, the course crate too
+        // (`values` notices the cleared trait itself).
+        if let Some(path) = self.distlab.clone().filter(|_| evcxr_commands(code).any(|(name, _)| name == "clear")) {
+            if let Err(e) = self.load_distlab(&path) {
+                tracing::warn!("reloading distlab after :clear failed: {}", e.evalue);
             }
-            self.values.forget();
         }
         if let Some(line) = self.values.observe(code) {
             self.run_quietly(line);
