@@ -20,11 +20,14 @@ pub struct CompileOptions {
     /// `-C opt-level` (0 = debug, FINDINGS: 0.20 s; 1 = 0.38 s).
     pub opt_level: u8,
     pub limits: Limits,
+    /// Let `unsafe` code compile. Never for a submission; the sandbox tests
+    /// use it to show the sandbox holds against any code.
+    pub allow_unsafe: bool,
 }
 
 impl Default for CompileOptions {
     fn default() -> Self {
-        CompileOptions { opt_level: 0, limits: Limits::compile() }
+        CompileOptions { opt_level: 0, limits: Limits::compile(), allow_unsafe: false }
     }
 }
 
@@ -69,8 +72,10 @@ pub fn compile(
     let mut argv: Vec<String> = vec![
         "/usr/bin/sh".into(),
         "-c".into(),
-        // Build in the tmpfs, export only the final binary.
-        r#""$@" && exec cp /work/main /out/main"#.into(),
+        // Build in the tmpfs, export only the final binary. The marker says
+        // the sandbox was set up and the compiler ran: without it, a failure
+        // is the grader's, not the student's.
+        r#": > /out/started && "$@" && exec cp /work/main /out/main"#.into(),
         "sh".into(),
         format!("{TOOLCHAIN}/bin/rustc"),
     ];
@@ -83,6 +88,12 @@ pub fn compile(
     );
     argv.push("-C".into());
     argv.push(format!("opt-level={}", opts.opt_level));
+    // No unsafe code: it is the only way to run code before `main` (in the
+    // node host's zygote, where nodes would share it) or to reach another
+    // node's memory or descriptors.
+    if !opts.allow_unsafe {
+        argv.extend(["-F", "unsafe_code"].map(String::from));
+    }
     // Debug info is most of the link time and no one reads it: panic
     // messages keep their main.rs:line without it.
     argv.extend(STUDENT_CODEGEN_FLAGS.iter().map(|f| f.to_string()));
@@ -100,6 +111,10 @@ pub fn compile(
         // lld-wrapper finds itself through /proc/self/exe.
         .proc(true);
     let outcome = sandbox::launch(&spec, &[])?;
+    if !out.path().join("started").exists() && outcome.limit.is_none() {
+        let text = String::from_utf8_lossy(&outcome.stderr.bytes);
+        return Err(SandboxError::Setup(format!("the compile sandbox did not start: {}", text.trim())));
+    }
 
     let mut text = String::from_utf8_lossy(&outcome.stderr.bytes).into_owned();
     text.push_str(&String::from_utf8_lossy(&outcome.stdout.bytes));

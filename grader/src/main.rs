@@ -85,6 +85,9 @@ enum Cmd {
         /// File fed to the program's stdin.
         #[arg(long)]
         stdin: Option<PathBuf>,
+        /// Run it as the grader runs a node host (one process per node).
+        #[arg(long)]
+        node_host: bool,
     },
     /// Make the student notebooks (and manifest.json) from the instructor notebooks.
     Release(distlab_grader::release::ReleaseArgs),
@@ -167,7 +170,7 @@ fn main() -> Result<()> {
             eprintln!("compile: {:?} limit={:?} wall={:?} cpu={:?}", out.sandbox.termination, out.sandbox.limit, out.sandbox.wall, out.sandbox.cpu);
             std::process::exit(if out.success() { 0 } else { 1 });
         }
-        Cmd::Run { binary, stdin } => {
+        Cmd::Run { binary, stdin, node_host } => {
             let prepared = Prepared::load(&cli.prepared)?;
             let pool = SlotPool::system(1, &prepared.root.join("slots"))?;
             let slot = pool.acquire();
@@ -175,7 +178,7 @@ fn main() -> Result<()> {
                 Some(p) => std::fs::read(p)?,
                 None => Vec::new(),
             };
-            let out = run(&prepared, slot.user(), &binary, &input, &RunOptions::default())?;
+            let out = run(&prepared, slot.user(), &binary, &input, &RunOptions { node_host, ..RunOptions::default() })?;
             std::io::stdout().write_all(&out.stdout.bytes)?;
             std::io::stderr().write_all(&out.stderr.bytes)?;
             eprintln!("run: {:?} limit={:?} wall={:?} cpu={:?}", out.termination, out.limit, out.wall, out.cpu);

@@ -16,11 +16,13 @@ pub struct RunOptions {
     pub limits: Limits,
     /// Arguments after the program name.
     pub args: Vec<String>,
+    /// Run as a node host (see `Spec::node_host`).
+    pub node_host: bool,
 }
 
 impl Default for RunOptions {
     fn default() -> Self {
-        RunOptions { limits: Limits::run(), args: Vec::new() }
+        RunOptions { limits: Limits::run(), args: Vec::new(), node_host: false }
     }
 }
 
@@ -55,7 +57,7 @@ pub fn start_host(
     opts: &RunOptions,
 ) -> Result<HostProcess, SandboxError> {
     let (dir, copy) = private_copy(prepared, binary)?;
-    let spec = spec_for(user, &copy, opts);
+    let spec = spec_for(user, &copy, opts).node_host(true);
     Ok(HostProcess { sandbox: sandbox::launch_interactive(spec)?, _dir: dir })
 }
 
@@ -72,7 +74,7 @@ fn private_copy(prepared: &Prepared, binary: &Path) -> Result<(ScratchDir, std::
 fn spec_for(user: SandboxUser, copy: &Path, opts: &RunOptions) -> Spec {
     let mut argv = vec![BINARY.to_string()];
     argv.extend(opts.args.iter().cloned());
-    Spec::new(user, opts.limits.clone(), argv).ro_bind(copy, BINARY).seccomp(true)
+    Spec::new(user, opts.limits.clone(), argv).ro_bind(copy, BINARY).seccomp(true).node_host(opts.node_host)
 }
 
 /// Runs `binary` with `stdin` (e.g. scenario data) as its input. The result

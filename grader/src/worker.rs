@@ -139,9 +139,9 @@ pub fn process(g: &Grader, owner: &str, job: &Claimed) -> Result<()> {
     let submitted: DateTime<Utc> = DateTime::parse_from_rfc3339(&job.submitted_at)?.with_timezone(&Utc);
     let lateness = g.db.with(|c| deadlines::for_student(c, &job.student_id, &job.exercise))?.lateness(submitted);
     let (verdict, fb) = match graded {
-        Graded::Checked { report, host_note } => {
+        Graded::Checked { report, notes } => {
             let mut fb = feedback::from_report(&report, exercise.spec, lateness.penalty, lateness.note.as_deref());
-            if let Some(note) = host_note {
+            for note in notes {
                 fb.output.push('\n');
                 fb.output.push_str(&note);
             }

@@ -67,12 +67,12 @@ fn submissions_are_graded_end_to_end() {
     assert!(out.contains("mismatched types") && out.contains("main.rs:5"), "{out}");
     assert!(!out.contains("/work/") && !out.contains("/deps/"), "no sandbox paths: {out}");
 
-    // A forged "all passed" printout: zero, and the reason says why.
+    // A forged "all passed" printout: what a program prints is never a
+    // verdict (its stdout is not even the protocol's channel): zero.
     let forged = get("forged");
     assert_eq!(forged["status"], "graded", "{forged}");
     assert_eq!(forged["score"], 0.0, "{forged}");
-    let clean = test_named(forged, "nodes run without panicking");
-    assert!(clean["output"].as_str().unwrap().contains("broke the protocol"), "{clean}");
+    assert!(!forged["output"].as_str().unwrap().contains("all passed"), "{forged}");
 
     // Attempts: two graded submissions so far count 1 and 2, in order.
     let mut attempts: Vec<i64> = [good, wrong, forged].iter().map(|j| j["attempt"].as_i64().unwrap()).collect();

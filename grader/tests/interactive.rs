@@ -31,6 +31,7 @@ fn opts(wall: u64, args: &[&str]) -> RunOptions {
     RunOptions {
         limits: Limits { wall: Duration::from_secs(wall), ..Limits::run() },
         args: args.iter().map(|s| s.to_string()).collect(),
+        node_host: false,
     }
 }
 

@@ -120,7 +120,10 @@ fn start(spec: &Spec) -> Result<Started, SandboxError> {
     let uid_seen = if switch { user.uid } else { unsafe { libc::getuid() } };
 
     let mut cmd = Command::new(&bwrap);
-    cmd.args(&args.args)
+    // bwrap's init (pid 1 in the sandbox) keeps the environment bwrap was
+    // started with, readable in /proc/1/environ: give it none of ours.
+    cmd.env_clear()
+        .args(&args.args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -74,7 +74,33 @@ fn denied() -> Vec<libc::c_long> {
         libc::SYS_reboot,
         libc::SYS_quotactl,
         libc::SYS_setsid,
+        // System V IPC and POSIX message queues: memory or queues two
+        // processes of one sandbox (two nodes) could meet in.
+        libc::SYS_shmget,
+        libc::SYS_shmat,
+        libc::SYS_shmctl,
+        libc::SYS_msgget,
+        libc::SYS_msgsnd,
+        libc::SYS_msgrcv,
+        libc::SYS_msgctl,
+        libc::SYS_semget,
+        libc::SYS_semop,
+        libc::SYS_semtimedop,
+        libc::SYS_semctl,
+        libc::SYS_mq_open,
+        libc::SYS_mq_unlink,
+        libc::SYS_mq_timedsend,
+        libc::SYS_mq_timedreceive,
+        libc::SYS_mq_notify,
+        libc::SYS_mq_getsetattr,
     ];
+    v
+}
+
+/// Process creation, refused unless the sandbox is a node host's zygote.
+fn process_creation() -> Vec<libc::c_long> {
+    #[allow(unused_mut)]
+    let mut v = Vec::new();
     #[cfg(target_arch = "x86_64")]
     v.extend([libc::SYS_fork, libc::SYS_vfork]);
     v
@@ -94,11 +120,15 @@ const JGE_K: u16 = (libc::BPF_JMP | libc::BPF_JGE | libc::BPF_K) as u16;
 const JSET_K: u16 = (libc::BPF_JMP | libc::BPF_JSET | libc::BPF_K) as u16;
 const RET_K: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
 
-/// Builds the filter program.
-pub fn program() -> Vec<libc::sock_filter> {
+/// Builds the filter program. `allow_fork`: a node host's zygote, which
+/// forks one process per node (each node then forbids it for itself).
+pub fn program(allow_fork: bool) -> Vec<libc::sock_filter> {
     let eperm = SECCOMP_RET_ERRNO | libc::EPERM as u32;
     let enosys = SECCOMP_RET_ERRNO | libc::ENOSYS as u32;
-    let deny = denied();
+    let mut deny = denied();
+    if !allow_fork {
+        deny.extend(process_creation());
+    }
     let mut p = vec![
         stmt(LD_W_ABS, OFF_ARCH),
         // Foreign arch (e.g. int 0x80 on x86_64): kill.
@@ -115,12 +145,13 @@ pub fn program() -> Vec<libc::sock_filter> {
     let _ = JGE_K;
     p.push(jump(JEQ_K, libc::SYS_clone3 as u32, 0, 1));
     p.push(stmt(RET_K, enosys));
-    // clone: allowed only with CLONE_THREAD (std::thread::spawn).
+    // clone: allowed only with CLONE_THREAD (std::thread::spawn), unless
+    // the zygote may fork.
     p.push(jump(JEQ_K, libc::SYS_clone as u32, 0, 4));
     p.push(stmt(LD_W_ABS, OFF_ARG0_LO));
     p.push(jump(JSET_K, libc::CLONE_THREAD as u32, 0, 1));
     p.push(stmt(RET_K, SECCOMP_RET_ALLOW));
-    p.push(stmt(RET_K, eperm));
+    p.push(stmt(RET_K, if allow_fork { SECCOMP_RET_ALLOW } else { eperm }));
     // Deny list: each entry jumps to the shared EPERM return at the end.
     let n = deny.len();
     for (i, nr) in deny.iter().enumerate() {
@@ -134,8 +165,8 @@ pub fn program() -> Vec<libc::sock_filter> {
 
 /// The program as bytes in a pipe, ready for `bwrap --add-seccomp-fd`
 /// (bwrap reads it to EOF). A few hundred bytes: fits in the pipe buffer.
-pub fn program_fd() -> std::io::Result<OwnedFd> {
-    let prog = program();
+pub fn program_fd(allow_fork: bool) -> std::io::Result<OwnedFd> {
+    let prog = program(allow_fork);
     let mut bytes = Vec::with_capacity(prog.len() * 8);
     for ins in &prog {
         bytes.extend_from_slice(&ins.code.to_ne_bytes());
@@ -153,11 +184,13 @@ pub fn program_fd() -> std::io::Result<OwnedFd> {
 mod tests {
     #[test]
     fn jumps_stay_in_range() {
-        let p = super::program();
+        for allow_fork in [false, true] {
+        let p = super::program(allow_fork);
         assert!(p.len() < 255, "8-bit jump offsets must reach the end");
         for (i, ins) in p.iter().enumerate() {
             assert!(i + 1 + (ins.jt as usize) < p.len() + 1);
             assert!(i + 1 + (ins.jf as usize) < p.len() + 1);
+        }
         }
     }
 }

@@ -27,6 +27,11 @@ pub struct Spec {
     /// Mount a /proc of the sandbox's own pid namespace (rustc's lld
     /// wrapper needs /proc/self/exe; submissions get none).
     pub proc: bool,
+    /// A node host: its zygote forks one process per node, so the filter
+    /// allows process creation (each node takes it away again); the work
+    /// dir is read-only and /dev holds only null, zero and urandom, so the
+    /// node processes find no file, pty or shared directory to meet in.
+    pub node_host: bool,
 }
 
 impl Spec {
@@ -47,6 +52,7 @@ impl Spec {
             ],
             seccomp: false,
             proc: false,
+            node_host: false,
         }
     }
 
@@ -77,6 +83,11 @@ impl Spec {
 
     pub fn seccomp(mut self, on: bool) -> Self {
         self.seccomp = on;
+        self
+    }
+
+    pub fn node_host(mut self, on: bool) -> Self {
+        self.node_host = on;
         self
     }
 }
@@ -114,7 +125,14 @@ pub(crate) fn bwrap_args(spec: &Spec, json_status_fd: &OwnedFd) -> std::io::Resu
     }
     // The `cc` linker driver is found through /etc/alternatives on Debian.
     push(&["--ro-bind-try", "/etc/alternatives", "/etc/alternatives"]);
-    push(&["--dev", "/dev"]);
+    if spec.node_host {
+        push(&["--dir", "/dev"]);
+        for dev in ["/dev/null", "/dev/zero", "/dev/urandom"] {
+            push(&["--dev-bind", dev, dev]);
+        }
+    } else {
+        push(&["--dev", "/dev"]);
+    }
     if spec.proc {
         push(&["--proc", "/proc"]);
     }
@@ -133,20 +151,34 @@ pub(crate) fn bwrap_args(spec: &Spec, json_status_fd: &OwnedFd) -> std::io::Resu
     }
     // bwrap's root and /dev are tmpfs writable by the sandbox uid: make
     // them read-only, or they would be unsized scratch space in host memory.
-    push(&["--remount-ro", "/dev", "--remount-ro", "/"]);
+    if spec.node_host {
+        push(&["--remount-ro", "/", "--remount-ro", &spec.work_dir]);
+    } else {
+        push(&["--remount-ro", "/dev", "--remount-ro", "/"]);
+    }
     for (k, v) in &spec.env {
         push(&["--setenv", k, v]);
     }
     push(&["--chdir", &spec.work_dir]);
     if spec.seccomp {
-        let fd = super::seccomp::program_fd()?;
+        let fd = super::seccomp::program_fd(spec.node_host)?;
         push(&["--add-seccomp-fd", &fd.as_raw_fd().to_string()]);
         keep.push(fd);
     }
     push(&["--json-status-fd", &json_status_fd.as_raw_fd().to_string()]);
-    push(&["--"]);
-    a.extend(spec.argv.iter().cloned());
-    Ok(BwrapArgs { args: a, keep_fds: keep })
+    // The options travel through a pipe (`--args`), not the command line:
+    // bwrap's init is pid 1 inside a sandbox with /proc, and its cmdline
+    // would show the grader's paths.
+    let mut options = Vec::new();
+    for arg in &a {
+        options.extend_from_slice(arg.as_bytes());
+        options.push(0);
+    }
+    let options_fd = data_fd(&options)?;
+    let mut args = vec!["--args".to_string(), options_fd.as_raw_fd().to_string(), "--".to_string()];
+    keep.push(options_fd);
+    args.extend(spec.argv.iter().cloned());
+    Ok(BwrapArgs { args, keep_fds: keep })
 }
 
 /// Data handed to bwrap through a pipe fed by a thread (files may exceed
