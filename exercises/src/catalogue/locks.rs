@@ -18,7 +18,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::{numeric_verdict, CheckSpec, ExerciseSpec, Report, Run, Scope, Visibility};
+use super::{numeric_verdict, CheckSpec, ExerciseSpec, Report, Run, Visibility};
 use crate::guard::call_guarded;
 use crate::rng::{Draw, SeededRng};
 
@@ -754,6 +754,18 @@ fn sequences(seed: u64, shape: Shape, stream: u64) -> Vec<Vec<Call>> {
 
 pub fn check(solution: Solution<'_>, run: &Run) -> Report {
     let seed = run.seed;
+    let mut verdicts = Vec::new();
+    if run.scope.runs_public() {
+        verdicts.extend(public_verdicts(solution, seed));
+    }
+    if run.scope.runs_hidden() {
+        verdicts.extend(hidden_verdicts(solution, seed));
+    }
+    Report { exercise: SPEC.id.into(), verdicts, diagram: None }
+}
+
+/// Public: the student's shape of sequences, and the three transactions.
+fn public_verdicts(solution: Solution<'_>, seed: u64) -> Vec<crate::check::Verdict> {
     let shape = variant(seed);
     let mut first: BTreeMap<&'static str, (String, String)> = BTreeMap::new();
     for (k, calls) in sequences(seed, shape, 1).iter().enumerate() {
@@ -782,10 +794,7 @@ pub fn check(solution: Solution<'_>, run: &Run) -> Report {
         Ok(msg) => numeric_verdict(SERIALIZABLE, true, msg, "three transactions".into(), seed, SPEC.id),
         Err((msg, case)) => numeric_verdict(SERIALIZABLE, false, msg, case, seed, SPEC.id),
     });
-    if run.scope == Scope::All {
-        verdicts.extend(hidden_verdicts(solution, seed));
-    }
-    Report { exercise: SPEC.id.into(), verdicts, diagram: None }
+    verdicts
 }
 
 /// Hidden: more transactions, three items, longer sequences; one verdict.

@@ -605,8 +605,9 @@ pub fn check(solution: Box<NodeFactory<TpcMsg>>, run: &Run) -> Report {
     let factory: Rc<NodeFactory<TpcMsg>> = Rc::from(solution);
     let shared = Rc::clone(&factory);
     let mut report = check_runs(SPEC.id, Box::new(move |id| shared(id)), scenarios_of(run), monitors, run);
-    // A replay names one simulated run; the explorer is not one.
-    if run.only.is_none() {
+    // A replay names one simulated run; the explorer is not one. Its check
+    // is public, so a hidden-only run leaves it out.
+    if run.only.is_none() && run.scope.runs_public() {
         report.verdicts.push(explore_blocking(factory).0);
     }
     report
