@@ -233,6 +233,9 @@ impl Monitor<TpcMsg> for Validity {
         Ok(())
     }
     fn at_end(&mut self, _: &RunEnd<'_>) -> Result<(), String> {
+        if self.ledger.crashes == 0 && self.ledger.votes.is_empty() {
+            return Err("nothing failed, yet no participant ever voted, so there were no votes to judge".into());
+        }
         let everyone_yes = (1..self.ledger.nodes).all(|p| votes_yes(p, self.ledger.nodes));
         if self.ledger.crashes > 0 || !everyone_yes {
             return Ok(());
