@@ -270,11 +270,14 @@ impl Termination {
     }
 
     /// The blocked participants, if the run is blocked: the coordinator
-    /// down, live participants undecided and no live node that knows.
+    /// down, live participants undecided, no live node that knows, and one
+    /// of them bound by a yes vote (without one, nobody was ever stuck: a
+    /// silent system is not blocked).
     fn blocked(&self) -> Option<Vec<NodeId>> {
         let waiting = self.undecided();
         let knows = self.ledger.up().any(|n| self.ledger.decided.contains_key(&n));
-        (self.ledger.down.contains(&0) && !waiting.is_empty() && !knows).then_some(waiting)
+        let bound = waiting.iter().any(|p| matches!(self.ledger.votes.get(p), Some((true, _))));
+        (self.ledger.down.contains(&0) && !waiting.is_empty() && !knows && bound).then_some(waiting)
     }
 }
 
@@ -298,12 +301,13 @@ impl Monitor<TpcMsg> for Termination {
         if !self.ledger.down.contains(&0) {
             return Err(format!("{} never decided, although the coordinator was up", names.join(", ")));
         }
-        let (knower, (d, _)) = self
-            .ledger
-            .decided
-            .iter()
-            .find(|(n, _)| !self.ledger.down.contains(n))
-            .expect("not blocked, so a live node knows");
+        let Some((knower, (d, _))) = self.ledger.decided.iter().find(|(n, _)| !self.ledger.down.contains(n)) else {
+            return Err(format!(
+                "{} never decided; the coordinator was down, but no waiting participant had voted yes, so none \
+                 was bound to wait: a participant that has not voted yes may abort on its own",
+                names.join(", ")
+            ));
+        };
         Err(format!(
             "{} never decided; the coordinator was down, but {}, which was up, knew the outcome ({}): \
              a waiting participant must ask the others",
