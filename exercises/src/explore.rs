@@ -106,6 +106,9 @@ pub struct Counterexample<M> {
     /// The path replayed, step `k` at virtual time `k * STEP_TIME`.
     pub trace: Trace<M>,
     pub verdict: Verdict,
+    /// The path did not replay as it was explored: the verdict is the
+    /// nodes' nondeterminism, and the trace shows the replay, not the path.
+    pub nondeterministic: bool,
 }
 
 #[derive(Debug)]
@@ -448,6 +451,7 @@ impl<'e, M: Message> Search<'e, M> {
         let violation = violation.map(|(id, found)| {
             let moves = self.path_to(id);
             let (trace, replayed) = self.ex.replay(&moves);
+            let diverged = replayed.as_ref() != Some(&found);
             let found = match replayed {
                 Some(again) if again == found => found,
                 // The replay noticed the divergence itself (no event to blame).
@@ -455,7 +459,7 @@ impl<'e, M: Message> Search<'e, M> {
                 _ => nondeterministic(moves.len(), &format!("exploring, this path ended in \"{}\"; replayed, it did not", found.message)),
             };
             let verdict = verdict_of(&found, &trace, moves.len(), "explorer");
-            Counterexample { moves, trace, verdict }
+            Counterexample { moves, trace, verdict, nondeterministic: diverged }
         });
         let goals = self
             .ex

@@ -546,6 +546,11 @@ pub fn explore_blocking(factory: Rc<NodeFactory<TpcMsg>>) -> (crate::check::Verd
         .run();
     let replay = ":check twophase (the explorer's part)".to_owned();
     match result.violation {
+        // The explorer's run did not replay: that says it all, and the
+        // replayed trace would only mislead.
+        Some(cx) if cx.nondeterministic => {
+            (crate::check::Verdict { check: BLOCKING.into(), replay, ..cx.verdict }, None)
+        }
         Some(cx) if cx.verdict.check == BLOCKING => {
             let steps = describe_path(&cx.trace);
             let message = format!(
