@@ -77,3 +77,25 @@ fn lamport_ticks_without_messages_never_test_the_message_rules() {
         assert!(!why.is_empty() && why[0].contains("rules for messages were never put to the test"), "{check}: {why:?}");
     }
 }
+
+#[test]
+fn a_silent_two_phase_commit_is_not_blocked_when_its_coordinator_dies() {
+    use distlab::catalogue::twophase::{self, TpcMsg, TERMINATION};
+    #[derive(Clone, Debug, Hash, Default)]
+    struct Silent;
+    impl Process<TpcMsg> for Silent {
+        fn on_message(&mut self, _: &mut Ctx<TpcMsg>, _: NodeId, _: TpcMsg) {}
+    }
+    let report = twophase::check(Box::new(|_| Box::new(Silent)), &Run::public(1));
+    let crashed: Vec<_> = report
+        .verdicts
+        .iter()
+        .filter(|v| v.check == TERMINATION && v.scenario.starts_with("the coordinator crashes after the votes"))
+        .collect();
+    assert!(!crashed.is_empty());
+    for v in crashed {
+        assert_eq!(v.status, Status::Fail, "{v}");
+        assert!(v.message.contains("no waiting participant had voted yes"), "{}", v.message);
+    }
+    assert_eq!(report.score(&twophase::SPEC, Scope::Public), 0.0);
+}
