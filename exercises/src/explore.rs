@@ -27,7 +27,7 @@ mod step;
 use std::collections::VecDeque;
 use std::rc::Rc;
 
-use crate::check::{Monitor, Status, Verdict};
+use crate::check::{Monitor, Status, Verdict, NODES_RUN_CLEANLY};
 use crate::network::Network;
 use crate::process::{Message, NodeFactory, Observation, Process};
 use crate::scenario::Scenario;
@@ -106,6 +106,9 @@ pub struct Counterexample<M> {
     /// The path replayed, step `k` at virtual time `k * STEP_TIME`.
     pub trace: Trace<M>,
     pub verdict: Verdict,
+    /// The path did not replay as it was explored: the verdict is the
+    /// nodes' nondeterminism, and the trace shows the replay, not the path.
+    pub nondeterministic: bool,
 }
 
 #[derive(Debug)]
@@ -256,7 +259,9 @@ impl<M: Message> Explorer<M> {
 }
 
 /// Replays `moves`, recording every event; stops after the first step that
-/// violates something. Moves that aren't enabled are an error of the caller.
+/// violates something. A move that is not enabled on the way means the
+/// nodes did something else this time: that is their failure (see
+/// [`nondeterministic`]), never a panic here.
 pub(crate) fn replay<M: Message>(
     rules: &Rules<M>,
     monitors: &[Box<dyn Monitor<M>>],
@@ -266,8 +271,14 @@ pub(crate) fn replay<M: Message>(
     let mut events = Vec::new();
     let (mut state, mut violation) = rules.initial(monitors, Some(&mut events));
     let mut step = 0;
+    let mut enabled = Vec::new();
     for &mv in moves {
         if violation.is_some() {
+            break;
+        }
+        rules.enabled(&state, &mut enabled);
+        if !enabled.contains(&mv) {
+            violation = Some(nondeterministic(step + 1, &format!("{mv:?} was no longer possible")));
             break;
         }
         step += 1;
@@ -285,6 +296,22 @@ pub(crate) fn replay<M: Message>(
     };
     let trace = Trace { scenario: scenario.clone(), seed: 0, events, end: step as Time * STEP_TIME, stop };
     (trace, violation)
+}
+
+/// The nodes' failure when the same path, replayed, goes differently: a
+/// node kept something outside its state (a `static`, a clock, a random
+/// source). The explorer's results mean nothing then, so it is a failure
+/// of the built-in check, in words the student can act on.
+pub(crate) fn nondeterministic(step: usize, what: &str) -> Violation {
+    Violation {
+        check: NODES_RUN_CLEANLY.into(),
+        message: format!(
+            "the nodes behaved differently when the same inputs were replayed (at step {step}: {what}); \
+             a node's behaviour must depend only on its state and the inputs it gets, \
+             not on a static variable, a clock or a random source"
+        ),
+        event: None,
+    }
 }
 
 /// A verdict for a violation found on a path of `moves`.
@@ -424,9 +451,15 @@ impl<'e, M: Message> Search<'e, M> {
         let violation = violation.map(|(id, found)| {
             let moves = self.path_to(id);
             let (trace, replayed) = self.ex.replay(&moves);
-            debug_assert_eq!(replayed.as_ref(), Some(&found), "replaying a path must be deterministic");
+            let diverged = replayed.as_ref() != Some(&found);
+            let found = match replayed {
+                Some(again) if again == found => found,
+                // The replay noticed the divergence itself (no event to blame).
+                Some(again) if again.check == NODES_RUN_CLEANLY && again.event.is_none() => again,
+                _ => nondeterministic(moves.len(), &format!("exploring, this path ended in \"{}\"; replayed, it did not", found.message)),
+            };
             let verdict = verdict_of(&found, &trace, moves.len(), "explorer");
-            Counterexample { moves, trace, verdict }
+            Counterexample { moves, trace, verdict, nondeterministic: diverged }
         });
         let goals = self
             .ex

@@ -59,6 +59,39 @@ fn every_scaffold_compiles_runs_and_fails_its_checks() {
     std::fs::remove_dir_all(&work).ok();
 }
 
+/// An untouched scaffold earns nothing, public or hidden, whatever the
+/// seed: a check that passes on a run where nothing happens is vacuous.
+#[cfg(feature = "grader")]
+#[test]
+fn every_scaffold_scores_zero_everywhere() {
+    let (rlib, deps) = student_rlib();
+    let work = std::env::temp_dir().join(format!("distlab-scaffolds-zero-{}", std::process::id()));
+    std::fs::create_dir_all(&work).unwrap();
+    let mut earned = Vec::new();
+    for spec in registry() {
+        let host_source = format!("{}\nfn main() {{\n    {};\n}}\n", spec.scaffold, spec.host_call());
+        let host = compile(&host_source, &work.join(format!("{}-host", spec.id)), &rlib, &deps, spec);
+        for seed in [1, 7, 42] {
+            let mut child = Command::new(&host).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+            let connection = Connection::new(Box::new(child.stdout.take().unwrap()), Box::new(child.stdin.take().unwrap()));
+            let report = (spec.check_remote)(connection, &Run::all(seed));
+            child.wait().unwrap();
+            let score = report.score(spec, Scope::All);
+            if score != 0.0 {
+                let passing: Vec<String> = report
+                    .results(spec, Scope::All)
+                    .into_iter()
+                    .filter(|r| r.status == distlab::check::Status::Pass && r.weight > 0)
+                    .map(|r| r.name)
+                    .collect();
+                earned.push(format!("{} seed {seed}: {score} points from {passing:?}", spec.id));
+            }
+        }
+    }
+    std::fs::remove_dir_all(&work).ok();
+    assert!(earned.is_empty(), "untouched scaffolds earn points:\n{}", earned.join("\n"));
+}
+
 fn compile(source: &str, binary: &Path, rlib: &Path, deps: &Path, spec: &ExerciseSpec) -> PathBuf {
     let file = binary.with_extension("rs");
     std::fs::write(&file, source).unwrap();

@@ -72,11 +72,14 @@ pub struct Tracker {
     nodes: usize,
     ticks: Vec<u64>,
     open: Option<Handler>,
+    /// Sends and receives recorded by the workload's rules.
+    sends: usize,
+    receives: usize,
 }
 
 impl Tracker {
     pub fn new(nodes: usize) -> Self {
-        Tracker { nodes, ticks: vec![0; nodes], open: None }
+        Tracker { nodes, ticks: vec![0; nodes], open: None, sends: 0, receives: 0 }
     }
 
     /// The logical event `step` completes, if any. An error says how the
@@ -95,8 +98,16 @@ impl Tracker {
             return closed.map(|_| None);
         }
         match step.kind {
-            EventKind::Observe { node, what } => self.observe::<M>(*node, what),
-            EventKind::Send { from, to, msg } => self.send(*from, to, msg, step.index),
+            EventKind::Observe { node, what } => {
+                let event = self.observe::<M>(*node, what);
+                self.receives += usize::from(matches!(event, Ok(Some(Logical::Receive { .. }))));
+                event
+            }
+            EventKind::Send { from, to, msg } => {
+                let event = self.send(*from, to, msg, step.index);
+                self.sends += usize::from(matches!(event, Ok(Some(Logical::Send { .. }))));
+                event
+            }
             _ => Ok(None),
         }
     }
@@ -179,6 +190,17 @@ impl Tracker {
             return Err(format!(
                 "no node recorded a {} for any tick, so there is nothing to judge: follow the workload and record every event",
                 M::WHAT
+            ));
+        }
+        // The rules for messages (stamps, receives) are most of the lesson:
+        // a run without a recorded send and receive never tested them.
+        if self.sends == 0 || self.receives == 0 {
+            return Err(format!(
+                "no message was both sent with a recorded {0} and received with one ({1} sends, {2} receives), so the \
+                 rules for messages were never put to the test: send on the ticks the workload says, and record every receive",
+                M::WHAT,
+                self.sends,
+                self.receives
             ));
         }
         Ok(())

@@ -186,12 +186,15 @@ fn cases(seed: u64, scope: Scope) -> Vec<(&'static str, Vec<Case>)> {
         }
         same.push(pick(&mut rng, k));
     }
-    let mut all = vec![
-        ("moves across the root", across),
-        ("moves below the root", below),
-        ("a new address in the same leaf domain", same),
-    ];
-    if scope == Scope::All {
+    let mut all = Vec::new();
+    if scope.runs_public() {
+        all.extend([
+            ("moves across the root", across),
+            ("moves below the root", below),
+            ("a new address in the same leaf domain", same),
+        ]);
+    }
+    if scope.runs_hidden() {
         all.extend(hidden_cases(seed));
     }
     all

@@ -18,7 +18,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::{numeric_verdict, CheckSpec, ExerciseSpec, Report, Run, Scope, Visibility};
+use super::{numeric_verdict, CheckSpec, ExerciseSpec, Report, Run, Visibility};
 use crate::guard::call_guarded;
 use crate::rng::{Draw, SeededRng};
 
@@ -252,9 +252,51 @@ pub struct Departure {
     pub message: String,
 }
 
+/// What the calls answered by the rules put to the test: a rule that no
+/// such call exercised has judged nothing and must not pass (a manager
+/// that grants everything never waits needlessly, and has no waiters to
+/// treat unfairly).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Tested {
+    /// Requests the rules make wait, answered `Waiting`.
+    pub waits: usize,
+    /// Of those, requests that conflict with a holder.
+    pub conflicts: usize,
+    /// Requests the rules grant, answered `Granted`.
+    pub grants: usize,
+    /// Releases that granted waiting requests, as the rules do.
+    pub waiters_granted: usize,
+}
+
+impl Tested {
+    /// Why `check` has judged nothing, if it has not.
+    fn untested(&self, check: &str) -> Option<String> {
+        let never = "in the calls your manager answered by the rules (every sequence broke another rule first)";
+        match check {
+            COMPATIBLE if self.conflicts == 0 => Some(format!(
+                "no request that conflicts with a holder ever came up {never}, so this rule was never put to the test"
+            )),
+            NO_NEEDLESS_WAIT if self.waits == 0 || self.grants == 0 => Some(format!(
+                "your manager never both granted a free lock and made a blocked request wait {never}: never \
+                 waiting needlessly means something only for a manager that does wait when it must"
+            )),
+            FAIR if self.waiters_granted == 0 => Some(format!(
+                "no release ever granted a waiting request {never}, so there were no waiters whose order to judge"
+            )),
+            _ => None,
+        }
+    }
+}
+
 /// Plays `calls` on a fresh manager from `make` and on the model; the first
 /// difference, named after the rule it breaks.
 pub fn replay(make: Solution<'_>, calls: &[Call]) -> Result<(), Departure> {
+    replay_tested(make, calls, &mut Tested::default())
+}
+
+/// `replay`, adding to `tested` what the calls answered by the rules
+/// exercised.
+pub fn replay_tested(make: Solution<'_>, calls: &[Call], tested: &mut Tested) -> Result<(), Departure> {
     let mut student = call_guarded(make)
         .map_err(|p| Departure { check: COMPATIBLE, message: format!("making your lock manager panicked: {p}") })?;
     let mut model = Model::default();
@@ -281,6 +323,13 @@ pub fn replay(make: Solution<'_>, calls: &[Call]) -> Result<(), Departure> {
                         history(format!("you said {said:?}, the rules say {right:?}")),
                     ));
                 }
+                match right {
+                    Answer::Granted => tested.grants += 1,
+                    Answer::Waiting => {
+                        tested.waits += 1;
+                        tested.conflicts += usize::from(!before.compatible(t, i, m));
+                    }
+                }
                 so_far.push(format!("{}. {call}: {said:?}", k + 1));
             }
             Call::Release(t, i) => {
@@ -293,6 +342,7 @@ pub fn replay(make: Solution<'_>, calls: &[Call]) -> Result<(), Departure> {
                         history(format!("you granted {}, the rules grant {}", grants_text(&said), grants_text(&right)));
                     return Err(release_departure(&before, t, i, &said, &right, text));
                 }
+                tested.waiters_granted += usize::from(!right.is_empty());
                 so_far.push(format!("{}. {call}: grants {}", k + 1, grants_text(&said)));
             }
         }
@@ -754,10 +804,23 @@ fn sequences(seed: u64, shape: Shape, stream: u64) -> Vec<Vec<Call>> {
 
 pub fn check(solution: Solution<'_>, run: &Run) -> Report {
     let seed = run.seed;
+    let mut verdicts = Vec::new();
+    if run.scope.runs_public() {
+        verdicts.extend(public_verdicts(solution, seed));
+    }
+    if run.scope.runs_hidden() {
+        verdicts.extend(hidden_verdicts(solution, seed));
+    }
+    Report { exercise: SPEC.id.into(), verdicts, diagram: None }
+}
+
+/// Public: the student's shape of sequences, and the three transactions.
+fn public_verdicts(solution: Solution<'_>, seed: u64) -> Vec<crate::check::Verdict> {
     let shape = variant(seed);
     let mut first: BTreeMap<&'static str, (String, String)> = BTreeMap::new();
+    let mut tested = Tested::default();
     for (k, calls) in sequences(seed, shape, 1).iter().enumerate() {
-        if let Err(d) = replay(solution, calls) {
+        if let Err(d) = replay_tested(solution, calls, &mut tested) {
             if !first.contains_key(d.check) {
                 let (_, d) = shrink(solution, calls, d);
                 first.insert(d.check, (d.message, format!("sequence {} of {shape:?}, shortened", k + 1)));
@@ -768,6 +831,10 @@ pub fn check(solution: Solution<'_>, run: &Run) -> Report {
         .into_iter()
         .map(|name| match first.remove(name) {
             Some((message, case)) => numeric_verdict(name, false, message, case, seed, SPEC.id),
+            None if tested.untested(name).is_some() => {
+                let message = tested.untested(name).unwrap_or_default();
+                numeric_verdict(name, false, message, format!("{shape:?}"), seed, SPEC.id)
+            }
             None => numeric_verdict(
                 name,
                 true,
@@ -782,10 +849,7 @@ pub fn check(solution: Solution<'_>, run: &Run) -> Report {
         Ok(msg) => numeric_verdict(SERIALIZABLE, true, msg, "three transactions".into(), seed, SPEC.id),
         Err((msg, case)) => numeric_verdict(SERIALIZABLE, false, msg, case, seed, SPEC.id),
     });
-    if run.scope == Scope::All {
-        verdicts.extend(hidden_verdicts(solution, seed));
-    }
-    Report { exercise: SPEC.id.into(), verdicts, diagram: None }
+    verdicts
 }
 
 /// Hidden: more transactions, three items, longer sequences; one verdict.

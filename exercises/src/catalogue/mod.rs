@@ -118,6 +118,10 @@ impl ExerciseSpec {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Scope {
     Public,
+    /// Only what `Public` leaves out: hidden scenarios, cases and checks.
+    /// The grader runs it in a process of its own, so nothing a hidden run
+    /// sees can reach public feedback; such a report has no diagram.
+    Hidden,
     /// Public and hidden. Hidden checks exist only in a build with the
     /// `grader` feature; a student build can't see or run them.
     All,
@@ -125,7 +129,20 @@ pub enum Scope {
 
 impl Scope {
     pub fn includes(self, visibility: Visibility) -> bool {
-        self == Scope::All || visibility == Visibility::Public
+        match visibility {
+            Visibility::Public => self.runs_public(),
+            Visibility::Hidden => self.runs_hidden(),
+        }
+    }
+
+    /// Whether public scenarios, cases and checks run.
+    pub fn runs_public(self) -> bool {
+        self != Scope::Hidden
+    }
+
+    /// Whether hidden scenarios, cases and checks run.
+    pub fn runs_hidden(self) -> bool {
+        self != Scope::Public
     }
 }
 
@@ -150,9 +167,14 @@ impl Run {
     pub fn public(seed: u64) -> Self {
         Run { seed, scope: Scope::Public, only: None }
     }
-    /// What the grader runs.
+    /// Public and hidden checks in one run.
     pub fn all(seed: u64) -> Self {
         Run { seed, scope: Scope::All, only: None }
+    }
+    /// Only the hidden checks: what the grader runs apart from the public
+    /// ones (`public` followed by `hidden` gives the verdicts of `all`).
+    pub fn hidden(seed: u64) -> Self {
+        Run { seed, scope: Scope::Hidden, only: None }
     }
     /// One run, as a replay line names it.
     pub fn replay(scenario: &str, seed: u64) -> Self {

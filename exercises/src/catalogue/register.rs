@@ -415,6 +415,10 @@ impl Monitor<RegisterMsg> for QuorumsOverlap {
         if self.finished == 0 {
             return Err("no operation ever finished, so there were no quorums to judge".into());
         }
+        // The overlap NR + NW > N needs a write quorum to compare with.
+        if self.smallest_write.is_none() {
+            return Err("no write ever finished, so there was no write quorum to judge".into());
+        }
         Ok(())
     }
 }

@@ -13,7 +13,7 @@ use crate::scenario::Scenario;
 use crate::sim::simulate_with;
 use crate::trace::Trace;
 
-use super::{Report, Run, Scope};
+use super::{Report, Run};
 
 /// Name under which every verdict from a hidden scenario is reported: a
 /// hidden scenario shows only pass or fail until the deadline, so its
@@ -63,7 +63,8 @@ pub fn check_runs<M: Message>(
     let mut verdicts = Vec::new();
     let mut first_failure: Option<(Trace<M>, Verdict)> = None;
     for s in scenarios {
-        if s.hidden && run.scope != Scope::All {
+        let in_scope = if s.hidden { run.scope.runs_hidden() } else { run.scope.runs_public() };
+        if !in_scope {
             continue;
         }
         let seeds: Vec<u64> = match &run.only {

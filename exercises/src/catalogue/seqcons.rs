@@ -15,7 +15,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::{numeric_verdict, CheckSpec, ExerciseSpec, Report, Run, Scope, Visibility};
+use super::{numeric_verdict, CheckSpec, ExerciseSpec, Report, Run, Visibility};
 use crate::guard::call_guarded;
 use crate::rng::{Draw, SeededRng};
 
@@ -330,12 +330,15 @@ fn judge(solution: Solution<'_>, cases: &[History]) -> Result<String, (String, S
 pub fn check(solution: Solution<'_>, run: &Run) -> Report {
     let seed = run.seed;
     let shape = variant(seed);
-    let mut cases = vec![
-        ("the three-process program", "all 64 outputs".to_owned(), three_process_outputs()),
-        ("the two-process program", "all 4 outcomes".to_owned(), two_process_outputs()),
-        ("generated histories", format!("{shape:?}"), generate(seed, shape)),
-    ];
-    if run.scope == Scope::All {
+    let mut cases = Vec::new();
+    if run.scope.runs_public() {
+        cases.extend([
+            ("the three-process program", "all 64 outputs".to_owned(), three_process_outputs()),
+            ("the two-process program", "all 4 outcomes".to_owned(), two_process_outputs()),
+            ("generated histories", format!("{shape:?}"), generate(seed, shape)),
+        ]);
+    }
+    if run.scope.runs_hidden() {
         cases.extend(hidden_cases(seed));
     }
     let verdicts = cases

@@ -149,8 +149,15 @@ impl Monitor<ToMsg> for ToCheck {
     }
     fn at_end(&mut self, end: &RunEnd<'_>) -> Result<(), String> {
         let n = self.nodes;
+        // A check that saw nothing happen has judged nothing.
+        if self.property == Property::Order && self.delivered.iter().filter(|d| d.len() >= 2).count() < 2 {
+            return Err("fewer than two nodes delivered two or more multicasts, so there was no order to compare".into());
+        }
+        if self.property == Property::Cost && self.multicast.is_empty() {
+            return Err("no node ever multicast a message, so the message bound had nothing to bound".into());
+        }
         let per = (n - 1) + n * (n - 1);
-        let count = self.multicast.len().max(1);
+        let count = self.multicast.len();
         let bound = per * count;
         if self.property == Property::Cost && end.counters.sent > bound {
             return Err(format!(

@@ -233,6 +233,9 @@ impl Monitor<TpcMsg> for Validity {
         Ok(())
     }
     fn at_end(&mut self, _: &RunEnd<'_>) -> Result<(), String> {
+        if self.ledger.crashes == 0 && self.ledger.votes.is_empty() {
+            return Err("nothing failed, yet no participant ever voted, so there were no votes to judge".into());
+        }
         let everyone_yes = (1..self.ledger.nodes).all(|p| votes_yes(p, self.ledger.nodes));
         if self.ledger.crashes > 0 || !everyone_yes {
             return Ok(());
@@ -267,11 +270,14 @@ impl Termination {
     }
 
     /// The blocked participants, if the run is blocked: the coordinator
-    /// down, live participants undecided and no live node that knows.
+    /// down, live participants undecided, no live node that knows, and one
+    /// of them bound by a yes vote (without one, nobody was ever stuck: a
+    /// silent system is not blocked).
     fn blocked(&self) -> Option<Vec<NodeId>> {
         let waiting = self.undecided();
         let knows = self.ledger.up().any(|n| self.ledger.decided.contains_key(&n));
-        (self.ledger.down.contains(&0) && !waiting.is_empty() && !knows).then_some(waiting)
+        let bound = waiting.iter().any(|p| matches!(self.ledger.votes.get(p), Some((true, _))));
+        (self.ledger.down.contains(&0) && !waiting.is_empty() && !knows && bound).then_some(waiting)
     }
 }
 
@@ -295,12 +301,13 @@ impl Monitor<TpcMsg> for Termination {
         if !self.ledger.down.contains(&0) {
             return Err(format!("{} never decided, although the coordinator was up", names.join(", ")));
         }
-        let (knower, (d, _)) = self
-            .ledger
-            .decided
-            .iter()
-            .find(|(n, _)| !self.ledger.down.contains(n))
-            .expect("not blocked, so a live node knows");
+        let Some((knower, (d, _))) = self.ledger.decided.iter().find(|(n, _)| !self.ledger.down.contains(n)) else {
+            return Err(format!(
+                "{} never decided; the coordinator was down, but no waiting participant had voted yes, so none \
+                 was bound to wait: a participant that has not voted yes may abort on its own",
+                names.join(", ")
+            ));
+        };
         Err(format!(
             "{} never decided; the coordinator was down, but {}, which was up, knew the outcome ({}): \
              a waiting participant must ask the others",
@@ -539,6 +546,11 @@ pub fn explore_blocking(factory: Rc<NodeFactory<TpcMsg>>) -> (crate::check::Verd
         .run();
     let replay = ":check twophase (the explorer's part)".to_owned();
     match result.violation {
+        // The explorer's run did not replay: that says it all, and the
+        // replayed trace would only mislead.
+        Some(cx) if cx.nondeterministic => {
+            (crate::check::Verdict { check: BLOCKING.into(), replay, ..cx.verdict }, None)
+        }
         Some(cx) if cx.verdict.check == BLOCKING => {
             let steps = describe_path(&cx.trace);
             let message = format!(
@@ -605,8 +617,9 @@ pub fn check(solution: Box<NodeFactory<TpcMsg>>, run: &Run) -> Report {
     let factory: Rc<NodeFactory<TpcMsg>> = Rc::from(solution);
     let shared = Rc::clone(&factory);
     let mut report = check_runs(SPEC.id, Box::new(move |id| shared(id)), scenarios_of(run), monitors, run);
-    // A replay names one simulated run; the explorer is not one.
-    if run.only.is_none() {
+    // A replay names one simulated run; the explorer is not one. Its check
+    // is public, so a hidden-only run leaves it out.
+    if run.only.is_none() && run.scope.runs_public() {
         report.verdicts.push(explore_blocking(factory).0);
     }
     report

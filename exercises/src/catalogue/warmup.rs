@@ -27,10 +27,11 @@ pub enum WarmupMsg {
 }
 
 /// A pong answers a ping: `Pong(k)` from a to b only after a got `Ping(k)`
-/// from b.
+/// from b; and some pong was sent, or there was no answer to judge.
 #[derive(Clone, Debug, Hash, Default)]
 pub struct PongAnswersPing {
     pinged: BTreeSet<(NodeId, NodeId, u64)>,
+    pongs: usize,
 }
 
 impl Monitor<WarmupMsg> for PongAnswersPing {
@@ -46,8 +47,15 @@ impl Monitor<WarmupMsg> for PongAnswersPing {
                 if !self.pinged.contains(&(*from, *to, *k)) {
                     return Err(format!("node {from} sent Pong({k}) to node {to}, which never pinged it with {k}"));
                 }
+                self.pongs += 1;
             }
             _ => {}
+        }
+        Ok(())
+    }
+    fn at_end(&mut self, _: &crate::check::RunEnd<'_>) -> Result<(), String> {
+        if self.pongs == 0 {
+            return Err("no node ever sent a Pong, so there was no answer to judge".into());
         }
         Ok(())
     }
