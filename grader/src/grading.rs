@@ -111,7 +111,7 @@ fn check_isolated(prepared: &Prepared, user: SandboxUser, exercise: &Gradable, b
         Ok(r) => r,
         Err(g) => return g,
     };
-    let hidden = match check_in_host(prepared, user, exercise, binary, &hidden_runs(seed), HostMode::Isolated) {
+    let hidden = match check_in_host(prepared, user, exercise, binary, &Run::hidden(seed), HostMode::Isolated) {
         Ok(r) => r,
         Err(g) => return g,
     };
@@ -144,12 +144,6 @@ fn check_isolated(prepared: &Prepared, user: SandboxUser, exercise: &Gradable, b
         }
     }
     Graded::Checked { report, notes }
-}
-
-/// The hidden runs' scope. Until the catalogue runs hidden checks alone,
-/// the hidden host plays everything and only its hidden verdicts are kept.
-fn hidden_runs(seed: u64) -> Run {
-    Run::all(seed)
 }
 
 /// Said of a check that fails with one process per node and passes with
