@@ -514,6 +514,8 @@ struct ToBug<const BUG: u8> {
     arrivals: u64,
     queue: BTreeMap<(u64, u64), (NodeId, u64)>,
     acks: BTreeMap<(NodeId, u64), BTreeSet<NodeId>>,
+    /// COUNT_ACKS: acknowledgements counted, not who sent them.
+    counts: BTreeMap<(NodeId, u64), usize>,
 }
 
 /// Delivers on receipt, no hold-back queue.
@@ -534,6 +536,14 @@ const ANY_ACKED: u8 = 7;
 /// Counts every event, receives included, but never takes the max with a
 /// received stamp.
 const EVENTS_NO_MAX: u8 = 8;
+/// Ignores an acknowledgement of a message it has not received yet (one
+/// that overtook the message itself, on another link).
+const EARLY_ACKS_LOST: u8 = 9;
+/// The origin acknowledges its own message to everyone too, and a receiver
+/// counts acknowledgements (the origin's multicast and its own receipt
+/// counting one each): the origin counts twice, so the head goes one
+/// acknowledgement short.
+const COUNT_ACKS: u8 = 10;
 
 impl<const BUG: u8> ToBug<BUG> {
     fn enqueue(&mut self, ts: u64, origin: NodeId, seq: u64) {
@@ -566,6 +576,7 @@ impl<const BUG: u8> ToBug<BUG> {
         while let Some((&(ts, _), &(origin, seq))) = self.queue.first_key_value() {
             let ready = match BUG {
                 EAGER => true,
+                COUNT_ACKS => self.counts.get(&(origin, seq)).copied().unwrap_or(0) >= ctx.nodes(),
                 OWN_CLOCK => self.clock > ts + 1,
                 _ => self.acks.get(&(origin, seq)).map_or(0, |a| a.len()) == ctx.nodes(),
             };
@@ -591,6 +602,11 @@ impl<const BUG: u8> Process<ToMsg> for ToBug<BUG> {
         for p in ctx.peers().collect::<Vec<_>>() {
             ctx.send(p, ToMsg::Multicast { ts, seq });
         }
+        if BUG == COUNT_ACKS {
+            *self.counts.entry((me, seq)).or_default() += 1;
+            self.clock += 1;
+            ctx.broadcast(ToMsg::Ack { ts: self.clock, origin: me, seq });
+        }
         if self.sent < MULTICASTS {
             ctx.set_timer(1, PERIOD);
         }
@@ -600,6 +616,7 @@ impl<const BUG: u8> Process<ToMsg> for ToBug<BUG> {
         match msg {
             ToMsg::Multicast { ts, seq } => {
                 self.receive(ts);
+                *self.counts.entry((from, seq)).or_default() += 2;
                 self.enqueue(ts, from, seq);
                 let seen = self.acks.entry((from, seq)).or_default();
                 seen.insert(from);
@@ -618,7 +635,14 @@ impl<const BUG: u8> Process<ToMsg> for ToBug<BUG> {
             }
             ToMsg::Ack { ts, origin, seq } => {
                 self.receive(ts);
-                self.acks.entry((origin, seq)).or_default().insert(from);
+                *self.counts.entry((origin, seq)).or_default() += 1;
+                if BUG == EARLY_ACKS_LOST {
+                    if let Some(seen) = self.acks.get_mut(&(origin, seq)) {
+                        seen.insert(from);
+                    }
+                } else {
+                    self.acks.entry((origin, seq)).or_default().insert(from);
+                }
             }
         }
         self.deliver(ctx);
@@ -626,7 +650,7 @@ impl<const BUG: u8> Process<ToMsg> for ToBug<BUG> {
 }
 
 /// Student seeds a new mistake must be caught for, every one of them.
-const MISTAKE_SEEDS: u64 = 24;
+const MISTAKE_SEEDS: u64 = 100;
 
 /// The public check fails `check` for every student seed, with a named
 /// event, `words` and a diagram.
@@ -658,6 +682,8 @@ fn assert_caught_for_every_student(make: fn() -> Box<NodeFactory<ToMsg>>, check:
 #[test]
 fn ordering_mistakes_are_caught_for_every_student() {
     assert_caught_for_every_student(factory::<_, ToBug<OWN_COUNTER>>, tomulticast::ORDER, &["all nodes must deliver in one order"]);
+    assert_caught_for_every_student(factory::<_, ToBug<EARLY_ACKS_LOST>>, tomulticast::ALL, &["never delivered"]);
+    assert_caught_for_every_student(factory::<_, ToBug<COUNT_ACKS>>, tomulticast::ORDER, &["all nodes must deliver in one order"]);
     // Not caught yet: EVENTS_NO_MAX (a clock that counts receives but never
     // takes the max) passes every scenario; with acks to everyone the
     // nodes' event counts stay too close for a stamp to go backwards.
