@@ -514,6 +514,8 @@ struct ToBug<const BUG: u8> {
     arrivals: u64,
     queue: BTreeMap<(u64, u64), (NodeId, u64)>,
     acks: BTreeMap<(NodeId, u64), BTreeSet<NodeId>>,
+    /// COUNT_ACKS: acknowledgements counted, not who sent them.
+    counts: BTreeMap<(NodeId, u64), usize>,
 }
 
 /// Delivers on receipt, no hold-back queue.
@@ -526,6 +528,22 @@ const ACK_TO_SENDER: u8 = 3;
 const OWN_CLOCK: u8 = 4;
 /// Correct order, but sends every acknowledgement twice.
 const ACK_TWICE: u8 = 5;
+/// Stamps with a counter of its own multicasts: receives and acks leave
+/// the clock alone.
+const OWN_COUNTER: u8 = 6;
+/// Delivers any message every node has acknowledged, not only the head.
+const ANY_ACKED: u8 = 7;
+/// Counts every event, receives included, but never takes the max with a
+/// received stamp.
+const EVENTS_NO_MAX: u8 = 8;
+/// Ignores an acknowledgement of a message it has not received yet (one
+/// that overtook the message itself, on another link).
+const EARLY_ACKS_LOST: u8 = 9;
+/// The origin acknowledges its own message to everyone too, and a receiver
+/// counts acknowledgements (the origin's multicast and its own receipt
+/// counting one each): the origin counts twice, so the head goes one
+/// acknowledgement short.
+const COUNT_ACKS: u8 = 10;
 
 impl<const BUG: u8> ToBug<BUG> {
     fn enqueue(&mut self, ts: u64, origin: NodeId, seq: u64) {
@@ -533,10 +551,32 @@ impl<const BUG: u8> ToBug<BUG> {
         let tie = if BUG == NO_TIE_BREAK { self.arrivals } else { origin as u64 };
         self.queue.insert((ts, tie), (origin, seq));
     }
+    fn receive(&mut self, ts: u64) {
+        if BUG == EVENTS_NO_MAX {
+            self.clock += 1;
+        } else if BUG != OWN_COUNTER {
+            self.clock = self.clock.max(ts) + 1;
+        }
+    }
     fn deliver(&mut self, ctx: &mut Ctx<ToMsg>) {
+        if BUG == ANY_ACKED {
+            let n = ctx.nodes();
+            let ready: Vec<(u64, u64)> = self
+                .queue
+                .iter()
+                .filter(|(_, m)| self.acks.get(m).map_or(0, |a| a.len()) == n)
+                .map(|(k, _)| *k)
+                .collect();
+            for k in ready {
+                let (origin, seq) = self.queue.remove(&k).unwrap();
+                ctx.observe(Observation::Deliver { origin, seq });
+            }
+            return;
+        }
         while let Some((&(ts, _), &(origin, seq))) = self.queue.first_key_value() {
             let ready = match BUG {
                 EAGER => true,
+                COUNT_ACKS => self.counts.get(&(origin, seq)).copied().unwrap_or(0) >= ctx.nodes(),
                 OWN_CLOCK => self.clock > ts + 1,
                 _ => self.acks.get(&(origin, seq)).map_or(0, |a| a.len()) == ctx.nodes(),
             };
@@ -562,6 +602,11 @@ impl<const BUG: u8> Process<ToMsg> for ToBug<BUG> {
         for p in ctx.peers().collect::<Vec<_>>() {
             ctx.send(p, ToMsg::Multicast { ts, seq });
         }
+        if BUG == COUNT_ACKS {
+            *self.counts.entry((me, seq)).or_default() += 1;
+            self.clock += 1;
+            ctx.broadcast(ToMsg::Ack { ts: self.clock, origin: me, seq });
+        }
         if self.sent < MULTICASTS {
             ctx.set_timer(1, PERIOD);
         }
@@ -570,12 +615,15 @@ impl<const BUG: u8> Process<ToMsg> for ToBug<BUG> {
     fn on_message(&mut self, ctx: &mut Ctx<ToMsg>, from: NodeId, msg: ToMsg) {
         match msg {
             ToMsg::Multicast { ts, seq } => {
-                self.clock = self.clock.max(ts) + 1;
+                self.receive(ts);
+                *self.counts.entry((from, seq)).or_default() += 2;
                 self.enqueue(ts, from, seq);
                 let seen = self.acks.entry((from, seq)).or_default();
                 seen.insert(from);
                 seen.insert(ctx.me());
-                self.clock += 1;
+                if BUG != OWN_COUNTER {
+                    self.clock += 1;
+                }
                 let ack = ToMsg::Ack { ts: self.clock, origin: from, seq };
                 if BUG == ACK_TO_SENDER {
                     ctx.send(from, ack);
@@ -586,12 +634,82 @@ impl<const BUG: u8> Process<ToMsg> for ToBug<BUG> {
                 }
             }
             ToMsg::Ack { ts, origin, seq } => {
-                self.clock = self.clock.max(ts) + 1;
-                self.acks.entry((origin, seq)).or_default().insert(from);
+                self.receive(ts);
+                *self.counts.entry((origin, seq)).or_default() += 1;
+                if BUG == EARLY_ACKS_LOST {
+                    if let Some(seen) = self.acks.get_mut(&(origin, seq)) {
+                        seen.insert(from);
+                    }
+                } else {
+                    self.acks.entry((origin, seq)).or_default().insert(from);
+                }
             }
         }
         self.deliver(ctx);
     }
+}
+
+/// Student seeds a new mistake must be caught for, every one of them.
+const MISTAKE_SEEDS: u64 = 100;
+
+/// The public check fails `check` for every student seed, with a named
+/// event, `words` and a diagram.
+fn assert_caught_for_every_student(make: fn() -> Box<NodeFactory<ToMsg>>, check: &str, words: &[&str]) {
+    let missed: Vec<u64> = (0..MISTAKE_SEEDS)
+        .filter(|&seed| tomulticast::check(make(), &Run::public(seed)).verdicts.iter().all(|v| v.check != check || v.passed()))
+        .collect();
+    println!("missed for {missed:?}");
+    for seed in 0..MISTAKE_SEEDS {
+        let report = tomulticast::check(make(), &Run::public(seed));
+        let v = report.verdicts.iter().find(|v| v.check == check && !v.passed()).unwrap_or_else(|| {
+            panic!("student seed {seed}: '{check}' passed: {:?}", report.verdicts.iter().filter(|v| !v.passed()).map(|v| v.to_string()).collect::<Vec<_>>())
+        });
+        assert_eq!(v.status, Status::Fail, "{v}");
+        assert!(v.event.is_some(), "a counterexample names its event: {v}");
+        for w in words {
+            assert!(v.message.contains(w), "'{w}' not in: {}", v.message);
+        }
+        assert!(report.diagram.as_deref().is_some_and(|d| d.starts_with("<svg")), "a failure comes with a diagram");
+        if seed == 0 {
+            println!("{check}: {v}");
+        }
+    }
+}
+
+/// Ordering mistakes that need senders out of step: stamps that ignore
+/// what was received, and a hold-back queue that lets fully acknowledged
+/// messages overtake its head.
+#[test]
+fn ordering_mistakes_are_caught_for_every_student() {
+    assert_caught_for_every_student(factory::<_, ToBug<OWN_COUNTER>>, tomulticast::ORDER, &["all nodes must deliver in one order"]);
+    assert_caught_for_every_student(factory::<_, ToBug<EARLY_ACKS_LOST>>, tomulticast::ALL, &["never delivered"]);
+    assert_caught_for_every_student(factory::<_, ToBug<COUNT_ACKS>>, tomulticast::ORDER, &["all nodes must deliver in one order"]);
+    // Not caught yet: EVENTS_NO_MAX (a clock that counts receives but never
+    // takes the max) passes every scenario; with acks to everyone the
+    // nodes' event counts stay too close for a stamp to go backwards.
+    let lenient = tomulticast::check(factory::<_, ToBug<EVENTS_NO_MAX>>(), &Run::all(0));
+    println!("events, no max: {} failed verdicts", lenient.verdicts.iter().filter(|v| !v.passed()).count());
+    assert_caught_for_every_student(factory::<_, ToBug<ANY_ACKED>>, tomulticast::ORDER, &["all nodes must deliver in one order"]);
+}
+
+/// The reference and the other correct designs pass every check, public
+/// and hidden (drifting clocks included), for 200 students.
+#[test]
+fn correct_ordered_multicasts_pass_for_200_students() {
+    let start = Instant::now();
+    for seed in 0..200 {
+        for (what, make) in [
+            ("reference", tomulticast::reference::factory as fn() -> Box<NodeFactory<ToMsg>>),
+            ("later stamp", factory::<_, LaterStamp>),
+            ("self ack", factory::<_, SelfAck>),
+        ] {
+            let report = tomulticast::check(make(), &Run::all(seed));
+            if let Some(bad) = report.verdicts.iter().find(|v| !v.passed()) {
+                panic!("{what}, student seed {seed}: {bad}");
+            }
+        }
+    }
+    println!("tomulticast: 3 correct designs x 200 students in {:.1} s", start.elapsed().as_secs_f64());
 }
 
 #[test]

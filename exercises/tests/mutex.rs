@@ -371,12 +371,19 @@ struct RingKnobs {
     reverse: bool,
     /// Keep an unwanted token for 1 ms before passing it.
     linger: bool,
+    /// Keep it for 4 ms: still within the token's rule (`IDLE_HOLD`).
+    linger_long: bool,
     /// Mistake: passes the token as it enters.
     pass_on_entry: bool,
     /// Mistake: enters as soon as it asks.
     no_wait: bool,
     /// Mistake: keeps the token after leaving.
     keep_after_exit: bool,
+    /// Mistake: keeps a token it does not want until it next asks.
+    keep_until_wanted: bool,
+    /// Mistake: node 0 starts with the token but passes it only after it
+    /// has used it.
+    hold_at_start: bool,
 }
 
 #[derive(Clone, Debug, Hash)]
@@ -407,8 +414,10 @@ impl Ring {
     fn holding(&mut self, ctx: &mut Ctx<TokenMsg>) {
         if self.wanting {
             self.enter(ctx);
-        } else if self.k.linger {
-            ctx.set_timer(LINGER, ms(1));
+        } else if self.k.keep_until_wanted {
+            // Mine until I want in.
+        } else if self.k.linger || self.k.linger_long {
+            ctx.set_timer(LINGER, if self.k.linger_long { ms(4) } else { ms(1) });
         } else {
             self.pass(ctx);
         }
@@ -420,7 +429,9 @@ impl Process<TokenMsg> for Ring {
         ctx.set_timer(ASK, first_request(ctx.me()));
         if ctx.me() == 0 {
             self.token = true;
-            self.holding(ctx);
+            if !self.k.hold_at_start {
+                self.holding(ctx);
+            }
         }
     }
     fn on_message(&mut self, ctx: &mut Ctx<TokenMsg>, _: NodeId, _: TokenMsg) {
@@ -479,6 +490,69 @@ fn tokenring_mistakes_fail_in_plain_words() {
     );
     assert_caught(ring_with(RingKnobs { no_wait: true, ..Default::default() }), RING, &["without holding the token"]);
     assert_caught(ring_with(RingKnobs { keep_after_exit: true, ..Default::default() }), LIVENESS, &["and was still waiting"]);
+}
+
+/// Student seeds a new mistake must be caught for, every one of them.
+const MISTAKE_SEEDS: u64 = 24;
+
+/// Asserts the public check fails `expected` for every one of
+/// `MISTAKE_SEEDS` student seeds, with `words` and a diagram.
+fn assert_caught_for_every_student(check: impl Fn(&Run) -> Report, expected: &str, words: &[&str]) {
+    for seed in 0..MISTAKE_SEEDS {
+        let report = check(&Run::public(seed));
+        let v = report
+            .verdicts
+            .iter()
+            .find(|v| !v.passed() && v.check == expected)
+            .unwrap_or_else(|| panic!("student seed {seed}: '{expected}' passed: {:?}", report.verdicts.iter().filter(|v| !v.passed()).map(|v| v.to_string()).collect::<Vec<_>>()));
+        assert_eq!(v.status, Status::Fail);
+        assert!(v.event.is_some() && v.at.is_some(), "the verdict names the event: {v}");
+        for w in words {
+            assert!(v.message.contains(w), "'{}' lacks '{w}'", v.message);
+        }
+        assert!(report.diagram.as_deref().is_some_and(|d| d.starts_with("<svg")), "a failing public run comes with a diagram");
+        if seed == 0 {
+            println!("{v}");
+        }
+    }
+}
+
+/// A node that sits on a token it does not want: everyone else waits for
+/// nothing. The workload has every node ask in turn, so the ring still
+/// serves everyone; the token's own rule catches it for every student.
+#[test]
+fn tokenring_nodes_that_sit_on_the_token_are_caught_for_every_student() {
+    let sat = ["without asking for the critical section", "must pass the token on at once"];
+    assert_caught_for_every_student(ring_with(RingKnobs { keep_until_wanted: true, ..Default::default() }), RING, &sat);
+    assert_caught_for_every_student(ring_with(RingKnobs { hold_at_start: true, ..Default::default() }), RING, &["held the token from the start"]);
+    assert_caught_for_every_student(ring_with(RingKnobs { keep_after_exit: true, ..Default::default() }), RING, &sat);
+}
+
+/// The correct token rings (the reference, a reversed ring, a token that
+/// lingers 1 ms or 4 ms) pass every check, public and hidden, for 200 students
+/// (about 4 s in a debug build).
+#[test]
+fn tokenring_correct_designs_pass_for_200_students() {
+    tokenring_correct_designs_pass(200);
+}
+
+fn tokenring_correct_designs_pass(students: u64) {
+    let start = Instant::now();
+    let designs: [(&str, Box<dyn Fn(&Run) -> Report>); 4] = [
+        ("reference", Box::new(|r: &Run| tokenring::check(tokenring::reference::factory(), r))),
+        ("reversed ring", Box::new(ring_with(RingKnobs { reverse: true, ..Default::default() }))),
+        ("lingering token", Box::new(ring_with(RingKnobs { linger: true, ..Default::default() }))),
+        ("token lingers 4 ms", Box::new(ring_with(RingKnobs { linger_long: true, ..Default::default() }))),
+    ];
+    for seed in 0..students {
+        for (what, check) in &designs {
+            let report = check(&Run::all(seed));
+            if let Some(bad) = report.verdicts.iter().find(|v| !v.passed()) {
+                panic!("{what}, student seed {seed}: {bad}");
+            }
+        }
+    }
+    println!("tokenring: 4 correct designs x {students} students in {:.1} s", start.elapsed().as_secs_f64());
 }
 
 // ---------------------------------------------------------------------------

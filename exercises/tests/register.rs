@@ -36,6 +36,16 @@ struct Knobs {
     no_resend: bool,
     /// Mistake: replicas keep their pair only in memory.
     forgetful: bool,
+    /// Mistake: replicas persist their pair but never read it back (the
+    /// scaffold's `on_recover`, which only calls `on_start`).
+    no_recall: bool,
+    /// Mistake: versions compared by counter only, at replicas and in reads
+    /// (the first of equal counters wins).
+    counter_only: bool,
+    /// Mistake: replicas keep whatever `Store` arrives last.
+    overwrite: bool,
+    /// Mistake: counts answers, not replicas, and resends to everyone.
+    count_answers: bool,
 }
 
 const NEXT: TimerTag = 10;
@@ -101,7 +111,7 @@ impl Student {
         let want = if matches!(self.phase, Phase::Store(..)) { nw } else { nr };
         let silent: Vec<NodeId> = (0..n)
             .map(|i| (i + ctx.me() + self.done as usize) % n)
-            .filter(|r| !self.answers.iter().any(|a| a.0 == *r))
+            .filter(|r| self.k.count_answers || !self.answers.iter().any(|a| a.0 == *r))
             .collect();
         let take = if self.k.lean && !all { want } else { silent.len() };
         let msg = self.request();
@@ -148,6 +158,9 @@ impl Process<RegisterMsg> for Student {
         }
     }
     fn on_recover(&mut self, ctx: &mut Ctx<RegisterMsg>) {
+        if self.k.no_recall {
+            return self.on_start(ctx);
+        }
         if let Some((v, x)) = ctx.recall::<(Version, i64)>("pair") {
             self.version = v;
             self.value = x;
@@ -162,7 +175,13 @@ impl Process<RegisterMsg> for Student {
                 ctx.send(from, RegisterMsg::Reply { op, version: self.version, value: self.value })
             }
             RegisterMsg::Store { op, version, value } => {
-                let kept = (self.version, self.value).max((version, value));
+                let kept = if self.k.overwrite || (self.k.counter_only && version.counter > self.version.counter) {
+                    (version, value)
+                } else if self.k.counter_only {
+                    (self.version, self.value)
+                } else {
+                    (self.version, self.value).max((version, value))
+                };
                 if kept != (self.version, self.value) {
                     (self.version, self.value) = kept;
                     if !self.k.forgetful {
@@ -172,7 +191,7 @@ impl Process<RegisterMsg> for Student {
                 ctx.send(from, RegisterMsg::Stored { op });
             }
             RegisterMsg::Reply { op, version, value } if op == k && self.phase == Phase::Query => {
-                if self.answers.iter().any(|a| a.0 == from) {
+                if self.answers.iter().any(|a| a.0 == from) && !self.k.count_answers {
                     return;
                 }
                 self.answers.push((from, version, value));
@@ -181,6 +200,9 @@ impl Process<RegisterMsg> for Student {
                 }
                 let best = if self.k.first_reply {
                     self.answers[0]
+                } else if self.k.counter_only {
+                    let top = self.answers.iter().map(|a| a.1.counter).max().unwrap();
+                    *self.answers.iter().find(|a| a.1.counter == top).unwrap()
                 } else {
                     *self.answers.iter().max_by_key(|a| (a.1, a.2)).unwrap()
                 };
@@ -194,7 +216,7 @@ impl Process<RegisterMsg> for Student {
                 }
             }
             RegisterMsg::Stored { op } if op == k && matches!(self.phase, Phase::Store(..)) => {
-                if self.answers.iter().any(|a| a.0 == from) {
+                if self.answers.iter().any(|a| a.0 == from) && !self.k.count_answers {
                     return;
                 }
                 self.answers.push((from, Version::default(), 0));
@@ -332,26 +354,93 @@ fn public_check_takes_well_under_a_second() {
     println!("register: grader check (public + hidden), {:.0} ms", start.elapsed().as_secs_f64() * 1000.0);
 }
 
-/// Replicas that keep their pair only in memory come back empty; the
-/// grader's hidden churn scenario (three replicas crashing one after the
-/// other) catches that for some students, not for all: such a read needs
-/// the forgetful replica to be the only one its quorum shares with the write.
+/// Every correct design passes every check, public and hidden, for 200
+/// students' seeds: the checks added for the mistakes below fail no one.
 #[test]
-fn forgetful_replicas_are_caught_by_the_hidden_churn() {
-    let mut caught = 0;
-    for seed in 0..20 {
-        let report = register::check(student(Knobs { forgetful: true, ..Knobs::default() }), &Run::all(seed));
-        if let Some(v) = report.verdicts.iter().find(|v| !v.passed()) {
-            assert!(
-                v.message.contains("crashes one after another") || v.scenario.contains("crashes one after another"),
-                "{v}"
-            );
-            assert!(v.message.contains("must return"), "{v}");
-            caught += 1;
+fn correct_designs_pass_for_200_students() {
+    let start = Instant::now();
+    let designs = [
+        Knobs::default(),
+        Knobs { lean: true, ..Knobs::default() },
+        Knobs { write_back: true, ..Knobs::default() },
+        Knobs { lean: true, write_back: true, ..Knobs::default() },
+    ];
+    for seed in 0..200 {
+        let reference = register::check(register::reference::factory(), &Run::all(seed));
+        assert!(reference.verdicts.iter().all(|v| v.passed()), "reference, seed {seed}: {:?}", common::failed(&reference));
+        for k in designs {
+            let report = register::check(student(k), &Run::all(seed));
+            assert!(report.verdicts.iter().all(|v| v.passed()), "{k:?}, seed {seed}: {:?}", common::failed(&report));
         }
     }
-    println!("forgetful replicas: caught for {caught} of 20 students");
-    assert!(caught > 0);
+    println!("register: 5 correct designs x 200 students in {:.1} s", start.elapsed().as_secs_f64());
+}
+
+/// A mistake must fail for every student, whatever the seed: the public
+/// check fails `check` (a plain-words message with `words`, a named event
+/// and a diagram) for each of `seeds` student seeds.
+fn assert_caught_for_every_student(k: Knobs, check: &str, words: &[&str], seeds: u64) {
+    let mut checks = std::collections::BTreeMap::<String, u64>::new();
+    for seed in 0..seeds {
+        let report = register::check(student(k), &Run::public(seed));
+        let failed: Vec<&Verdict> = report.verdicts.iter().filter(|v| !v.passed()).collect();
+        let Some(v) = failed.iter().find(|v| v.check == check).or(failed.first()) else {
+            panic!("{k:?}: student seed {seed} passes every public check");
+        };
+        assert_eq!(v.status, Status::Fail, "{v}");
+        assert!(v.event.is_some() && v.at.is_some(), "a counterexample names its event: {v}");
+        assert!(report.diagram.as_deref().is_some_and(|d| d.starts_with("<svg")), "{k:?}: no diagram");
+        if v.check == check {
+            for w in words {
+                assert!(v.message.contains(w), "'{w}' not in: {}", v.message);
+            }
+        }
+        *checks.entry(v.check.clone()).or_default() += 1;
+        if seed == 0 {
+            println!("{k:?}\n  -> {v}");
+        }
+    }
+    println!("  caught for all {seeds} students by {checks:?}");
+    assert!(checks.contains_key(check), "{k:?}: '{check}' never failed: {checks:?}");
+}
+
+/// Student seeds for the mistakes below: each must be caught for all.
+const MISTAKE_SEEDS: u64 = 24;
+
+/// Replicas that keep their pair only in memory come back empty after a
+/// crash: the replica that crashes in the public scenario answers with an
+/// older version than it was sent, for every student.
+#[test]
+fn forgetful_replicas_are_caught_for_every_student() {
+    let forgot = ["must never go back to an older version", "ctx.persist", "on_recover"];
+    assert_caught_for_every_student(Knobs { forgetful: true, ..Knobs::default() }, LATEST, &forgot, MISTAKE_SEEDS);
+    assert_caught_for_every_student(Knobs { no_recall: true, ..Knobs::default() }, LATEST, &forgot, MISTAKE_SEEDS);
+}
+
+/// Replicas that keep the last `Store` that arrives, or compare counters
+/// only, go back to older versions; reads that compare counters only
+/// return an older write.
+#[test]
+fn replicas_that_lose_the_newest_version_are_caught_for_every_student() {
+    assert_caught_for_every_student(
+        Knobs { overwrite: true, ..Knobs::default() },
+        LATEST,
+        &["must never go back to an older version", "newer than the one it holds"],
+        MISTAKE_SEEDS,
+    );
+    assert_caught_for_every_student(Knobs { counter_only: true, ..Knobs::default() }, LATEST, &[], MISTAKE_SEEDS);
+}
+
+/// A client that counts answers rather than replicas, and resends to all,
+/// finishes a write on two acknowledgements from one replica.
+#[test]
+fn counting_answers_not_replicas_is_caught_for_every_student() {
+    assert_caught_for_every_student(
+        Knobs { count_answers: true, ..Knobs::default() },
+        QUORUMS,
+        &["replica(s)"],
+        MISTAKE_SEEDS,
+    );
 }
 
 #[test]

@@ -30,6 +30,14 @@ struct Style {
     commit_one_short: bool,
     /// Never writes the vote down.
     forget_vote: bool,
+    /// The coordinator never writes its decision down.
+    forget_decision: bool,
+    /// A participant that voted yes and does not know the outcome answers
+    /// `Ask` with `Abort`.
+    undecided_says_abort: bool,
+    /// A participant that voted yes gives up after this many unanswered
+    /// rounds of asking and aborts (0: never).
+    give_up_after: u32,
 }
 
 const CAREFUL: Style = Style { vote_wait: ms(30), ask_every: ms(10), one_by_one: true, no_voter_waits: true, ..BASE };
@@ -42,6 +50,9 @@ const BASE: Style = Style {
     commit_on_timeout: false,
     commit_one_short: false,
     forget_vote: false,
+    forget_decision: false,
+    undecided_says_abort: false,
+    give_up_after: 0,
 };
 
 /// The whole protocol state of a node, persisted as one value.
@@ -57,6 +68,7 @@ struct Node {
     s: Style,
     phase: Phase,
     yes: BTreeSet<NodeId>,
+    asked: u32,
 }
 
 impl Node {
@@ -74,7 +86,9 @@ impl Node {
             return;
         }
         self.phase = Phase::Done(commit);
-        ctx.persist("phase", &self.phase);
+        if !(self.s.forget_decision && ctx.me() == 0) {
+            ctx.persist("phase", &self.phase);
+        }
         ctx.observe(Observation::Decide(if commit { Decision::Commit } else { Decision::Abort }));
         if ctx.me() == 0 {
             self.tell(ctx, outcome(commit));
@@ -129,13 +143,20 @@ impl Process<TpcMsg> for Node {
                 ctx.send(from, TpcMsg::Abort);
             }
             (TpcMsg::Ask, Phase::Done(c)) => ctx.send(from, outcome(c)),
+            (TpcMsg::Ask, Phase::Ready) if !coordinator && self.s.undecided_says_abort => {
+                ctx.send(from, TpcMsg::Abort)
+            }
             _ => {}
         }
     }
     fn on_timer(&mut self, ctx: &mut Ctx<TpcMsg>, _: TimerTag) {
         match self.phase {
             Phase::Init if ctx.me() == 0 => self.decide(ctx, self.s.commit_on_timeout),
+            Phase::Ready if self.s.give_up_after > 0 && self.asked >= self.s.give_up_after => {
+                self.decide(ctx, false);
+            }
             Phase::Ready => {
+                self.asked += 1;
                 self.tell(ctx, TpcMsg::Ask);
                 ctx.set_timer(2, self.s.ask_every);
             }
@@ -160,7 +181,7 @@ impl Process<TpcMsg> for Node {
 }
 
 fn factory(s: Style) -> Box<NodeFactory<TpcMsg>> {
-    Box::new(move |_| Box::new(Node { s, phase: Phase::Init, yes: BTreeSet::new() }))
+    Box::new(move |_| Box::new(Node { s, phase: Phase::Init, yes: BTreeSet::new(), asked: 0 }))
 }
 
 /// Students' seeds per test: each gives 14 public and 4 hidden runs.
@@ -242,6 +263,78 @@ fn a_participant_that_does_not_persist_its_vote_breaks_atomicity() {
     assert_eq!((same.status, &same.message), (Status::Fail, &v.message));
 }
 
+/// Student seeds a new mistake must be caught for, every one of them.
+const MISTAKE_SEEDS: u64 = 24;
+
+/// The public check fails atomicity for every student seed, with `words`,
+/// a named event and a diagram; returns the scenarios that caught it.
+fn assert_caught_for_every_student(s: Style, words: &[&str]) -> BTreeSet<String> {
+    let mut scenarios = BTreeSet::new();
+    for seed in 0..MISTAKE_SEEDS {
+        let report = twophase::check(factory(s), &Run::public(seed));
+        let v = report
+            .verdicts
+            .iter()
+            .find(|v| !v.passed() && v.check == ATOMICITY)
+            .unwrap_or_else(|| panic!("{s:?}: student seed {seed} passes atomicity: {:?}", common::failed(&report)));
+        assert_eq!(v.status, Status::Fail);
+        assert!(v.event.is_some() && v.at.is_some(), "the verdict names the event: {v}");
+        for w in words {
+            assert!(v.message.contains(w), "'{}' lacks '{w}'", v.message);
+        }
+        assert!(report.diagram.as_deref().is_some_and(|d| d.starts_with("<svg")), "a diagram of the failing run");
+        if seed == 0 {
+            println!("{v}");
+        }
+        scenarios.insert(v.scenario.split(" (").next().unwrap_or_default().to_owned());
+    }
+    scenarios
+}
+
+/// A coordinator that keeps its decision only in memory comes back from a
+/// crash with none and aborts a transaction it had committed.
+#[test]
+fn a_coordinator_that_forgets_its_decision_is_caught_for_every_student() {
+    let s = Style { forget_decision: true, ..BASE };
+    let caught = assert_caught_for_every_student(s, &["the coordinator (node 0) decided abort", "it had decided commit", "a decision is final"]);
+    assert!(caught.contains("the coordinator crashes after deciding and comes back"), "{caught:?}");
+}
+
+/// Participants that voted yes and decide (or make others decide) without
+/// knowing the outcome: caught when the coordinator's commit is slow to
+/// reach them.
+#[test]
+fn participants_that_abort_after_a_yes_are_caught_for_every_student() {
+    for s in [Style { undecided_says_abort: true, ..BASE }, Style { give_up_after: 3, ..BASE }] {
+        let caught = assert_caught_for_every_student(s, &["decided abort", "had decided commit"]);
+        assert!(caught.contains("the participants don't hear from the coordinator for a while"), "{caught:?}");
+    }
+}
+
+/// The reference and the other correct designs pass every check, public
+/// and hidden, explorer included, for 200 students (a few seconds).
+#[test]
+fn correct_designs_pass_for_200_students() {
+    correct_designs_pass(200);
+}
+
+fn correct_designs_pass(students: u64) {
+    let start = Instant::now();
+    for seed in 0..students {
+        for (what, make) in [
+            ("reference", twophase::reference::factory()),
+            ("careful", factory(CAREFUL)),
+            ("brisk", factory(BRISK)),
+        ] {
+            let report = twophase::check(make, &Run::all(seed));
+            if let Some(bad) = report.verdicts.iter().find(|v| !v.passed()) {
+                panic!("{what}, student seed {seed}: {bad}");
+            }
+        }
+    }
+    println!("twophase: 3 correct designs x {students} students in {:.1} s", start.elapsed().as_secs_f64());
+}
+
 #[test]
 fn the_coordinator_crashing_after_the_votes_is_reported_as_blocked() {
     let report = twophase::check(twophase::reference::factory(), &Run::public(7));
@@ -306,7 +399,7 @@ fn the_explorer_finds_commit_on_timeout_as_a_short_counterexample() {
 #[test]
 fn scaffold_like_nodes_fail_and_votes_must_follow_the_rule() {
     let silent: Box<NodeFactory<TpcMsg>> =
-        Box::new(|_| Box::new(Node { s: BASE, phase: Phase::Done(false), yes: BTreeSet::new() }));
+        Box::new(|_| Box::new(Node { s: BASE, phase: Phase::Done(false), yes: BTreeSet::new(), asked: 0 }));
     let report = twophase::check(silent, &Run::public(0));
     let failed: BTreeMap<String, usize> =
         report.verdicts.iter().filter(|v| !v.passed()).fold(BTreeMap::new(), |mut m, v| {

@@ -252,6 +252,15 @@ impl Tracker {
     }
 }
 
+/// A version in words: "3 by node 7".
+fn show(v: Version) -> String {
+    if v == Version::default() {
+        "0 (the initial one)".into()
+    } else {
+        format!("{} by node {}", v.counter, v.writer)
+    }
+}
+
 fn describe(op: Op) -> String {
     match op {
         Op::Read => "a read".into(),
@@ -265,12 +274,72 @@ pub struct ReadsLatest {
     tracker: Tracker,
     /// Per value: who writes it, when the write began and when it finished.
     writes: BTreeMap<i64, (NodeId, Time, Option<Time>)>,
+    /// Per value: the version its writer stored it with.
+    versions: BTreeMap<i64, Version>,
+    /// Per replica: the newest version delivered to it in a `Store`, when,
+    /// and whether it has crashed since.
+    holds: BTreeMap<NodeId, (Version, Time, bool)>,
     reads: usize,
 }
 
 impl ReadsLatest {
     pub fn new(nodes: usize) -> Self {
-        ReadsLatest { tracker: Tracker::new(nodes), writes: BTreeMap::new(), reads: 0 }
+        ReadsLatest {
+            tracker: Tracker::new(nodes),
+            writes: BTreeMap::new(),
+            versions: BTreeMap::new(),
+            holds: BTreeMap::new(),
+            reads: 0,
+        }
+    }
+
+    /// A replica never answers with an older version than one it was
+    /// sent: not after a crash (its pair is durable), not after a late
+    /// `Store` of an older version (it keeps the newer one).
+    fn replica_step(&mut self, step: &Step<'_, RegisterMsg>) -> Result<(), String> {
+        let replicas = self.tracker.replicas;
+        match (step.kind, step.msg) {
+            (EventKind::Send { from, .. }, Some(RegisterMsg::Store { version, value, .. })) if *from >= replicas => {
+                self.versions.entry(*value).or_insert(*version);
+            }
+            (EventKind::Deliver { to, .. }, Some(RegisterMsg::Store { version, .. })) if *to < replicas => {
+                let held = self.holds.entry(*to).or_insert((*version, step.at, false));
+                if *version > held.0 {
+                    *held = (*version, step.at, false);
+                }
+            }
+            (EventKind::Crash { node }, _) => {
+                if let Some(held) = self.holds.get_mut(node) {
+                    held.2 = true;
+                }
+            }
+            (EventKind::Send { from, to, .. }, Some(RegisterMsg::Reply { version, value, .. })) if *from < replicas => {
+                let Some(&(newest, when, crashed)) = self.holds.get(from) else { return Ok(()) };
+                if *version < newest {
+                    let since = if crashed {
+                        " It crashed in between: keep the pair with `ctx.persist` when you store it and read it back \
+                         with `ctx.recall` in `on_recover`"
+                    } else {
+                        " A replica keeps the pair only if the `Store`'s version is newer than the one it holds"
+                    };
+                    let to = match to {
+                        Dest::Node(n) => format!("node {n}"),
+                        Dest::AllOthers => "everyone".into(),
+                    };
+                    return Err(format!(
+                        "replica {from} answered {to} at {} with version {} (value {value}), but at {} it had been \
+                         sent version {}: a replica must never go back to an older version, or a \
+                         read can miss a finished write.{since}",
+                        fmt_time(step.at),
+                        show(*version),
+                        fmt_time(when),
+                        show(newest)
+                    ));
+                }
+            }
+            _ => {}
+        }
+        Ok(())
     }
 
     fn judge_read(&self, r: &OpRecord, value: i64, at: Time) -> Result<(), String> {
@@ -304,6 +373,31 @@ impl ReadsLatest {
                 fmt_time(done.unwrap_or_default())
             ));
         }
+        // The voting algorithm gives more than the times say: a read returns
+        // a version at least as new as that of every write finished before
+        // it began (a read quorum meets every finished write's quorum).
+        let mine = if value == INITIAL { Some(Version::default()) } else { self.versions.get(&value).copied() };
+        if let Some(mine) = mine {
+            let newer = self
+                .writes
+                .iter()
+                .filter(|(_, &(_, _, done))| done.is_some_and(|d| d < r.began))
+                .filter_map(|(v, &(writer, _, done))| Some((*v, writer, done?, *self.versions.get(v)?)))
+                .filter(|&(_, _, _, version)| version > mine)
+                .max_by_key(|&(_, _, _, version)| version);
+            if let Some((v, writer, done, version)) = newer {
+                let old = if value == INITIAL { "the initial value".to_string() } else { format!("{value}") };
+                return Err(format!(
+                    "{reader} returned {old} (version {}); but node {writer}'s write of {v}, with the newer \
+                     version {}, had finished at {}, before the read began: the read must return {v} or \
+                     something newer. Return the value with the highest version among NR replies (compare whole \
+                     `Version`s: counter, then writer)",
+                    show(mine),
+                    show(version),
+                    fmt_time(done)
+                ));
+            }
+        }
         Ok(())
     }
 }
@@ -313,6 +407,7 @@ impl Monitor<RegisterMsg> for ReadsLatest {
         LATEST.into()
     }
     fn on_event(&mut self, step: &Step<'_, RegisterMsg>) -> Result<(), String> {
+        self.replica_step(step)?;
         match self.tracker.step(step) {
             Ok(Some(OpEvent::Began(r))) => {
                 if let Op::Write(v) = r.op {

@@ -43,8 +43,8 @@ pub const SPEC: ExerciseSpec = ExerciseSpec {
            and `ExitCritical` as it goes. A node enters only while it holds the token; it passes the \
            token to the next node of the ring after leaving, or at once if it does not want in. \
            Checks: never two nodes inside; every request granted by the deadline; only the holder \
-           sends the token, never while inside; a node that asks enters before the token has made \
-           n-1 more hops.",
+           sends the token, never while inside, and passes it on at once when it does not want in; \
+           a node that asks enters before the token has made n-1 more hops.",
     scaffold: "use distlab::catalogue::mutex::{first_request, think_time, HOLD, ROUNDS};\n\
                use distlab::catalogue::tokenring::TokenMsg;\n\
                use distlab::{Ctx, NodeId, Observation, Process, TimerTag};\n\n\
@@ -99,17 +99,50 @@ fn hidden_scenarios() -> Vec<ScenarioRuns> {
 
 /// Safety of the token itself: only the node holding the token sends it,
 /// never while inside, and a node enters only while holding it. Node 0
-/// holds it at the start; in flight, nobody does.
+/// holds it at the start; in flight, nobody does. And a holder that does
+/// not want in passes it on at once: a node that sits on the token while
+/// it neither asks nor is inside makes everyone else wait for nothing
+/// (`IDLE_HOLD` allows a short pause).
 #[derive(Clone, Debug, Hash)]
 pub struct TokenRules {
     entries: usize,
     holder: Option<NodeId>,
     inside: BTreeSet<NodeId>,
+    /// Nodes that asked and have not entered yet.
+    asking: BTreeSet<NodeId>,
+    /// The holder, while it neither asks nor is inside, and since when.
+    idle: Option<(NodeId, Time)>,
 }
+
+/// How long a holder that does not want in may keep the token: the
+/// textbook passes it at once; a pause shorter than a stay inside is
+/// tolerated.
+pub const IDLE_HOLD: Time = mutex::HOLD;
 
 impl Default for TokenRules {
     fn default() -> Self {
-        TokenRules { entries: 0, holder: Some(0), inside: BTreeSet::new() }
+        TokenRules { entries: 0, holder: Some(0), inside: BTreeSet::new(), asking: BTreeSet::new(), idle: Some((0, 0)) }
+    }
+}
+
+impl TokenRules {
+    fn sat_on(&self, now: Time) -> Result<(), String> {
+        match self.idle {
+            Some((node, since)) if now - since > IDLE_HOLD => {
+                let got = if since == 0 && node == 0 {
+                    "held the token from the start".to_string()
+                } else {
+                    format!("had the token at {}", fmt_time(since))
+                };
+                Err(format!(
+                    "node {node} {got} and still kept it at {} without asking for the critical section: a node \
+                     that does not want in must pass the token on at once (within {}), others may be waiting for it",
+                    fmt_time(now),
+                    fmt_time(IDLE_HOLD)
+                ))
+            }
+            _ => Ok(()),
+        }
     }
 }
 
@@ -118,6 +151,7 @@ impl Monitor<TokenMsg> for TokenRules {
         RING.into()
     }
     fn on_event(&mut self, step: &Step<'_, TokenMsg>) -> Result<(), String> {
+        self.sat_on(step.at)?;
         let at = fmt_time(step.at);
         match step.kind {
             EventKind::Send { from, to, .. } => {
@@ -136,24 +170,41 @@ impl Monitor<TokenMsg> for TokenRules {
                     return Err(format!("node {from} passed the token to {to} at {at} while still inside the critical section"));
                 }
                 self.holder = None;
+                self.idle = None;
             }
-            EventKind::Deliver { to, .. } => self.holder = Some(*to),
+            EventKind::Deliver { to, .. } => {
+                self.holder = Some(*to);
+                if !self.asking.contains(to) && !self.inside.contains(to) {
+                    self.idle = Some((*to, step.at));
+                }
+            }
+            EventKind::Observe { node, what: Observation::RequestCritical } => {
+                self.asking.insert(*node);
+                if self.idle.is_some_and(|(n, _)| n == *node) {
+                    self.idle = None;
+                }
+            }
             EventKind::Observe { node, what: Observation::EnterCritical } => {
                 if self.holder != Some(*node) {
                     return Err(format!("node {node} entered the critical section at {at} without holding the token"));
                 }
+                self.asking.remove(node);
                 self.inside.insert(*node);
                 self.entries += 1;
             }
             EventKind::Observe { node, what: Observation::ExitCritical } => {
                 self.inside.remove(node);
+                if self.holder == Some(*node) && !self.asking.contains(node) {
+                    self.idle = Some((*node, step.at));
+                }
             }
             _ => {}
         }
         Ok(())
     }
-    fn at_end(&mut self, _: &crate::check::RunEnd<'_>) -> Result<(), String> {
-        mutex::some_entry(self.entries)
+    fn at_end(&mut self, end: &crate::check::RunEnd<'_>) -> Result<(), String> {
+        mutex::some_entry(self.entries)?;
+        self.sat_on(end.end)
     }
 }
 

@@ -18,6 +18,7 @@ use crate::check::{Monitor, RunEnd, Step, NODES_RUN_CLEANLY};
 use crate::process::{NodeFactory, Observation};
 use crate::scenario::Scenario;
 use crate::trace::EventKind;
+use crate::network::ClockModel;
 use crate::{ms, Delay, Network, NodeId, Time};
 
 /// Each node multicasts this many messages, numbered 1, 2, ...
@@ -246,7 +247,20 @@ pub fn scenarios() -> Vec<ScenarioRuns> {
         until: ms(1_000),
         ..Scenario::new("4 nodes, slow FIFO links", 4)
     };
-    let mut runs = vec![ScenarioRuns::public(calm, 3), ScenarioRuns::public(slow, 4)];
+    // Timers run on drifting clocks: the nodes multicast out of step, so a
+    // node may acknowledge a message before it multicasts its own next one.
+    let skewed = |nodes: usize, drift: &[f64]| Scenario {
+        network: fifo(Delay::Uniform { min: ms(1), max: ms(8) }),
+        clocks: drift.iter().map(|&drift| ClockModel { drift, offset: 0 }).collect(),
+        until: ms(1_000),
+        ..Scenario::new(&format!("{nodes} nodes out of step (drifting clocks)"), nodes)
+    };
+    let mut runs = vec![
+        ScenarioRuns::public(calm, 3),
+        ScenarioRuns::public(slow, 4),
+        ScenarioRuns::public(skewed(3, &[0.0, -0.45, 0.45]), 8),
+        ScenarioRuns::public(skewed(4, &[0.0, -0.45, 0.45, 0.3]), 4),
+    ];
     runs.extend(hidden_scenarios());
     runs
 }

@@ -158,6 +158,16 @@ impl Monitor<TpcMsg> for Atomicity {
         };
         let (node, d, at) = (*node, *d, fmt_time(step.at));
         for (&other, &(theirs, when)) in &self.ledger.decided {
+            if theirs != d && other == node {
+                return Err(format!(
+                    "{} decided {} at {at}, but it had decided {} at {}: a decision is final, also across a \
+                     crash (persist it, and read it back in on_recover)",
+                    who(node),
+                    word(d),
+                    word(theirs),
+                    fmt_time(when)
+                ));
+            }
             if theirs != d {
                 let same =
                     if other == node { "earlier".to_owned() } else { format!("while {} had decided", who(other)) };
@@ -465,8 +475,10 @@ fn scenarios_of(run: &Run) -> Vec<ScenarioRuns> {
 }
 
 /// Public: the plain cases, a participant that crashes after voting or
-/// before it could, and the coordinator crashing after the votes went out,
-/// for good (blocked) or for a while.
+/// before it could, the coordinator crashing after the votes went out,
+/// for good (blocked) or for a while, the coordinator crashing after it
+/// decided, and participants that voted yes cut off from the coordinator's
+/// outcome for a while.
 pub fn scenarios(seed: u64) -> Vec<ScenarioRuns> {
     scenarios_with(variant(seed))
 }
@@ -492,6 +504,28 @@ fn scenarios_with(v: Variant) -> Vec<ScenarioRuns> {
                 v.one_no_nodes,
                 &tight,
                 vec![crash(0, 2_500), back(0, 50)],
+            ),
+            2,
+        ),
+        // The votes are in by 10 ms, so the coordinator has decided when it
+        // crashes: what it wrote down must survive.
+        (
+            scenario(
+                "the coordinator crashes after deciding and comes back",
+                v.all_yes_nodes,
+                &quick,
+                vec![crash(0, 15_000), back(0, 40)],
+            ),
+            2,
+        ),
+        // Prepare is in by 2 ms; then nothing from the coordinator reaches
+        // a participant for a while: they voted yes and must wait, asking.
+        (
+            scenario(
+                "the participants don't hear from the coordinator for a while",
+                v.all_yes_nodes,
+                &tight,
+                vec![Fault::Cut { from: vec![0], to: (1..v.all_yes_nodes).collect(), start: 2_500, end: ms(150) }],
             ),
             2,
         ),
