@@ -10,7 +10,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::mutex::{self, EveryRequestServed, MessagesPerEntry, OneInside, QuickWhenAlone, COST, DELAY, LIVENESS, SAFETY};
+use super::mutex::{self, EveryRequestServed, MessagesPerEntry, OneInside, Permitted, QuickWhenAlone, COST, DELAY, LIVENESS, SAFETY};
 use super::runs::{check_runs, ScenarioRuns, HIDDEN_CHECK};
 use super::{CheckSpec, ExerciseSpec, Report, Run, Visibility};
 use crate::check::{Monitor, NODES_RUN_CLEANLY};
@@ -99,6 +99,7 @@ fn hidden_scenarios() -> Vec<ScenarioRuns> {
 pub fn monitors(scenario: &Scenario) -> Vec<Box<dyn Monitor<CentralMsg>>> {
     vec![
         Box::new(OneInside::default()),
+        Box::new(Permitted::by_coordinator(|m| *m == CentralMsg::Grant)),
         Box::new(EveryRequestServed::new((1..scenario.nodes).collect(), mutex::deadline_of(scenario))),
         Box::new(MessagesPerEntry::new(3)),
         Box::new(QuickWhenAlone::new(&scenario.network)),

@@ -11,7 +11,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::mutex::{self, EveryRequestServed, MessagesPerEntry, OneInside, QuickWhenAlone, COST, DELAY, LIVENESS, SAFETY};
+use super::mutex::{self, EveryRequestServed, MessagesPerEntry, OneInside, Permitted, QuickWhenAlone, COST, DELAY, LIVENESS, SAFETY};
 use super::runs::{check_runs, ScenarioRuns, HIDDEN_CHECK};
 use super::{CheckSpec, ExerciseSpec, Report, Run, Visibility};
 use crate::check::{Monitor, NODES_RUN_CLEANLY};
@@ -101,6 +101,7 @@ pub fn monitors(scenario: &Scenario) -> Vec<Box<dyn Monitor<RaMsg>>> {
     let n = scenario.nodes;
     vec![
         Box::new(OneInside::default()),
+        Box::new(Permitted::by_everyone_else(scenario.nodes, |m| *m == RaMsg::Reply)),
         Box::new(EveryRequestServed::new((0..n).collect(), mutex::deadline_of(scenario))),
         Box::new(MessagesPerEntry::new(2 * (n - 1))),
         Box::new(QuickWhenAlone::new(&scenario.network)),

@@ -1,7 +1,7 @@
-// Shared memory instead of messages: a static queue decides who goes next,
-// and no node sends a Request or a Reply. In one process (the notebook's
-// :check) the queue is shared and this passes; one process per node, each
-// node's queue holds only itself.
+// Shared memory instead of messages: Requests and Replies are only for
+// show (every node replies at once, never defers); a static queue decides
+// who goes next. In one process (the notebook's :check) the queue is shared
+// and this passes; one process per node, each queue holds only its node.
 use distlab::catalogue::mutex::{first_request, think_time, HOLD, ROUNDS};
 use distlab::catalogue::ricart::RaMsg;
 use distlab::{Ctx, NodeId, Observation, Process, TimerTag};
@@ -18,6 +18,8 @@ const LEAVE: TimerTag = 3;
 #[derive(Clone, Debug, Hash, Default)]
 struct Queued {
     rounds: u32,
+    replies: usize,
+    clock: u64,
 }
 
 impl Process<RaMsg> for Queued {
@@ -29,14 +31,32 @@ impl Process<RaMsg> for Queued {
         ctx.set_timer(ASK, first_request(ctx.me()));
     }
 
-    fn on_message(&mut self, _ctx: &mut Ctx<RaMsg>, _from: NodeId, _msg: RaMsg) {}
+    fn on_message(&mut self, ctx: &mut Ctx<RaMsg>, from: NodeId, msg: RaMsg) {
+        match msg {
+            RaMsg::Request { ts } => {
+                self.clock = self.clock.max(ts) + 1;
+                ctx.send(from, RaMsg::Reply);
+            }
+            RaMsg::Reply => {
+                self.replies += 1;
+                if self.replies == ctx.nodes() - 1 {
+                    QUEUE.lock().unwrap().push_back(ctx.me());
+                    self.on_timer(ctx, POLL);
+                }
+            }
+        }
+    }
 
     fn on_timer(&mut self, ctx: &mut Ctx<RaMsg>, timer: TimerTag) {
         match timer {
             ASK => {
                 ctx.observe(Observation::RequestCritical);
-                QUEUE.lock().unwrap().push_back(ctx.me());
-                self.on_timer(ctx, POLL);
+                self.clock += 1;
+                self.replies = 0;
+                let me = ctx.me();
+                for peer in (0..ctx.nodes()).filter(|&p| p != me) {
+                    ctx.send(peer, RaMsg::Request { ts: self.clock });
+                }
             }
             POLL => {
                 let mut inside = INSIDE.lock().unwrap();
