@@ -9,6 +9,19 @@ use serde::{Deserialize, Serialize};
 /// Cap on the compiler's messages kept in a result.
 pub const MAX_OUTPUT: usize = 16 * 1024;
 
+/// Cap on one check's output (its first problem, replay line included).
+pub const MAX_TEST_OUTPUT: usize = 4 * 1024;
+
+/// Cap on the diagram kept with a result; a larger one is left out, with a
+/// note (the replay line draws it in the notebook).
+pub const MAX_DIAGRAM: usize = 512 * 1024;
+
+/// Cap on the replay line.
+pub const MAX_REPLAY: usize = 512;
+
+/// Said where a text was cut to its cap.
+pub const TRUNCATED: &str = " [truncated]";
+
 /// One check's row.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct TestResult {
@@ -50,6 +63,7 @@ pub fn from_report(report: &Report, spec: &ExerciseSpec, penalty: f64, late_note
             (None, Status::Pass) => format!("passed ({} run{})", r.runs, if r.runs == 1 { "" } else { "s" }),
             (None, _) => "not run".into(),
         };
+        let output = capped(output, MAX_TEST_OUTPUT);
         tests.push(TestResult {
             name: r.name,
             score: if ok { share(r.weight) } else { 0.0 },
@@ -74,13 +88,24 @@ pub fn from_report(report: &Report, spec: &ExerciseSpec, penalty: f64, late_note
     if let Some(note) = late_note {
         output.push_str(&format!("\n{note} Score after the late rule: {score:.2}."));
     }
+    let diagram_svg = match &report.diagram {
+        Some(svg) if svg.len() > MAX_DIAGRAM => {
+            output.push_str(&format!(
+                "\nThe diagram of the failing run is larger than {} KiB and was not kept; the replay line draws it \
+                 in the notebook.",
+                MAX_DIAGRAM >> 10
+            ));
+            None
+        }
+        other => other.clone(),
+    };
     Feedback {
         score: Some(score),
         max_score: spec.points as f64,
         output,
         tests,
-        diagram_svg: report.diagram.clone(),
-        replay,
+        diagram_svg,
+        replay: replay.map(|r| capped(r, MAX_REPLAY)),
     }
 }
 
@@ -100,11 +125,19 @@ pub fn error(spec: &ExerciseSpec, why: &str) -> Feedback {
     Feedback {
         score: Some(0.0),
         max_score: spec.points as f64,
-        output: why.to_owned(),
+        output: capped(why.to_owned(), MAX_OUTPUT),
         tests: Vec::new(),
         diagram_svg: None,
         replay: None,
     }
+}
+
+/// `s` cut to at most `max` bytes (plus the truncation mark).
+pub fn capped(s: String, max: usize) -> String {
+    if s.len() <= max {
+        return s;
+    }
+    format!("{}{TRUNCATED}", cap(&s, max))
 }
 
 fn cap(s: &str, max: usize) -> &str {

@@ -37,8 +37,15 @@ pub fn claim(c: &mut Connection, owner: &str) -> Result<Option<Claimed>> {
     let now = now_secs();
     let id: Option<i64> = tx
         .query_row(
-            "SELECT submission_id FROM jobs WHERE state = 'queued' OR (state = 'running' AND lease_until < ?1)
-             ORDER BY submission_id LIMIT 1",
+            // Fair across students: a student whose job is being graded
+            // waits behind every student who has none running, so one
+            // student's flood can hold at most one worker while others wait.
+            "SELECT j.submission_id FROM jobs j JOIN submissions s ON s.id = j.submission_id
+             WHERE j.state = 'queued' OR (j.state = 'running' AND j.lease_until < ?1)
+             ORDER BY (SELECT COUNT(*) FROM jobs r JOIN submissions rs ON rs.id = r.submission_id
+                       WHERE r.state = 'running' AND r.lease_until >= ?1 AND rs.student_id = s.student_id),
+                      j.submission_id
+             LIMIT 1",
             [now],
             |r| r.get(0),
         )
@@ -162,4 +169,39 @@ pub fn enqueue_regrade(c: &mut Connection, exercise: Option<&str>) -> Result<usi
 /// Jobs not yet finished.
 pub fn pending(c: &Connection) -> Result<i64> {
     Ok(c.query_row("SELECT count(*) FROM jobs", [], |r| r.get(0))?)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crate::db::Db;
+    use crate::ratelimit::SubmissionLimit;
+    use crate::submissions::{store, Stored};
+
+    #[test]
+    fn a_student_with_a_job_running_waits_behind_the_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("g.db")).unwrap();
+        let unlimited = SubmissionLimit::new(0, Duration::from_secs(60));
+        let submit = |student: &str| {
+            db.with(|c| {
+                c.execute("INSERT OR IGNORE INTO students (id, name, email) VALUES (?1, ?1, '')", [student])?;
+                match store(c, student, "warmup", None, "fn x() {}", &unlimited)? {
+                    Stored::Created(id) => Ok(id),
+                    _ => anyhow::bail!("not stored"),
+                }
+            })
+            .unwrap()
+        };
+        // A flood from one student, then one submission from another.
+        let flood: Vec<i64> = (0..5).map(|_| submit("flooder")).collect();
+        let honest = submit("honest");
+        let first = db.with(|c| super::claim(c, "w1")).unwrap().unwrap();
+        assert_eq!(first.submission_id, flood[0], "oldest first while nobody runs");
+        let second = db.with(|c| super::claim(c, "w2")).unwrap().unwrap();
+        assert_eq!(second.submission_id, honest, "the other student before the flood's next job");
+        let third = db.with(|c| super::claim(c, "w3")).unwrap().unwrap();
+        assert_eq!(third.submission_id, flood[1]);
+    }
 }

@@ -145,6 +145,7 @@ pub fn process(g: &Grader, owner: &str, job: &Claimed) -> Result<()> {
                 fb.output.push('\n');
                 fb.output.push_str(&note);
             }
+            fb.output = feedback::capped(fb.output, feedback::MAX_OUTPUT);
             (Verdict::Graded, fb)
         }
         Graded::CompileError { diagnostics, truncated } => {

@@ -44,8 +44,16 @@ pub fn remote_matches_local<M: distlab::Message>(
     let run = distlab::catalogue::Run::all(5);
     let here = local(make(), &run);
     let start = std::time::Instant::now();
-    let there = (spec.check_remote)(host_thread(make), &run);
-    println!("{}: grader check through a node host, {:.0} ms", spec.id, start.elapsed().as_secs_f64() * 1000.0);
+    let connection = host_thread(make);
+    let there = (spec.check_remote)(std::rc::Rc::clone(&connection), &run);
+    let (bytes, replies) = connection.borrow().received();
+    println!(
+        "{}: grader check through a node host, {:.0} ms, {replies} replies, {bytes} bytes",
+        spec.id,
+        start.elapsed().as_secs_f64() * 1000.0
+    );
+    // An honest solution stays far below what the grader keeps per host.
+    assert!(bytes * 8 < distlab::remote::MAX_TOTAL_BYTES && replies * 8 < distlab::remote::MAX_REPLIES, "{}", spec.id);
     assert_eq!(here.verdicts, there.verdicts, "{}", spec.id);
 }
 
