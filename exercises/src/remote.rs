@@ -32,14 +32,14 @@ mod isolate;
 /// The longest reply line the grader reads (one handler call's actions and
 /// observations): a host that floods its output is cut off rather than
 /// filling the grader's memory.
-pub const MAX_LINE: usize = 256 << 10;
+pub const MAX_LINE: usize = 128 << 10;
 
 /// Longest panic message a host passes on; the rest is cut.
 pub const MAX_PANIC_MESSAGE: usize = 4 << 10;
 
 /// What one host may send in all (bytes of replies): bounds the grader's
 /// memory and time whatever the host answers.
-pub const MAX_TOTAL_BYTES: u64 = 96 << 20;
+pub const MAX_TOTAL_BYTES: u64 = 48 << 20;
 
 /// How many replies one host may give in all: bounds the events of every
 /// trace the grader keeps.
@@ -243,6 +243,18 @@ impl Connection {
             replies: 0,
             timeouts: 0,
         }))
+    }
+
+    /// Reads the banner a host writes when it starts (`serve_stdio`,
+    /// `serve_calls_stdio`); an error says what came instead.
+    pub fn expect_banner(&mut self) -> Result<(), String> {
+        let mut line = Vec::new();
+        match (&mut self.reader).take(256).read_until(b'\n', &mut line) {
+            Ok(_) if line.strip_suffix(b"\n") == Some(HOST_BANNER.as_bytes()) => Ok(()),
+            Ok(0) => Err(self.fail("the host ended before it started serving".into())),
+            Ok(_) => Err(self.fail(format!("the host started with {:?}", String::from_utf8_lossy(&line)))),
+            Err(e) => Err(self.fail(format!("the host's start could not be read ({e})"))),
+        }
     }
 
     /// Bytes and replies received so far (for tests and benchmarks).

@@ -74,6 +74,7 @@ fn every_scaffold_scores_zero_everywhere() {
         for seed in [1, 7, 42] {
             let mut child = Command::new(&host).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
             let connection = Connection::new(Box::new(child.stdout.take().unwrap()), Box::new(child.stdin.take().unwrap()));
+            connection.borrow_mut().expect_banner().unwrap();
             let report = (spec.check_remote)(connection, &Run::all(seed));
             child.wait().unwrap();
             let score = report.score(spec, Scope::All);
@@ -114,6 +115,7 @@ fn compile(source: &str, binary: &Path, rlib: &Path, deps: &Path, spec: &Exercis
 fn check_through_host(host: &Path, spec: &ExerciseSpec) -> (f64, usize) {
     let mut child = Command::new(host).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
     let connection = Connection::new(Box::new(child.stdout.take().unwrap()), Box::new(child.stdin.take().unwrap()));
+    connection.borrow_mut().expect_banner().unwrap();
     let report = (spec.check_remote)(connection, &Run::public(1));
     child.wait().unwrap();
     (report.score(spec, Scope::Public), report.verdicts.iter().filter(|v| !v.passed()).count())

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use distlab::catalogue::{Report, Run, Scope, Visibility};
 use distlab::check::Status;
-use distlab::remote::{Connection, HOST_BANNER, SHARED_PROCESS_FLAG};
+use distlab::remote::{Connection, SHARED_PROCESS_FLAG};
 
 use crate::cache::{CompileCache, Compiled};
 use crate::catalogue::Gradable;
@@ -204,17 +204,16 @@ fn check_in_host(
     let (Some(stdin), Some(stdout)) = (host.sandbox.stdin.take(), host.sandbox.stdout.take()) else {
         return Err(Graded::Infrastructure("the sandbox gave no pipes".into()));
     };
-    let mut reader = std::io::BufReader::new(TimedReader::new(stdout, HOST_SILENCE));
-    let mut banner = String::new();
-    let _ = std::io::BufRead::read_line(&mut (&mut reader).take(256), &mut banner);
-    if banner.trim_end() != HOST_BANNER {
+    let connection = Connection::new(Box::new(TimedReader::new(stdout, HOST_SILENCE)), Box::new(stdin));
+    let banner = connection.borrow_mut().expect_banner();
+    if let Err(started) = banner {
+        // No banner, no student code ran: the sandbox itself failed.
         let why = match host.finish() {
             Ok(o) => String::from_utf8_lossy(&o.stderr.bytes).trim().to_owned(),
             Err(e) => e.to_string(),
         };
-        return Err(Graded::Infrastructure(format!("the node host did not come up: {why}")));
+        return Err(Graded::Infrastructure(format!("the node host did not come up ({started}): {why}")));
     }
-    let connection = Connection::new(Box::new(reader), Box::new(stdin));
     let checked = std::panic::catch_unwind(AssertUnwindSafe(|| (exercise.check)(connection, run)));
     let outcome = host.finish();
     let report = checked.map_err(|_| {
