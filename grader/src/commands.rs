@@ -54,6 +54,7 @@ pub struct ServeArgs {
     pub workspace: PathBuf,
     pub rate_per_minute: usize,
     pub cache: PathBuf,
+    pub http: crate::server::HttpLimits,
 }
 
 pub fn serve_command(a: ServeArgs) -> Result<()> {
@@ -66,6 +67,7 @@ pub fn serve_command(a: ServeArgs) -> Result<()> {
         prepared,
         rate_per_minute: a.rate_per_minute,
         cache_dir: a.cache,
+        http: a.http,
     })
 }
 
