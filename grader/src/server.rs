@@ -23,11 +23,18 @@ pub struct AppState {
     pub secret: Vec<u8>,
     /// Submissions per student per exercise, counted in the gradebook.
     pub submission_limit: SubmissionLimit,
-    /// Login attempts per instructor name (argon2 is slow, guessing slower).
+    /// Login attempts per (client address, instructor name), and per client
+    /// over all names; see `pages::login`.
     pub login_rate: RateLimit,
+    pub login_client_rate: RateLimit,
+    /// Password checks (argon2) running at once, over all clients.
+    pub login_checks: tokio::sync::Semaphore,
     /// Wakes the workers after a submission (None when there are none).
     pub wake: Option<Arc<WakeHandle>>,
 }
+
+/// Password checks at once (argon2 takes ~20 MiB and tens of ms each).
+pub const LOGIN_CHECKS: usize = 2;
 
 /// The part of the grader the HTTP side may poke.
 pub struct WakeHandle(Arc<Grader>);
@@ -86,6 +93,7 @@ impl Default for HttpLimits {
 pub fn serve(opts: ServeOptions) -> Result<()> {
     let db = Arc::new(Db::open(&opts.db)?);
     let secret = secret::course_secret(&db)?;
+    crate::auth::warm_up();
     let requeued = db.with(|c| queue::requeue_running(c))?;
     if requeued > 0 {
         tracing::warn!(requeued, "jobs left running by a previous process are queued again");
@@ -109,6 +117,8 @@ pub fn serve(opts: ServeOptions) -> Result<()> {
         secret,
         submission_limit: SubmissionLimit::new(opts.rate_per_minute, Duration::from_secs(60)),
         login_rate: RateLimit::new(5, Duration::from_secs(60)),
+        login_client_rate: RateLimit::new(30, Duration::from_secs(60)),
+        login_checks: tokio::sync::Semaphore::new(LOGIN_CHECKS),
         wake: grader.clone().map(|g| Arc::new(WakeHandle(g))),
     });
     let app = crate::api::routes()
@@ -157,9 +167,9 @@ async fn serve_http(listener: tokio::net::TcpListener, app: axum::Router, limits
             p = Arc::clone(&permits).acquire_owned() => p?,
             _ = &mut shutdown => break,
         };
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             r = listener.accept() => match r {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     // EMFILE and the like: wait for connections to close.
                     tracing::warn!("accept: {e}");
@@ -170,7 +180,11 @@ async fn serve_http(listener: tokio::net::TcpListener, app: axum::Router, limits
             _ = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let svc = hyper_util::service::TowerToHyperService::new(service.clone());
+        // The client's address for handlers (`ConnectInfo`, as axum::serve gives).
+        let svc = tower::ServiceBuilder::new()
+            .layer(axum::Extension(axum::extract::ConnectInfo(peer)))
+            .service(service.clone());
+        let svc = hyper_util::service::TowerToHyperService::new(svc);
         let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), svc));
         tokio::spawn(async move {
             // Errors here are the client's: timeouts, resets, bad requests.
