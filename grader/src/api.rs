@@ -181,7 +181,15 @@ async fn submit(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bo
             Some(k.to_owned())
         }
     };
-    let bytes = axum::body::to_bytes(body, MAX_BODY).await.map_err(|_| {
+    let bytes = axum::body::to_bytes(body, MAX_BODY).await.map_err(|e| {
+        // The body timeout (server.rs) ends a body that stalls.
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+        while let Some(c) = cause {
+            if c.is::<tower_http::timeout::TimeoutError>() {
+                return ApiError::new(StatusCode::REQUEST_TIMEOUT, "The request body stalled; send it again.");
+            }
+            cause = c.source();
+        }
         ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("The request body is over {} MiB.", MAX_BODY >> 20))
     })?;
     let text = std::str::from_utf8(&bytes).map_err(|e| {

@@ -399,6 +399,8 @@ enum Slow {
     Headers,
     /// A body trickled a byte at a time (under the pause limit, never done).
     Body,
+    /// A body that stops after its first byte.
+    Stalled,
     /// One request served, then nothing on a keep-alive connection.
     Idle,
 }
@@ -414,14 +416,14 @@ fn slow_and_idle_clients_are_dropped_while_others_are_served() {
     let srv = Server::start(dir.path(), 0, &limits);
     let addr = srv.url.trim_start_matches("http://").to_owned();
 
-    // 300 slow connections, 100 of each kind.
+    // 300 slow connections, 75 of each kind.
     let mut conns = Vec::new();
     for i in 0..300 {
-        let kind = [Slow::Headers, Slow::Body, Slow::Idle][i % 3];
+        let kind = [Slow::Headers, Slow::Body, Slow::Stalled, Slow::Idle][i % 4];
         let mut s = std::net::TcpStream::connect(&addr).unwrap();
         match kind {
             Slow::Headers => s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").unwrap(),
-            Slow::Body => {
+            Slow::Body | Slow::Stalled => {
                 let head = format!(
                     "POST /api/v1/submissions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\
                      Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n{{"
@@ -440,7 +442,7 @@ fn slow_and_idle_clients_are_dropped_while_others_are_served() {
             }
         }
         s.set_nonblocking(true).unwrap();
-        conns.push((kind, s, Instant::now(), None::<f64>));
+        conns.push((kind, s, Instant::now(), None::<f64>, Vec::new()));
     }
 
     // Honest requests while all 300 are open.
@@ -464,17 +466,21 @@ fn slow_and_idle_clients_are_dropped_while_others_are_served() {
     let deadline = Instant::now() + Duration::from_secs(15);
     let mut buf = [0u8; 4096];
     while conns.iter().any(|c| c.3.is_none()) && Instant::now() < deadline {
-        for (kind, s, opened, closed) in conns.iter_mut().filter(|c| c.3.is_none()) {
+        for (kind, s, opened, closed, answer) in conns.iter_mut().filter(|c| c.3.is_none()) {
             let wrote = match kind {
                 Slow::Headers => s.write(b"X"),
                 Slow::Body => s.write(b" "),
-                Slow::Idle => Ok(1),
+                Slow::Stalled | Slow::Idle => Ok(1),
             };
             let gone = match (wrote, s.read(&mut buf)) {
                 (Err(e), _) if e.kind() != ErrorKind::WouldBlock => true,
                 (_, Ok(0)) => true,
                 (_, Err(e)) => e.kind() != ErrorKind::WouldBlock,
-                (_, Ok(_)) => false, // an answer (408): the close follows
+                (_, Ok(n)) => {
+                    // An answer (408): the close follows.
+                    answer.extend_from_slice(&buf[..n]);
+                    false
+                }
             };
             if gone {
                 *closed = Some(opened.elapsed().as_secs_f64());
@@ -482,7 +488,7 @@ fn slow_and_idle_clients_are_dropped_while_others_are_served() {
         }
         std::thread::sleep(Duration::from_millis(500));
     }
-    for kind in [Slow::Headers, Slow::Body, Slow::Idle] {
+    for kind in [Slow::Headers, Slow::Body, Slow::Stalled, Slow::Idle] {
         let times: Vec<f64> = conns.iter().filter(|c| c.0 == kind).filter_map(|c| c.3).collect();
         let left = conns.iter().filter(|c| c.0 == kind && c.3.is_none()).count();
         let max = times.iter().cloned().fold(0.0, f64::max);
@@ -491,6 +497,14 @@ fn slow_and_idle_clients_are_dropped_while_others_are_served() {
         // The limit (2 s head/idle, 4 s whole request) plus polling slack.
         let bound = if kind == Slow::Body { 6.5 } else { 4.5 };
         assert!(max < bound, "{kind:?} connections held for {max:.1} s");
+    }
+    for (kind, _, _, _, answer) in &conns {
+        let answer = String::from_utf8_lossy(answer);
+        match kind {
+            Slow::Body => assert!(answer.starts_with("HTTP/1.1 408"), "{answer}"),
+            Slow::Stalled => assert!(answer.starts_with("HTTP/1.1 408") && answer.contains("stalled"), "{answer}"),
+            _ => {}
+        }
     }
 }
 
