@@ -671,6 +671,18 @@ fn the_dashboard_lists_without_reading_reports() {
     }
     // A report no parser could read: the list still shows its score.
     db.execute("UPDATE results SET report = '{not json', score = 4.5 WHERE submission_id = 40", []).unwrap();
+    // A regrade writes the result again with queue.rs's upsert.
+    let regraded = serde_json::json!({
+        "score": 5.0, "max_score": 5.0, "output": "5 of 5 checks passed: 5.00 of 5 points (regraded).",
+        "tests": [], "diagram_svg": null, "replay": null,
+    });
+    db.execute(
+        "INSERT INTO results (submission_id, score, max_score, report, written_at) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (submission_id) DO UPDATE SET score = excluded.score, max_score = excluded.max_score,
+             report = excluded.report, written_at = excluded.written_at",
+        rusqlite::params![39, 5.0, 5.0, regraded.to_string(), "later"],
+    )
+    .expect("a regrade's upsert goes through the result_lines triggers");
 
     let client = LoginClient::new("127.0.0.1", &srv.url);
     let (_, head, _) = client.login(&srv.url, "prof", "correct horse battery");
@@ -683,9 +695,10 @@ fn the_dashboard_lists_without_reading_reports() {
     };
     let (secs, html) = load(&srv.url);
     eprintln!("dashboard with 40 reports of 2 MiB: {:.0} ms", secs * 1e3);
-    assert!(html.contains("38 of 5 checks passed: 3.00 of 5 points."), "the summary line is listed");
+    assert!(html.contains("37 of 5 checks passed: 3.00 of 5 points."), "the summary line is listed");
     assert!(!html.contains("thread panicked"), "the report's bulk is not on the dashboard");
     assert!(html.contains("4.50"), "scores come from their column, not from parsing the report");
+    assert!(html.contains("(regraded)") && !html.contains("38 of 5 checks"), "the regraded summary replaces the old one");
 
     // A database from before the summaries gets them at migration.
     srv.kill();
