@@ -480,20 +480,18 @@ impl LoginClient {
     fn new(src: &'static str, url: &str) -> Self {
         let (s, head, body) = http_from(src, url, "/login", None, None);
         assert_eq!(s, 200);
-        let cookie = head
-            .lines()
-            .find_map(|l| l.strip_prefix("set-cookie: "))
-            .expect("login cookie")
-            .split(';')
-            .next()
-            .unwrap()
-            .to_owned();
-        LoginClient { src, cookie, csrf: csrf_of(&body) }
+        // (Tolerant of a form without a token, so each test fails on its own
+        // point against an older grader; the CSRF test insists on it.)
+        let cookie = head.lines().find_map(|l| l.strip_prefix("set-cookie: ")).unwrap_or_default();
+        let cookie = cookie.split(';').next().unwrap().to_owned();
+        let csrf = body.split("name=\"csrf\" value=\"").nth(1).map(|t| t.split('"').next().unwrap().to_owned());
+        LoginClient { src, cookie, csrf: csrf.unwrap_or_default() }
     }
 
     fn login(&self, url: &str, name: &str, password: &str) -> (u16, String, String) {
         let fields = [("name", name), ("password", password), ("csrf", self.csrf.as_str())];
-        http_from(self.src, url, "/login", Some(&self.cookie), Some(&fields))
+        let cookie = Some(self.cookie.as_str()).filter(|c| !c.is_empty());
+        http_from(self.src, url, "/login", cookie, Some(&fields))
     }
 }
 
@@ -541,13 +539,19 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-#[test]
-fn login_names_are_bounded_escaped_and_not_enumerable() {
+/// A server with the instructor "prof", and a login client on 127.0.0.1.
+fn login_server() -> (tempfile::TempDir, Server, LoginClient) {
     let dir = tempdir();
     cli(dir.path(), &["instructor", "add", "prof", "--password-stdin"], Some("correct horse battery\n"));
     let srv = Server::start(dir.path(), 0, &[]);
+    let client = LoginClient::new("127.0.0.1", &srv.url);
+    (dir, srv, client)
+}
+
+#[test]
+fn login_names_are_capped_at_the_form() {
+    let (_dir, srv, client) = login_server();
     let url = &srv.url;
-    let client = LoginClient::new("127.0.0.1", url);
 
     // Names are capped at the form: 64 distinct 1 MiB names are refused
     // with a clear error, and the server keeps none of them.
@@ -561,6 +565,12 @@ fn login_names_are_bounded_escaped_and_not_enumerable() {
     let grown = rss_kib(srv.child.id()).saturating_sub(before);
     eprintln!("server RSS after 64 posts of 1 MiB names: +{grown} KiB");
     assert!(grown < 24 * 1024, "64 MiB of names kept? RSS grew {grown} KiB");
+}
+
+#[test]
+fn unknown_login_names_take_as_long_as_known_ones() {
+    let (_dir, srv, client) = login_server();
+    let url = &srv.url;
 
     // Unknown names take as long as known ones (argon2 against a dummy hash).
     let (mut known, mut unknown) = (Vec::new(), Vec::new());
@@ -575,6 +585,12 @@ fn login_names_are_bounded_escaped_and_not_enumerable() {
     let (k, u) = (median(known), median(unknown));
     eprintln!("failed login: known name {:.1} ms, unknown name {:.1} ms (medians of 4)", k * 1e3, u * 1e3);
     assert!(u > k * 0.5 && k > u * 0.5, "timing tells names apart: known {k:.4} s, unknown {u:.4} s");
+}
+
+#[test]
+fn failed_login_names_are_logged_escaped() {
+    let (_dir, srv, client) = login_server();
+    let url = &srv.url;
 
     // A failed name is logged escaped: it cannot forge a log line.
     let forged = "x\nFORGED: admin logged in\u{1b}[2J";
