@@ -80,6 +80,7 @@ fn main() -> anyhow::Result<()> {
         prepared: Some(prepared.clone()),
         rate_per_minute: 0,
         cache_dir: dir.path().join("cache"),
+        http: Default::default(),
     };
     std::thread::spawn(move || serve(opts).expect("serve"));
     let url = format!("http://127.0.0.1:{port}");

@@ -20,6 +20,16 @@ use crate::{auth, catalogue, deadlines, secret};
 pub const MAX_SOURCE: usize = 256 * 1024;
 /// Largest request body (JSON escaping can grow a source several-fold).
 pub const MAX_BODY: usize = 2 * 1024 * 1024;
+/// Longest exercise id accepted (ids are short words).
+pub const MAX_ID: usize = 64;
+
+/// A request's text as an error sentence quotes it: escaped, at most 64
+/// characters (error bodies never echo megabytes back).
+pub fn quoted(s: &str) -> String {
+    let cut: String = s.chars().take(64).collect();
+    let more = if cut.len() < s.len() { "..." } else { "" };
+    format!("{cut:?}{more}")
+}
 
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
@@ -110,7 +120,10 @@ async fn healthz() -> Json<Value> {
 }
 
 fn unknown_exercise(id: &str) -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, format!("There is no exercise {id:?}; GET /api/v1/exercises lists them."))
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        format!("There is no exercise {}; GET /api/v1/exercises lists them.", quoted(id)),
+    )
 }
 
 async fn exercises(State(state): State<Arc<AppState>>, headers: HeaderMap) -> ApiResult<Json<Value>> {
@@ -168,7 +181,15 @@ async fn submit(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bo
             Some(k.to_owned())
         }
     };
-    let bytes = axum::body::to_bytes(body, MAX_BODY).await.map_err(|_| {
+    let bytes = axum::body::to_bytes(body, MAX_BODY).await.map_err(|e| {
+        // The body timeout (server.rs) ends a body that stalls.
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+        while let Some(c) = cause {
+            if c.is::<tower_http::timeout::TimeoutError>() {
+                return ApiError::new(StatusCode::REQUEST_TIMEOUT, "The request body stalled; send it again.");
+            }
+            cause = c.source();
+        }
         ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("The request body is over {} MiB.", MAX_BODY >> 20))
     })?;
     let text = std::str::from_utf8(&bytes).map_err(|e| {
@@ -183,6 +204,12 @@ async fn submit(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bo
             format!("The body must be JSON {{\"exercise\": \"<id>\", \"source\": \"<Rust code>\"}}: {e}."),
         )
     })?;
+    if new.exercise.len() > MAX_ID {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("The exercise id is over {MAX_ID} bytes; GET /api/v1/exercises lists them."),
+        ));
+    }
     let spec = catalogue::spec(&new.exercise).ok_or_else(|| unknown_exercise(&new.exercise))?;
     if new.source.len() > MAX_SOURCE {
         return Err(ApiError::new(
@@ -227,7 +254,7 @@ async fn submission(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let who = student(&state, &headers).await?;
-    let not_found = || ApiError::new(StatusCode::NOT_FOUND, format!("You have no submission {id:?}."));
+    let not_found = || ApiError::new(StatusCode::NOT_FOUND, format!("You have no submission {}.", quoted(&id)));
     let n: i64 = id.parse().map_err(|_| not_found())?;
     let db = Arc::clone(&state.db);
     let w = who.clone();

@@ -11,6 +11,12 @@ use sha2::{Digest, Sha256};
 
 use crate::db::{now_rfc3339, now_secs, Db};
 
+/// Longest instructor name, at `instructor add` and at the login form (the
+/// login limiter keys on names: unbounded names were unbounded memory).
+pub const MAX_NAME: usize = 64;
+/// Longest password the login form accepts.
+pub const MAX_PASSWORD: usize = 1024;
+
 /// How long an instructor session lasts.
 pub const SESSION_SECS: i64 = 8 * 3600;
 
@@ -55,6 +61,9 @@ pub fn hash_password(password: &str) -> Result<String> {
 /// Adds or replaces an instructor.
 pub fn add_instructor(db: &Db, name: &str, password: &str) -> Result<()> {
     anyhow::ensure!(!name.trim().is_empty(), "the instructor name is empty");
+    anyhow::ensure!(name.len() <= MAX_NAME, "the instructor name is longer than {MAX_NAME} bytes");
+    anyhow::ensure!(!name.chars().any(char::is_control), "the instructor name has control characters");
+    anyhow::ensure!(password.len() <= MAX_PASSWORD, "the password is longer than {MAX_PASSWORD} bytes");
     anyhow::ensure!(password.len() >= 8, "the password must have at least 8 characters");
     let hash = hash_password(password)?;
     db.with(|c| {
@@ -73,9 +82,25 @@ pub fn check_password(db: &Db, name: &str, password: &str) -> Result<bool> {
     let stored: Option<String> = db.with(|c| {
         Ok(c.query_row("SELECT password_hash FROM instructors WHERE name = ?1", [name], |r| r.get(0)).optional()?)
     })?;
-    let Some(stored) = stored else { return Ok(false) };
+    // An unknown name is checked against a dummy hash of the same parameters,
+    // so it takes as long as a known one: timing does not tell which names exist.
+    let known = stored.is_some();
+    let stored = stored.unwrap_or_else(|| dummy_hash().to_owned());
     let parsed = PasswordHash::new(&stored).map_err(|e| anyhow::anyhow!("stored hash is malformed: {e}"))?;
-    Ok(Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+    let ok = Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok();
+    Ok(known && ok)
+}
+
+/// Makes the dummy hash now (at start), so the first unknown name is not
+/// slower than a known one.
+pub fn warm_up() {
+    dummy_hash();
+}
+
+/// A hash of a random password, made once per process like any stored one.
+fn dummy_hash() -> &'static str {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| hash_password(&random_token()).expect("argon2 hashes a fresh password"))
 }
 
 /// A logged-in instructor.

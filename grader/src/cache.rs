@@ -1,7 +1,10 @@
-//! Compiled submissions by hash of (program source, prepared manifest): the
-//! same program against the same course rlib and toolchain is the same
-//! binary, so resubmissions, regrades and restarts skip rustc. Compile
-//! errors are kept too (they are as deterministic).
+//! Compiled submissions by hash of (student, program source, prepared
+//! manifest): the same program against the same course rlib and toolchain
+//! is the same binary, so resubmissions, regrades and restarts skip rustc.
+//! Keyed per student, because a shared cache let a student tell from the
+//! grading time which programs someone else had already sent. Compile
+//! errors are kept too (they are as deterministic); a sandbox set-up
+//! failure never is (it is the grader's, not the program's).
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -42,9 +45,14 @@ impl CompileCache {
         Ok(CompileCache { dir: dir.to_path_buf(), salt: hex::encode(h.finalize()) })
     }
 
-    pub fn key(&self, program: &str) -> String {
+    /// `student` is anything that stands for one student (grading passes the
+    /// student's seed for the exercise, which the program already names).
+    pub fn key(&self, student: impl std::fmt::Display, program: &str) -> String {
         let mut h = Sha256::new();
         h.update(self.salt.as_bytes());
+        let student = student.to_string();
+        h.update((student.len() as u64).to_le_bytes());
+        h.update(student.as_bytes());
         h.update(program.as_bytes());
         hex::encode(h.finalize())
     }
@@ -54,13 +62,23 @@ impl CompileCache {
         if bin.is_file() {
             return Some(Compiled::Binary(bin));
         }
-        let err = std::fs::read(self.dir.join(format!("{key}.err"))).ok()?;
-        serde_json::from_slice(&err).ok()
+        let path = self.dir.join(format!("{key}.err"));
+        let err = std::fs::read(&path).ok()?;
+        let entry: Compiled = serde_json::from_slice(&err).ok()?;
+        if let Compiled::Failed { diagnostics, .. } = &entry {
+            if sandbox_failure(diagnostics) {
+                // Stored by an older grader: compile again.
+                let _ = std::fs::remove_file(&path);
+                return None;
+            }
+        }
+        Some(entry)
     }
 
-    /// Where a fresh binary for `key` should be compiled to before `put`.
+    /// Where a fresh binary for `key` should be compiled to before `put`:
+    /// unique per compile, since two workers may compile the same program.
     pub fn staging(&self, key: &str) -> PathBuf {
-        self.dir.join(format!("{key}.{}.tmp", std::process::id()))
+        self.dir.join(format!("{key}.{}.{:016x}.tmp", std::process::id(), rand::random::<u64>()))
     }
 
     /// Records a compile; returns the entry as `get` would.
@@ -72,12 +90,29 @@ impl CompileCache {
                 std::fs::rename(&staged, &dest)?;
                 Ok(Compiled::Binary(dest))
             }
+            Compiled::Failed { diagnostics, .. } if sandbox_failure(&diagnostics) => {
+                let first = diagnostics.lines().find(|l| is_sandbox_line(l)).unwrap_or_default();
+                anyhow::bail!("the compile sandbox itself failed (not cached, not the submission's result): {first}")
+            }
             failed @ Compiled::Failed { .. } => {
-                let tmp = self.dir.join(format!("{key}.err.{}.tmp", std::process::id()));
+                let tmp = self.dir.join(format!("{key}.err.{}.{:016x}.tmp", std::process::id(), rand::random::<u64>()));
                 std::fs::write(&tmp, serde_json::to_vec(&failed)?)?;
                 std::fs::rename(&tmp, self.dir.join(format!("{key}.err")))?;
                 Ok(failed)
             }
         }
     }
+}
+
+/// Whether compiler output is really the sandbox failing to start (bwrap's
+/// own messages, e.g. `bwrap: Can't find source path /x: Permission
+/// denied`): rustc never prints lines starting with `bwrap:`.
+pub fn sandbox_failure(diagnostics: &str) -> bool {
+    diagnostics.lines().any(is_sandbox_line)
+}
+
+fn is_sandbox_line(line: &str) -> bool {
+    // (A program can make rustc print such a line, e.g. with compile_error!;
+    // it only costs that program its cache entry and a retry.)
+    line.trim_start().starts_with("bwrap:")
 }

@@ -16,8 +16,38 @@ use crate::server::{serve, ServeOptions};
 use crate::worker::{self, Grader, Wake};
 use crate::{auth, gradebook, queue, roster, secret};
 
+/// The slot users (bwrap resolves binds as them) must be able to traverse
+/// every directory above the prepared one: under a 0700 state dir (as
+/// `mktemp -d` makes) every compile fails with "bwrap: Can't find source
+/// path ...: Permission denied". Only as root: otherwise sandboxes run as
+/// the current user. Directories not made yet are checked by the next run.
+pub fn check_sandbox_can_reach(root: &Path) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    if unsafe { libc::geteuid() } != 0 {
+        return Ok(());
+    }
+    let abs = std::path::absolute(root).with_context(|| format!("resolving {}", root.display()))?;
+    for dir in abs.ancestors().collect::<Vec<_>>().into_iter().rev() {
+        let Ok(meta) = std::fs::metadata(dir) else { break };
+        // Slot users are neither owner nor group of the state dirs: "other" counts.
+        if meta.is_dir() && meta.mode() & 0o001 == 0 {
+            anyhow::bail!(
+                "the sandbox users cannot reach {}: {} is mode {:o}, which others cannot traverse; run \
+                 `chmod o+x {}` (it lists nothing: others still cannot read the directory), or keep the \
+                 prepared directory elsewhere",
+                abs.display(),
+                dir.display(),
+                meta.mode() & 0o7777,
+                dir.display()
+            );
+        }
+    }
+    Ok(())
+}
+
 /// Prepares with a spinner showing cargo's progress.
 pub fn prepare_with_progress(workspace: &Path, root: &Path) -> Result<Prepared> {
+    check_sandbox_can_reach(root)?;
     let bar = indicatif::ProgressBar::new_spinner();
     bar.enable_steady_tick(Duration::from_millis(100));
     bar.set_style(indicatif::ProgressStyle::with_template("{spinner} {prefix}: {wide_msg}")?);
@@ -34,6 +64,7 @@ pub fn prepare_with_progress(workspace: &Path, root: &Path) -> Result<Prepared> 
 /// prepared from other course sources or another rustc than this grader's
 /// (re-preparing is the admin's call: see grader/README.md).
 pub fn load_or_prepare(workspace: &Path, root: &Path) -> Result<Prepared> {
+    check_sandbox_can_reach(root)?;
     if !root.join(crate::prepare::MANIFEST).exists() {
         eprintln!("preparing {} (once)", root.display());
         return prepare_with_progress(workspace, root);
@@ -54,6 +85,7 @@ pub struct ServeArgs {
     pub workspace: PathBuf,
     pub rate_per_minute: usize,
     pub cache: PathBuf,
+    pub http: crate::server::HttpLimits,
 }
 
 pub fn serve_command(a: ServeArgs) -> Result<()> {
@@ -66,6 +98,7 @@ pub fn serve_command(a: ServeArgs) -> Result<()> {
         prepared,
         rate_per_minute: a.rate_per_minute,
         cache_dir: a.cache,
+        http: a.http,
     })
 }
 

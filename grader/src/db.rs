@@ -88,6 +88,38 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (submission_id, name)
     );
     "#,
+    // 2: what lists show of a result, so the dashboard never reads a report
+    // (a panic message made one 30 MiB). A table of its own: a column added
+    // to `results` would sit after `report`, and SQLite walks a row's
+    // overflow pages to reach it. Filled by triggers, whoever writes results;
+    // the JSON is read once, at write time. DELETE then INSERT, not INSERT OR
+    // REPLACE: a trigger's conflict clause yields to the firing statement's
+    // (queue.rs's upsert), which would make every regrade fail.
+    r#"
+    CREATE TABLE result_lines (
+        submission_id INTEGER PRIMARY KEY REFERENCES submissions(id),
+        score REAL,
+        max_score REAL NOT NULL,
+        -- First line of the report's output, at most 200 characters.
+        summary TEXT NOT NULL,
+        report_bytes INTEGER NOT NULL
+    );
+    CREATE TRIGGER result_lines_insert AFTER INSERT ON results BEGIN
+        DELETE FROM result_lines WHERE submission_id = NEW.submission_id;
+        INSERT INTO result_lines (submission_id, score, max_score, summary, report_bytes)
+        VALUES (NEW.submission_id, NEW.score, NEW.max_score, (SELECT coalesce(substr(substr(o, 1, instr(o || char(10), char(10)) - 1), 1, 200), '')
+            FROM (SELECT CASE WHEN json_valid(NEW.report) THEN json_extract(NEW.report, '$.output') END AS o)), length(CAST(NEW.report AS BLOB)));
+    END;
+    CREATE TRIGGER result_lines_update AFTER UPDATE ON results BEGIN
+        DELETE FROM result_lines WHERE submission_id = NEW.submission_id;
+        INSERT INTO result_lines (submission_id, score, max_score, summary, report_bytes)
+        VALUES (NEW.submission_id, NEW.score, NEW.max_score, (SELECT coalesce(substr(substr(o, 1, instr(o || char(10), char(10)) - 1), 1, 200), '')
+            FROM (SELECT CASE WHEN json_valid(NEW.report) THEN json_extract(NEW.report, '$.output') END AS o)), length(CAST(NEW.report AS BLOB)));
+    END;
+    INSERT INTO result_lines (submission_id, score, max_score, summary, report_bytes)
+        SELECT submission_id, score, max_score, (SELECT coalesce(substr(substr(o, 1, instr(o || char(10), char(10)) - 1), 1, 200), '')
+            FROM (SELECT CASE WHEN json_valid(report) THEN json_extract(report, '$.output') END AS o)), length(CAST(report AS BLOB)) FROM results;
+    "#,
 ];
 
 /// A handle on the database file; cheap to share (`Arc<Db>`).

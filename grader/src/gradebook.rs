@@ -36,6 +36,16 @@ pub fn best_scores(c: &Connection) -> Result<BTreeMap<(String, String), f64>> {
     Ok(rows.collect::<rusqlite::Result<BTreeMap<_, _>>>()?)
 }
 
+/// A cell a spreadsheet will not run as a formula (OWASP CSV injection):
+/// text starting with `=`, `+`, `-`, `@`, tab or CR gets a leading `'`.
+pub fn csv_safe(s: &str) -> String {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s.to_owned()
+    }
+}
+
 /// Writes the gradebook for a Canvas import: Canvas matches rows by
 /// "SIS User ID" (our student id) or "SIS Login ID"; a "Points Possible"
 /// row gives each column's maximum; "Final Points" is a column Canvas
@@ -55,7 +65,7 @@ pub fn export_csv(c: &Connection, path: &Path) -> Result<usize> {
     possible.push(exercises.iter().map(|e| e.points).sum::<u32>().to_string());
     w.write_record(&possible)?;
     for s in &students {
-        let mut row = vec![s.name.clone(), String::new(), s.id.clone(), s.email.clone(), String::new()];
+        let mut row = vec![csv_safe(&s.name), String::new(), csv_safe(&s.id), csv_safe(&s.email), String::new()];
         let mut total = 0.0;
         for e in exercises {
             match scores.get(&(s.id.clone(), e.id.to_owned())) {

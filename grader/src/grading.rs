@@ -58,7 +58,7 @@ pub fn grade(
 ) -> (Graded, Timings) {
     let mut timings = Timings::default();
     let program = exercise.program(source);
-    let key = cache.key(&program);
+    let key = cache.key(seed, &program);
     let t = Instant::now();
     let compiled = match cache.get(&key) {
         Some(c) => {

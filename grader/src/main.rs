@@ -4,6 +4,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
@@ -56,6 +57,19 @@ enum Cmd {
         /// Submissions per student per exercise per minute (0 = no limit).
         #[arg(long, default_value_t = 10)]
         rate_limit: usize,
+        /// Seconds to send a request's headers; also how long an idle
+        /// keep-alive connection stays open.
+        #[arg(long, default_value_t = 10)]
+        header_timeout: u64,
+        /// Longest pause (seconds) inside a request body.
+        #[arg(long, default_value_t = 10)]
+        body_timeout: u64,
+        /// Seconds for a whole request, body included (then 408).
+        #[arg(long, default_value_t = 60)]
+        request_timeout: u64,
+        /// Connections open at once (more wait until one closes).
+        #[arg(long, default_value_t = 512)]
+        max_connections: usize,
     },
     /// Manage the class list.
     Roster {
@@ -137,7 +151,8 @@ fn main() -> Result<()> {
                 );
             }
         }
-        Cmd::Serve { addr, workers, rate_limit } => commands::serve_command(commands::ServeArgs {
+        Cmd::Serve { addr, workers, rate_limit, header_timeout, body_timeout, request_timeout, max_connections } => {
+            commands::serve_command(commands::ServeArgs {
             db: cli.db,
             addr,
             workers,
@@ -145,7 +160,14 @@ fn main() -> Result<()> {
             workspace: cli.workspace,
             rate_per_minute: rate_limit,
             cache: cli.cache,
-        })?,
+            http: distlab_grader::server::HttpLimits {
+                header_timeout: Duration::from_secs(header_timeout),
+                body_idle_timeout: Duration::from_secs(body_timeout),
+                request_timeout: Duration::from_secs(request_timeout),
+                max_connections,
+            },
+        })?
+        }
         Cmd::Roster { command: RosterCmd::Import { file, tokens } } => commands::roster_import(&cli.db, &file, &tokens)?,
         Cmd::Instructor { command: InstructorCmd::Add { name, password_stdin } } => {
             commands::instructor_add(&cli.db, &name, password_stdin)?

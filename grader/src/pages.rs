@@ -20,6 +20,10 @@ use crate::server::AppState;
 use crate::{catalogue, deadlines, gradebook, queue, submissions};
 
 const COOKIE: &str = "distlab_session";
+/// The login form's CSRF token (double submit: this cookie and the form's
+/// hidden field must match; a cross-site post carries neither, the cookie
+/// being SameSite=Strict and unreadable to other origins).
+const LOGIN_COOKIE: &str = "distlab_login";
 
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
@@ -72,6 +76,16 @@ fn internal(e: impl std::fmt::Display) -> PageError {
 
 type PageResult = Result<Response, PageError>;
 
+/// Longest value of any dashboard form field (ids, RFC 3339 times, numbers).
+const MAX_FIELD: usize = 64;
+
+/// Every form field is short: an oversize one is refused with a clear
+/// error, never stored, parsed or echoed back.
+fn too_long(fields: &[(&str, &str)]) -> Option<Response> {
+    let (name, _) = fields.iter().find(|(_, v)| v.len() > MAX_FIELD)?;
+    Some(PageError(StatusCode::PAYLOAD_TOO_LARGE, format!("The {name} field is over {MAX_FIELD} bytes.")).into_response())
+}
+
 fn render(name: &str, ctx: minijinja::Value) -> PageResult {
     let html = templates().get_template(name).and_then(|t| t.render(ctx)).map_err(internal)?;
     Ok(Html(html).into_response())
@@ -112,22 +126,81 @@ async fn form_session(state: &Arc<AppState>, headers: &HeaderMap, csrf: &str) ->
     Ok(s)
 }
 
-async fn login_form() -> PageResult {
-    render("login.html", context! {})
+async fn login_form(headers: HeaderMap) -> Response {
+    let token = cookie(&headers, LOGIN_COOKIE)
+        .filter(|t| t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()))
+        .unwrap_or_else(auth::random_token);
+    login_page(&token, None, StatusCode::OK)
+}
+
+/// The login page with its CSRF token in the form and in the cookie.
+fn login_page(token: &str, error: Option<String>, status: StatusCode) -> Response {
+    let mut r = match render("login.html", context! { csrf => token, error }) {
+        Ok(r) => r,
+        Err(e) => return e.into_response(),
+    };
+    *r.status_mut() = status;
+    let c = format!("{LOGIN_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/login; Max-Age=3600");
+    r.headers_mut().insert(header::SET_COOKIE, c.parse().expect("hex cookie"));
+    r
 }
 
 #[derive(Deserialize)]
 struct LoginForm {
     name: String,
     password: String,
+    #[serde(default)]
+    csrf: String,
 }
 
-async fn login(State(state): State<Arc<AppState>>, Form(f): Form<LoginForm>) -> PageResult {
-    if let Err(wait) = state.login_rate.check(&f.name, "login") {
-        let mut r = render("login.html", context! { error => format!("Too many attempts: try again in {wait} s.") })?;
-        *r.status_mut() = StatusCode::TOO_MANY_REQUESTS;
-        return Ok(r);
+/// A name as the log shows it: escaped (a newline or escape code cannot
+/// forge a log line) and at most 64 characters.
+fn log_safe(s: &str) -> String {
+    crate::api::quoted(s)
+}
+
+/// Guessing is limited without letting anyone lock the instructor out:
+/// - attempts are counted per (client address, name) and per client over
+///   all names, before the slow check (so parallel posts cannot slip past),
+///   and the right password takes its attempt back: only the guesser's own
+///   address is ever refused, and another address's failures never stop
+///   someone who knows the password;
+/// - argon2 runs for at most `LOGIN_CHECKS` logins at a time over all
+///   clients: a global slow-down that bounds the guess rate of many
+///   addresses together (and the CPU they take from grading), where others
+///   wait their turn rather than being refused.
+async fn login(
+    State(state): State<Arc<AppState>>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
+    Form(f): Form<LoginForm>,
+) -> Response {
+    let token = cookie(&headers, LOGIN_COOKIE).unwrap_or_default();
+    if token.is_empty() || !auth::same_secret(&token, &f.csrf) {
+        return PageError(
+            StatusCode::FORBIDDEN,
+            "The login form is stale or forged (CSRF token mismatch); reload the login page.".into(),
+        )
+        .into_response();
     }
+    if f.name.len() > auth::MAX_NAME || f.password.len() > auth::MAX_PASSWORD {
+        let error = format!(
+            "The name is limited to {} bytes and the password to {} bytes.",
+            auth::MAX_NAME,
+            auth::MAX_PASSWORD
+        );
+        return login_page(&token, Some(error), StatusCode::PAYLOAD_TOO_LARGE);
+    }
+    let client = peer.ip().to_string();
+    let counted = state.login_rate.check(&client, &f.name).and_then(|()| {
+        state.login_client_rate.check(&client, "").inspect_err(|_| state.login_rate.forgive(&client, &f.name))
+    });
+    if let Err(wait) = counted {
+        return login_page(&token, Some(format!("Too many attempts: try again in {wait} s.")), StatusCode::TOO_MANY_REQUESTS);
+    }
+    let Ok(_turn) = state.login_checks.acquire().await else {
+        return internal("login semaphore closed").into_response();
+    };
     let db = Arc::clone(&state.db);
     let name = f.name.clone();
     let id = blocking(move || {
@@ -137,15 +210,19 @@ async fn login(State(state): State<Arc<AppState>>, Form(f): Form<LoginForm>) -> 
             Ok(None)
         }
     })
-    .await?;
-    let Some(id) = id else {
-        tracing::warn!(instructor = %name, "failed login");
-        let mut r = render("login.html", context! { error => "Wrong name or password." })?;
-        *r.status_mut() = StatusCode::UNAUTHORIZED;
-        return Ok(r);
+    .await;
+    let id = match id {
+        Ok(id) => id,
+        Err(e) => return e.into_response(),
     };
+    let Some(id) = id else {
+        tracing::warn!(instructor = %log_safe(&name), %client, "failed login");
+        return login_page(&token, Some("Wrong name or password.".into()), StatusCode::UNAUTHORIZED);
+    };
+    state.login_rate.forgive(&client, &name);
+    state.login_client_rate.forgive(&client, "");
     let cookie = format!("{COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}", auth::SESSION_SECS);
-    Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/dashboard")).into_response())
+    ([(header::SET_COOKIE, cookie)], Redirect::to("/dashboard")).into_response()
 }
 
 #[derive(Deserialize)]
@@ -216,7 +293,8 @@ async fn dashboard(
                 .map(|s| {
                     context! {
                         id => s.id, student => s.student_id, exercise => s.exercise, status => s.status,
-                        score => s.feedback.and_then(|f| f.score).map(|v| format!("{v:.2}")).unwrap_or_default(),
+                        score => s.score.map(|v| format!("{v:.2}")).unwrap_or_default(),
+                        summary => s.summary.unwrap_or_default(),
                         submitted_at => s.submitted_at, late => s.late,
                     }
                 })
@@ -307,6 +385,15 @@ async fn save_settings(
     if let Err(r) = form_session(&state, &headers, &f.csrf).await {
         return r;
     }
+    let fields = [
+        ("exercise", f.exercise.as_str()),
+        ("deadline", &f.deadline),
+        ("late deadline", &f.late_deadline),
+        ("late penalty", &f.late_penalty),
+    ];
+    if let Some(r) = too_long(&fields) {
+        return r;
+    }
     let db = Arc::clone(&state.db);
     let r = blocking(move || {
         let spec = catalogue::spec(&f.exercise).ok_or_else(|| anyhow::anyhow!("no exercise {:?}", f.exercise))?;
@@ -342,6 +429,9 @@ async fn grant_extension(
     if let Err(r) = form_session(&state, &headers, &f.csrf).await {
         return r;
     }
+    if let Some(r) = too_long(&[("student", &f.student), ("exercise", &f.exercise), ("until", &f.until)]) {
+        return r;
+    }
     let db = Arc::clone(&state.db);
     let r = tokio::task::spawn_blocking(move || -> anyhow::Result<String> {
         let spec =
@@ -368,6 +458,9 @@ async fn regrade(State(state): State<Arc<AppState>>, headers: HeaderMap, Form(f)
     if let Err(r) = form_session(&state, &headers, &f.csrf).await {
         return r;
     }
+    if let Some(r) = too_long(&[("exercise", &f.exercise)]) {
+        return r;
+    }
     let db = Arc::clone(&state.db);
     let exercise = Some(f.exercise.clone()).filter(|e| !e.is_empty());
     let r = blocking(move || db.with(|c| queue::enqueue_regrade(c, exercise.as_deref()))).await;
@@ -392,12 +485,17 @@ struct TokenForm {
 /// The student's own submissions and feedback (hidden checks redacted
 /// until their deadline), from their token.
 async fn student_page(State(state): State<Arc<AppState>>, Form(f): Form<TokenForm>) -> PageResult {
+    if f.token.len() > 2 * MAX_FIELD {
+        let mut r = render("student.html", context! { error => format!("A token is {MAX_FIELD} characters.") })?;
+        *r.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+        return Ok(r);
+    }
     let db = Arc::clone(&state.db);
     let found = blocking(move || {
         let Some(who) = auth::student_for_token(&db, f.token.trim())? else { return Ok(None) };
         db.with(|c| {
             let mut out = Vec::new();
-            for s in submissions::list(c, Some(&who), 200)? {
+            for s in submissions::list_with_reports(c, &who, 200)? {
                 let passed = deadlines::for_student(c, &who, &s.exercise)?.deadline_passed(chrono::Utc::now());
                 out.push(crate::api::submission_json(s, passed));
             }

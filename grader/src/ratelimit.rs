@@ -1,6 +1,7 @@
 //! Rate limits over a sliding window. Submissions are counted in the
 //! gradebook itself, so a restart forgets nothing; login attempts are
-//! counted in memory (a restart only ever lets a guesser wait less).
+//! counted in memory, for a bounded number of keys (a restart only ever lets
+//! a guesser wait less).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
@@ -59,17 +60,58 @@ impl SubmissionLimit {
     }
 }
 
-/// Attempts per key over a sliding window, in memory.
+/// Attempts per key over a sliding window, in memory, for at most
+/// `max_keys` keys: a key whose window is over is dropped, and when all are
+/// in use the one seen least recently goes (callers bound key length too).
 pub struct RateLimit {
     per_window: usize,
     window: Duration,
+    max_keys: usize,
     seen: Mutex<HashMap<(String, String), VecDeque<Instant>>>,
 }
 
 impl RateLimit {
     /// `per_window` attempts per `window`; 0 disables the limit.
     pub fn new(per_window: usize, window: Duration) -> Self {
-        RateLimit { per_window, window, seen: Mutex::new(HashMap::new()) }
+        RateLimit { per_window, window, max_keys: 10_000, seen: Mutex::new(HashMap::new()) }
+    }
+
+    pub fn with_max_keys(self, max_keys: usize) -> Self {
+        RateLimit { max_keys: max_keys.max(1), ..self }
+    }
+
+    /// Keys kept now.
+    pub fn len(&self) -> usize {
+        self.seen.lock().unwrap().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Takes back the last attempt counted for the key (it turned out not
+    /// to be one that should count, e.g. the right password).
+    pub fn forgive(&self, who: &str, what: &str) {
+        let mut seen = self.seen.lock().unwrap();
+        let key = (who.to_owned(), what.to_owned());
+        if let Some(times) = seen.get_mut(&key) {
+            times.pop_back();
+            if times.is_empty() {
+                seen.remove(&key);
+            }
+        }
+    }
+
+    /// Room for one more key: drops the keys whose window is over, then if
+    /// still full the one with the oldest last attempt. O(keys), only when full.
+    fn make_room(&self, seen: &mut HashMap<(String, String), VecDeque<Instant>>, now: Instant) {
+        seen.retain(|_, times| times.back().is_some_and(|t| now.duration_since(*t) < self.window));
+        if seen.len() >= self.max_keys {
+            let oldest = seen.iter().min_by_key(|(_, times)| times.back().copied()).map(|(k, _)| k.clone());
+            if let Some(k) = oldest {
+                seen.remove(&k);
+            }
+        }
     }
 
     /// Counts an attempt, or says how long to wait (whole seconds, at
@@ -80,7 +122,11 @@ impl RateLimit {
         }
         let now = Instant::now();
         let mut seen = self.seen.lock().unwrap();
-        let times = seen.entry((who.to_owned(), what.to_owned())).or_default();
+        let key = (who.to_owned(), what.to_owned());
+        if !seen.contains_key(&key) && seen.len() >= self.max_keys {
+            self.make_room(&mut seen, now);
+        }
+        let times = seen.entry(key).or_default();
         while times.front().is_some_and(|t| now.duration_since(*t) >= self.window) {
             times.pop_front();
         }
@@ -106,6 +152,25 @@ mod tests {
         assert!(r.check("a", "y").is_ok());
         assert!(r.check("b", "x").is_ok());
         assert!(RateLimit::new(0, Duration::from_secs(60)).check("a", "x").is_ok());
+    }
+
+    #[test]
+    fn keys_are_bounded_and_forgiven() {
+        let r = RateLimit::new(2, Duration::from_secs(60)).with_max_keys(100);
+        for i in 0..1000 {
+            assert!(r.check(&format!("name{i}"), "login").is_ok());
+        }
+        assert_eq!(r.len(), 100, "at most max_keys keys are kept");
+        // The most recent keys are the ones kept.
+        assert!(r.check("name999", "login").is_ok());
+        assert!(r.check("name999", "login").is_err());
+        // A forgiven attempt does not count.
+        let r = RateLimit::new(2, Duration::from_secs(60));
+        for _ in 0..5 {
+            assert!(r.check("a", "x").is_ok());
+            r.forgive("a", "x");
+        }
+        assert!(r.is_empty());
     }
 
     #[test]

@@ -74,6 +74,10 @@ pub struct Submission {
     pub late: bool,
     pub attempt: Option<i64>,
     pub result_writes: i64,
+    /// From `result_lines`: what lists show without reading the report.
+    pub score: Option<f64>,
+    pub summary: Option<String>,
+    /// The whole report; `None` from `list` (never read for lists).
     pub feedback: Option<Feedback>,
 }
 
@@ -82,10 +86,22 @@ pub struct Submission {
 const COLUMNS: &str = "s.id, s.student_id, s.exercise, s.status, s.submitted_at, s.graded_at, s.late,
     CASE WHEN s.status = 'graded' THEN (SELECT count(*) FROM submissions o WHERE o.student_id = s.student_id
         AND o.exercise = s.exercise AND o.status = 'graded' AND o.id <= s.id) END,
-    s.result_writes, r.report";
+    s.result_writes, l.score, l.summary";
+
+/// `COLUMNS` plus the report (`full`) or NULL in its place.
+fn select(full: bool) -> String {
+    let (report, join) = if full {
+        ("r.report", "LEFT JOIN results r ON r.submission_id = s.id")
+    } else {
+        ("NULL", "")
+    };
+    format!(
+        "SELECT {COLUMNS}, {report} FROM submissions s LEFT JOIN result_lines l ON l.submission_id = s.id {join}"
+    )
+}
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Submission> {
-    let report: Option<String> = r.get(9)?;
+    let report: Option<String> = r.get(11)?;
     Ok(Submission {
         id: r.get(0)?,
         student_id: r.get(1)?,
@@ -96,13 +112,14 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Submission> {
         late: r.get(6)?,
         attempt: r.get(7)?,
         result_writes: r.get(8)?,
+        score: r.get(9)?,
+        summary: r.get(10)?,
         feedback: report.and_then(|j| serde_json::from_str(&j).ok()),
     })
 }
 
 pub fn get(c: &Connection, id: i64) -> Result<Option<Submission>> {
-    let sql =
-        format!("SELECT {COLUMNS} FROM submissions s LEFT JOIN results r ON r.submission_id = s.id WHERE s.id = ?1");
+    let sql = format!("{} WHERE s.id = ?1", select(true));
     Ok(c.query_row(&sql, [id], row).optional()?)
 }
 
@@ -110,12 +127,19 @@ pub fn source(c: &Connection, id: i64) -> Result<Option<String>> {
     Ok(c.query_row("SELECT source FROM submissions WHERE id = ?1", [id], |r| r.get(0)).optional()?)
 }
 
-/// Submissions, newest first; `student` narrows to one student.
+/// Submissions, newest first, without their reports (score and summary
+/// line only); `student` narrows to one student.
 pub fn list(c: &Connection, student: Option<&str>, limit: i64) -> Result<Vec<Submission>> {
-    let sql = format!(
-        "SELECT {COLUMNS} FROM submissions s LEFT JOIN results r ON r.submission_id = s.id
-         WHERE (?1 IS NULL OR s.student_id = ?1) ORDER BY s.id DESC LIMIT ?2"
-    );
+    list_where(c, student, limit, false)
+}
+
+/// The same with each whole report (one student's page of feedback).
+pub fn list_with_reports(c: &Connection, student: &str, limit: i64) -> Result<Vec<Submission>> {
+    list_where(c, Some(student), limit, true)
+}
+
+fn list_where(c: &Connection, student: Option<&str>, limit: i64, full: bool) -> Result<Vec<Submission>> {
+    let sql = format!("{} WHERE (?1 IS NULL OR s.student_id = ?1) ORDER BY s.id DESC LIMIT ?2", select(full));
     let mut stmt = c.prepare(&sql)?;
     let rows = stmt.query_map(params![student, limit], row)?.collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(rows)

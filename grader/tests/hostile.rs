@@ -390,3 +390,211 @@ fn huge_statics_are_contained_at_compile_time() {
     }
     assert_still_grades(user);
 }
+
+// ---- Hostile clients of the HTTP server (real `serve`, real TCP, loopback) ----
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Slow {
+    /// Headers trickled a byte at a time, never finished.
+    Headers,
+    /// A body trickled a byte at a time (under the pause limit, never done).
+    Body,
+    /// A body that stops after its first byte.
+    Stalled,
+    /// One request served, then nothing on a keep-alive connection.
+    Idle,
+}
+
+#[test]
+fn slow_and_idle_clients_are_dropped_while_others_are_served() {
+    use std::io::{ErrorKind, Read, Write};
+    use std::time::Instant;
+    let dir = tempdir();
+    let token = roster(dir.path(), 1)[0].1.clone();
+    let limits =
+        ["--header-timeout", "2", "--body-timeout", "2", "--request-timeout", "4", "--max-connections", "400"];
+    let srv = Server::start(dir.path(), 0, &limits);
+    let addr = srv.url.trim_start_matches("http://").to_owned();
+
+    // 300 slow connections, 75 of each kind.
+    let mut conns = Vec::new();
+    for i in 0..300 {
+        let kind = [Slow::Headers, Slow::Body, Slow::Stalled, Slow::Idle][i % 4];
+        let mut s = std::net::TcpStream::connect(&addr).unwrap();
+        match kind {
+            Slow::Headers => s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").unwrap(),
+            Slow::Body | Slow::Stalled => {
+                let head = format!(
+                    "POST /api/v1/submissions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\
+                     Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n{{"
+                );
+                s.write_all(head.as_bytes()).unwrap();
+            }
+            Slow::Idle => {
+                s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+                let mut got = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !String::from_utf8_lossy(&got).contains("true}") {
+                    let n = s.read(&mut buf).unwrap();
+                    assert!(n > 0, "closed before the answer");
+                    got.extend_from_slice(&buf[..n]);
+                }
+            }
+        }
+        s.set_nonblocking(true).unwrap();
+        conns.push((kind, s, Instant::now(), None::<f64>, Vec::new()));
+    }
+
+    // Honest requests while all 300 are open.
+    let start = Instant::now();
+    let mut honest = Vec::new();
+    for i in 0..5 {
+        let t = Instant::now();
+        let (s, _, _) = request("GET", &format!("{}/healthz", srv.url), None, &[], None);
+        assert_eq!(s, 200);
+        let (s, j) = submit(&srv.url, &token, "warmup", &format!("// honest {i}"), None);
+        assert_eq!(s, 202, "{j}");
+        honest.push(t.elapsed().as_secs_f64());
+    }
+    let open_during = conns.len();
+    let slowest = honest.iter().cloned().fold(0.0, f64::max);
+    eprintln!("honest GET+POST with {open_during} slow connections open: slowest {:.0} ms", slowest * 1e3);
+    assert!(slowest < 1.5, "honest requests waited {slowest:.2} s behind slow clients");
+    assert!(start.elapsed().as_secs_f64() < 2.0, "the slow ones were still open while honest ones were served");
+
+    // Keep trickling (a byte every 0.5 s) until the server drops them all.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut buf = [0u8; 4096];
+    while conns.iter().any(|c| c.3.is_none()) && Instant::now() < deadline {
+        for (kind, s, opened, closed, answer) in conns.iter_mut().filter(|c| c.3.is_none()) {
+            let wrote = match kind {
+                Slow::Headers => s.write(b"X"),
+                Slow::Body => s.write(b" "),
+                Slow::Stalled | Slow::Idle => Ok(1),
+            };
+            let gone = match (wrote, s.read(&mut buf)) {
+                (Err(e), _) if e.kind() != ErrorKind::WouldBlock => true,
+                (_, Ok(0)) => true,
+                (_, Err(e)) => e.kind() != ErrorKind::WouldBlock,
+                (_, Ok(n)) => {
+                    // An answer (408): the close follows.
+                    answer.extend_from_slice(&buf[..n]);
+                    false
+                }
+            };
+            if gone {
+                *closed = Some(opened.elapsed().as_secs_f64());
+            }
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    for kind in [Slow::Headers, Slow::Body, Slow::Stalled, Slow::Idle] {
+        let times: Vec<f64> = conns.iter().filter(|c| c.0 == kind).filter_map(|c| c.3).collect();
+        let left = conns.iter().filter(|c| c.0 == kind && c.3.is_none()).count();
+        let max = times.iter().cloned().fold(0.0, f64::max);
+        eprintln!("{kind:?}: {} dropped, the last after {max:.1} s; {left} still open", times.len());
+        assert_eq!(left, 0, "{left} {kind:?} connections still open after 15 s");
+        // The limit (2 s head/idle, 4 s whole request) plus polling slack.
+        let bound = if kind == Slow::Body { 6.5 } else { 4.5 };
+        assert!(max < bound, "{kind:?} connections held for {max:.1} s");
+    }
+    for (kind, _, _, _, answer) in &conns {
+        let answer = String::from_utf8_lossy(answer);
+        match kind {
+            Slow::Body => assert!(answer.starts_with("HTTP/1.1 408"), "{answer}"),
+            Slow::Stalled => assert!(answer.starts_with("HTTP/1.1 408") && answer.contains("stalled"), "{answer}"),
+            _ => {}
+        }
+    }
+}
+
+/// Sockets the server process holds (the listener included).
+fn sockets_of(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .filter(|l| l.to_string_lossy().starts_with("socket:"))
+        .count()
+}
+
+#[test]
+fn connections_are_capped_and_the_next_one_waits_its_turn() {
+    let dir = tempdir();
+    let srv = Server::start(dir.path(), 0, &["--header-timeout", "2", "--max-connections", "20"]);
+    let addr = srv.url.trim_start_matches("http://").to_owned();
+    let idle = sockets_of(srv.child.id()); // the listener, the runtime's signal pipe
+    // 40 silent connections: the kernel completes them, the server takes 20.
+    let silent: Vec<_> = (0..40).map(|_| std::net::TcpStream::connect(&addr).unwrap()).collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let held = sockets_of(srv.child.id()) - idle;
+    eprintln!("client sockets the server holds with 40 silent clients and a cap of 20: {held}");
+    assert_eq!(held, 20, "the server holds {held} client sockets");
+    // An honest client behind them is served once the silent ones time out
+    // (two rounds of 2 s), not never.
+    let t = std::time::Instant::now();
+    let (s, _, _) = request("GET", &format!("{}/healthz", srv.url), None, &[], None);
+    assert_eq!(s, 200);
+    let waited = t.elapsed().as_secs_f64();
+    eprintln!("honest request behind 40 silent connections served after {waited:.1} s");
+    assert!(waited < 8.0, "{waited:.1} s");
+    drop(silent);
+}
+
+#[test]
+fn serve_and_prepare_refuse_a_prepared_dir_the_slot_users_cannot_reach() {
+    use std::os::unix::fs::PermissionsExt;
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("not root: sandboxes run as this user, nothing to check");
+        return;
+    }
+    let dir = tempdir();
+    // A state dir as `mktemp -d` makes it.
+    let state = dir.path().join("state");
+    std::fs::create_dir(&state).unwrap();
+    std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    for args in [&["serve", "--addr", "127.0.0.1:0", "--workers", "1"][..], &["prepare"][..]] {
+        let out = std::process::Command::new(binary())
+            .arg("--db")
+            .arg(state.join("db.sqlite"))
+            .arg("--prepared")
+            .arg(state.join("prepared"))
+            .arg("--workspace")
+            .arg(workspace())
+            .args(args)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} started under a 0700 state dir");
+        assert!(
+            err.contains("sandbox users cannot reach") && err.contains(&format!("chmod o+x {}", state.display())),
+            "{args:?}: {err}"
+        );
+    }
+}
+
+#[test]
+fn the_compile_cache_keeps_no_sandbox_failure_and_nobody_elses_binary() {
+    use distlab_grader::cache::{CompileCache, Compiled};
+    let dir = tempdir();
+    let cache = CompileCache::new(&dir.path().join("cache"), prepared()).unwrap();
+    let program = "fn main() {}";
+    let key = cache.key(1u64, program);
+    let bwrap = "bwrap: Can't find source path /tmp/tmp.x/prepared/toolchain: Permission denied\n";
+    let err = cache.put(&key, Compiled::Failed { diagnostics: bwrap.into(), truncated: false }).unwrap_err();
+    assert!(err.to_string().contains("sandbox itself failed"), "{err}");
+    assert!(cache.get(&key).is_none(), "a sandbox failure was cached");
+    // One an older grader stored is not served either.
+    let old = serde_json::to_vec(&Compiled::Failed { diagnostics: bwrap.into(), truncated: false }).unwrap();
+    std::fs::write(dir.path().join("cache").join(format!("{key}.err")), old).unwrap();
+    assert!(cache.get(&key).is_none(), "a stored sandbox failure was served");
+    // A real compile error is kept.
+    let e0425 = "error[E0425]: cannot find value `x` in this scope\n --> main.rs:1:13\n";
+    cache.put(&key, Compiled::Failed { diagnostics: e0425.into(), truncated: false }).unwrap();
+    assert!(matches!(cache.get(&key), Some(Compiled::Failed { .. })));
+    // Keyed per student: another student's identical program is not a hit.
+    assert_ne!(cache.key(2u64, program), key);
+    assert!(cache.get(&cache.key(2u64, program)).is_none());
+    // Two compiles of the same program never stage at the same path.
+    assert_ne!(cache.staging(&key), cache.staging(&key));
+}
