@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::*;
 use distlab_grader::sandbox::{self, LimitHit, Limits, Spec, Termination};
-use distlab_grader::SandboxUser;
+use distlab_grader::{compile, run, CompileOptions, RunOptions, SandboxUser};
 
 fn slot_user() -> (distlab_grader::sandbox::Slot<'static>, distlab_grader::SandboxUser) {
     prepared();
@@ -597,4 +597,85 @@ fn the_compile_cache_keeps_no_sandbox_failure_and_nobody_elses_binary() {
     assert!(cache.get(&cache.key(2u64, program)).is_none());
     // Two compiles of the same program never stage at the same path.
     assert_ne!(cache.staging(&key), cache.staging(&key));
+}
+
+#[test]
+fn the_graders_environment_and_paths_do_not_reach_the_compile_sandbox() {
+    // Something secret in the grader's environment, as a database URL or a
+    // course secret would be.
+    std::env::set_var("DISTLAB_TEST_CANARY", "canary-9f2c");
+    let (_slot, user) = slot_user();
+    let dir = tempdir();
+    // The compile sandbox has a /proc (the linker needs it); its pid 1 is
+    // bubblewrap's init, which shows its environment and command line.
+    let src = r#"
+static ENVIRON: &[u8] = include_bytes!("/proc/1/environ");
+static CMDLINE: &[u8] = include_bytes!("/proc/1/cmdline");
+fn main() {
+    println!("environ: {}", String::from_utf8_lossy(ENVIRON));
+    println!("cmdline: {}", String::from_utf8_lossy(CMDLINE));
+}
+"#;
+    let bin = build(user, src, dir.path());
+    let out = run_bin(user, &bin, b"");
+    let text = stdout(&out);
+    assert!(text.contains("cmdline: "), "{text}");
+    assert!(!text.contains("canary-9f2c"), "{text}");
+    assert!(!text.contains("PATH="), "no environment at all: {text}");
+    let prepared = prepared().root.to_string_lossy().into_owned();
+    assert!(!text.contains(&prepared), "no grader paths: {text}");
+}
+
+#[test]
+fn node_host_processes_find_no_place_to_meet() {
+    // What a node could use to reach another node of the same host: a
+    // writable file, a System V segment, a pty, a signal to a sibling.
+    let (_slot, user) = slot_user();
+    let dir = tempdir();
+    let src = r#"
+use distlab::catalogue::warmup::WarmupMsg;
+use distlab::{Ctx, NodeId, Process};
+
+fn warmup_node(_id: NodeId) -> Box<dyn Process<WarmupMsg>> {
+        let mut found = Vec::new();
+        for p in ["/work/x", "/tmp/x", "/dev/shm/x", "/x"] {
+            if std::fs::write(p, b"hi").is_ok() {
+                found.push(p.to_string());
+            }
+        }
+        for p in ["/dev/ptmx", "/dev/pts/ptmx", "/proc/self/mem"] {
+            if std::fs::OpenOptions::new().read(true).write(true).open(p).is_ok() {
+                found.push(p.to_string());
+            }
+        }
+        if std::process::Command::new("/bin/true").status().is_ok() {
+            found.push("spawn".into());
+        }
+        let _ = std::marker::PhantomData::<(Ctx<WarmupMsg>, Box<dyn Process<WarmupMsg>>)>;
+        panic!("found {found:?}");
+}
+
+fn main() {
+    distlab::catalogue::warmup::host(Box::new(warmup_node));
+}
+"#;
+    let out = compile(prepared(), user, src.as_bytes(), &dir.path().join("main"), &CompileOptions::default())
+        .expect("compile launches");
+    assert!(out.success(), "{}", out.diagnostics);
+    let opts = RunOptions { node_host: true, ..RunOptions::default() };
+    let input = "{\"op\":\"spawn\",\"node\":0,\"slot\":1}\n";
+    let run = run(prepared(), user, &dir.path().join("main"), input.as_bytes(), &opts).expect("run launches");
+    let text = stdout(&run);
+    assert!(text.contains("found []"), "{text}");
+}
+
+#[test]
+fn unsafe_code_is_refused_in_submissions() {
+    let (_slot, user) = slot_user();
+    let dir = tempdir();
+    let src = "#![allow(unsafe_code)]\n#[link_section = \".init_array\"]\nstatic EARLY: extern \"C\" fn() = early;\nextern \"C\" fn early() {}\nfn main() { let x = 1; let _ = unsafe { std::ptr::read(&x) }; }\n";
+    let out = compile(prepared(), user, src.as_bytes(), &dir.path().join("main"), &CompileOptions::default())
+        .expect("compile launches");
+    assert!(!out.success());
+    assert!(out.diagnostics.contains("unsafe_code") || out.diagnostics.contains("forbid"), "{}", out.diagnostics);
 }

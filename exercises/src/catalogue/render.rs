@@ -34,6 +34,12 @@ pub fn check_rows(report: &Report, spec: &ExerciseSpec, scope: Scope) -> Vec<Ver
         .collect()
 }
 
+/// Said under every node exercise's report in the notebook: here all nodes
+/// share one process, on the grader they do not.
+pub const ISOLATION_NOTE: &str = "Here all nodes run in this notebook's process. When you submit, the grader runs \
+    every node in a process of its own, so nodes share nothing but the messages they send: state kept in a \
+    static or anything shared outside ctx.send does not carry over.";
+
 pub fn report_html(report: &Report, spec: &ExerciseSpec, scope: Scope) -> String {
     let score = report.score(spec, scope);
     let reachable: u32 = spec.checks.iter().filter(|c| scope.includes(c.visibility)).map(|c| c.weight).sum();
@@ -53,6 +59,9 @@ pub fn report_html(report: &Report, spec: &ExerciseSpec, scope: Scope) -> String
     }
     out.push_str("</p>\n");
     out.push_str(&verdicts_html(&check_rows(report, spec, scope)));
+    if spec.check_spec(crate::check::NODES_RUN_CLEANLY).is_some() {
+        out.push_str(&format!("<p style=\"margin:4px 0;color:#555\">{}</p>\n", escape(ISOLATION_NOTE)));
+    }
     if let Some(svg) = &report.diagram {
         out.push_str("<p style=\"margin:8px 0 4px\">The first failing run, as a space-time diagram:</p>\n");
         out.push_str(&format!("<div style=\"overflow:auto;max-height:85vh\">\n{svg}</div>\n"));
