@@ -28,6 +28,36 @@ fn agent() -> ureq::Agent {
     ureq::Agent::config_builder().http_status_as_error(false).build().into()
 }
 
+/// POSTs one submission without waiting for its grade.
+fn post(url: &str, token: &str, exercise: &str, source: &str) -> u16 {
+    let body = serde_json::to_vec(&serde_json::json!({ "exercise": exercise, "source": source })).unwrap();
+    let r = agent()
+        .post(&format!("{url}/api/v1/submissions"))
+        .header("Authorization", &format!("Bearer {token}"))
+        .send(&body[..])
+        .unwrap();
+    r.status().as_u16()
+}
+
+/// One student floods: 10 submissions a minute on every exercise (their
+/// scaffolds, each distinct) until `stop` is set. Returns how many it sent.
+fn flood(url: String, token: String, stop: std::sync::Arc<std::sync::atomic::AtomicBool>) -> std::thread::JoinHandle<usize> {
+    std::thread::spawn(move || {
+        let exercises = catalogue::all();
+        let every = Duration::from_secs_f64(60.0 / (10.0 * exercises.len() as f64));
+        let mut sent = 0;
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            let spec = &exercises[sent % exercises.len()];
+            assert_eq!(post(&url, &token, spec.id, &format!("{}
+// flood {sent}
+", spec.scaffold)), 202);
+            sent += 1;
+            std::thread::sleep(every);
+        }
+        sent
+    })
+}
+
 /// POSTs one submission and polls until it is graded; returns the latency.
 fn submit_and_wait(url: &str, token: &str, source: &str) -> Duration {
     let t = Instant::now();
@@ -63,12 +93,11 @@ fn main() -> anyhow::Result<()> {
     let prepared = prepare(&PrepareOptions { workspace: ws.clone(), root: ws.join("var/prepared") }, &mut |_| {})?;
     let dir = tempfile::tempdir()?;
     let db = dir.path().join("db.sqlite");
-    std::fs::write(dir.path().join("roster.csv"), "id,name,email\nb1,Bench,b@x\n")?;
+    std::fs::write(dir.path().join("roster.csv"), "id,name,email\nb1,Bench,b@x\nf1,Flood,f@x\n")?;
     let gradebook = distlab_grader::db::Db::open(&db)?;
-    let token = distlab_grader::roster::import(&gradebook, &dir.path().join("roster.csv"), &dir.path().join("tokens"))?
-        [0]
-    .token
-    .clone();
+    let tokens = distlab_grader::roster::import(&gradebook, &dir.path().join("roster.csv"), &dir.path().join("tokens"))?;
+    let token = tokens[0].token.clone();
+    let flood_token = tokens[1].token.clone();
     drop(gradebook);
 
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
@@ -112,6 +141,25 @@ fn main() -> anyhow::Result<()> {
         BURST as f64 / elapsed.as_secs_f64(),
         percentile(&burst, 0.5).as_secs_f64(),
         percentile(&burst, 0.95).as_secs_f64()
+    );
+
+    // One student floods (10 a minute on every exercise) while another
+    // submits one at a time: fair claims keep the honest latency near the
+    // figure above.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flooder = flood(url.clone(), flood_token, std::sync::Arc::clone(&stop));
+    std::thread::sleep(Duration::from_secs(5)); // the flood's queue builds up
+    let t = Instant::now();
+    let flooded: Vec<Duration> = (0..SEQUENTIAL).map(|i| submit_and_wait(&url, &token, &source(5000 + i))).collect();
+    let honest_rate = SEQUENTIAL as f64 / t.elapsed().as_secs_f64();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let sent = flooder.join().unwrap();
+    println!(
+        "while one student floods ({sent} submissions sent): honest latency p50 {:.2} s, p95 {:.2} s, \
+         {honest_rate:.2} submissions/s (without the flood: p50 {:.2} s)",
+        percentile(&flooded, 0.5).as_secs_f64(),
+        percentile(&flooded, 0.95).as_secs_f64(),
+        percentile(&lat, 0.5).as_secs_f64()
     );
 
     // The compile step of the same programs: sandboxed plain rustc vs
