@@ -127,13 +127,14 @@ fn check_isolated(prepared: &Prepared, user: SandboxUser, exercise: &Gradable, b
     report.verdicts.extend(hidden.report.verdicts.into_iter().filter(|v| visibility(&v.check) == Some(Visibility::Hidden)));
     let mut notes: Vec<String> = public.host_note.into_iter().collect();
     let failing = failing_public_checks(&report, spec);
-    if !failing.is_empty() {
+    // Only node exercises have nodes that could share memory; a function
+    // host ignores the flag, so the second run would tell nothing.
+    let has_nodes = spec.check_spec(distlab::check::NODES_RUN_CLEANLY).is_some();
+    if has_nodes && !failing.is_empty() {
         if let Ok(shared) = check_in_host(prepared, user, exercise, binary, &Run::public(seed), HostMode::Shared) {
-            let passing_shared: Vec<String> = failing
-                .iter()
-                .filter(|name| !failing_public_checks(&shared.report, spec).contains(name))
-                .cloned()
-                .collect();
+            let still_failing = failing_public_checks(&shared.report, spec);
+            let passing_shared: Vec<String> =
+                failing.iter().filter(|name| !still_failing.contains(name)).cloned().collect();
             if !passing_shared.is_empty() {
                 let note = shared_memory_note(&passing_shared);
                 for v in report.verdicts.iter_mut().filter(|v| !v.passed() && passing_shared.contains(&v.check)) {

@@ -89,7 +89,6 @@ pub fn serve_isolated<M: Message>(factory: &NodeFactory<M>, input: impl Read, mu
         let route: Route = serde_json::from_str(&line).map_err(|e| invalid(format!("bad request: {e}")))?;
         let child_id = match route.op.as_str() {
             "spawn" => {
-                children.retain(|_, c| c.slots > 0);
                 if children.len() >= MAX_CHILDREN {
                     let why = format!("more than {MAX_CHILDREN} nodes alive at once");
                     write_line(&mut output, &failure("panicked", &why))?;
