@@ -12,7 +12,10 @@ use std::process::Command;
 fn main() {
     let course = Path::new(env!("CARGO_MANIFEST_DIR")).join("../exercises");
     println!("cargo:rerun-if-changed={}", course.join("Cargo.toml").display());
-    println!("cargo:rerun-if-changed={}", course.join("src").display()); // a directory: scanned recursively
+    println!("cargo:rerun-if-changed={}", course.join("build.rs").display());
+    for dir in course_sources::SOURCE_DIRS {
+        println!("cargo:rerun-if-changed={}", course.join(dir).display()); // a directory: scanned recursively
+    }
     println!("cargo:rerun-if-changed=src/course_sources.rs");
     let hash = course_sources::hash(&course).expect("hashing the course crate sources");
     println!("cargo:rustc-env=DISTLAB_COURSE_SOURCES={hash}");

@@ -12,6 +12,7 @@ after editing src/ and commit both. See README.md for the cell conventions.
 
 import importlib.util
 import json
+import re
 import pathlib
 import sys
 
@@ -21,34 +22,25 @@ SRC = HERE / "src"
 KERNELSPEC = {"display_name": "Rust (distlab)", "language": "rust", "name": "distlab"}
 LANGUAGE_INFO = {"file_extension": ".rs", "mimetype": "text/rust", "name": "Rust"}
 
-# What each exercise's direct check calls: the same as the catalogue's
-# SPEC.check_fn and SPEC.solution (exercises/src/catalogue/*.rs).
-EXERCISES = {
-    "warmup": ("distlab::catalogue::warmup::check", "Box::new(warmup_node)"),
-    "hops": ("distlab::catalogue::hops::check", "&worst_case_hops"),
-    "replicas": (
-        "distlab::catalogue::availability::check",
-        "distlab::catalogue::availability::Solution { availability: &availability, replicas_needed: &replicas_needed }",
-    ),
-    "tmr": ("distlab::catalogue::tmr::check", "distlab::catalogue::tmr::Solution { tmr_max_masked: &tmr_max_masked, tmr_always_masked: &tmr_always_masked }"),
-    "skew": ("distlab::catalogue::skew::check", "&worst_skew_ms"),
-    "cristian": ("distlab::catalogue::cristian::check", "Box::new(cristian_node)"),
-    "berkeley": ("distlab::catalogue::berkeley::check", "Box::new(berkeley_node)"),
-    "lamport": ("distlab::catalogue::lamport::check", "Box::new(lamport_node)"),
-    "vector": ("distlab::catalogue::vector::check", "Box::new(vector_node)"),
-    "tomulticast": ("distlab::catalogue::tomulticast::check", "Box::new(tomulticast_node)"),
-    "bully": ("distlab::catalogue::bully::check", "Box::new(bully_node)"),
-    "ring": ("distlab::catalogue::ring::check", "Box::new(ring_node)"),
-    "central": ("distlab::catalogue::central::check", "Box::new(central_node)"),
-    "ricart": ("distlab::catalogue::ricart::check", "Box::new(ricart_node)"),
-    "tokenring": ("distlab::catalogue::tokenring::check", "Box::new(tokenring_node)"),
-    "quorums": ("distlab::catalogue::quorum::check", "&legal_quorums"),
-    "register": ("distlab::catalogue::register::check", "Box::new(register_node)"),
-    "locks": ("distlab::catalogue::locks::check", "&lock_manager"),
-    "seqcons": ("distlab::catalogue::seqcons::check", "&is_sequentially_consistent"),
-    "twophase": ("distlab::catalogue::twophase::check", "Box::new(twophase_node)"),
-    "location": ("distlab::catalogue::location::check", "&location_updates"),
-}
+# Each exercise's one source: its solution file, with the solution regions
+# marked (exercises/solutions/<id>.rs). The crate compiles it as the
+# reference and derives the scaffold from it; the notebook's solution cell
+# is the same file. The direct check calls the exercise module's `check` on
+# the expression its `solution_file!` line names.
+EXERCISES_CRATE = HERE.parent / "exercises"
+SOLUTION_FILE_LINE = re.compile(r'^super::solution_file!\("(\w+)", .*? = (.*)\);$', re.MULTILINE)
+
+
+def solution_source(ex_id):
+    return (EXERCISES_CRATE / "solutions" / f"{ex_id}.rs").read_text(encoding="utf-8")
+
+
+def solution_expression(ex_id):
+    module = (EXERCISES_CRATE / "src" / "catalogue" / f"{ex_id}.rs").read_text(encoding="utf-8")
+    found = SOLUTION_FILE_LINE.search(module)
+    assert found and found.group(1) == ex_id, f"{ex_id}: no one-line solution_file! in its module"
+    return found.group(2)
+
 
 # The seed of the direct checks: a fixed one, so the notebook's output is
 # the same on every run. Submitting grades your own seed.
@@ -78,12 +70,13 @@ def _meta(cell, tags, distlab):
     return cell
 
 
-def exercise(ex_id, solution):
+def exercise(ex_id):
     """The cells every exercise has, in this order: `:exercise`, the solution
-    cell (first line `// exercise: ID`), the check called directly in Rust,
-    `:check`, and `:submit` (tagged skip-ci: CI never submits)."""
-    check_fn, solution_expr = EXERCISES[ex_id]
-    solution = solution.strip("\n")
+    cell (first line `// exercise: ID`, then the exercise's solution file),
+    the check called directly in Rust, `:check`, and `:submit` (tagged
+    skip-ci: CI never submits)."""
+    check_fn, solution_expr = f"distlab::catalogue::{ex_id}::check", solution_expression(ex_id)
+    solution = solution_source(ex_id).strip("\n")
     assert "// BEGIN SOLUTION" in solution, ex_id
     return [
         code(f":exercise {ex_id}", exercise=ex_id, role="task"),

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use distlab::catalogue::{self, availability, hops, quorum, Run, Scope};
+use distlab::catalogue::{self, hops, quorums, replicas, Run, Scope};
 use distlab::Status;
 
 mod common;
@@ -60,7 +60,7 @@ fn bfs_by_hand(t: hops::Topology, n: usize) -> usize {
 #[test]
 fn hops_references_and_other_correct_solutions_pass_over_200_seeds() {
     for seed in 0..200 {
-        assert_all_pass(&hops::check(&hops::reference::worst_case_hops, &Run::all(seed)));
+        assert_all_pass(&hops::check(hops::reference::solution(), &Run::all(seed)));
         assert_all_pass(&hops::check(&bfs_by_hand, &Run::all(seed)));
     }
 }
@@ -71,19 +71,19 @@ fn hops_mistakes_fail_with_the_case_and_the_right_answer() {
         let k = (n as f64).sqrt() as usize;
         match t {
             hops::Topology::Torus => k - 1,
-            other => hops::reference::worst_case_hops(other, n),
+            other => (hops::reference::solution())(other, n),
         }
     }
     fn sides_not_hops(t: hops::Topology, n: usize) -> usize {
         match t {
             hops::Topology::Grid => 2 * (n as f64).sqrt() as usize,
-            other => hops::reference::worst_case_hops(other, n),
+            other => (hops::reference::solution())(other, n),
         }
     }
     fn log_of_wrong_base(t: hops::Topology, n: usize) -> usize {
         match t {
             hops::Topology::Hypercube => (n as f64).log10().ceil() as usize,
-            other => hops::reference::worst_case_hops(other, n),
+            other => (hops::reference::solution())(other, n),
         }
     }
     let r = hops::check(&textbook_torus, &Run::public(1));
@@ -98,19 +98,19 @@ fn hops_mistakes_fail_with_the_case_and_the_right_answer() {
 
 #[test]
 fn the_public_scope_never_runs_hidden_checks() {
-    let r = hops::check(&hops::reference::worst_case_hops, &Run::public(3));
+    let r = hops::check(hops::reference::solution(), &Run::public(3));
     assert!(r.verdicts.iter().all(|v| v.check != "large systems match BFS"));
-    let r = hops::check(&hops::reference::worst_case_hops, &Run::all(3));
+    let r = hops::check(hops::reference::solution(), &Run::all(3));
     assert!(r.verdicts.iter().any(|v| v.check == "large systems match BFS"));
     assert_eq!(r.score(&hops::SPEC, Scope::All), 10.0);
 }
 
 #[test]
 fn quorum_pairs_for_ten_replicas_only_1_10_to_5_6_are_legal() {
-    let legal: Vec<(usize, usize)> = (1..=10).map(|nr| (nr, 11 - nr)).filter(|&(nr, nw)| quorum::simulated_conflict(10, nr, nw).is_none()).collect();
+    let legal: Vec<(usize, usize)> = (1..=10).map(|nr| (nr, 11 - nr)).filter(|&(nr, nw)| quorums::simulated_conflict(10, nr, nw).is_none()).collect();
     assert_eq!(legal, vec![(1, 10), (2, 9), (3, 8), (4, 7), (5, 6)]);
-    match quorum::simulated_conflict(10, 6, 5) {
-        Some(quorum::Conflict::TwoWrites { first, second }) => {
+    match quorums::simulated_conflict(10, 6, 5) {
+        Some(quorums::Conflict::TwoWrites { first, second }) => {
             assert_eq!(first.len(), 5);
             assert_eq!(second.len(), 5);
             assert!(first.iter().all(|r| !second.contains(r)));
@@ -126,8 +126,8 @@ fn quorum_references_and_other_correct_solutions_pass_and_mistakes_fail() {
         nr >= 1 && nw >= 1 && nr <= n && nw <= n && !(nr + nw <= n) && !(nw + nw <= n)
     }
     for seed in 0..200 {
-        assert_all_pass(&quorum::check(&quorum::reference::legal_quorums, &Run::all(seed)));
-        assert_all_pass(&quorum::check(&by_counting, &Run::all(seed)));
+        assert_all_pass(&quorums::check(quorums::reference::solution(), &Run::all(seed)));
+        assert_all_pass(&quorums::check(&by_counting, &Run::all(seed)));
     }
     fn textbook(n: usize, nr: usize, nw: usize) -> bool {
         nr + nw > n
@@ -138,20 +138,20 @@ fn quorum_references_and_other_correct_solutions_pass_and_mistakes_fail() {
     fn off_by_one(n: usize, nr: usize, nw: usize) -> bool {
         nr + nw >= n && 2 * nw > n
     }
-    let r = quorum::check(&textbook, &Run::public(0));
+    let r = quorums::check(&textbook, &Run::public(0));
     let (check, message) = &failed(&r)[0];
     assert_eq!(check, "the ten pairs for N = 10");
     assert!(message.starts_with("you call (6, 5) legal for N=10, but write quorums"), "{message}");
-    assert!(!failed(&quorum::check(&half_is_enough, &Run::public(0))).is_empty());
-    let r = quorum::check(&off_by_one, &Run::all(0));
+    assert!(!failed(&quorums::check(&half_is_enough, &Run::public(0))).is_empty());
+    let r = quorums::check(&off_by_one, &Run::all(0));
     assert!(failed(&r).iter().any(|(c, m)| c == "every pair for your N" && m.contains("read quorum")), "{:?}", failed(&r));
 }
 
 #[test]
 fn replicas_reproduce_the_textbook_by_simulation() {
     let mut rng = distlab::rng::SeededRng::new(1, 1);
-    assert_eq!(availability::simulated_replicas_needed(0.75, 0.99, &mut rng), 4);
-    let a = availability::simulated_availability(0.75, 4, &mut rng);
+    assert_eq!(replicas::simulated_replicas_needed(0.75, 0.99, &mut rng), 4);
+    let a = replicas::simulated_availability(0.75, 4, &mut rng);
     assert!((a - (1.0 - 0.25f64.powi(4))).abs() < 0.002, "{a}");
 }
 
@@ -167,29 +167,29 @@ fn replicas_references_and_other_correct_solutions_pass_and_mistakes_fail() {
     fn by_logarithm(p: f64, target: f64) -> u32 {
         ((1.0 - target).ln() / (1.0 - p).ln() - 1e-12).ceil().max(1.0) as u32
     }
-    let other = availability::Solution { availability: &by_product, replicas_needed: &by_logarithm };
+    let other = replicas::Solution { availability: &by_product, replicas_needed: &by_logarithm };
     // The variants come from a small set of (p, target); 60 seeds cover it.
-    let covered: BTreeSet<String> = (0..60).map(|s| format!("{:?}", availability::variant(s))).collect();
+    let covered: BTreeSet<String> = (0..60).map(|s| format!("{:?}", replicas::variant(s))).collect();
     assert!(covered.len() >= 10, "variants vary: {covered:?}");
     for seed in 0..60 {
-        assert_all_pass(&availability::check(availability::reference::solution(), &Run::public(seed)));
-        assert_all_pass(&availability::check(other, &Run::public(seed)));
+        assert_all_pass(&replicas::check(replicas::reference::solution(), &Run::public(seed)));
+        assert_all_pass(&replicas::check(other, &Run::public(seed)));
     }
-    assert_all_pass(&availability::check(other, &Run::all(0)));
+    assert_all_pass(&replicas::check(other, &Run::all(0)));
     fn all_up(p: f64, k: u32) -> f64 {
         p.powi(k as i32)
     }
     fn one_short(p: f64, target: f64) -> u32 {
-        availability::reference::replicas_needed(p, target) - 1
+        (replicas::reference::solution().replicas_needed)(p, target) - 1
     }
     fn down_not_up(p: f64, k: u32) -> f64 {
         1.0 - p.powi(k as i32)
     }
-    let bad = availability::Solution { availability: &all_up, replicas_needed: &one_short };
-    let r = availability::check(bad, &Run::public(0));
+    let bad = replicas::Solution { availability: &all_up, replicas_needed: &one_short };
+    let r = replicas::check(bad, &Run::public(0));
     let checks: BTreeSet<String> = failed(&r).into_iter().map(|f| f.0).collect();
     assert_eq!(checks.len(), 2);
     assert!(failed(&r)[0].1.contains("simulated trials give"), "{:?}", failed(&r));
-    let swapped = availability::Solution { availability: &down_not_up, replicas_needed: &availability::reference::replicas_needed };
-    assert_eq!(availability::check(swapped, &Run::public(0)).results(&availability::SPEC, Scope::Public)[0].status, Status::Fail);
+    let swapped = replicas::Solution { availability: &down_not_up, replicas_needed: replicas::reference::solution().replicas_needed };
+    assert_eq!(replicas::check(swapped, &Run::public(0)).results(&replicas::SPEC, Scope::Public)[0].status, Status::Fail);
 }

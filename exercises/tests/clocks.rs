@@ -77,7 +77,7 @@ fn time_public<M: Message>(id: &str, run: impl Fn(Box<NodeFactory<M>>, &Run) -> 
 
 #[test]
 fn lamport_reference_passes_every_run() {
-    assert_passes_everything(&lamport::SPEC, |s| lamport::check(lamport::reference::factory(), &Run::all(s)));
+    assert_passes_everything(&lamport::SPEC, |s| lamport::check(lamport::reference::solution(), &Run::all(s)));
 }
 
 /// Correct, differently built: every tick's timer set at the start, and
@@ -222,7 +222,7 @@ fn the_lamport_scaffold_fails() {
 
 #[test]
 fn vector_reference_passes_every_run() {
-    assert_passes_everything(&vector::SPEC, |s| vector::check(vector::reference::factory(), &Run::all(s)));
+    assert_passes_everything(&vector::SPEC, |s| vector::check(vector::reference::solution(), &Run::all(s)));
 }
 
 /// Correct: own entry first, then the merge (the message can't know more
@@ -375,7 +375,7 @@ fn the_vector_scaffold_fails() {
 
 #[test]
 fn tomulticast_reference_passes_every_run() {
-    assert_passes_everything(&tomulticast::SPEC, |s| tomulticast::check(tomulticast::reference::factory(), &Run::all(s)));
+    assert_passes_everything(&tomulticast::SPEC, |s| tomulticast::check(tomulticast::reference::solution(), &Run::all(s)));
 }
 
 /// Correct, the other textbook rule: no waiting for acks of a particular
@@ -699,7 +699,7 @@ fn correct_ordered_multicasts_pass_for_200_students() {
     let start = Instant::now();
     for seed in 0..200 {
         for (what, make) in [
-            ("reference", tomulticast::reference::factory as fn() -> Box<NodeFactory<ToMsg>>),
+            ("reference", tomulticast::reference::solution as fn() -> Box<NodeFactory<ToMsg>>),
             ("later stamp", factory::<_, LaterStamp>),
             ("self ack", factory::<_, SelfAck>),
         ] {
@@ -729,7 +729,7 @@ fn ordered_multicast_mistakes_fail_with_a_counterexample() {
 
 #[test]
 fn hidden_scenarios_run_only_for_the_grader() {
-    let public = lamport::check(lamport::reference::factory(), &Run::public(5));
+    let public = lamport::check(lamport::reference::solution(), &Run::public(5));
     assert!(public.verdicts.iter().all(|v| v.check != HIDDEN_CHECK));
     let all = tomulticast::check(factory::<_, ToBug<NO_TIE_BREAK>>(), &Run::all(5));
     let hidden = all.results(&tomulticast::SPEC, Scope::All);
@@ -756,7 +756,7 @@ fn the_tomulticast_scaffold_fails() {
 
 #[test]
 fn public_checks_take_well_under_a_second() {
-    time_public("lamport", lamport::check, lamport::reference::factory);
-    time_public("vector", vector::check, vector::reference::factory);
-    time_public("tomulticast", tomulticast::check, tomulticast::reference::factory);
+    time_public("lamport", lamport::check, lamport::reference::solution);
+    time_public("vector", vector::check, vector::reference::solution);
+    time_public("tomulticast", tomulticast::check, tomulticast::reference::solution);
 }

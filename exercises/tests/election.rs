@@ -11,6 +11,9 @@ use distlab::catalogue::ring::{self, RingMsg};
 use distlab::catalogue::{Report, Run, Scope};
 use distlab::*;
 
+#[path = "common/election_variants.rs"]
+mod variants;
+
 /// Runs of `report` that did not pass, as (check, message).
 fn failures(report: &Report) -> Vec<(String, String)> {
     report.verdicts.iter().filter(|v| !v.passed()).map(|v| (v.check.clone(), v.message.clone())).collect()
@@ -52,7 +55,7 @@ fn assert_fails(report: &Report, check: &str, words: &[&str]) {
 fn bully_reference_passes_everything_over_200_seeds() {
     let mut seen = BTreeSet::new();
     for seed in 0..25 {
-        let report = bully::check(bully::reference::factory(), &Run::all(seed));
+        let report = bully::check(bully::reference::solution(), &Run::all(seed));
         assert_all_pass(&report, "bully reference", seed);
         assert_eq!(report.score(&bully::SPEC, Scope::All), 10.0);
         simulation_seeds(&report, &mut seen);
@@ -181,7 +184,7 @@ fn student_bully(q: BullyQuirks) -> Box<dyn Fn(NodeId) -> Box<dyn Process<BullyM
 
 #[test]
 fn other_correct_bullies_pass_everything_over_200_seeds() {
-    let slow = bully::reference::Timing {
+    let slow = variants::bully::Timing {
         heartbeat: ms(40),
         silence: ms(100),
         answer_wait: ms(11),
@@ -192,7 +195,7 @@ fn other_correct_bullies_pass_everything_over_200_seeds() {
     for seed in 100..125 {
         let a = bully::check(student_bully(BullyQuirks::default()), &Run::all(seed));
         assert_all_pass(&a, "student bully", seed);
-        let b = bully::check(bully::reference::factory_with(slow), &Run::all(seed));
+        let b = bully::check(variants::bully::factory_with(slow), &Run::all(seed));
         assert_all_pass(&b, "slow bully", seed);
         simulation_seeds(&a, &mut seen);
     }
@@ -235,7 +238,7 @@ fn bully_that_waits_on_recovery_keeps_a_lower_coordinator() {
 #[test]
 fn simultaneous_detections_happen_in_the_public_crash_scenario() {
     let scenario = bully::scenarios().into_iter().find(|s| s.scenario.name == "coordinator crashes").unwrap().scenario;
-    let factory: std::rc::Rc<distlab::process::NodeFactory<BullyMsg>> = std::rc::Rc::from(bully::reference::factory());
+    let factory: std::rc::Rc<distlab::process::NodeFactory<BullyMsg>> = std::rc::Rc::from(bully::reference::solution());
     for seed in 0..20 {
         let trace = simulate_with(&scenario, seed, factory.clone()).unwrap();
         let mut got: BTreeMap<NodeId, usize> = BTreeMap::new();
@@ -294,7 +297,7 @@ fn the_scaffolds_fail() {
 fn ring_reference_passes_everything_over_200_seeds() {
     let mut seen = BTreeSet::new();
     for seed in 0..25 {
-        let report = ring::check(ring::reference::factory(), &Run::all(seed));
+        let report = ring::check(ring::reference::solution(), &Run::all(seed));
         assert_all_pass(&report, "ring reference", seed);
         assert_eq!(report.score(&ring::SPEC, Scope::All), 10.0);
         simulation_seeds(&report, &mut seen);
@@ -459,12 +462,12 @@ fn student_ring(q: RingQuirks) -> Box<dyn Fn(NodeId) -> Box<dyn Process<RingMsg>
 
 #[test]
 fn other_correct_rings_pass_everything_over_200_seeds() {
-    let slow = ring::reference::Timing { heartbeat: ms(30), silence: ms(80), ack_wait: ms(20), round_wait: ms(40) };
+    let slow = variants::ring::Timing { heartbeat: ms(30), silence: ms(80), ack_wait: ms(20), round_wait: ms(40) };
     let mut seen = BTreeSet::new();
     for seed in 100..125 {
         let a = ring::check(student_ring(RingQuirks::default()), &Run::all(seed));
         assert_all_pass(&a, "student ring", seed);
-        let b = ring::check(ring::reference::factory_with(slow), &Run::all(seed));
+        let b = ring::check(variants::ring::factory_with(slow), &Run::all(seed));
         assert_all_pass(&b, "slow ring", seed);
         simulation_seeds(&a, &mut seen);
     }
@@ -503,15 +506,15 @@ fn ring_that_picks_the_initiator_not_the_highest() {
 #[test]
 fn checking_the_public_scenarios_takes_well_under_a_second() {
     let start = Instant::now();
-    let report = bully::check(bully::reference::factory(), &Run::public(1));
+    let report = bully::check(bully::reference::solution(), &Run::public(1));
     println!("bully: public check of the reference took {:?} ({} verdicts)", start.elapsed(), report.verdicts.len());
     let start = Instant::now();
-    let report = ring::check(ring::reference::factory(), &Run::public(1));
+    let report = ring::check(ring::reference::solution(), &Run::public(1));
     println!("ring: public check of the reference took {:?} ({} verdicts)", start.elapsed(), report.verdicts.len());
     let start = Instant::now();
-    let report = bully::check(bully::reference::factory(), &Run::all(1));
+    let report = bully::check(bully::reference::solution(), &Run::all(1));
     println!("bully: grader check (public + hidden) took {:?} ({} verdicts)", start.elapsed(), report.verdicts.len());
     let start = Instant::now();
-    let report = ring::check(ring::reference::factory(), &Run::all(1));
+    let report = ring::check(ring::reference::solution(), &Run::all(1));
     println!("ring: grader check (public + hidden) took {:?} ({} verdicts)", start.elapsed(), report.verdicts.len());
 }

@@ -166,7 +166,7 @@ fn central_with(queue: Queue, no_release: bool) -> impl Fn(&Run) -> Report {
 
 #[test]
 fn central_reference_and_other_queues_pass() {
-    assert_passes(&central::SPEC, |r| central::check(central::reference::factory(), r), "reference");
+    assert_passes(&central::SPEC, |r| central::check(central::reference::solution(), r), "reference");
     assert_passes(&central::SPEC, central_with(Queue::LowestId, false), "lowest id first");
     assert_passes(&central::SPEC, central_with(Queue::Stack, false), "last come, first served");
     assert_passes(&central::SPEC, central_with(Queue::Fifo, false), "FIFO, other code");
@@ -322,7 +322,7 @@ fn ra_with(k: Knobs) -> impl Fn(&Run) -> Report {
 
 #[test]
 fn ricart_reference_and_other_designs_pass() {
-    assert_passes(&ricart::SPEC, |r| ricart::check(ricart::reference::factory(), r), "reference");
+    assert_passes(&ricart::SPEC, |r| ricart::check(ricart::reference::solution(), r), "reference");
     assert_passes(&ricart::SPEC, ra_with(Knobs { one_by_one: true, ..RA_OK }), "requests one by one");
     assert_passes(&ricart::SPEC, ra_with(Knobs { tie: Tie::HighId, ..RA_OK }), "higher id wins ties");
 }
@@ -476,7 +476,7 @@ fn ring_with(k: RingKnobs) -> impl Fn(&Run) -> Report {
 
 #[test]
 fn tokenring_reference_and_other_designs_pass() {
-    assert_passes(&tokenring::SPEC, |r| tokenring::check(tokenring::reference::factory(), r), "reference");
+    assert_passes(&tokenring::SPEC, |r| tokenring::check(tokenring::reference::solution(), r), "reference");
     assert_passes(&tokenring::SPEC, ring_with(RingKnobs { reverse: true, ..Default::default() }), "reversed ring");
     assert_passes(&tokenring::SPEC, ring_with(RingKnobs { linger: true, ..Default::default() }), "lingering token");
 }
@@ -539,7 +539,7 @@ fn tokenring_correct_designs_pass_for_200_students() {
 fn tokenring_correct_designs_pass(students: u64) {
     let start = Instant::now();
     let designs: [(&str, Box<dyn Fn(&Run) -> Report>); 4] = [
-        ("reference", Box::new(|r: &Run| tokenring::check(tokenring::reference::factory(), r))),
+        ("reference", Box::new(|r: &Run| tokenring::check(tokenring::reference::solution(), r))),
         ("reversed ring", Box::new(ring_with(RingKnobs { reverse: true, ..Default::default() }))),
         ("lingering token", Box::new(ring_with(RingKnobs { linger: true, ..Default::default() }))),
         ("token lingers 4 ms", Box::new(ring_with(RingKnobs { linger_long: true, ..Default::default() }))),
@@ -591,9 +591,9 @@ fn public_checks_take_well_under_a_second() {
         let runs: BTreeSet<_> = report.verdicts.iter().map(|v| (v.scenario.clone(), v.seed)).collect();
         println!("{name}: public checks, {} runs, {:.0} ms", runs.len(), took.as_secs_f64() * 1000.0);
     };
-    time("central", &|| central::check(central::reference::factory(), &Run::public(1)));
-    time("ricart", &|| ricart::check(ricart::reference::factory(), &Run::public(1)));
-    time("tokenring", &|| tokenring::check(tokenring::reference::factory(), &Run::public(1)));
+    time("central", &|| central::check(central::reference::solution(), &Run::public(1)));
+    time("ricart", &|| ricart::check(ricart::reference::solution(), &Run::public(1)));
+    time("tokenring", &|| tokenring::check(tokenring::reference::solution(), &Run::public(1)));
 }
 
 #[test]
@@ -645,14 +645,14 @@ fn a_coordinator_crash_or_a_lost_token_stops_everyone() {
     let crash = |node, at| Schedule { name: "crash".into(), faults: vec![Fault::Crash { node, at }] };
     let mut s = mutex::scenario("coordinator crashes", 4, Delay::Constant { us: ms(2) }, true, ms(400));
     s.schedule = crash(0, ms(60));
-    let v = judged(&s, central::reference::factory(), central::monitors(&s));
+    let v = judged(&s, central::reference::solution(), central::monitors(&s));
     let stuck = v.iter().find(|v| v.check == LIVENESS).unwrap();
     assert_eq!(stuck.status, Status::Fail, "{stuck}");
     println!("{stuck}");
     // A crashed ring node swallows the token when it comes by.
     let mut s = mutex::scenario("ring node crashes", 4, Delay::Constant { us: ms(2) }, true, ms(400));
     s.schedule = crash(2, ms(60));
-    let v = judged(&s, tokenring::reference::factory(), tokenring::monitors(&s));
+    let v = judged(&s, tokenring::reference::solution(), tokenring::monitors(&s));
     let stuck = v.iter().find(|v| v.check == LIVENESS).unwrap();
     assert_eq!(stuck.status, Status::Fail, "{stuck}");
     println!("{stuck}");

@@ -265,7 +265,7 @@ fn assert_passes(what: &str, make: impl Fn() -> Box<NodeFactory<RegisterMsg>>) {
 
 #[test]
 fn the_reference_passes_every_run() {
-    assert_passes("reference", register::reference::factory);
+    assert_passes("reference", register::reference::solution);
 }
 
 #[test]
@@ -344,13 +344,13 @@ fn variants_differ_between_students() {
 #[test]
 fn public_check_takes_well_under_a_second() {
     let start = Instant::now();
-    let report = register::check(register::reference::factory(), &Run::public(1));
+    let report = register::check(register::reference::solution(), &Run::public(1));
     let took = start.elapsed();
     common::assert_all_pass(&report);
     let runs: BTreeSet<_> = report.verdicts.iter().map(|v| (v.scenario.clone(), v.seed)).collect();
     println!("register: public check, {} runs, {:.0} ms", runs.len(), took.as_secs_f64() * 1000.0);
     let start = Instant::now();
-    register::check(register::reference::factory(), &Run::all(1));
+    register::check(register::reference::solution(), &Run::all(1));
     println!("register: grader check (public + hidden), {:.0} ms", start.elapsed().as_secs_f64() * 1000.0);
 }
 
@@ -366,7 +366,7 @@ fn correct_designs_pass_for_200_students() {
         Knobs { lean: true, write_back: true, ..Knobs::default() },
     ];
     for seed in 0..200 {
-        let reference = register::check(register::reference::factory(), &Run::all(seed));
+        let reference = register::check(register::reference::solution(), &Run::all(seed));
         assert!(reference.verdicts.iter().all(|v| v.passed()), "reference, seed {seed}: {:?}", common::failed(&reference));
         for k in designs {
             let report = register::check(student(k), &Run::all(seed));
@@ -445,5 +445,5 @@ fn counting_answers_not_replicas_is_caught_for_every_student() {
 
 #[test]
 fn the_grader_path_gives_the_same_verdicts() {
-    common::remote_matches_local(&register::SPEC, register::reference::factory, register::check);
+    common::remote_matches_local(&register::SPEC, register::reference::solution, register::check);
 }

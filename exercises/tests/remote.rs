@@ -23,7 +23,7 @@ fn host_thread(make: fn(NodeId) -> Box<dyn Process<WarmupMsg>>, budget: u64) -> 
 }
 
 fn reference_node(_: NodeId) -> Box<dyn Process<WarmupMsg>> {
-    (warmup::reference::factory())(0)
+    (warmup::reference::solution())(0)
 }
 
 #[test]
@@ -31,7 +31,7 @@ fn a_remote_run_is_the_same_run_as_a_local_one() {
     for seed in 0..20 {
         for scenario in ["clean network", "30% loss"] {
             let s = warmup::scenarios().into_iter().find(|s| s.scenario.name == scenario).unwrap().scenario;
-            let local = simulate_with(&s, seed, std::rc::Rc::from(warmup::reference::factory())).unwrap();
+            let local = simulate_with(&s, seed, std::rc::Rc::from(warmup::reference::solution())).unwrap();
             let remote = simulate_with(&s, seed, std::rc::Rc::from(host_thread(reference_node, u64::MAX))).unwrap();
             assert_eq!(local.hash(), remote.hash(), "seed {seed}, {scenario}");
         }
@@ -92,7 +92,7 @@ fn a_forged_all_passed_answer_scores_zero_with_a_reason() {
 
 #[test]
 fn the_explorer_sees_the_same_state_space_through_the_host() {
-    let local = Explorer::new(3, |id| (warmup::reference::factory())(id)).max_states(20_000).run();
+    let local = Explorer::new(3, |id| (warmup::reference::solution())(id)).max_states(20_000).run();
     let remote = Explorer::with_factory(3, std::rc::Rc::from(host_thread(reference_node, u64::MAX))).max_states(20_000).run();
     assert_eq!(local.states, remote.states);
     assert_eq!(local.transitions, remote.transitions);
@@ -115,10 +115,10 @@ fn a_numeric_solution_behind_a_function_host_is_judged_like_a_local_one() {
     use distlab::catalogue::hops;
     fn right(name: &str, args: serde_json::Value) -> distlab::remote::Answer {
         assert_eq!(name, "worst_case_hops");
-        distlab::remote::answer(args, |(t, n)| hops::reference::worst_case_hops(t, n))
+        distlab::remote::answer(args, |(t, n)| (hops::reference::solution())(t, n))
     }
     let remote = (hops::SPEC.check_remote)(function_host(right), &Run::all(5));
-    let local = hops::check(&hops::reference::worst_case_hops, &Run::all(5));
+    let local = hops::check(hops::reference::solution(), &Run::all(5));
     assert_eq!(remote.score(&hops::SPEC, Scope::All), hops::SPEC.points as f64);
     assert_eq!(remote.verdicts, local.verdicts);
 

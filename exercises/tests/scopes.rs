@@ -9,30 +9,7 @@ use distlab::check::Status;
 
 /// Every exercise's check on its reference solution.
 fn reference_check(id: &str, run: &Run) -> Report {
-    match id {
-        "warmup" => warmup::check(warmup::reference::factory(), run),
-        "hops" => hops::check(&hops::reference::worst_case_hops, run),
-        "replicas" => availability::check(availability::reference::solution(), run),
-        "tmr" => tmr::check(tmr::reference::solution(), run),
-        "skew" => skew::check(&skew::reference::worst_skew_ms, run),
-        "cristian" => cristian::check(cristian::reference::factory(), run),
-        "berkeley" => berkeley::check(berkeley::reference::factory(), run),
-        "lamport" => lamport::check(lamport::reference::factory(), run),
-        "vector" => vector::check(vector::reference::factory(), run),
-        "tomulticast" => tomulticast::check(tomulticast::reference::factory(), run),
-        "bully" => bully::check(bully::reference::factory(), run),
-        "ring" => ring::check(ring::reference::factory(), run),
-        "central" => central::check(central::reference::factory(), run),
-        "ricart" => ricart::check(ricart::reference::factory(), run),
-        "tokenring" => tokenring::check(tokenring::reference::factory(), run),
-        "locks" => locks::check(&locks::reference::lock_manager, run),
-        "seqcons" => seqcons::check(&seqcons::reference::is_sequentially_consistent, run),
-        "quorums" => quorum::check(&quorum::reference::legal_quorums, run),
-        "register" => register::check(register::reference::factory(), run),
-        "twophase" => twophase::check(twophase::reference::factory(), run),
-        "location" => location::check(&location::reference::location_updates, run),
-        other => panic!("exercise {other} has no reference in this test: add it"),
-    }
+    reference_report(id, run).unwrap_or_else(|| panic!("no exercise {id}"))
 }
 
 type Key = (String, Status, String, u64);

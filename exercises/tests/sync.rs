@@ -174,7 +174,7 @@ fn cristian_with(k: CKnobs) -> impl Fn(&Run) -> Report {
 
 #[test]
 fn cristian_reference_and_other_designs_pass() {
-    assert_passes(&cristian::SPEC, "reference", |r| cristian::check(cristian::reference::factory(), r));
+    assert_passes(&cristian::SPEC, "reference", |r| cristian::check(cristian::reference::solution(), r));
     assert_passes(
         &cristian::SPEC,
         "next sync after the answer",
@@ -229,7 +229,7 @@ fn cristian_bound_against_the_reference_skew() {
     let mut worst = 0;
     for seed in 0..5 {
         for s in cristian::scenarios(seed).into_iter().filter(|s| !s.hidden) {
-            let trace = simulate_with(&s.scenario, seed, Rc::from(cristian::reference::factory())).unwrap();
+            let trace = simulate_with(&s.scenario, seed, Rc::from(cristian::reference::solution())).unwrap();
             let mut adjust = vec![0; s.scenario.nodes];
             let mut synced = vec![false; s.scenario.nodes];
             for e in &trace.events {
@@ -253,7 +253,7 @@ fn cristian_bound_against_the_reference_skew() {
 
 #[test]
 fn cristian_public_check_is_fast() {
-    time_public("cristian", |r| cristian::check(cristian::reference::factory(), r));
+    time_public("cristian", |r| cristian::check(cristian::reference::solution(), r));
 }
 
 // ------------------------------------------------------------ Berkeley
@@ -399,7 +399,7 @@ fn berkeley_with(k: BKnobs) -> impl Fn(&Run) -> Report {
 
 #[test]
 fn berkeley_reference_and_other_designs_pass() {
-    assert_passes(&berkeley::SPEC, "reference", |r| berkeley::check(berkeley::reference::factory(), r));
+    assert_passes(&berkeley::SPEC, "reference", |r| berkeley::check(berkeley::reference::solution(), r));
     assert_passes(
         &berkeley::SPEC,
         "early average, polls one by one",
@@ -459,7 +459,7 @@ fn berkeley_spread_of_the_reference() {
     let mut worst = 0;
     for seed in 0..5 {
         let s = &berkeley::scenarios(seed)[0].scenario;
-        let trace = simulate_with(s, seed, Rc::from(berkeley::reference::factory())).unwrap();
+        let trace = simulate_with(s, seed, Rc::from(berkeley::reference::solution())).unwrap();
         let mut adjust = vec![0; s.nodes];
         for e in &trace.events {
             if let EventKind::ClockAdjust { node, delta } = e.kind {
@@ -478,7 +478,7 @@ fn berkeley_spread_of_the_reference() {
 
 #[test]
 fn berkeley_public_check_is_fast() {
-    time_public("berkeley", |r| berkeley::check(berkeley::reference::factory(), r));
+    time_public("berkeley", |r| berkeley::check(berkeley::reference::solution(), r));
 }
 
 #[test]
@@ -494,6 +494,6 @@ fn variants_differ_between_students() {
 
 #[test]
 fn the_grader_path_gives_the_same_verdicts() {
-    common::remote_matches_local(&cristian::SPEC, cristian::reference::factory, cristian::check);
-    common::remote_matches_local(&berkeley::SPEC, berkeley::reference::factory, berkeley::check);
+    common::remote_matches_local(&cristian::SPEC, cristian::reference::solution, cristian::check);
+    common::remote_matches_local(&berkeley::SPEC, berkeley::reference::solution, berkeley::check);
 }

@@ -210,7 +210,7 @@ fn assert_passes(make: impl Fn() -> Box<NodeFactory<TpcMsg>>, what: &str) {
 
 #[test]
 fn the_reference_passes_over_200_runs_with_crashes() {
-    assert_passes(twophase::reference::factory, "reference");
+    assert_passes(twophase::reference::solution, "reference");
 }
 
 #[test]
@@ -322,7 +322,7 @@ fn correct_designs_pass(students: u64) {
     let start = Instant::now();
     for seed in 0..students {
         for (what, make) in [
-            ("reference", twophase::reference::factory()),
+            ("reference", twophase::reference::solution()),
             ("careful", factory(CAREFUL)),
             ("brisk", factory(BRISK)),
         ] {
@@ -337,7 +337,7 @@ fn correct_designs_pass(students: u64) {
 
 #[test]
 fn the_coordinator_crashing_after_the_votes_is_reported_as_blocked() {
-    let report = twophase::check(twophase::reference::factory(), &Run::public(7));
+    let report = twophase::check(twophase::reference::solution(), &Run::public(7));
     let blocked: Vec<&Verdict> = report
         .verdicts
         .iter()
@@ -356,7 +356,7 @@ fn the_coordinator_crashing_after_the_votes_is_reported_as_blocked() {
 #[test]
 fn the_explorer_finds_the_shortest_blocking_run() {
     let started = Instant::now();
-    let (verdict, trace) = twophase::explore_blocking(Rc::from(twophase::reference::factory()));
+    let (verdict, trace) = twophase::explore_blocking(Rc::from(twophase::reference::solution()));
     println!("{verdict} ({:?})", started.elapsed());
     assert_eq!(verdict.status, Status::Pass);
     assert!(verdict.message.starts_with("blocked"), "{}", verdict.message);
@@ -387,7 +387,7 @@ fn the_explorer_finds_commit_on_timeout_as_a_short_counterexample() {
     assert!(cx.verdict.message.contains("had not voted yes"), "{}", cx.verdict.message);
     // The timeout fires before any vote is in: one move.
     assert_eq!(cx.moves, [Move::Fire { node: 0, tag: 1 }]);
-    let good = Explorer::with_factory(3, Rc::from(twophase::reference::factory()))
+    let good = Explorer::with_factory(3, Rc::from(twophase::reference::solution()))
         .monitor(Atomicity::new(3))
         .crash_budget(1)
         .max_states(200_000)
@@ -411,11 +411,11 @@ fn scaffold_like_nodes_fail_and_votes_must_follow_the_rule() {
 
 #[test]
 fn public_check_takes_under_a_second() {
-    common::assert_quick_public_pass("twophase", || twophase::check(twophase::reference::factory(), &Run::public(3)));
+    common::assert_quick_public_pass("twophase", || twophase::check(twophase::reference::solution(), &Run::public(3)));
 }
 
 #[test]
 fn the_grader_judges_nodes_behind_a_host_like_local_ones() {
-    common::remote_matches_local(&twophase::SPEC, twophase::reference::factory, twophase::check);
+    common::remote_matches_local(&twophase::SPEC, twophase::reference::solution, twophase::check);
     assert_eq!((twophase::SPEC.variant)(2), serde_json::to_value(twophase::variant(2)).unwrap());
 }

@@ -12,7 +12,7 @@ use distlab::*;
 #[test]
 fn the_reference_passes_every_public_scenario_over_200_seeds() {
     for seed in 0..200 {
-        let report = warmup::check(warmup::reference::factory(), &Run::all(seed));
+        let report = warmup::check(warmup::reference::solution(), &Run::all(seed));
         let bad: Vec<_> = report.verdicts.iter().filter(|v| !v.passed()).collect();
         assert!(bad.is_empty(), "{}", bad[0]);
         assert!(report.diagram.is_none());

@@ -1,5 +1,6 @@
-//! A hash of the course crate's sources (its Cargo.toml and every file under
-//! src/), in sorted path order. The grader's build script embeds it and
+//! A hash of the course crate's sources (its Cargo.toml, build.rs and every
+//! file under src/ and solutions/, from which build.rs derives the
+//! scaffolds), in sorted path order. The grader's build script embeds it and
 //! `prepare` stamps it, so `serve` can tell a prepared rlib built from other
 //! sources. Only std and sha2: build.rs includes this file as well.
 
@@ -8,10 +9,15 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+/// The directories of the course crate whose every file is hashed.
+pub const SOURCE_DIRS: [&str; 2] = ["src", "solutions"];
+
 /// Hex SHA-256 over (relative path, length, bytes) of each source file.
 pub fn hash(course_crate: &Path) -> io::Result<String> {
-    let mut files = vec![PathBuf::from("Cargo.toml")];
-    collect(course_crate, Path::new("src"), &mut files)?;
+    let mut files = vec![PathBuf::from("Cargo.toml"), PathBuf::from("build.rs")];
+    for dir in SOURCE_DIRS {
+        collect(course_crate, Path::new(dir), &mut files)?;
+    }
     files.sort();
     let mut h = Sha256::new();
     for rel in &files {

@@ -161,3 +161,27 @@ fn releasing_twice_gives_the_same_bytes() {
     let second = release::release_dir(&course_dir(), b.path()).unwrap();
     assert_eq!(first, second);
 }
+
+/// Each exercise is written once (`exercises/solutions/<id>.rs`): the
+/// notebook's solution cell is that file, so its released starter must be
+/// exactly the scaffold the crate derives from it, which `:exercise` shows
+/// and the grader's zero-score check compiles. Every exercise of the
+/// catalogue has its cell in some notebook.
+#[test]
+fn every_released_starter_is_the_crate_scaffold() {
+    let out = tempfile::tempdir().unwrap();
+    release::release_dir(&course_dir(), out.path()).unwrap();
+    let mut seen = BTreeSet::new();
+    for path in release::notebooks_in(out.path()).unwrap() {
+        for cell in read(&path)["cells"].as_array().unwrap() {
+            let text = source(cell);
+            let Some(id) = release::exercise_id(&text) else { continue };
+            let spec = distlab::catalogue::exercise(id).unwrap_or_else(|| panic!("{}: no exercise {id}", path.display()));
+            let starter = text.split_once('\n').map(|(_, rest)| rest).unwrap_or_default();
+            assert_eq!(starter.trim_end(), spec.scaffold.trim_end(), "{}: the starter of {id} differs from its scaffold", path.display());
+            seen.insert(id.to_owned());
+        }
+    }
+    let all: BTreeSet<String> = distlab::catalogue::registry().iter().map(|s| s.id.to_owned()).collect();
+    assert_eq!(seen, all, "exercises without a solution cell in the notebooks");
+}

@@ -19,7 +19,7 @@ up with probability p, independently, and the trial counts as available if any o
 is up.
 """),
         code(r"""
-use distlab::catalogue::availability::{simulated_availability, simulated_replicas_needed};
+use distlab::catalogue::replicas::{simulated_availability, simulated_replicas_needed};
 use distlab::rng::SeededRng;
 
 let mut rng = SeededRng::new(1, 0);
@@ -39,34 +39,7 @@ smallest k whose availability reaches the target. Hint: it is easier to compute
 the probability that the service is *down*. You are graded against the Monte Carlo
 simulation, for the 3/4 server and for your own p and target.
 """),
-        *exercise("replicas", r"""
-fn availability(p: f64, k: u32) -> f64 {
-    // BEGIN SOLUTION
-    // Down only when all k are down at once: (1-p)^k.
-    1.0 - (1.0 - p).powi(k as i32)
-    // END SOLUTION
-    // BEGIN STARTER
-    // let _ = (p, k);
-    // 0.0
-    // END STARTER
-}
-
-fn replicas_needed(p: f64, target: f64) -> u32 {
-    // BEGIN SOLUTION
-    // The closed form is k = ceil(ln(1 - target) / ln(1 - p)); counting up
-    // avoids its edge cases (p = 1, rounding right at the target).
-    let mut k = 1;
-    while availability(p, k) < target && k < 64 {
-        k += 1;
-    }
-    k
-    // END SOLUTION
-    // BEGIN STARTER
-    // let _ = (p, target);
-    // 1
-    // END STARTER
-}
-"""),
+        *exercise("replicas"),
         md(r"""
 ### Derivation (instructor notes)
 
@@ -131,33 +104,7 @@ circuit survives when they are placed as luckily as possible; and
 survived. Replicas is odd (3, 5, 7). Graded against the fault-set search for 3 x 3,
 for five replicas and for a circuit drawn for you.
 """),
-        *exercise("tmr", r"""
-fn tmr_max_masked(stages: usize, replicas: usize) -> usize {
-    // BEGIN SOLUTION
-    // Per stage, a minority of the copies may fail, and the voters on the
-    // same lines too: they only feed copies that are wrong anyway.
-    let minority = (replicas - 1) / 2;
-    2 * minority * stages
-    // END SOLUTION
-    // BEGIN STARTER
-    // let _ = (stages, replicas);
-    // 0
-    // END STARTER
-}
-
-fn tmr_always_masked(stages: usize, replicas: usize) -> usize {
-    // BEGIN SOLUTION
-    // A minority anywhere leaves a right majority on every stage; one more,
-    // all on the elements of one stage, outvotes the right copies.
-    let _ = stages;
-    (replicas - 1) / 2
-    // END SOLUTION
-    // BEGIN STARTER
-    // let _ = (stages, replicas);
-    // 0
-    // END STARTER
-}
-"""),
+        *exercise("tmr"),
         md(r"""
 ### Derivation (instructor notes)
 

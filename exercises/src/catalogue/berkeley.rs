@@ -550,35 +550,34 @@ pub fn scenarios(seed: u64) -> Vec<ScenarioRuns> {
     runs
 }
 
-/// Hidden: a machine that never comes back, a partition, wide delays with
-/// more machines.
-#[cfg(feature = "grader")]
-fn hidden_scenarios(v: &Variant) -> Vec<ScenarioRuns> {
-    use crate::{Fault, Schedule};
-    let lossy = Network { delay: DELAY, loss: 0.1, duplicate: 0.1, ..Network::default() };
-    let mut gone = scenario("a machine crashes for good", v, 4, lossy.clone());
-    gone.schedule =
-        Schedule { name: "node 2 crashes at 150 ms".into(), faults: vec![Fault::Crash { node: 2, at: ms(150) }] };
-    let mut split = scenario("two machines cut off for a while", v, 5, lossy);
-    split.schedule = Schedule {
-        name: "{0,1,2,3} | {4,5} from 100 to 350 ms".into(),
-        faults: vec![Fault::Partition { a: vec![0, 1, 2, 3], b: vec![4, 5], start: ms(100), end: ms(350) }],
-    };
-    split.until = ms(350) + DEADLINE + ms(100);
-    let wide = Network { delay: Delay::Uniform { min: ms(1), max: ms(9) }, duplicate: 0.2, ..Network::default() };
-    let wide = scenario("7 machines, 1-9 ms, duplicates", v, 7, wide);
-    vec![ScenarioRuns::hidden(gone, 2), ScenarioRuns::hidden(split, 2), ScenarioRuns::hidden(wide, 2)]
+super::hidden! {
+    /// Hidden: a machine that never comes back, a partition, wide delays with
+    /// more machines.
+    fn hidden_scenarios(v: &Variant) -> Vec<ScenarioRuns> {
+        use crate::{Fault, Schedule};
+        let lossy = Network { delay: DELAY, loss: 0.1, duplicate: 0.1, ..Network::default() };
+        let mut gone = scenario("a machine crashes for good", v, 4, lossy.clone());
+        gone.schedule =
+            Schedule { name: "node 2 crashes at 150 ms".into(), faults: vec![Fault::Crash { node: 2, at: ms(150) }] };
+        let mut split = scenario("two machines cut off for a while", v, 5, lossy);
+        split.schedule = Schedule {
+            name: "{0,1,2,3} | {4,5} from 100 to 350 ms".into(),
+            faults: vec![Fault::Partition { a: vec![0, 1, 2, 3], b: vec![4, 5], start: ms(100), end: ms(350) }],
+        };
+        split.until = ms(350) + DEADLINE + ms(100);
+        let wide = Network { delay: Delay::Uniform { min: ms(1), max: ms(9) }, duplicate: 0.2, ..Network::default() };
+        let wide = scenario("7 machines, 1-9 ms, duplicates", v, 7, wide);
+        vec![ScenarioRuns::hidden(gone, 2), ScenarioRuns::hidden(split, 2), ScenarioRuns::hidden(wide, 2)]
+    }
 }
 
-#[cfg(not(feature = "grader"))]
-fn hidden_scenarios(_: &Variant) -> Vec<ScenarioRuns> {
-    Vec::new()
-}
+super::solution_file!("berkeley", Box<NodeFactory<BerkeleyMsg>> = Box::new(berkeley_node));
 
 pub const SPEC: ExerciseSpec = ExerciseSpec {
     id: "berkeley",
     title: "Clock synchronisation: the Berkeley algorithm",
     notebook: 4,
+    position: 3,
     points: 10,
     task: "Write a node for `BerkeleyMsg`. Node 0 is the time daemon; the others are machines. No \
            clock is exact: they drift, and one machine's clock starts far off.\n\n\
@@ -600,23 +599,10 @@ pub const SPEC: ExerciseSpec = ExerciseSpec {
            the daemon's clock; corrections are changes, applied once, as sent; within 1 s of the last \
            fault every live machine is corrected again and all clocks agree; at most three messages \
            per machine per round.",
-    scaffold: "// exercise: berkeley\n\
-               use distlab::catalogue::berkeley::{BerkeleyMsg, DAEMON, POLL_EVERY, THRESHOLD, WAIT};\n\
-               use distlab::{Ctx, NodeId, Process, TimerTag};\n\n\
-               #[derive(Clone, Debug, Hash, Default)]\n\
-               struct Berkeley {}\n\n\
-               impl Process<BerkeleyMsg> for Berkeley {\n    \
-               fn on_start(&mut self, ctx: &mut Ctx<BerkeleyMsg>) {\n        \
-               let _ = (ctx, DAEMON, POLL_EVERY, THRESHOLD, WAIT);\n    }\n\n    \
-               fn on_message(&mut self, ctx: &mut Ctx<BerkeleyMsg>, from: NodeId, msg: BerkeleyMsg) {\n        \
-               let _ = (ctx, from, msg);\n    }\n\n    \
-               fn on_timer(&mut self, ctx: &mut Ctx<BerkeleyMsg>, timer: TimerTag) {\n        \
-               let _ = (ctx, timer);\n    }\n}\n\n\
-               fn berkeley_node(_id: NodeId) -> Box<dyn Process<BerkeleyMsg>> {\n    \
-               Box::new(Berkeley::default())\n}\n",
-    solution: "Box::new(berkeley_node)",
-    check_fn: "distlab::catalogue::berkeley::check",
-    host_fn: "distlab::catalogue::berkeley::host",
+    scaffold: SCAFFOLD,
+    solution: SOLUTION,
+    check_fn: CHECK_FN,
+    host_fn: HOST_FN,
     checks: &[
         CheckSpec { name: NEAR, weight: 2, visibility: Visibility::Public },
         CheckSpec { name: AVERAGE, weight: 3, visibility: Visibility::Public },
@@ -637,77 +623,4 @@ pub fn check(solution: Box<NodeFactory<BerkeleyMsg>>, run: &Run) -> Report {
 /// Serves the student's nodes on stdin/stdout for the grader (see `remote`).
 pub fn host(solution: Box<NodeFactory<BerkeleyMsg>>) {
     crate::remote::serve_stdio(solution.as_ref())
-}
-
-/// The reference: a poll timer and a wait timer; offsets kept in a map.
-#[cfg(feature = "reference")]
-pub mod reference {
-    use std::collections::BTreeMap;
-
-    use super::*;
-    use crate::{Ctx, Process, TimerTag};
-
-    const POLL: TimerTag = 1;
-    const AVERAGE_NOW: TimerTag = 2;
-
-    #[derive(Clone, Debug, Hash, Default)]
-    pub struct Berkeley {
-        round: u64,
-        polled_at: Time,
-        /// This round's estimated offsets from the daemon's clock.
-        offsets: BTreeMap<NodeId, Time>,
-        /// Machine side: the last round whose correction was applied.
-        applied: Option<u64>,
-    }
-
-    impl Berkeley {
-        fn correct(&mut self, ctx: &mut Ctx<BerkeleyMsg>) {
-            let mut sane: Vec<Time> = self.offsets.values().copied().filter(|o| o.abs() <= THRESHOLD).collect();
-            sane.push(0);
-            let average = sane.iter().sum::<Time>() / sane.len() as Time;
-            for (&machine, &offset) in &self.offsets {
-                ctx.send(machine, BerkeleyMsg::Adjust { round: self.round, delta: average - offset });
-            }
-            ctx.adjust_clock(average);
-            self.offsets.clear();
-        }
-    }
-
-    impl Process<BerkeleyMsg> for Berkeley {
-        fn on_start(&mut self, ctx: &mut Ctx<BerkeleyMsg>) {
-            if ctx.me() == DAEMON {
-                self.on_timer(ctx, POLL);
-            }
-        }
-        fn on_message(&mut self, ctx: &mut Ctx<BerkeleyMsg>, from: NodeId, msg: BerkeleyMsg) {
-            match msg {
-                BerkeleyMsg::Poll { round } => ctx.send(from, BerkeleyMsg::Clock { round, time: ctx.now() }),
-                BerkeleyMsg::Clock { round, time } if round == self.round => {
-                    let now = ctx.now();
-                    self.offsets.insert(from, time + (now - self.polled_at) / 2 - now);
-                }
-                BerkeleyMsg::Adjust { round, delta } if self.applied.is_none_or(|a| a < round) => {
-                    self.applied = Some(round);
-                    ctx.adjust_clock(delta);
-                }
-                _ => {}
-            }
-        }
-        fn on_timer(&mut self, ctx: &mut Ctx<BerkeleyMsg>, timer: TimerTag) {
-            if timer == POLL {
-                self.round += 1;
-                self.polled_at = ctx.now();
-                self.offsets.clear();
-                ctx.broadcast(BerkeleyMsg::Poll { round: self.round });
-                ctx.set_timer(AVERAGE_NOW, WAIT);
-                ctx.set_timer(POLL, POLL_EVERY);
-            } else {
-                self.correct(ctx);
-            }
-        }
-    }
-
-    pub fn factory() -> Box<NodeFactory<BerkeleyMsg>> {
-        Box::new(|_| Box::new(Berkeley::default()))
-    }
 }

@@ -104,10 +104,13 @@ impl Monitor<BullyMsg> for AnswerMeansBackOff {
 /// twice that: each node may send to each higher id twice per round.
 const BUDGET: &str = "ELECTION messages within n(n-1) per round";
 
+super::solution_file!("bully", Box<NodeFactory<BullyMsg>> = Box::new(bully_node));
+
 pub const SPEC: ExerciseSpec = ExerciseSpec {
     id: "bully",
     title: "Election: the bully algorithm",
     notebook: 6,
+    position: 1,
     points: 10,
     task: "Write a node for `BullyMsg` that elects the live node with the highest id as coordinator, \
            and elects again when the coordinator crashes or a node comes back.\n\n\
@@ -130,24 +133,10 @@ pub const SPEC: ExerciseSpec = ExerciseSpec {
            lower one; and each round of elections costs at most n(n-1) `Election` messages, each node to each higher id at most twice \
            (one round at the start, one per crash or recovery, two per partition). Two nodes may notice \
            the crash at the same moment: the higher nodes then get two `Election`s.",
-    scaffold: "use distlab::catalogue::bully::BullyMsg;\n\
-               use distlab::{ms, Ctx, NodeId, Observation, Process, TimerTag};\n\n\
-               #[derive(Clone, Debug, Hash, Default)]\n\
-               struct Bully {\n    leader: Option<NodeId>,\n}\n\n\
-               impl Process<BullyMsg> for Bully {\n    \
-               fn on_start(&mut self, ctx: &mut Ctx<BullyMsg>) {\n        \
-               let _ = (ctx, ms(1), Observation::Leader(0));\n    }\n\n    \
-               fn on_message(&mut self, ctx: &mut Ctx<BullyMsg>, from: NodeId, msg: BullyMsg) {\n        \
-               let _ = (ctx, from, msg);\n    }\n\n    \
-               fn on_timer(&mut self, ctx: &mut Ctx<BullyMsg>, timer: TimerTag) {\n        \
-               let _ = (ctx, timer);\n    }\n\n    \
-               fn on_recover(&mut self, ctx: &mut Ctx<BullyMsg>) {\n        \
-               self.on_start(ctx)\n    }\n}\n\n\
-               fn bully_node(_id: NodeId) -> Box<dyn Process<BullyMsg>> {\n    \
-               Box::new(Bully::default())\n}\n",
-    solution: "Box::new(bully_node)",
-    check_fn: "distlab::catalogue::bully::check",
-    host_fn: "distlab::catalogue::bully::host",
+    scaffold: SCAFFOLD,
+    solution: SOLUTION,
+    check_fn: CHECK_FN,
+    host_fn: HOST_FN,
     checks: &[
         CheckSpec { name: AGREE, weight: 4, visibility: Visibility::Public },
         CheckSpec { name: BACK_OFF, weight: 2, visibility: Visibility::Public },
@@ -179,14 +168,10 @@ pub fn scenarios() -> Vec<ScenarioRuns> {
     runs
 }
 
-#[cfg(feature = "grader")]
-fn hidden_scenarios() -> Vec<ScenarioRuns> {
-    leader::hidden_scenarios(DEADLINE)
-}
-
-#[cfg(not(feature = "grader"))]
-fn hidden_scenarios() -> Vec<ScenarioRuns> {
-    Vec::new()
+super::hidden! {
+    fn hidden_scenarios() -> Vec<ScenarioRuns> {
+        leader::hidden_scenarios(DEADLINE)
+    }
 }
 
 pub fn monitors(scenario: &Scenario) -> Vec<Box<dyn Monitor<BullyMsg>>> {
@@ -213,140 +198,4 @@ pub fn check(solution: Box<NodeFactory<BullyMsg>>, run: &Run) -> Report {
 /// Serves the student's nodes on stdin/stdout for the grader (see `remote`).
 pub fn host(solution: Box<NodeFactory<BullyMsg>>) {
     crate::remote::serve_stdio(solution.as_ref())
-}
-
-/// The reference: heartbeats every `heartbeat`, suspicion after `silence`,
-/// `answer_wait` for an ANSWER, `coordinator_wait` for the COORDINATOR.
-#[cfg(feature = "reference")]
-pub mod reference {
-    use super::*;
-    use crate::{Ctx, Process, TimerTag};
-
-    #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
-    pub struct Timing {
-        pub heartbeat: Time,
-        pub silence: Time,
-        pub answer_wait: Time,
-        pub coordinator_wait: Time,
-        /// Send COORDINATOR with one broadcast, or one by one.
-        pub broadcast: bool,
-    }
-
-    pub const TIMING: Timing =
-        Timing { heartbeat: ms(20), silence: ms(50), answer_wait: ms(12), coordinator_wait: ms(60), broadcast: true };
-
-    #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
-    enum Phase {
-        Idle,
-        /// Sent ELECTION; waiting for an ANSWER.
-        Electing,
-        /// Got an ANSWER; waiting for the COORDINATOR.
-        Waiting,
-    }
-
-    #[derive(Clone, Debug, Hash)]
-    pub struct Bully {
-        t: Timing,
-        leader: Option<NodeId>,
-        phase: Phase,
-    }
-
-    const HEARTBEAT: TimerTag = 1;
-    const WATCHDOG: TimerTag = 2;
-    const ANSWER: TimerTag = 3;
-    const COORDINATOR: TimerTag = 4;
-
-    impl Bully {
-        pub fn new(t: Timing) -> Self {
-            Bully { t, leader: None, phase: Phase::Idle }
-        }
-
-        fn elect(&mut self, ctx: &mut Ctx<BullyMsg>) {
-            ctx.cancel_timer(WATCHDOG);
-            ctx.cancel_timer(COORDINATOR);
-            let up: Vec<NodeId> = (ctx.me() + 1..ctx.nodes()).collect();
-            if up.is_empty() {
-                return self.win(ctx);
-            }
-            self.phase = Phase::Electing;
-            for n in up {
-                ctx.send(n, BullyMsg::Election);
-            }
-            ctx.set_timer(ANSWER, self.t.answer_wait);
-        }
-
-        fn win(&mut self, ctx: &mut Ctx<BullyMsg>) {
-            self.phase = Phase::Idle;
-            self.leader = Some(ctx.me());
-            ctx.observe(Observation::Leader(ctx.me()));
-            if self.t.broadcast {
-                ctx.broadcast(BullyMsg::Coordinator);
-            } else {
-                for n in ctx.peers().collect::<Vec<_>>() {
-                    ctx.send(n, BullyMsg::Coordinator);
-                }
-            }
-            ctx.set_timer(HEARTBEAT, self.t.heartbeat);
-        }
-
-        fn adopt(&mut self, ctx: &mut Ctx<BullyMsg>, leader: NodeId) {
-            self.phase = Phase::Idle;
-            self.leader = Some(leader);
-            for t in [HEARTBEAT, ANSWER, COORDINATOR] {
-                ctx.cancel_timer(t);
-            }
-            ctx.observe(Observation::Leader(leader));
-            ctx.set_timer(WATCHDOG, self.t.silence);
-        }
-    }
-
-    impl Process<BullyMsg> for Bully {
-        fn on_start(&mut self, ctx: &mut Ctx<BullyMsg>) {
-            self.elect(ctx);
-        }
-
-        fn on_message(&mut self, ctx: &mut Ctx<BullyMsg>, from: NodeId, msg: BullyMsg) {
-            let me = ctx.me();
-            match msg {
-                BullyMsg::Election if from < me => {
-                    ctx.send(from, BullyMsg::Answer);
-                    if self.phase == Phase::Idle {
-                        self.elect(ctx);
-                    }
-                }
-                BullyMsg::Answer if self.phase == Phase::Electing => {
-                    ctx.cancel_timer(ANSWER);
-                    self.phase = Phase::Waiting;
-                    ctx.set_timer(COORDINATOR, self.t.coordinator_wait);
-                }
-                BullyMsg::Coordinator if from > me => self.adopt(ctx, from),
-                // A lower node claims to lead: bully it.
-                BullyMsg::Coordinator if self.phase == Phase::Idle => self.elect(ctx),
-                BullyMsg::Alive if Some(from) == self.leader => ctx.set_timer(WATCHDOG, self.t.silence),
-                // A higher coordinator we did not know of (a healed partition).
-                BullyMsg::Alive if from > me && self.leader.map_or(true, |l| from > l) => self.adopt(ctx, from),
-                _ => {}
-            }
-        }
-
-        fn on_timer(&mut self, ctx: &mut Ctx<BullyMsg>, timer: TimerTag) {
-            match timer {
-                HEARTBEAT => {
-                    ctx.broadcast(BullyMsg::Alive);
-                    ctx.set_timer(HEARTBEAT, self.t.heartbeat);
-                }
-                ANSWER => self.win(ctx),
-                WATCHDOG | COORDINATOR => self.elect(ctx),
-                _ => {}
-            }
-        }
-    }
-
-    pub fn factory() -> Box<NodeFactory<BullyMsg>> {
-        factory_with(TIMING)
-    }
-
-    pub fn factory_with(t: Timing) -> Box<NodeFactory<BullyMsg>> {
-        Box::new(move |_| Box::new(Bully::new(t)))
-    }
 }

@@ -29,10 +29,13 @@ pub enum CentralMsg {
     Release,
 }
 
+super::solution_file!("central", Box<NodeFactory<CentralMsg>> = Box::new(central_node));
+
 pub const SPEC: ExerciseSpec = ExerciseSpec {
     id: "central",
     title: "Mutual exclusion with a central coordinator",
     notebook: 7,
+    position: 1,
     points: 10,
     task: "Write a node for `CentralMsg`. Node 0 is the coordinator and never asks for the critical \
            section itself. Every other node `i` follows the workload in `distlab::catalogue::mutex`: \
@@ -44,23 +47,10 @@ pub const SPEC: ExerciseSpec = ExerciseSpec {
            others in a queue until the holder releases. Checks: never two nodes inside; every request \
            granted by the deadline; at most 3 messages per entry; a request made while nobody else \
            wants in is granted within two message delays.",
-    scaffold: "use distlab::catalogue::central::CentralMsg;\n\
-               use distlab::catalogue::mutex::{first_request, think_time, HOLD, ROUNDS};\n\
-               use distlab::{Ctx, NodeId, Observation, Process, TimerTag};\n\n\
-               #[derive(Clone, Debug, Hash, Default)]\n\
-               struct Central {}\n\n\
-               impl Process<CentralMsg> for Central {\n    \
-               fn on_start(&mut self, ctx: &mut Ctx<CentralMsg>) {\n        \
-               let _ = (ctx, first_request(1), think_time(2), HOLD, ROUNDS, Observation::RequestCritical);\n    }\n\n    \
-               fn on_message(&mut self, ctx: &mut Ctx<CentralMsg>, from: NodeId, msg: CentralMsg) {\n        \
-               let _ = (ctx, from, msg);\n    }\n\n    \
-               fn on_timer(&mut self, ctx: &mut Ctx<CentralMsg>, timer: TimerTag) {\n        \
-               let _ = (ctx, timer);\n    }\n}\n\n\
-               fn central_node(_id: NodeId) -> Box<dyn Process<CentralMsg>> {\n    \
-               Box::new(Central::default())\n}\n",
-    solution: "Box::new(central_node)",
-    check_fn: "distlab::catalogue::central::check",
-    host_fn: "distlab::catalogue::central::host",
+    scaffold: SCAFFOLD,
+    solution: SOLUTION,
+    check_fn: CHECK_FN,
+    host_fn: HOST_FN,
     checks: &[
         CheckSpec { name: SAFETY, weight: 4, visibility: Visibility::Public },
         CheckSpec { name: LIVENESS, weight: 3, visibility: Visibility::Public },
@@ -82,18 +72,14 @@ pub fn scenarios() -> Vec<ScenarioRuns> {
     runs
 }
 
-/// Hidden: more nodes, long-tailed delays, and a slow network where every
-/// node waits in the queue.
-#[cfg(feature = "grader")]
-fn hidden_scenarios() -> Vec<ScenarioRuns> {
-    let many = mutex::scenario("8 nodes, long tail", 8, Delay::Exponential { min: ms(1), mean: ms(6) }, false, ms(2_000));
-    let slow = mutex::scenario("6 nodes, 30 ms", 6, Delay::Constant { us: ms(30) }, true, ms(2_500));
-    vec![ScenarioRuns::hidden(many, 3), ScenarioRuns::hidden(slow, 1)]
-}
-
-#[cfg(not(feature = "grader"))]
-fn hidden_scenarios() -> Vec<ScenarioRuns> {
-    Vec::new()
+super::hidden! {
+    /// Hidden: more nodes, long-tailed delays, and a slow network where every
+    /// node waits in the queue.
+    fn hidden_scenarios() -> Vec<ScenarioRuns> {
+        let many = mutex::scenario("8 nodes, long tail", 8, Delay::Exponential { min: ms(1), mean: ms(6) }, false, ms(2_000));
+        let slow = mutex::scenario("6 nodes, 30 ms", 6, Delay::Constant { us: ms(30) }, true, ms(2_500));
+        vec![ScenarioRuns::hidden(many, 3), ScenarioRuns::hidden(slow, 1)]
+    }
 }
 
 pub fn monitors(scenario: &Scenario) -> Vec<Box<dyn Monitor<CentralMsg>>> {
@@ -113,84 +99,4 @@ pub fn check(solution: Box<NodeFactory<CentralMsg>>, run: &Run) -> Report {
 /// Serves the student's nodes on stdin/stdout for the grader (see `remote`).
 pub fn host(solution: Box<NodeFactory<CentralMsg>>) {
     crate::remote::serve_stdio(solution.as_ref())
-}
-
-/// A reference solution: a FIFO queue at the coordinator.
-#[cfg(feature = "reference")]
-pub mod reference {
-    use std::collections::VecDeque;
-
-    use super::*;
-    use crate::catalogue::mutex::{first_request, think_time, HOLD, ROUNDS};
-    use crate::{Ctx, NodeId, Observation, Process, TimerTag};
-
-    const ASK: TimerTag = 1;
-    const LEAVE: TimerTag = 2;
-
-    #[derive(Clone, Debug, Hash, Default)]
-    pub struct Coordinator {
-        holder: Option<NodeId>,
-        queue: VecDeque<NodeId>,
-    }
-
-    impl Process<CentralMsg> for Coordinator {
-        fn on_message(&mut self, ctx: &mut Ctx<CentralMsg>, from: NodeId, msg: CentralMsg) {
-            match msg {
-                CentralMsg::Request if self.holder.is_none() => {
-                    self.holder = Some(from);
-                    ctx.send(from, CentralMsg::Grant);
-                }
-                CentralMsg::Request => self.queue.push_back(from),
-                CentralMsg::Release => {
-                    self.holder = self.queue.pop_front();
-                    if let Some(next) = self.holder {
-                        ctx.send(next, CentralMsg::Grant);
-                    }
-                }
-                CentralMsg::Grant => {}
-            }
-        }
-    }
-
-    #[derive(Clone, Debug, Hash, Default)]
-    pub struct Client {
-        rounds: u32,
-    }
-
-    impl Process<CentralMsg> for Client {
-        fn on_start(&mut self, ctx: &mut Ctx<CentralMsg>) {
-            ctx.set_timer(ASK, first_request(ctx.me()));
-        }
-        fn on_message(&mut self, ctx: &mut Ctx<CentralMsg>, _: NodeId, msg: CentralMsg) {
-            if msg == CentralMsg::Grant {
-                ctx.observe(Observation::EnterCritical);
-                ctx.set_timer(LEAVE, HOLD);
-            }
-        }
-        fn on_timer(&mut self, ctx: &mut Ctx<CentralMsg>, timer: TimerTag) {
-            if timer == ASK {
-                ctx.observe(Observation::RequestCritical);
-                ctx.send(0, CentralMsg::Request);
-            } else {
-                ctx.observe(Observation::ExitCritical);
-                ctx.send(0, CentralMsg::Release);
-                self.rounds += 1;
-                if self.rounds < ROUNDS {
-                    ctx.set_timer(ASK, think_time(ctx.nodes()));
-                }
-            }
-        }
-    }
-
-    pub fn node(id: NodeId) -> Box<dyn Process<CentralMsg>> {
-        if id == 0 {
-            Box::new(Coordinator::default())
-        } else {
-            Box::new(Client::default())
-        }
-    }
-
-    pub fn factory() -> Box<NodeFactory<CentralMsg>> {
-        Box::new(node)
-    }
 }

@@ -295,36 +295,35 @@ pub fn scenarios(seed: u64) -> Vec<ScenarioRuns> {
     runs
 }
 
-/// Hidden: a client that crashes and comes back, a server cut off for a
-/// while, wide delays with many clients.
-#[cfg(feature = "grader")]
-fn hidden_scenarios(v: &Variant) -> Vec<ScenarioRuns> {
-    use crate::{Fault, Schedule};
-    let lossy = Network { delay: DELAY, loss: 0.1, duplicate: 0.1, ..Network::default() };
-    let mut crash = scenario("a client crashes and comes back", v, 3, lossy.clone());
-    crash.schedule = Schedule {
-        name: "node 2 down from 300 to 450 ms".into(),
-        faults: vec![Fault::Crash { node: 2, at: ms(300) }, Fault::Recover { node: 2, at: ms(450) }],
-    };
-    let mut cut = scenario("server cut off for a while", v, 3, lossy);
-    cut.schedule = Schedule {
-        name: "server partitioned 200 to 420 ms".into(),
-        faults: vec![Fault::Partition { a: vec![0], b: vec![1, 2, 3], start: ms(200), end: ms(420) }],
-    };
-    let wide = Network { delay: Delay::Uniform { min: ms(1), max: ms(14) }, duplicate: 0.2, ..Network::default() };
-    let wide = scenario("7 clients, 1-14 ms, duplicates", v, 7, wide);
-    vec![ScenarioRuns::hidden(crash, 2), ScenarioRuns::hidden(cut, 2), ScenarioRuns::hidden(wide, 2)]
+super::hidden! {
+    /// Hidden: a client that crashes and comes back, a server cut off for a
+    /// while, wide delays with many clients.
+    fn hidden_scenarios(v: &Variant) -> Vec<ScenarioRuns> {
+        use crate::{Fault, Schedule};
+        let lossy = Network { delay: DELAY, loss: 0.1, duplicate: 0.1, ..Network::default() };
+        let mut crash = scenario("a client crashes and comes back", v, 3, lossy.clone());
+        crash.schedule = Schedule {
+            name: "node 2 down from 300 to 450 ms".into(),
+            faults: vec![Fault::Crash { node: 2, at: ms(300) }, Fault::Recover { node: 2, at: ms(450) }],
+        };
+        let mut cut = scenario("server cut off for a while", v, 3, lossy);
+        cut.schedule = Schedule {
+            name: "server partitioned 200 to 420 ms".into(),
+            faults: vec![Fault::Partition { a: vec![0], b: vec![1, 2, 3], start: ms(200), end: ms(420) }],
+        };
+        let wide = Network { delay: Delay::Uniform { min: ms(1), max: ms(14) }, duplicate: 0.2, ..Network::default() };
+        let wide = scenario("7 clients, 1-14 ms, duplicates", v, 7, wide);
+        vec![ScenarioRuns::hidden(crash, 2), ScenarioRuns::hidden(cut, 2), ScenarioRuns::hidden(wide, 2)]
+    }
 }
 
-#[cfg(not(feature = "grader"))]
-fn hidden_scenarios(_: &Variant) -> Vec<ScenarioRuns> {
-    Vec::new()
-}
+super::solution_file!("cristian", Box<NodeFactory<CristianMsg>> = Box::new(cristian_node));
 
 pub const SPEC: ExerciseSpec = ExerciseSpec {
     id: "cristian",
     title: "Clock synchronisation: Cristian's algorithm",
     notebook: 4,
+    position: 2,
     points: 10,
     task: "Write a node for `CristianMsg`. Node 0 is the time server; its clock is exact. Every other \
            node is a client whose clock runs fast or slow (up to 2 %) and starts up to 200 ms wrong.\n\n\
@@ -343,23 +342,10 @@ pub const SPEC: ExerciseSpec = ExerciseSpec {
            the spread of the delays (5 ms here) of the server's, plus what the two clocks drift apart \
            since; each client asks at least every `SYNC_EVERY + RETRY`; at most two messages per sync, \
            plus two for each message the network lost or doubled.",
-    scaffold: "// exercise: cristian\n\
-               use distlab::catalogue::cristian::{CristianMsg, RETRY, SERVER, SYNC_EVERY};\n\
-               use distlab::{Ctx, NodeId, Process, TimerTag};\n\n\
-               #[derive(Clone, Debug, Hash, Default)]\n\
-               struct Cristian {}\n\n\
-               impl Process<CristianMsg> for Cristian {\n    \
-               fn on_start(&mut self, ctx: &mut Ctx<CristianMsg>) {\n        \
-               let _ = (ctx, SERVER, SYNC_EVERY, RETRY);\n    }\n\n    \
-               fn on_message(&mut self, ctx: &mut Ctx<CristianMsg>, from: NodeId, msg: CristianMsg) {\n        \
-               let _ = (ctx, from, msg);\n    }\n\n    \
-               fn on_timer(&mut self, ctx: &mut Ctx<CristianMsg>, timer: TimerTag) {\n        \
-               let _ = (ctx, timer);\n    }\n}\n\n\
-               fn cristian_node(_id: NodeId) -> Box<dyn Process<CristianMsg>> {\n    \
-               Box::new(Cristian::default())\n}\n",
-    solution: "Box::new(cristian_node)",
-    check_fn: "distlab::catalogue::cristian::check",
-    host_fn: "distlab::catalogue::cristian::host",
+    scaffold: SCAFFOLD,
+    solution: SOLUTION,
+    check_fn: CHECK_FN,
+    host_fn: HOST_FN,
     checks: &[
         CheckSpec { name: SKEW, weight: 5, visibility: Visibility::Public },
         CheckSpec { name: SCHEDULE, weight: 2, visibility: Visibility::Public },
@@ -378,62 +364,4 @@ pub fn check(solution: Box<NodeFactory<CristianMsg>>, run: &Run) -> Report {
 /// Serves the student's nodes on stdin/stdout for the grader (see `remote`).
 pub fn host(solution: Box<NodeFactory<CristianMsg>>) {
     crate::remote::serve_stdio(solution.as_ref())
-}
-
-/// The reference: a periodic sync timer and a retry timer; ids count up.
-#[cfg(feature = "reference")]
-pub mod reference {
-    use super::*;
-    use crate::{Ctx, Process, TimerTag};
-
-    const SYNC: TimerTag = 1;
-    const AGAIN: TimerTag = 2;
-
-    #[derive(Clone, Debug, Hash, Default)]
-    pub struct Cristian {
-        next_id: u64,
-        /// The outstanding request and its local send time.
-        waiting: Option<(u64, Time)>,
-    }
-
-    impl Cristian {
-        fn ask(&mut self, ctx: &mut Ctx<CristianMsg>) {
-            self.next_id += 1;
-            self.waiting = Some((self.next_id, ctx.now()));
-            ctx.send(SERVER, CristianMsg::Request { id: self.next_id });
-            ctx.set_timer(AGAIN, RETRY);
-        }
-    }
-
-    impl Process<CristianMsg> for Cristian {
-        fn on_start(&mut self, ctx: &mut Ctx<CristianMsg>) {
-            if ctx.me() != SERVER {
-                self.on_timer(ctx, SYNC);
-            }
-        }
-        fn on_message(&mut self, ctx: &mut Ctx<CristianMsg>, from: NodeId, msg: CristianMsg) {
-            match msg {
-                CristianMsg::Request { id } => ctx.send(from, CristianMsg::Reply { id, time: ctx.now() }),
-                CristianMsg::Reply { id, time } => {
-                    let Some((_, sent)) = self.waiting.filter(|&(asked, _)| asked == id) else {
-                        return;
-                    };
-                    self.waiting = None;
-                    ctx.cancel_timer(AGAIN);
-                    let now = ctx.now();
-                    ctx.adjust_clock(time + (now - sent) / 2 - now);
-                }
-            }
-        }
-        fn on_timer(&mut self, ctx: &mut Ctx<CristianMsg>, timer: TimerTag) {
-            if timer == SYNC {
-                ctx.set_timer(SYNC, SYNC_EVERY);
-            }
-            self.ask(ctx);
-        }
-    }
-
-    pub fn factory() -> Box<NodeFactory<CristianMsg>> {
-        Box::new(|_| Box::new(Cristian::default()))
-    }
 }

@@ -27,32 +27,34 @@ pub enum Topology {
 /// The student's answer: worst-case hops for `n` CPUs on `topology`.
 pub type Solution<'a> = &'a dyn Fn(Topology, usize) -> usize;
 
+/// The checks, by name.
+pub const GRID_MATCHES_BFS: &str = "grid matches BFS";
+pub const TORUS_MATCHES_BFS: &str = "torus matches BFS";
+pub const HYPERCUBE_MATCHES_BFS: &str = "hypercube matches BFS";
+pub const LARGE_SYSTEMS_MATCH_BFS: &str = "large systems match BFS";
+
+super::solution_file!("hops", Solution<'static> = &worst_case_hops);
+
 pub const SPEC: ExerciseSpec = ExerciseSpec {
     id: "hops",
     title: "Worst-case hops on grids, tori and hypercubes",
     notebook: 2,
+    position: 1,
     points: 10,
     task: "Write `worst_case_hops(topology, n)`: the largest number of hops a message needs between \
            two of `n` CPUs with optimal routing. `n` is a perfect square for `Grid` and `Torus` \
            (a k x k layout) and a power of two for `Hypercube`. Your answer is compared with a \
            breadth-first search over the simulated topology, for the textbook's 256 CPUs and for \
            sizes drawn for you.",
-    scaffold: "use distlab::catalogue::hops::Topology;\n\n\
-               fn worst_case_hops(topology: Topology, n: usize) -> usize {\n    \
-               // n CPUs; k x k for Grid and Torus, 2^d for Hypercube.\n    \
-               match topology {\n        \
-               Topology::Grid => 0,\n        \
-               Topology::Torus => 0,\n        \
-               Topology::Hypercube => 0,\n    \
-               }\n}\n",
-    solution: "&worst_case_hops",
-    check_fn: "distlab::catalogue::hops::check",
-    host_fn: "distlab::catalogue::hops::host",
+    scaffold: SCAFFOLD,
+    solution: SOLUTION,
+    check_fn: CHECK_FN,
+    host_fn: HOST_FN,
     checks: &[
-        CheckSpec { name: "grid matches BFS", weight: 3, visibility: Visibility::Public },
-        CheckSpec { name: "torus matches BFS", weight: 3, visibility: Visibility::Public },
-        CheckSpec { name: "hypercube matches BFS", weight: 2, visibility: Visibility::Public },
-        CheckSpec { name: "large systems match BFS", weight: 2, visibility: Visibility::Hidden },
+        CheckSpec { name: GRID_MATCHES_BFS, weight: 3, visibility: Visibility::Public },
+        CheckSpec { name: TORUS_MATCHES_BFS, weight: 3, visibility: Visibility::Public },
+        CheckSpec { name: HYPERCUBE_MATCHES_BFS, weight: 2, visibility: Visibility::Public },
+        CheckSpec { name: LARGE_SYSTEMS_MATCH_BFS, weight: 2, visibility: Visibility::Hidden },
     ],
     check_remote: |connection, run| {
         let hops = crate::remote::remote_fn::<(Topology, usize), usize>(&connection, "worst_case_hops");
@@ -155,9 +157,9 @@ fn cases(seed: u64, scope: Scope) -> Vec<(&'static str, Topology, Vec<usize>)> {
     let mut all = Vec::new();
     if scope.runs_public() {
         all.extend([
-            ("grid matches BFS", Topology::Grid, squares.clone()),
-            ("torus matches BFS", Topology::Torus, squares),
-            ("hypercube matches BFS", Topology::Hypercube, cubes),
+            (GRID_MATCHES_BFS, Topology::Grid, squares.clone()),
+            (TORUS_MATCHES_BFS, Topology::Torus, squares),
+            (HYPERCUBE_MATCHES_BFS, Topology::Hypercube, cubes),
         ]);
     }
     if scope.runs_hidden() {
@@ -166,20 +168,16 @@ fn cases(seed: u64, scope: Scope) -> Vec<(&'static str, Topology, Vec<usize>)> {
     all
 }
 
-#[cfg(feature = "grader")]
-fn hidden_cases(seed: u64) -> Vec<(&'static str, Topology, Vec<usize>)> {
-    let mut rng = SeededRng::new(seed, 0x68696464);
-    let side = 23 + rng.below(10) as usize;
-    vec![
-        ("large systems match BFS", Topology::Grid, vec![side * side, 1]),
-        ("large systems match BFS", Topology::Torus, vec![side * side, 1, 4]),
-        ("large systems match BFS", Topology::Hypercube, vec![1024, 1, 2]),
-    ]
-}
-
-#[cfg(not(feature = "grader"))]
-fn hidden_cases(_seed: u64) -> Vec<(&'static str, Topology, Vec<usize>)> {
-    Vec::new()
+super::hidden! {
+    fn hidden_cases(seed: u64) -> Vec<(&'static str, Topology, Vec<usize>)> {
+        let mut rng = SeededRng::new(seed, 0x68696464);
+        let side = 23 + rng.below(10) as usize;
+        vec![
+            (LARGE_SYSTEMS_MATCH_BFS, Topology::Grid, vec![side * side, 1]),
+            (LARGE_SYSTEMS_MATCH_BFS, Topology::Torus, vec![side * side, 1, 4]),
+            (LARGE_SYSTEMS_MATCH_BFS, Topology::Hypercube, vec![1024, 1, 2]),
+        ]
+    }
 }
 
 pub fn check(solution: Solution<'_>, run: &Run) -> Report {
@@ -216,17 +214,4 @@ pub fn host(solution: Solution<'_>) {
         "worst_case_hops" => crate::remote::answer(args, |(topology, n)| solution(topology, n)),
         _ => Err(format!("no function {name}")),
     })
-}
-
-#[cfg(feature = "reference")]
-pub mod reference {
-    use super::Topology;
-
-    pub fn worst_case_hops(topology: Topology, n: usize) -> usize {
-        match topology {
-            Topology::Grid => 2 * ((n as f64).sqrt().round() as usize - 1),
-            Topology::Torus => 2 * ((n as f64).sqrt().round() as usize / 2),
-            Topology::Hypercube => n.trailing_zeros() as usize,
-        }
-    }
 }

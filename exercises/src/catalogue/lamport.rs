@@ -177,10 +177,13 @@ pub fn monitors(nodes: usize) -> Vec<Box<dyn Monitor<LamportMsg>>> {
         .collect()
 }
 
+super::solution_file!("lamport", Box<NodeFactory<LamportMsg>> = Box::new(lamport_node));
+
 pub const SPEC: ExerciseSpec = ExerciseSpec {
     id: "lamport",
     title: "Lamport clocks",
     notebook: 5,
+    position: 1,
     points: 10,
     task: "Write a node for `LamportMsg` that keeps a Lamport clock (starting at 0) and records the \
            clock value of every event with `ctx.observe(Observation::Clock(c))`.\n\n\
@@ -191,23 +194,10 @@ pub const SPEC: ExerciseSpec = ExerciseSpec {
            **Rules**: before a local or send event, add 1 to the clock; record it; a send then carries \
            the recorded value as `ts`. On a receive, set the clock to `max(clock, ts) + 1` and record it. \
            Record exactly one value per event, before sending.",
-    scaffold: "use distlab::catalogue::clocks::{period, tick_target, TICKS};\n\
-               use distlab::catalogue::lamport::LamportMsg;\n\
-               use distlab::{Ctx, NodeId, Observation, Process, TimerTag};\n\n\
-               #[derive(Clone, Debug, Hash, Default)]\n\
-               struct Lamport {}\n\n\
-               impl Process<LamportMsg> for Lamport {\n    \
-               fn on_start(&mut self, ctx: &mut Ctx<LamportMsg>) {\n        \
-               let _ = (ctx, period, tick_target, TICKS);\n    }\n\n    \
-               fn on_message(&mut self, ctx: &mut Ctx<LamportMsg>, from: NodeId, msg: LamportMsg) {\n        \
-               let _ = (ctx, from, msg, Observation::Clock(0));\n    }\n\n    \
-               fn on_timer(&mut self, ctx: &mut Ctx<LamportMsg>, timer: TimerTag) {\n        \
-               let _ = (ctx, timer);\n    }\n}\n\n\
-               fn lamport_node(_id: NodeId) -> Box<dyn Process<LamportMsg>> {\n    \
-               Box::new(Lamport::default())\n}\n",
-    solution: "Box::new(lamport_node)",
-    check_fn: "distlab::catalogue::lamport::check",
-    host_fn: "distlab::catalogue::lamport::host",
+    scaffold: SCAFFOLD,
+    solution: SOLUTION,
+    check_fn: CHECK_FN,
+    host_fn: HOST_FN,
     checks: &[
         CheckSpec { name: CONDITION, weight: 3, visibility: Visibility::Public },
         CheckSpec { name: STAMPS, weight: 1, visibility: Visibility::Public },
@@ -227,46 +217,4 @@ pub fn check(solution: Box<NodeFactory<LamportMsg>>, run: &Run) -> Report {
 /// Serves the student's nodes on stdin/stdout for the grader (see `remote`).
 pub fn host(solution: Box<NodeFactory<LamportMsg>>) {
     crate::remote::serve_stdio(solution.as_ref())
-}
-
-/// The reference: one timer re-armed after each tick.
-#[cfg(feature = "reference")]
-pub mod reference {
-    use super::*;
-    use crate::catalogue::clocks::{period, tick_target, TICKS};
-    use crate::{Ctx, Process, TimerTag};
-
-    #[derive(Clone, Debug, Hash, Default)]
-    pub struct Lamport {
-        clock: i64,
-        ticks: u64,
-    }
-
-    const TICK: TimerTag = 1;
-
-    impl Process<LamportMsg> for Lamport {
-        fn on_start(&mut self, ctx: &mut Ctx<LamportMsg>) {
-            ctx.set_timer(TICK, period(ctx.me()));
-        }
-        fn on_message(&mut self, ctx: &mut Ctx<LamportMsg>, _: NodeId, msg: LamportMsg) {
-            let LamportMsg::App { ts } = msg;
-            self.clock = self.clock.max(ts) + 1;
-            ctx.observe(Observation::Clock(self.clock));
-        }
-        fn on_timer(&mut self, ctx: &mut Ctx<LamportMsg>, _: TimerTag) {
-            self.ticks += 1;
-            self.clock += 1;
-            ctx.observe(Observation::Clock(self.clock));
-            if let Some(to) = tick_target(ctx.me(), self.ticks, ctx.nodes()) {
-                ctx.send(to, LamportMsg::App { ts: self.clock });
-            }
-            if self.ticks < TICKS {
-                ctx.set_timer(TICK, period(ctx.me()));
-            }
-        }
-    }
-
-    pub fn factory() -> Box<NodeFactory<LamportMsg>> {
-        Box::new(|_| Box::new(Lamport::default()))
-    }
 }

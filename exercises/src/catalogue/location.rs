@@ -19,10 +19,19 @@ use crate::rng::{Draw, SeededRng};
 /// `branching` children per node.
 pub type Solution<'a> = &'a dyn Fn(usize, usize, usize, usize) -> usize;
 
+/// The checks, by name.
+pub const MOVES_ACROSS_THE_ROOT: &str = "moves across the root";
+pub const MOVES_BELOW_THE_ROOT: &str = "moves below the root";
+pub const SAME_LEAF_DOMAIN: &str = "a new address in the same leaf domain";
+pub const DEEP_AND_WIDE_HIERARCHIES: &str = "deep and wide hierarchies";
+
+super::solution_file!("location", Solution<'static> = &location_updates);
+
 pub const SPEC: ExerciseSpec = ExerciseSpec {
     id: "location",
     title: "Location records changed when an entity moves",
     notebook: 13,
+    position: 1,
     points: 10,
     task: "Write `location_updates(depth, branching, from, to)`: how many location records of a \
            hierarchical location service change when an entity moves from leaf domain `from` to leaf \
@@ -31,18 +40,15 @@ pub const SPEC: ExerciseSpec = ExerciseSpec {
            from left to right. Moving is an insert at `to` followed by a delete at `from`; a record \
            touched by both counts once. If `from == to` the entity only got a new address in the same \
            leaf domain. Your answer is compared with a simulation of the records for moves drawn for you.",
-    scaffold: "fn location_updates(depth: usize, branching: usize, from: usize, to: usize) -> usize {\n    \
-               // Leaf domains are numbered 0..branching^depth, left to right.\n    \
-               let _ = (depth, branching, from, to);\n    \
-               0\n}\n",
-    solution: "&location_updates",
-    check_fn: "distlab::catalogue::location::check",
-    host_fn: "distlab::catalogue::location::host",
+    scaffold: SCAFFOLD,
+    solution: SOLUTION,
+    check_fn: CHECK_FN,
+    host_fn: HOST_FN,
     checks: &[
-        CheckSpec { name: "moves across the root", weight: 3, visibility: Visibility::Public },
-        CheckSpec { name: "moves below the root", weight: 3, visibility: Visibility::Public },
-        CheckSpec { name: "a new address in the same leaf domain", weight: 1, visibility: Visibility::Public },
-        CheckSpec { name: "deep and wide hierarchies", weight: 3, visibility: Visibility::Hidden },
+        CheckSpec { name: MOVES_ACROSS_THE_ROOT, weight: 3, visibility: Visibility::Public },
+        CheckSpec { name: MOVES_BELOW_THE_ROOT, weight: 3, visibility: Visibility::Public },
+        CheckSpec { name: SAME_LEAF_DOMAIN, weight: 1, visibility: Visibility::Public },
+        CheckSpec { name: DEEP_AND_WIDE_HIERARCHIES, weight: 3, visibility: Visibility::Hidden },
     ],
     check_remote: |connection, run| {
         let updates = crate::remote::remote_fn::<(usize, usize, usize, usize), usize>(&connection, "location_updates");
@@ -189,9 +195,9 @@ fn cases(seed: u64, scope: Scope) -> Vec<(&'static str, Vec<Case>)> {
     let mut all = Vec::new();
     if scope.runs_public() {
         all.extend([
-            ("moves across the root", across),
-            ("moves below the root", below),
-            ("a new address in the same leaf domain", same),
+            (MOVES_ACROSS_THE_ROOT, across),
+            (MOVES_BELOW_THE_ROOT, below),
+            (SAME_LEAF_DOMAIN, same),
         ]);
     }
     if scope.runs_hidden() {
@@ -200,23 +206,19 @@ fn cases(seed: u64, scope: Scope) -> Vec<(&'static str, Vec<Case>)> {
     all
 }
 
-#[cfg(feature = "grader")]
-fn hidden_cases(seed: u64) -> Vec<(&'static str, Vec<Case>)> {
-    let mut rng = SeededRng::new(seed, 0x68696464);
-    let mut moves = vec![(1, 2, 0, 1), (1, 7, 6, 6)];
-    for (k, b) in [(12 + rng.below(6) as usize, 2), (8, 4 + rng.below(3) as usize), (2, 40 + rng.below(20) as usize)] {
-        for _ in 0..4 {
-            let level = rng.below(k as u64 + 1) as usize;
-            let (from, to) = move_meeting_at(&mut rng, k, b, level);
-            moves.push((k, b, from, to));
+super::hidden! {
+    fn hidden_cases(seed: u64) -> Vec<(&'static str, Vec<Case>)> {
+        let mut rng = SeededRng::new(seed, 0x68696464);
+        let mut moves = vec![(1, 2, 0, 1), (1, 7, 6, 6)];
+        for (k, b) in [(12 + rng.below(6) as usize, 2), (8, 4 + rng.below(3) as usize), (2, 40 + rng.below(20) as usize)] {
+            for _ in 0..4 {
+                let level = rng.below(k as u64 + 1) as usize;
+                let (from, to) = move_meeting_at(&mut rng, k, b, level);
+                moves.push((k, b, from, to));
+            }
         }
+        vec![(DEEP_AND_WIDE_HIERARCHIES, moves)]
     }
-    vec![("deep and wide hierarchies", moves)]
-}
-
-#[cfg(not(feature = "grader"))]
-fn hidden_cases(_seed: u64) -> Vec<(&'static str, Vec<Case>)> {
-    Vec::new()
 }
 
 pub fn check(solution: Solution<'_>, run: &Run) -> Report {
@@ -255,20 +257,4 @@ pub fn host(solution: Solution<'_>) {
         "location_updates" => crate::remote::answer(args, |(k, b, from, to)| solution(k, b, from, to)),
         _ => Err(format!("no function {name}")),
     })
-}
-
-#[cfg(feature = "reference")]
-pub mod reference {
-    /// 2(k - l) + 1, where l is the level at which the two leaves' paths
-    /// to the root meet: a fresh path below it, an old path removed, and
-    /// the meeting node's record switched.
-    pub fn location_updates(_depth: usize, branching: usize, from: usize, to: usize) -> usize {
-        let (mut a, mut b, mut below_meeting) = (from, to, 0);
-        while a != b {
-            a /= branching;
-            b /= branching;
-            below_meeting += 1;
-        }
-        2 * below_meeting + 1
-    }
 }

@@ -644,10 +644,13 @@ fn judge_transactions(make: Solution<'_>, seed: u64, runs: usize) -> Result<Stri
 // ---------------------------------------------------------------------------
 // The exercise.
 
+super::solution_file!("locks", Solution<'static> = &lock_manager);
+
 pub const SPEC: ExerciseSpec = ExerciseSpec {
     id: "locks",
     title: "A read/write lock manager",
     notebook: 8,
+    position: 1,
     points: 10,
     task: "Write a lock manager: a type that implements `LockManager`, and \
            `lock_manager()` that returns a fresh one.\n\n\
@@ -665,21 +668,10 @@ pub const SPEC: ExerciseSpec = ExerciseSpec {
            generated for your seed; and the textbook's three transactions (`x = 0; x = x + k` for k \
            = 1, 2, 3) run under your locks with strict two-phase locking in random interleavings \
            must always end in a serializable schedule (x = 1, 2 or 3; never 4, 5 or 6).",
-    scaffold: "use distlab::catalogue::locks::{Answer, Grant, Item, LockManager, Mode, Txn};\n\n\
-               #[derive(Default)]\n\
-               struct Locks {}\n\n\
-               impl LockManager for Locks {\n    \
-               fn request(&mut self, txn: Txn, item: Item, mode: Mode) -> Answer {\n        \
-               let _ = (txn, item, mode);\n        \
-               Answer::Granted\n    }\n\n    \
-               fn release(&mut self, txn: Txn, item: Item) -> Vec<Grant> {\n        \
-               let _ = (txn, item);\n        \
-               Vec::new()\n    }\n}\n\n\
-               fn lock_manager() -> Box<dyn LockManager> {\n    \
-               Box::new(Locks::default())\n}\n",
-    solution: "&lock_manager",
-    check_fn: "distlab::catalogue::locks::check",
-    host_fn: "distlab::catalogue::locks::host",
+    scaffold: SCAFFOLD,
+    solution: SOLUTION,
+    check_fn: CHECK_FN,
+    host_fn: HOST_FN,
     checks: &[
         CheckSpec { name: COMPATIBLE, weight: 3, visibility: Visibility::Public },
         CheckSpec { name: NO_NEEDLESS_WAIT, weight: 2, visibility: Visibility::Public },
@@ -852,47 +844,24 @@ fn public_verdicts(solution: Solution<'_>, seed: u64) -> Vec<crate::check::Verdi
     verdicts
 }
 
-/// Hidden: more transactions, three items, longer sequences; one verdict.
-#[cfg(feature = "grader")]
-fn hidden_verdicts(solution: Solution<'_>, seed: u64) -> Vec<crate::check::Verdict> {
-    let shape = Shape { txns: 5, items: 3, steps: 40, sequences: 40 };
-    let bad = sequences(seed, shape, 2)
-        .iter()
-        .enumerate()
-        .find_map(|(k, calls)| replay(solution, calls).err().map(|d| (k, d)));
-    vec![match bad {
-        Some((k, d)) => numeric_verdict(
-            HIDDEN,
-            false,
-            format!("{}: {}", d.check, d.message),
-            format!("hidden sequence {}", k + 1),
-            seed,
-            SPEC.id,
-        ),
-        None => numeric_verdict(HIDDEN, true, "every answer by the rules".into(), format!("{shape:?}"), seed, SPEC.id),
-    }]
-}
-
-#[cfg(not(feature = "grader"))]
-fn hidden_verdicts(_: Solution<'_>, _: u64) -> Vec<crate::check::Verdict> {
-    Vec::new()
-}
-
-#[cfg(feature = "reference")]
-pub mod reference {
-    use super::*;
-
-    /// The model itself is the reference lock manager.
-    impl LockManager for Model {
-        fn request(&mut self, txn: Txn, item: Item, mode: Mode) -> Answer {
-            Model::request(self, txn, item, mode)
-        }
-        fn release(&mut self, txn: Txn, item: Item) -> Vec<Grant> {
-            Model::release(self, txn, item)
-        }
-    }
-
-    pub fn lock_manager() -> Box<dyn LockManager> {
-        Box::new(Model::default())
+super::hidden! {
+    /// Hidden: more transactions, three items, longer sequences; one verdict.
+    fn hidden_verdicts(solution: Solution<'_>, seed: u64) -> Vec<crate::check::Verdict> {
+        let shape = Shape { txns: 5, items: 3, steps: 40, sequences: 40 };
+        let bad = sequences(seed, shape, 2)
+            .iter()
+            .enumerate()
+            .find_map(|(k, calls)| replay(solution, calls).err().map(|d| (k, d)));
+        vec![match bad {
+            Some((k, d)) => numeric_verdict(
+                HIDDEN,
+                false,
+                format!("{}: {}", d.check, d.message),
+                format!("hidden sequence {}", k + 1),
+                seed,
+                SPEC.id,
+            ),
+            None => numeric_verdict(HIDDEN, true, "every answer by the rules".into(), format!("{shape:?}"), seed, SPEC.id),
+        }]
     }
 }

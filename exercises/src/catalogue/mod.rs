@@ -19,33 +19,73 @@ use serde::{Deserialize, Serialize};
 use crate::check::{Status, Verdict};
 use crate::remote::Connection;
 
-pub mod availability;
-pub mod bully;
-pub mod central;
+// Shared by several exercises: workloads, monitors, runners, rendering.
 pub mod clocks;
-pub mod hops;
-pub mod lamport;
 pub mod leader;
-pub mod location;
-pub mod locks;
 pub mod mutex;
-pub mod quorum;
-pub mod cristian;
-pub mod berkeley;
-pub mod register;
-pub mod timesync;
 pub mod render;
-pub mod ricart;
-pub mod ring;
 pub mod runs;
-pub mod seqcons;
-pub mod skew;
-pub mod tmr;
-pub mod tokenring;
-pub mod tomulticast;
-pub mod twophase;
-pub mod vector;
-pub mod warmup;
+pub mod timesync;
+
+// One module per exercise, one per `solutions/<id>.rs` (build.rs lists
+// them), and the list of their specs.
+include!(concat!(env!("OUT_DIR"), "/exercises.rs"));
+
+/// Declares an exercise's student-facing code, all derived from its one
+/// source file `solutions/<id>.rs` (whose solution regions are marked as in
+/// the notebooks):
+/// - `SCAFFOLD`: the file without its solution regions (build.rs derives it);
+/// - `SOLUTION`: the expression that names the student's solution, which
+///   the kernel and the grader pass to `check` and `host`;
+/// - `reference` (feature `reference`): the whole file compiled, with
+///   `reference::solution()`, that expression, and `reference::check(run)`.
+///
+/// `$ty` is the type of `check`'s solution parameter; keep the call on one
+/// line (notebooks/generate.py reads the expression from it).
+macro_rules! solution_file {
+    ($id:literal, $ty:ty = $solution:expr) => {
+        /// The code a student starts from (see `solutions/` of the crate).
+        pub const SCAFFOLD: &str = include_str!(concat!(env!("OUT_DIR"), "/scaffolds/", $id, ".rs"));
+        /// The item the student's code must define, as `check` takes it.
+        pub const SOLUTION: &str = stringify!($solution);
+        /// Paths of this module's `check` and `host`, for generated code.
+        pub const CHECK_FN: &str = concat!("distlab::catalogue::", $id, "::check");
+        pub const HOST_FN: &str = concat!("distlab::catalogue::", $id, "::host");
+        #[cfg(feature = "reference")]
+        type ReferenceSolution = $ty;
+        /// The reference solution: the exercise's source file, compiled.
+        #[cfg(feature = "reference")]
+        pub mod reference {
+            include!(concat!(env!("CARGO_MANIFEST_DIR"), "/solutions/", $id, ".rs"));
+
+            pub fn solution() -> super::ReferenceSolution {
+                $solution
+            }
+
+            pub fn check(run: &super::Run) -> super::Report {
+                super::check(solution(), run)
+            }
+        }
+    };
+}
+pub(crate) use solution_file;
+
+/// Hidden test material (scenarios, cases): the function as written in a
+/// grader build; in a student build the same signature, returning nothing,
+/// so no hidden case is ever compiled into a student's binary.
+macro_rules! hidden {
+    ($(#[$meta:meta])* fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block) => {
+        $(#[$meta])*
+        #[cfg(feature = "grader")]
+        fn $name($($arg: $ty),*) $(-> $ret)? $body
+
+        #[cfg(not(feature = "grader"))]
+        fn $name($(_: $ty),*) $(-> $ret)? {
+            Default::default()
+        }
+    };
+}
+pub(crate) use hidden;
 
 /// Who sees a check's details before the deadline.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -70,6 +110,8 @@ pub struct ExerciseSpec {
     pub id: &'static str,
     pub title: &'static str,
     pub notebook: u32,
+    /// Its place among the exercises of its notebook, from 1.
+    pub position: u32,
     pub points: u32,
     /// What to implement, in Markdown.
     pub task: &'static str,
@@ -256,32 +298,14 @@ impl Report {
     }
 }
 
-/// Every exercise, in teaching order.
+/// Every exercise, in teaching order: by notebook, then by position.
 pub fn registry() -> &'static [ExerciseSpec] {
-    static REGISTRY: &[ExerciseSpec] = &[
-        warmup::SPEC,
-        hops::SPEC,
-        availability::SPEC,
-        tmr::SPEC,
-        skew::SPEC,
-        cristian::SPEC,
-        berkeley::SPEC,
-        lamport::SPEC,
-        vector::SPEC,
-        tomulticast::SPEC,
-        bully::SPEC,
-        ring::SPEC,
-        central::SPEC,
-        ricart::SPEC,
-        tokenring::SPEC,
-        locks::SPEC,
-        seqcons::SPEC,
-        quorum::SPEC,
-        register::SPEC,
-        twophase::SPEC,
-        location::SPEC,
-    ];
-    REGISTRY
+    static REGISTRY: std::sync::OnceLock<Vec<ExerciseSpec>> = std::sync::OnceLock::new();
+    REGISTRY.get_or_init(|| {
+        let mut all: Vec<ExerciseSpec> = ALL.iter().map(|s| **s).collect();
+        all.sort_by_key(|s| (s.notebook, s.position));
+        all
+    })
 }
 
 pub fn exercise(id: &str) -> Option<&'static ExerciseSpec> {

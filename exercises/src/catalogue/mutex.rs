@@ -466,14 +466,14 @@ pub fn message_table(nodes: usize) -> Vec<Row> {
         let delay = min_max(runs.iter().flat_map(|m| m.waits.iter().copied()));
         Row { algorithm, textbook_messages, textbook_delay, messages, delay }
     };
-    let central = fast.iter().map(|&d| measure(central::reference::factory(), nodes, d, false)).collect();
-    let ricart = fast.iter().map(|&d| measure(ricart::reference::factory(), nodes, d, false)).collect();
-    let broadcast = fast.iter().map(|&d| measure(ricart::reference::factory(), nodes, d, true)).collect();
+    let central = fast.iter().map(|&d| measure(central::reference::solution(), nodes, d, false)).collect();
+    let ricart = fast.iter().map(|&d| measure(ricart::reference::solution(), nodes, d, false)).collect();
+    let broadcast = fast.iter().map(|&d| measure(ricart::reference::solution(), nodes, d, true)).collect();
     // A 0.1 ms network leaves the ring idle longer between entries: the
     // faster the token, the more hops per entry, without bound.
     let sparse: Vec<Measured> =
-        [100, ms(1), ms(3)].iter().map(|&d| measure(tokenring::reference::factory(), nodes, d, false)).collect();
-    let crowded = measure(tokenring::reference::factory(), nodes, ms(50), false);
+        [100, ms(1), ms(3)].iter().map(|&d| measure(tokenring::reference::solution(), nodes, d, false)).collect();
+    let crowded = measure(tokenring::reference::solution(), nodes, ms(50), false);
     let passes = min_max(
         sparse.iter().chain([&crowded]).flat_map(|m| m.between_entries.iter().map(|&k| k as f64)),
     );

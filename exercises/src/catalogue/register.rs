@@ -605,37 +605,36 @@ pub fn scenarios(seed: u64) -> Vec<ScenarioRuns> {
     runs
 }
 
-/// Hidden: replicas that never come back (a minority), a partition that
-/// cuts a minority off, duplicates, and the smallest and a larger system.
-#[cfg(feature = "grader")]
-fn hidden_scenarios(v: &Variant) -> Vec<ScenarioRuns> {
-    let rough = Network { delay: DELAY, loss: 0.15, duplicate: 0.2, ..Network::default() };
-    let n = v.replicas.max(5);
-    let gone = vec![Fault::Crash { node: 0, at: ms(10) }, Fault::Crash { node: n - 1, at: ms(40) }];
-    let gone = scenario("two replicas crash for good", n, rough.clone(), gone);
-    let split = vec![Fault::Partition { a: vec![0], b: (1..n + CLIENTS).collect(), start: ms(5), end: ms(120) }];
-    let split = scenario("a replica cut off, then back with old data", n, rough.clone(), split);
-    let churn: Vec<Fault> = (0..3)
-        .flat_map(|r| {
-            [
-                Fault::Crash { node: r, at: ms(10 + 40 * r as i64) },
-                Fault::Recover { node: r, at: ms(45 + 40 * r as i64) },
-            ]
-        })
-        .collect();
-    let churn = scenario("3 replicas, crashes one after another", 3, rough, churn);
-    vec![ScenarioRuns::hidden(gone, 2), ScenarioRuns::hidden(split, 2), ScenarioRuns::hidden(churn, 2)]
+super::hidden! {
+    /// Hidden: replicas that never come back (a minority), a partition that
+    /// cuts a minority off, duplicates, and the smallest and a larger system.
+    fn hidden_scenarios(v: &Variant) -> Vec<ScenarioRuns> {
+        let rough = Network { delay: DELAY, loss: 0.15, duplicate: 0.2, ..Network::default() };
+        let n = v.replicas.max(5);
+        let gone = vec![Fault::Crash { node: 0, at: ms(10) }, Fault::Crash { node: n - 1, at: ms(40) }];
+        let gone = scenario("two replicas crash for good", n, rough.clone(), gone);
+        let split = vec![Fault::Partition { a: vec![0], b: (1..n + CLIENTS).collect(), start: ms(5), end: ms(120) }];
+        let split = scenario("a replica cut off, then back with old data", n, rough.clone(), split);
+        let churn: Vec<Fault> = (0..3)
+            .flat_map(|r| {
+                [
+                    Fault::Crash { node: r, at: ms(10 + 40 * r as i64) },
+                    Fault::Recover { node: r, at: ms(45 + 40 * r as i64) },
+                ]
+            })
+            .collect();
+        let churn = scenario("3 replicas, crashes one after another", 3, rough, churn);
+        vec![ScenarioRuns::hidden(gone, 2), ScenarioRuns::hidden(split, 2), ScenarioRuns::hidden(churn, 2)]
+    }
 }
 
-#[cfg(not(feature = "grader"))]
-fn hidden_scenarios(_: &Variant) -> Vec<ScenarioRuns> {
-    Vec::new()
-}
+super::solution_file!("register", Box<NodeFactory<RegisterMsg>> = Box::new(register_node));
 
 pub const SPEC: ExerciseSpec = ExerciseSpec {
     id: "register",
     title: "A register replicated by voting",
     notebook: 10,
+    position: 2,
     points: 10,
     task: "Write a node for `RegisterMsg`. Nodes `0..N` are replicas (`N = replicas(ctx.nodes())`); \
            the last `CLIENTS` nodes are clients. Pick a read quorum NR and a write quorum NW with \
@@ -659,25 +658,10 @@ pub const SPEC: ExerciseSpec = ExerciseSpec {
            not return A's value); every write is stored by more than N/2 replicas and every read quorum \
            plus every write quorum exceed N; within 1 s of the last fault every operation has finished; \
            requests are numbered by operation and results recorded in the workload's order.",
-    scaffold: "// exercise: register\n\
-               use distlab::catalogue::register::{first_op, operation, replicas, Op, RegisterMsg, Version, CLIENTS, INITIAL, OPS, THINK};\n\
-               use distlab::{Ctx, NodeId, Observation, Process, TimerTag};\n\n\
-               #[derive(Clone, Debug, Hash, Default)]\n\
-               struct Register {}\n\n\
-               impl Process<RegisterMsg> for Register {\n    \
-               fn on_start(&mut self, ctx: &mut Ctx<RegisterMsg>) {\n        \
-               let _ = (ctx, first_op(0), operation(0, 1), replicas(CLIENTS + 1), Op::Read, Version::default(), INITIAL, OPS, THINK);\n    }\n\n    \
-               fn on_message(&mut self, ctx: &mut Ctx<RegisterMsg>, from: NodeId, msg: RegisterMsg) {\n        \
-               let _ = (ctx, from, msg, Observation::Read { value: 0 });\n    }\n\n    \
-               fn on_timer(&mut self, ctx: &mut Ctx<RegisterMsg>, timer: TimerTag) {\n        \
-               let _ = (ctx, timer);\n    }\n\n    \
-               fn on_recover(&mut self, ctx: &mut Ctx<RegisterMsg>) {\n        \
-               self.on_start(ctx)\n    }\n}\n\n\
-               fn register_node(_id: NodeId) -> Box<dyn Process<RegisterMsg>> {\n    \
-               Box::new(Register::default())\n}\n",
-    solution: "Box::new(register_node)",
-    check_fn: "distlab::catalogue::register::check",
-    host_fn: "distlab::catalogue::register::host",
+    scaffold: SCAFFOLD,
+    solution: SOLUTION,
+    check_fn: CHECK_FN,
+    host_fn: HOST_FN,
     checks: &[
         CheckSpec { name: LATEST, weight: 4, visibility: Visibility::Public },
         CheckSpec { name: QUORUMS, weight: 2, visibility: Visibility::Public },
@@ -697,155 +681,4 @@ pub fn check(solution: Box<NodeFactory<RegisterMsg>>, run: &Run) -> Report {
 /// Serves the student's nodes on stdin/stdout for the grader (see `remote`).
 pub fn host(solution: Box<NodeFactory<RegisterMsg>>) {
     crate::remote::serve_stdio(solution.as_ref())
-}
-
-/// The reference: NW = N/2 + 1, NR = N - NW + 1; requests to every replica,
-/// resent to the silent ones every `2 * MAX_DELAY + 1 ms`.
-#[cfg(feature = "reference")]
-pub mod reference {
-    use super::*;
-    use crate::{Ctx, Process, TimerTag};
-
-    const NEXT: TimerTag = 1;
-    const RESEND: TimerTag = 2;
-    const KEY: &str = "register";
-
-    #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
-    enum Phase {
-        Idle,
-        Query,
-        Store(Version),
-    }
-
-    #[derive(Clone, Debug, Hash)]
-    pub struct Register {
-        /// Replica: the pair held.
-        held: (Version, i64),
-        /// Client: operations done, the phase, and who answered it.
-        done: u64,
-        phase: Phase,
-        answers: BTreeMap<NodeId, (Version, i64)>,
-    }
-
-    impl Default for Register {
-        fn default() -> Self {
-            Register { held: (Version::default(), INITIAL), done: 0, phase: Phase::Idle, answers: BTreeMap::new() }
-        }
-    }
-
-    fn quorums(n: usize) -> (usize, usize) {
-        let nw = n / 2 + 1;
-        (n - nw + 1, nw)
-    }
-
-    impl Register {
-        fn me_client(ctx: &Ctx<RegisterMsg>) -> usize {
-            ctx.me() - replicas(ctx.nodes())
-        }
-
-        fn request(&self, ctx: &Ctx<RegisterMsg>) -> RegisterMsg {
-            let op = self.done + 1;
-            match (self.phase, operation(Self::me_client(ctx), op)) {
-                (Phase::Store(version), Op::Write(value)) => RegisterMsg::Store { op, version, value },
-                _ => RegisterMsg::Query { op },
-            }
-        }
-
-        fn send_to_silent(&mut self, ctx: &mut Ctx<RegisterMsg>) {
-            let msg = self.request(ctx);
-            for r in 0..replicas(ctx.nodes()) {
-                if !self.answers.contains_key(&r) {
-                    ctx.send(r, msg.clone());
-                }
-            }
-            ctx.set_timer(RESEND, 2 * MAX_DELAY + ms(1));
-        }
-
-        fn begin(&mut self, ctx: &mut Ctx<RegisterMsg>, phase: Phase) {
-            self.phase = phase;
-            self.answers.clear();
-            self.send_to_silent(ctx);
-        }
-
-        fn finish(&mut self, ctx: &mut Ctx<RegisterMsg>, what: Observation) {
-            ctx.observe(what);
-            ctx.cancel_timer(RESEND);
-            self.phase = Phase::Idle;
-            self.done += 1;
-            if self.done < OPS {
-                ctx.set_timer(NEXT, THINK);
-            }
-        }
-
-        fn client(&mut self, ctx: &mut Ctx<RegisterMsg>, from: NodeId, msg: RegisterMsg) {
-            let (nr, nw) = quorums(replicas(ctx.nodes()));
-            let k = self.done + 1;
-            match (msg, self.phase) {
-                (RegisterMsg::Reply { op, version, value }, Phase::Query) if op == k => {
-                    self.answers.insert(from, (version, value));
-                    if self.answers.len() < nr {
-                        return;
-                    }
-                    let (highest, value) = self.answers.values().copied().max().unwrap_or_default();
-                    match operation(Self::me_client(ctx), k) {
-                        Op::Read => self.finish(ctx, Observation::Read { value }),
-                        Op::Write(_) => {
-                            let version = Version { counter: highest.counter + 1, writer: ctx.me() };
-                            self.begin(ctx, Phase::Store(version));
-                        }
-                    }
-                }
-                (RegisterMsg::Stored { op }, Phase::Store(_)) if op == k => {
-                    self.answers.insert(from, (Version::default(), 0));
-                    if self.answers.len() >= nw {
-                        if let Op::Write(value) = operation(Self::me_client(ctx), k) {
-                            self.finish(ctx, Observation::Write { value });
-                        }
-                    }
-                }
-                _ => {}
-            }
-        }
-    }
-
-    impl Process<RegisterMsg> for Register {
-        fn on_start(&mut self, ctx: &mut Ctx<RegisterMsg>) {
-            if ctx.me() >= replicas(ctx.nodes()) {
-                ctx.set_timer(NEXT, first_op(Self::me_client(ctx)));
-            }
-        }
-        fn on_recover(&mut self, ctx: &mut Ctx<RegisterMsg>) {
-            if let Some(held) = ctx.recall(KEY) {
-                self.held = held;
-            }
-            self.on_start(ctx);
-        }
-        fn on_message(&mut self, ctx: &mut Ctx<RegisterMsg>, from: NodeId, msg: RegisterMsg) {
-            match msg {
-                RegisterMsg::Query { op } => {
-                    let (version, value) = self.held;
-                    ctx.send(from, RegisterMsg::Reply { op, version, value });
-                }
-                RegisterMsg::Store { op, version, value } => {
-                    if version > self.held.0 {
-                        self.held = (version, value);
-                        ctx.persist(KEY, &self.held);
-                    }
-                    ctx.send(from, RegisterMsg::Stored { op });
-                }
-                other => self.client(ctx, from, other),
-            }
-        }
-        fn on_timer(&mut self, ctx: &mut Ctx<RegisterMsg>, timer: TimerTag) {
-            match timer {
-                NEXT => self.begin(ctx, Phase::Query),
-                _ if self.phase != Phase::Idle => self.send_to_silent(ctx),
-                _ => {}
-            }
-        }
-    }
-
-    pub fn factory() -> Box<NodeFactory<RegisterMsg>> {
-        Box::new(|_| Box::new(Register::default()))
-    }
 }

@@ -28,10 +28,13 @@ pub enum RaMsg {
     Reply,
 }
 
+super::solution_file!("ricart", Box<NodeFactory<RaMsg>> = Box::new(ricart_node));
+
 pub const SPEC: ExerciseSpec = ExerciseSpec {
     id: "ricart",
     title: "Mutual exclusion: Ricart and Agrawala",
     notebook: 7,
+    position: 2,
     points: 10,
     task: "Write a node for `RaMsg`. Every node follows the workload in `distlab::catalogue::mutex`: it \
            asks `first_request(i)` after it starts, stays inside for `HOLD`, waits `think_time(n)` \
@@ -43,23 +46,10 @@ pub const SPEC: ExerciseSpec = ExerciseSpec {
            way everywhere. Deferred replies go out when you leave. Checks: never two nodes inside; \
            every request granted by the deadline; at most 2(n-1) messages per entry; a request made \
            while nobody else wants in is granted within two message delays.",
-    scaffold: "use distlab::catalogue::mutex::{first_request, think_time, HOLD, ROUNDS};\n\
-               use distlab::catalogue::ricart::RaMsg;\n\
-               use distlab::{Ctx, NodeId, Observation, Process, TimerTag};\n\n\
-               #[derive(Clone, Debug, Hash, Default)]\n\
-               struct Ricart {}\n\n\
-               impl Process<RaMsg> for Ricart {\n    \
-               fn on_start(&mut self, ctx: &mut Ctx<RaMsg>) {\n        \
-               let _ = (ctx, first_request(0), think_time(2), HOLD, ROUNDS, Observation::RequestCritical);\n    }\n\n    \
-               fn on_message(&mut self, ctx: &mut Ctx<RaMsg>, from: NodeId, msg: RaMsg) {\n        \
-               let _ = (ctx, from, msg);\n    }\n\n    \
-               fn on_timer(&mut self, ctx: &mut Ctx<RaMsg>, timer: TimerTag) {\n        \
-               let _ = (ctx, timer);\n    }\n}\n\n\
-               fn ricart_node(_id: NodeId) -> Box<dyn Process<RaMsg>> {\n    \
-               Box::new(Ricart::default())\n}\n",
-    solution: "Box::new(ricart_node)",
-    check_fn: "distlab::catalogue::ricart::check",
-    host_fn: "distlab::catalogue::ricart::host",
+    scaffold: SCAFFOLD,
+    solution: SOLUTION,
+    check_fn: CHECK_FN,
+    host_fn: HOST_FN,
     checks: &[
         CheckSpec { name: SAFETY, weight: 4, visibility: Visibility::Public },
         CheckSpec { name: LIVENESS, weight: 3, visibility: Visibility::Public },
@@ -82,19 +72,15 @@ pub fn scenarios() -> Vec<ScenarioRuns> {
     runs
 }
 
-/// Hidden: more nodes with long-tailed delays, and hardware broadcast on a
-/// slow network (the bound stays 2(n-1), so sending one by one passes).
-#[cfg(feature = "grader")]
-fn hidden_scenarios() -> Vec<ScenarioRuns> {
-    let many = mutex::scenario("7 nodes, long tail", 7, Delay::Exponential { min: ms(1), mean: ms(6) }, false, ms(2_000));
-    let mut hw = mutex::scenario("6 nodes, broadcast, 5-30 ms", 6, Delay::Uniform { min: ms(5), max: ms(30) }, false, ms(2_500));
-    hw.network.hardware_broadcast = true;
-    vec![ScenarioRuns::hidden(many, 3), ScenarioRuns::hidden(hw, 2)]
-}
-
-#[cfg(not(feature = "grader"))]
-fn hidden_scenarios() -> Vec<ScenarioRuns> {
-    Vec::new()
+super::hidden! {
+    /// Hidden: more nodes with long-tailed delays, and hardware broadcast on a
+    /// slow network (the bound stays 2(n-1), so sending one by one passes).
+    fn hidden_scenarios() -> Vec<ScenarioRuns> {
+        let many = mutex::scenario("7 nodes, long tail", 7, Delay::Exponential { min: ms(1), mean: ms(6) }, false, ms(2_000));
+        let mut hw = mutex::scenario("6 nodes, broadcast, 5-30 ms", 6, Delay::Uniform { min: ms(5), max: ms(30) }, false, ms(2_500));
+        hw.network.hardware_broadcast = true;
+        vec![ScenarioRuns::hidden(many, 3), ScenarioRuns::hidden(hw, 2)]
+    }
 }
 
 pub fn monitors(scenario: &Scenario) -> Vec<Box<dyn Monitor<RaMsg>>> {
@@ -115,105 +101,4 @@ pub fn check(solution: Box<NodeFactory<RaMsg>>, run: &Run) -> Report {
 /// Serves the student's nodes on stdin/stdout for the grader (see `remote`).
 pub fn host(solution: Box<NodeFactory<RaMsg>>) {
     crate::remote::serve_stdio(solution.as_ref())
-}
-
-/// A reference solution: broadcast the request, defer by (stamp, id).
-#[cfg(feature = "reference")]
-pub mod reference {
-    use std::collections::BTreeSet;
-
-    use super::*;
-    use crate::catalogue::mutex::{first_request, think_time, HOLD, ROUNDS};
-    use crate::{Ctx, NodeId, Observation, Process, TimerTag};
-
-    const ASK: TimerTag = 1;
-    const LEAVE: TimerTag = 2;
-
-    #[derive(Clone, Debug, Hash, PartialEq, Eq)]
-    enum State {
-        Idle,
-        /// Asking, with the request's stamp.
-        Wanted(u64),
-        Inside,
-    }
-
-    #[derive(Clone, Debug, Hash)]
-    pub struct Ricart {
-        clock: u64,
-        state: State,
-        replies: BTreeSet<NodeId>,
-        deferred: BTreeSet<NodeId>,
-        rounds: u32,
-    }
-
-    impl Ricart {
-        pub fn new() -> Self {
-            Ricart { clock: 0, state: State::Idle, replies: BTreeSet::new(), deferred: BTreeSet::new(), rounds: 0 }
-        }
-
-        fn enter_if_allowed(&mut self, ctx: &mut Ctx<RaMsg>) {
-            if matches!(self.state, State::Wanted(_)) && self.replies.len() == ctx.nodes() - 1 {
-                self.state = State::Inside;
-                ctx.observe(Observation::EnterCritical);
-                ctx.set_timer(LEAVE, HOLD);
-            }
-        }
-    }
-
-    impl Default for Ricart {
-        fn default() -> Self {
-            Self::new()
-        }
-    }
-
-    impl Process<RaMsg> for Ricart {
-        fn on_start(&mut self, ctx: &mut Ctx<RaMsg>) {
-            ctx.set_timer(ASK, first_request(ctx.me()));
-        }
-        fn on_message(&mut self, ctx: &mut Ctx<RaMsg>, from: NodeId, msg: RaMsg) {
-            match msg {
-                RaMsg::Request { ts } => {
-                    self.clock = self.clock.max(ts) + 1;
-                    let mine_first = match self.state {
-                        State::Inside => true,
-                        State::Wanted(mine) => (mine, ctx.me()) < (ts, from),
-                        State::Idle => false,
-                    };
-                    if mine_first {
-                        self.deferred.insert(from);
-                    } else {
-                        ctx.send(from, RaMsg::Reply);
-                    }
-                }
-                RaMsg::Reply => {
-                    self.replies.insert(from);
-                    self.enter_if_allowed(ctx);
-                }
-            }
-        }
-        fn on_timer(&mut self, ctx: &mut Ctx<RaMsg>, timer: TimerTag) {
-            if timer == ASK {
-                self.clock += 1;
-                self.state = State::Wanted(self.clock);
-                self.replies.clear();
-                ctx.observe(Observation::RequestCritical);
-                ctx.broadcast(RaMsg::Request { ts: self.clock });
-                self.enter_if_allowed(ctx);
-            } else {
-                self.state = State::Idle;
-                ctx.observe(Observation::ExitCritical);
-                for node in std::mem::take(&mut self.deferred) {
-                    ctx.send(node, RaMsg::Reply);
-                }
-                self.rounds += 1;
-                if self.rounds < ROUNDS {
-                    ctx.set_timer(ASK, think_time(ctx.nodes()));
-                }
-            }
-        }
-    }
-
-    pub fn factory() -> Box<NodeFactory<RaMsg>> {
-        Box::new(|_| Box::new(Ricart::new()))
-    }
 }

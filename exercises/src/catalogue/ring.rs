@@ -100,10 +100,13 @@ impl Monitor<RingMsg> for KillsLowerElections {
 /// skips and stragglers, while n initiators that all go round cost n^2.
 const BUDGET: &str = "ELECTION messages within 3n per round";
 
+super::solution_file!("ring", Box<NodeFactory<RingMsg>> = Box::new(ring_node));
+
 pub const SPEC: ExerciseSpec = ExerciseSpec {
     id: "ring",
     title: "Election: the ring algorithm",
     notebook: 6,
+    position: 2,
     points: 10,
     task: "Write a node for `RingMsg` that elects the live node with the highest id. Nodes form a \
            ring in id order: the successor of node `i` is `i + 1`, and of the last node, node 0.\n\n\
@@ -130,24 +133,10 @@ pub const SPEC: ExerciseSpec = ExerciseSpec {
            has been up and reachable for 500 ms nobody adopts a lower one; and each round of \
            elections costs at most 3n `Election` messages (one round at the start, one per crash \
            or recovery, two per partition).",
-    scaffold: "use distlab::catalogue::ring::RingMsg;\n\
-               use distlab::{ms, Ctx, NodeId, Observation, Process, TimerTag};\n\n\
-               #[derive(Clone, Debug, Hash, Default)]\n\
-               struct Ring {\n    leader: Option<NodeId>,\n}\n\n\
-               impl Process<RingMsg> for Ring {\n    \
-               fn on_start(&mut self, ctx: &mut Ctx<RingMsg>) {\n        \
-               let _ = (ctx, ms(1), Observation::Leader(0));\n    }\n\n    \
-               fn on_message(&mut self, ctx: &mut Ctx<RingMsg>, from: NodeId, msg: RingMsg) {\n        \
-               let _ = (ctx, from, msg);\n    }\n\n    \
-               fn on_timer(&mut self, ctx: &mut Ctx<RingMsg>, timer: TimerTag) {\n        \
-               let _ = (ctx, timer);\n    }\n\n    \
-               fn on_recover(&mut self, ctx: &mut Ctx<RingMsg>) {\n        \
-               self.on_start(ctx)\n    }\n}\n\n\
-               fn ring_node(_id: NodeId) -> Box<dyn Process<RingMsg>> {\n    \
-               Box::new(Ring::default())\n}\n",
-    solution: "Box::new(ring_node)",
-    check_fn: "distlab::catalogue::ring::check",
-    host_fn: "distlab::catalogue::ring::host",
+    scaffold: SCAFFOLD,
+    solution: SOLUTION,
+    check_fn: CHECK_FN,
+    host_fn: HOST_FN,
     checks: &[
         CheckSpec { name: AGREE, weight: 4, visibility: Visibility::Public },
         CheckSpec { name: SUPPRESS, weight: 2, visibility: Visibility::Public },
@@ -178,14 +167,10 @@ pub fn scenarios() -> Vec<ScenarioRuns> {
     runs
 }
 
-#[cfg(feature = "grader")]
-fn hidden_scenarios() -> Vec<ScenarioRuns> {
-    leader::hidden_scenarios(DEADLINE)
-}
-
-#[cfg(not(feature = "grader"))]
-fn hidden_scenarios() -> Vec<ScenarioRuns> {
-    Vec::new()
+super::hidden! {
+    fn hidden_scenarios() -> Vec<ScenarioRuns> {
+        leader::hidden_scenarios(DEADLINE)
+    }
 }
 
 pub fn monitors(scenario: &Scenario) -> Vec<Box<dyn Monitor<RingMsg>>> {
@@ -211,190 +196,4 @@ pub fn check(solution: Box<NodeFactory<RingMsg>>, run: &Run) -> Report {
 /// Serves the student's nodes on stdin/stdout for the grader (see `remote`).
 pub fn host(solution: Box<NodeFactory<RingMsg>>) {
     crate::remote::serve_stdio(solution.as_ref())
-}
-
-/// The reference: acked hops with a skip after `ack_wait`, heartbeats,
-/// and a restart when a round takes longer than `round_wait` per node.
-#[cfg(feature = "reference")]
-pub mod reference {
-    use std::collections::BTreeMap;
-
-    use super::*;
-    use crate::{Ctx, Process, TimerTag};
-
-    #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
-    pub struct Timing {
-        pub heartbeat: Time,
-        pub silence: Time,
-        pub ack_wait: Time,
-        /// Per node on the ring.
-        pub round_wait: Time,
-    }
-
-    pub const TIMING: Timing = Timing { heartbeat: ms(20), silence: ms(50), ack_wait: ms(12), round_wait: ms(25) };
-
-    /// A ring message without its hop tag.
-    #[derive(Clone, Debug, Hash, PartialEq, Eq)]
-    enum Hop {
-        Election(Vec<NodeId>),
-        Coordinator(NodeId, Vec<NodeId>),
-    }
-
-    #[derive(Clone, Debug, Hash)]
-    pub struct Ring {
-        t: Timing,
-        leader: Option<NodeId>,
-        started: bool,
-        joined: bool,
-        next_tag: u64,
-        /// Unacked hops: tag -> (successor tried, message).
-        pending: BTreeMap<u64, (NodeId, Hop)>,
-    }
-
-    const HEARTBEAT: TimerTag = 1;
-    const WATCHDOG: TimerTag = 2;
-    const ROUND: TimerTag = 3;
-    /// Ack timers are `ACK + tag`.
-    const ACK: TimerTag = 1_000;
-
-    impl Ring {
-        pub fn new(t: Timing) -> Self {
-            Ring { t, leader: None, started: false, joined: false, next_tag: 0, pending: BTreeMap::new() }
-        }
-
-        /// Sends `hop` to the first successor after `after`; back to us if
-        /// everyone else is dead.
-        fn pass_on(&mut self, ctx: &mut Ctx<RingMsg>, hop: Hop, after: NodeId) {
-            let to = (after + 1) % ctx.nodes();
-            if to == ctx.me() {
-                return self.receive(ctx, hop);
-            }
-            let tag = self.next_tag;
-            self.next_tag += 1;
-            ctx.send(
-                to,
-                match hop.clone() {
-                    Hop::Election(ids) => RingMsg::Election { tag, ids },
-                    Hop::Coordinator(leader, ids) => RingMsg::Coordinator { tag, leader, ids },
-                },
-            );
-            self.pending.insert(tag, (to, hop));
-            ctx.set_timer(ACK + tag, self.t.ack_wait);
-        }
-
-        fn round_timer(&self, ctx: &mut Ctx<RingMsg>) {
-            ctx.cancel_timer(WATCHDOG);
-            ctx.set_timer(ROUND, self.t.round_wait * ctx.nodes() as Time);
-        }
-
-        fn start(&mut self, ctx: &mut Ctx<RingMsg>) {
-            let me = ctx.me();
-            self.started = true;
-            // Our own election outranks lower ones we were still passing on.
-            self.pending.retain(|_, (_, hop)| !matches!(hop, Hop::Election(ids) if ids[0] < me));
-            self.round_timer(ctx);
-            self.pass_on(ctx, Hop::Election(vec![me]), me);
-        }
-
-        fn adopt(&mut self, ctx: &mut Ctx<RingMsg>, leader: NodeId) {
-            self.leader = Some(leader);
-            self.started = false;
-            self.joined = false;
-            ctx.cancel_timer(ROUND);
-            ctx.observe(Observation::Leader(leader));
-            if leader == ctx.me() {
-                ctx.cancel_timer(WATCHDOG);
-                ctx.set_timer(HEARTBEAT, self.t.heartbeat);
-            } else {
-                ctx.cancel_timer(HEARTBEAT);
-                ctx.set_timer(WATCHDOG, self.t.silence);
-            }
-        }
-
-        fn receive(&mut self, ctx: &mut Ctx<RingMsg>, hop: Hop) {
-            let me = ctx.me();
-            match hop {
-                Hop::Election(ids) if ids[0] == me => {
-                    let winner = ids.iter().copied().max().unwrap_or(me);
-                    self.adopt(ctx, winner);
-                    self.pass_on(ctx, Hop::Coordinator(winner, vec![me]), me);
-                }
-                Hop::Election(ids) if ids.contains(&me) => {}
-                Hop::Election(ids) if self.started && ids[0] < me => {}
-                Hop::Election(mut ids) => {
-                    ids.push(me);
-                    self.joined = true;
-                    self.round_timer(ctx);
-                    self.pass_on(ctx, Hop::Election(ids), me);
-                }
-                Hop::Coordinator(_, ids) if ids.contains(&me) => {}
-                // It went round without us: we are higher, so elect again.
-                Hop::Coordinator(leader, _) if leader < me => {
-                    if !self.started {
-                        self.start(ctx);
-                    }
-                }
-                Hop::Coordinator(leader, mut ids) => {
-                    self.adopt(ctx, leader);
-                    ids.push(me);
-                    self.pass_on(ctx, Hop::Coordinator(leader, ids), me);
-                }
-            }
-        }
-    }
-
-    impl Process<RingMsg> for Ring {
-        fn on_start(&mut self, ctx: &mut Ctx<RingMsg>) {
-            self.start(ctx);
-        }
-
-        fn on_message(&mut self, ctx: &mut Ctx<RingMsg>, from: NodeId, msg: RingMsg) {
-            match msg {
-                RingMsg::Election { tag, ids } => {
-                    ctx.send(from, RingMsg::Ack { tag });
-                    self.receive(ctx, Hop::Election(ids));
-                }
-                RingMsg::Coordinator { tag, leader, ids } => {
-                    ctx.send(from, RingMsg::Ack { tag });
-                    self.receive(ctx, Hop::Coordinator(leader, ids));
-                }
-                RingMsg::Ack { tag } => {
-                    if self.pending.get(&tag).is_some_and(|(to, _)| *to == from) {
-                        self.pending.remove(&tag);
-                        ctx.cancel_timer(ACK + tag);
-                    }
-                }
-                RingMsg::Alive if Some(from) == self.leader => ctx.set_timer(WATCHDOG, self.t.silence),
-                RingMsg::Alive => {
-                    if !self.started && !self.joined && self.leader.map_or(true, |l| from > l) {
-                        self.start(ctx);
-                    }
-                }
-            }
-        }
-
-        fn on_timer(&mut self, ctx: &mut Ctx<RingMsg>, timer: TimerTag) {
-            match timer {
-                HEARTBEAT => {
-                    ctx.broadcast(RingMsg::Alive);
-                    ctx.set_timer(HEARTBEAT, self.t.heartbeat);
-                }
-                WATCHDOG | ROUND => self.start(ctx),
-                t if t >= ACK => {
-                    if let Some((to, hop)) = self.pending.remove(&(t - ACK)) {
-                        self.pass_on(ctx, hop, to);
-                    }
-                }
-                _ => {}
-            }
-        }
-    }
-
-    pub fn factory() -> Box<NodeFactory<RingMsg>> {
-        factory_with(TIMING)
-    }
-
-    pub fn factory_with(t: Timing) -> Box<NodeFactory<RingMsg>> {
-        Box::new(move |_| Box::new(Ring::new(t)))
-    }
 }

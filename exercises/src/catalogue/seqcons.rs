@@ -60,7 +60,7 @@ pub type Solution<'a> = &'a dyn Fn(&History) -> bool;
 
 /// One interleaving that explains every read, as (process index, op), if
 /// there is one: the reference verdict with its evidence.
-pub(crate) fn witness(history: &History) -> Option<Vec<(usize, Op)>> {
+pub fn witness(history: &History) -> Option<Vec<(usize, Op)>> {
     let mut tried = BTreeSet::new();
     let mut at = vec![0; history.processes.len()];
     let mut memory = Vec::new();
@@ -119,10 +119,19 @@ pub(crate) fn reference_verdict(history: &History) -> bool {
     witness(history).is_some()
 }
 
+/// The checks, by name.
+pub const THE_THREE_PROCESS_PROGRAM: &str = "the three-process program";
+pub const THE_TWO_PROCESS_PROGRAM: &str = "the two-process program";
+pub const GENERATED_HISTORIES: &str = "generated histories";
+pub const LARGER_GENERATED_HISTORIES: &str = "larger generated histories";
+
+super::solution_file!("seqcons", Solution<'static> = &is_sequentially_consistent);
+
 pub const SPEC: ExerciseSpec = ExerciseSpec {
     id: "seqcons",
     title: "Is this history sequentially consistent?",
     notebook: 9,
+    position: 1,
     points: 10,
     task: "Write `is_sequentially_consistent(history)`. A `History` lists, for each process, the \
            reads and writes it did in its own order (`Op::Write('x', 1)` stored 1 in `x`; \
@@ -133,18 +142,15 @@ pub const SPEC: ExerciseSpec = ExerciseSpec {
            Your answers are compared with an exhaustive search: on every output of the \
            three-process program from the notebook (each process sets its own variable to 1, then \
            reads the other two), and on histories generated for your seed.",
-    scaffold: "use distlab::catalogue::seqcons::{History, Op};\n\n\
-               fn is_sequentially_consistent(history: &History) -> bool {\n    \
-               let _ = (history, Op::Read('x', 0));\n    \
-               true\n}\n",
-    solution: "&is_sequentially_consistent",
-    check_fn: "distlab::catalogue::seqcons::check",
-    host_fn: "distlab::catalogue::seqcons::host",
+    scaffold: SCAFFOLD,
+    solution: SOLUTION,
+    check_fn: CHECK_FN,
+    host_fn: HOST_FN,
     checks: &[
-        CheckSpec { name: "the three-process program", weight: 3, visibility: Visibility::Public },
-        CheckSpec { name: "the two-process program", weight: 1, visibility: Visibility::Public },
-        CheckSpec { name: "generated histories", weight: 4, visibility: Visibility::Public },
-        CheckSpec { name: "larger generated histories", weight: 2, visibility: Visibility::Hidden },
+        CheckSpec { name: THE_THREE_PROCESS_PROGRAM, weight: 3, visibility: Visibility::Public },
+        CheckSpec { name: THE_TWO_PROCESS_PROGRAM, weight: 1, visibility: Visibility::Public },
+        CheckSpec { name: GENERATED_HISTORIES, weight: 4, visibility: Visibility::Public },
+        CheckSpec { name: LARGER_GENERATED_HISTORIES, weight: 2, visibility: Visibility::Hidden },
     ],
     check_remote: |connection, run| {
         let remote = crate::remote::remote_fn::<History, bool>(&connection, "is_sequentially_consistent");
@@ -333,9 +339,9 @@ pub fn check(solution: Solution<'_>, run: &Run) -> Report {
     let mut cases = Vec::new();
     if run.scope.runs_public() {
         cases.extend([
-            ("the three-process program", "all 64 outputs".to_owned(), three_process_outputs()),
-            ("the two-process program", "all 4 outcomes".to_owned(), two_process_outputs()),
-            ("generated histories", format!("{shape:?}"), generate(seed, shape)),
+            (THE_THREE_PROCESS_PROGRAM, "all 64 outputs".to_owned(), three_process_outputs()),
+            (THE_TWO_PROCESS_PROGRAM, "all 4 outcomes".to_owned(), two_process_outputs()),
+            (GENERATED_HISTORIES, format!("{shape:?}"), generate(seed, shape)),
         ]);
     }
     if run.scope.runs_hidden() {
@@ -364,27 +370,9 @@ pub fn dispatch(solution: Solution<'_>) -> impl Fn(&str, serde_json::Value) -> c
     }
 }
 
-#[cfg(feature = "grader")]
-fn hidden_cases(seed: u64) -> Vec<(&'static str, String, Vec<History>)> {
-    let shape = Shape { processes: 4, max_ops: 3, variables: 2, histories: 40 };
-    vec![("larger generated histories", format!("{shape:?}"), generate(seed ^ 0x4849_4444, shape))]
-}
-
-#[cfg(not(feature = "grader"))]
-fn hidden_cases(_: u64) -> Vec<(&'static str, String, Vec<History>)> {
-    Vec::new()
-}
-
-#[cfg(feature = "reference")]
-pub mod reference {
-    use super::History;
-
-    pub fn is_sequentially_consistent(history: &History) -> bool {
-        super::reference_verdict(history)
-    }
-
-    /// The interleaving behind a "yes", as (process index, op).
-    pub fn witness(history: &History) -> Option<Vec<(usize, super::Op)>> {
-        super::witness(history)
+super::hidden! {
+    fn hidden_cases(seed: u64) -> Vec<(&'static str, String, Vec<History>)> {
+        let shape = Shape { processes: 4, max_ops: 3, variables: 2, histories: 40 };
+        vec![(LARGER_GENERATED_HISTORIES, format!("{shape:?}"), generate(seed ^ 0x4849_4444, shape))]
     }
 }

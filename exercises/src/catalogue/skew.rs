@@ -21,10 +21,18 @@ pub type Solution<'a> = &'a dyn Fn(f64, f64, f64) -> f64;
 /// How often every clock is meant to tick per ms of true time.
 pub const NOMINAL_TICKS_PER_MS: f64 = 1000.0;
 
+/// The checks, by name.
+pub const TEXTBOOK_DRIFTS: &str = "textbook: 990 against 1000 per ms, every minute";
+pub const YOUR_OWN_CLOCKS: &str = "your own clocks";
+pub const EQUAL_AND_OPPOSITE_DRIFTS: &str = "equal and opposite drifts";
+
+super::solution_file!("skew", Solution<'static> = &worst_skew_ms);
+
 pub const SPEC: ExerciseSpec = ExerciseSpec {
     id: "skew",
     title: "Clock skew between resynchronisations",
     notebook: 4,
+    position: 1,
     points: 10,
     task: "Every clock is meant to tick 1000 times per millisecond and shows its tick count \
            divided by 1000 as the time in ms; real clocks tick a little faster or slower. Two \
@@ -34,15 +42,14 @@ pub const SPEC: ExerciseSpec = ExerciseSpec {
            clocks show before the next resynchronisation. Your answer is compared with \
            simulated drifting clocks, for the textbook's pair (1000 and 990 ticks per ms, \
            resynchronised every minute) and for clocks drawn for you.",
-    scaffold: "fn worst_skew_ms(ticks_per_ms_fast: f64, ticks_per_ms_slow: f64, resync_every_s: f64) -> f64 {\n    \
-               let _ = (ticks_per_ms_fast, ticks_per_ms_slow, resync_every_s);\n    0.0\n}\n",
-    solution: "&worst_skew_ms",
-    check_fn: "distlab::catalogue::skew::check",
-    host_fn: "distlab::catalogue::skew::host",
+    scaffold: SCAFFOLD,
+    solution: SOLUTION,
+    check_fn: CHECK_FN,
+    host_fn: HOST_FN,
     checks: &[
-        CheckSpec { name: "textbook: 990 against 1000 per ms, every minute", weight: 3, visibility: Visibility::Public },
-        CheckSpec { name: "your own clocks", weight: 4, visibility: Visibility::Public },
-        CheckSpec { name: "equal and opposite drifts", weight: 3, visibility: Visibility::Hidden },
+        CheckSpec { name: TEXTBOOK_DRIFTS, weight: 3, visibility: Visibility::Public },
+        CheckSpec { name: YOUR_OWN_CLOCKS, weight: 4, visibility: Visibility::Public },
+        CheckSpec { name: EQUAL_AND_OPPOSITE_DRIFTS, weight: 3, visibility: Visibility::Hidden },
     ],
     check_remote: |connection, run| {
         let skew = crate::remote::remote_fn::<(f64, f64, f64), f64>(&connection, "worst_skew_ms");
@@ -107,14 +114,10 @@ pub fn variant(seed: u64) -> Variant {
     Variant { cases: vec![(fast, slow, i1), (both_slow, slower, i2)] }
 }
 
-#[cfg(feature = "grader")]
-fn hidden_cases() -> Vec<(f64, f64, f64)> {
-    vec![(1000.0, 1000.0, 60.0), (1007.0, 1007.0, 600.0), (1010.0, 990.0, 60.0), (1200.0, 800.0, 1.0)]
-}
-
-#[cfg(not(feature = "grader"))]
-fn hidden_cases() -> Vec<(f64, f64, f64)> {
-    Vec::new()
+super::hidden! {
+    fn hidden_cases() -> Vec<(f64, f64, f64)> {
+        vec![(1000.0, 1000.0, 60.0), (1007.0, 1007.0, 600.0), (1010.0, 990.0, 60.0), (1200.0, 800.0, 1.0)]
+    }
 }
 
 /// A hint for the commonest slips, when the answer is off by one of them.
@@ -133,11 +136,11 @@ pub fn check(solution: Solution<'_>, run: &Run) -> Report {
     let (seed, scope) = (run.seed, run.scope);
     let mut cases: Vec<(&'static str, (f64, f64, f64))> = Vec::new();
     if scope.runs_public() {
-        cases.push((SPEC.checks[0].name, (1000.0, 990.0, 60.0)));
-        cases.extend(variant(seed).cases.into_iter().map(|c| (SPEC.checks[1].name, c)));
+        cases.push((TEXTBOOK_DRIFTS, (1000.0, 990.0, 60.0)));
+        cases.extend(variant(seed).cases.into_iter().map(|c| (YOUR_OWN_CLOCKS, c)));
     }
     if scope.runs_hidden() {
-        cases.extend(hidden_cases().into_iter().map(|c| (SPEC.checks[2].name, c)));
+        cases.extend(hidden_cases().into_iter().map(|c| (EQUAL_AND_OPPOSITE_DRIFTS, c)));
     }
     let mut verdicts = Vec::new();
     for (name, (fast, slow, every)) in cases {
@@ -165,12 +168,4 @@ pub fn host(solution: Solution<'_>) {
         "worst_skew_ms" => crate::remote::answer(args, |(fast, slow, every)| solution(fast, slow, every)),
         _ => Err(format!("no function {name}")),
     })
-}
-
-#[cfg(feature = "reference")]
-pub mod reference {
-    /// The clocks part at (fast - slow) / 1000 ms per true ms.
-    pub fn worst_skew_ms(ticks_per_ms_fast: f64, ticks_per_ms_slow: f64, resync_every_s: f64) -> f64 {
-        (ticks_per_ms_fast - ticks_per_ms_slow).abs() / super::NOMINAL_TICKS_PER_MS * resync_every_s * 1000.0
-    }
 }

@@ -34,10 +34,19 @@ pub struct Solution<'a> {
     pub tmr_always_masked: &'a dyn Fn(usize, usize) -> usize,
 }
 
+/// The checks, by name.
+pub const TEXTBOOK_CIRCUIT: &str = "textbook circuit: 3 stages of 3";
+pub const FIVE_REPLICAS_PER_STAGE: &str = "five replicas per stage";
+pub const YOUR_OWN_CIRCUIT: &str = "your own circuit";
+pub const ONE_STAGE_OR_ONE_REPLICA: &str = "one stage or one replica";
+
+super::solution_file!("tmr", Solution<'static> = distlab::catalogue::tmr::Solution { tmr_max_masked: &tmr_max_masked, tmr_always_masked: &tmr_always_masked });
+
 pub const SPEC: ExerciseSpec = ExerciseSpec {
     id: "tmr",
     title: "Masking failures with triple modular redundancy",
     notebook: 3,
+    position: 2,
     points: 10,
     task: "A circuit has `stages` stages; each stage has `replicas` copies of its element and as \
            many voters. Every voter of a stage reads all the element outputs of that stage and \
@@ -49,16 +58,15 @@ pub const SPEC: ExerciseSpec = ExerciseSpec {
            such that the circuit survives any k failures, wherever they are. Your answers are \
            compared with a search over simulated fault sets, for the textbook's three stages of \
            three, for five replicas, and for a circuit drawn for you.",
-    scaffold: "fn tmr_max_masked(stages: usize, replicas: usize) -> usize {\n    let _ = (stages, replicas);\n    0\n}\n\n\
-               fn tmr_always_masked(stages: usize, replicas: usize) -> usize {\n    let _ = (stages, replicas);\n    0\n}\n",
-    solution: "distlab::catalogue::tmr::Solution { tmr_max_masked: &tmr_max_masked, tmr_always_masked: &tmr_always_masked }",
-    check_fn: "distlab::catalogue::tmr::check",
-    host_fn: "distlab::catalogue::tmr::host",
+    scaffold: SCAFFOLD,
+    solution: SOLUTION,
+    check_fn: CHECK_FN,
+    host_fn: HOST_FN,
     checks: &[
-        CheckSpec { name: "textbook circuit: 3 stages of 3", weight: 3, visibility: Visibility::Public },
-        CheckSpec { name: "five replicas per stage", weight: 2, visibility: Visibility::Public },
-        CheckSpec { name: "your own circuit", weight: 3, visibility: Visibility::Public },
-        CheckSpec { name: "one stage or one replica", weight: 2, visibility: Visibility::Hidden },
+        CheckSpec { name: TEXTBOOK_CIRCUIT, weight: 3, visibility: Visibility::Public },
+        CheckSpec { name: FIVE_REPLICAS_PER_STAGE, weight: 2, visibility: Visibility::Public },
+        CheckSpec { name: YOUR_OWN_CIRCUIT, weight: 3, visibility: Visibility::Public },
+        CheckSpec { name: ONE_STAGE_OR_ONE_REPLICA, weight: 2, visibility: Visibility::Hidden },
     ],
     check_remote: |connection, run| {
         let max = crate::remote::remote_fn::<(usize, usize), usize>(&connection, "tmr_max_masked");
@@ -282,7 +290,7 @@ fn cases(seed: u64, scope: Scope) -> Vec<(&'static str, usize, usize)> {
     let v = variant(seed);
     let mut all = Vec::new();
     if scope.runs_public() {
-        all.extend([(SPEC.checks[0].name, 3, 3), (SPEC.checks[1].name, 3, 5), (SPEC.checks[1].name, 1, 5), (SPEC.checks[2].name, v.stages, v.replicas)]);
+        all.extend([(TEXTBOOK_CIRCUIT, 3, 3), (FIVE_REPLICAS_PER_STAGE, 3, 5), (FIVE_REPLICAS_PER_STAGE, 1, 5), (YOUR_OWN_CIRCUIT, v.stages, v.replicas)]);
     }
     if scope.runs_hidden() {
         all.extend(hidden_cases());
@@ -290,15 +298,11 @@ fn cases(seed: u64, scope: Scope) -> Vec<(&'static str, usize, usize)> {
     all
 }
 
-#[cfg(feature = "grader")]
-fn hidden_cases() -> Vec<(&'static str, usize, usize)> {
-    let name = SPEC.checks[3].name;
-    vec![(name, 1, 3), (name, 1, 7), (name, 4, 1), (name, 1, 1)]
-}
-
-#[cfg(not(feature = "grader"))]
-fn hidden_cases() -> Vec<(&'static str, usize, usize)> {
-    Vec::new()
+super::hidden! {
+    fn hidden_cases() -> Vec<(&'static str, usize, usize)> {
+        let name = ONE_STAGE_OR_ONE_REPLICA;
+        vec![(name, 1, 3), (name, 1, 7), (name, 4, 1), (name, 1, 1)]
+    }
 }
 
 pub fn check(solution: Solution<'_>, run: &Run) -> Report {
@@ -349,21 +353,4 @@ pub fn host(solution: Solution<'_>) {
         "tmr_always_masked" => crate::remote::answer(args, |(s, r)| (solution.tmr_always_masked)(s, r)),
         _ => Err(format!("no function {name}")),
     })
-}
-
-#[cfg(feature = "reference")]
-pub mod reference {
-    /// Per stage, a minority of elements may fail, and as many voters on
-    /// the same lines (a voter feeding a failed element costs nothing).
-    pub fn tmr_max_masked(stages: usize, replicas: usize) -> usize {
-        2 * ((replicas - 1) / 2) * stages
-    }
-    /// Any minority of failures, wherever it sits, leaves a right majority
-    /// on every stage; one more, all on elements of one stage, does not.
-    pub fn tmr_always_masked(_stages: usize, replicas: usize) -> usize {
-        (replicas - 1) / 2
-    }
-    pub fn solution() -> super::Solution<'static> {
-        super::Solution { tmr_max_masked: &tmr_max_masked, tmr_always_masked: &tmr_always_masked }
-    }
 }

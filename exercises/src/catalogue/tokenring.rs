@@ -31,10 +31,13 @@ pub enum TokenMsg {
 
 pub const RING: &str = "one token, passed on by its holder";
 
+super::solution_file!("tokenring", Box<NodeFactory<TokenMsg>> = Box::new(tokenring_node));
+
 pub const SPEC: ExerciseSpec = ExerciseSpec {
     id: "tokenring",
     title: "Mutual exclusion: token ring",
     notebook: 7,
+    position: 3,
     points: 10,
     task: "Write a node for `TokenMsg`. The nodes form a ring; node 0 holds the one `Token` at the \
            start. Every node follows the workload in `distlab::catalogue::mutex`: it asks \
@@ -45,23 +48,10 @@ pub const SPEC: ExerciseSpec = ExerciseSpec {
            Checks: never two nodes inside; every request granted by the deadline; only the holder \
            sends the token, never while inside, and passes it on at once when it does not want in; \
            a node that asks enters before the token has made n-1 more hops.",
-    scaffold: "use distlab::catalogue::mutex::{first_request, think_time, HOLD, ROUNDS};\n\
-               use distlab::catalogue::tokenring::TokenMsg;\n\
-               use distlab::{Ctx, NodeId, Observation, Process, TimerTag};\n\n\
-               #[derive(Clone, Debug, Hash, Default)]\n\
-               struct Ring {}\n\n\
-               impl Process<TokenMsg> for Ring {\n    \
-               fn on_start(&mut self, ctx: &mut Ctx<TokenMsg>) {\n        \
-               let _ = (ctx, first_request(0), think_time(2), HOLD, ROUNDS, Observation::RequestCritical);\n    }\n\n    \
-               fn on_message(&mut self, ctx: &mut Ctx<TokenMsg>, from: NodeId, msg: TokenMsg) {\n        \
-               let _ = (ctx, from, msg);\n    }\n\n    \
-               fn on_timer(&mut self, ctx: &mut Ctx<TokenMsg>, timer: TimerTag) {\n        \
-               let _ = (ctx, timer);\n    }\n}\n\n\
-               fn tokenring_node(_id: NodeId) -> Box<dyn Process<TokenMsg>> {\n    \
-               Box::new(Ring::default())\n}\n",
-    solution: "Box::new(tokenring_node)",
-    check_fn: "distlab::catalogue::tokenring::check",
-    host_fn: "distlab::catalogue::tokenring::host",
+    scaffold: SCAFFOLD,
+    solution: SOLUTION,
+    check_fn: CHECK_FN,
+    host_fn: HOST_FN,
     checks: &[
         CheckSpec { name: SAFETY, weight: 4, visibility: Visibility::Public },
         CheckSpec { name: LIVENESS, weight: 3, visibility: Visibility::Public },
@@ -83,18 +73,14 @@ pub fn scenarios() -> Vec<ScenarioRuns> {
     runs
 }
 
-/// Hidden: a longer ring with long-tailed delays, and a slow ring where
-/// every node is waiting for the token most of the time.
-#[cfg(feature = "grader")]
-fn hidden_scenarios() -> Vec<ScenarioRuns> {
-    let many = mutex::scenario("8 nodes, long tail", 8, Delay::Exponential { min: ms(1), mean: ms(4) }, false, ms(1_500));
-    let slow = mutex::scenario("6 nodes, 25 ms", 6, Delay::Constant { us: ms(25) }, true, ms(2_000));
-    vec![ScenarioRuns::hidden(many, 3), ScenarioRuns::hidden(slow, 1)]
-}
-
-#[cfg(not(feature = "grader"))]
-fn hidden_scenarios() -> Vec<ScenarioRuns> {
-    Vec::new()
+super::hidden! {
+    /// Hidden: a longer ring with long-tailed delays, and a slow ring where
+    /// every node is waiting for the token most of the time.
+    fn hidden_scenarios() -> Vec<ScenarioRuns> {
+        let many = mutex::scenario("8 nodes, long tail", 8, Delay::Exponential { min: ms(1), mean: ms(4) }, false, ms(1_500));
+        let slow = mutex::scenario("6 nodes, 25 ms", 6, Delay::Constant { us: ms(25) }, true, ms(2_000));
+        vec![ScenarioRuns::hidden(many, 3), ScenarioRuns::hidden(slow, 1)]
+    }
 }
 
 /// Safety of the token itself: only the node holding the token sends it,
@@ -272,69 +258,4 @@ pub fn check(solution: Box<NodeFactory<TokenMsg>>, run: &Run) -> Report {
 /// Serves the student's nodes on stdin/stdout for the grader (see `remote`).
 pub fn host(solution: Box<NodeFactory<TokenMsg>>) {
     crate::remote::serve_stdio(solution.as_ref())
-}
-
-/// A reference solution: pass to `(me + 1) % n`, at once unless waiting.
-#[cfg(feature = "reference")]
-pub mod reference {
-    use super::*;
-    use crate::catalogue::mutex::{first_request, think_time, HOLD, ROUNDS};
-    use crate::{Ctx, Process, TimerTag};
-
-    const ASK: TimerTag = 1;
-    const LEAVE: TimerTag = 2;
-
-    #[derive(Clone, Debug, Hash, Default)]
-    pub struct Ring {
-        has_token: bool,
-        wanting: bool,
-        rounds: u32,
-    }
-
-    impl Ring {
-        /// Holding the token: use it if asking, else pass it on.
-        fn use_or_pass(&mut self, ctx: &mut Ctx<TokenMsg>) {
-            if self.wanting {
-                self.wanting = false;
-                ctx.observe(Observation::EnterCritical);
-                ctx.set_timer(LEAVE, HOLD);
-            } else {
-                self.has_token = false;
-                ctx.send((ctx.me() + 1) % ctx.nodes(), TokenMsg::Token);
-            }
-        }
-    }
-
-    impl Process<TokenMsg> for Ring {
-        fn on_start(&mut self, ctx: &mut Ctx<TokenMsg>) {
-            ctx.set_timer(ASK, first_request(ctx.me()));
-            if ctx.me() == 0 {
-                self.has_token = true;
-                self.use_or_pass(ctx);
-            }
-        }
-        fn on_message(&mut self, ctx: &mut Ctx<TokenMsg>, _: NodeId, _: TokenMsg) {
-            self.has_token = true;
-            self.use_or_pass(ctx);
-        }
-        fn on_timer(&mut self, ctx: &mut Ctx<TokenMsg>, timer: TimerTag) {
-            if timer == ASK {
-                ctx.observe(Observation::RequestCritical);
-                self.wanting = true;
-                // The token never rests at a node that is not inside, so
-                // it is never here now: wait for it.
-            } else {
-                ctx.observe(Observation::ExitCritical);
-                self.rounds += 1;
-                if self.rounds < ROUNDS {
-                    ctx.set_timer(ASK, think_time(ctx.nodes()));
-                }
-                self.use_or_pass(ctx);
-            }
-        }
-    }
-
-    pub fn factory() -> Box<NodeFactory<TokenMsg>> {
-        Box::new(|_| Box::new(Ring::default()))
-    }
 }

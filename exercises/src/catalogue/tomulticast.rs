@@ -187,10 +187,13 @@ pub fn monitors(nodes: usize) -> Vec<Box<dyn Monitor<ToMsg>>> {
         .collect()
 }
 
+super::solution_file!("tomulticast", Box<NodeFactory<ToMsg>> = Box::new(tomulticast_node));
+
 pub const SPEC: ExerciseSpec = ExerciseSpec {
     id: "tomulticast",
     title: "Totally ordered multicast with Lamport timestamps",
     notebook: 5,
+    position: 3,
     points: 10,
     task: "Write a node for `ToMsg` so that every node delivers every multicast message, and all nodes \
            deliver them in the same order.\n\n\
@@ -205,22 +208,10 @@ pub const SPEC: ExerciseSpec = ExerciseSpec {
            every node has acknowledged it, or, which is enough, when you have received from every other \
            node some message stamped later. Channels are reliable and FIFO. A multicast may cost at most \
            (n-1) + n(n-1) messages.",
-    scaffold: "use distlab::catalogue::tomulticast::{ToMsg, MULTICASTS, PERIOD};\n\
-               use distlab::{Ctx, NodeId, Observation, Process, TimerTag};\n\n\
-               #[derive(Clone, Debug, Hash, Default)]\n\
-               struct TotalOrder {}\n\n\
-               impl Process<ToMsg> for TotalOrder {\n    \
-               fn on_start(&mut self, ctx: &mut Ctx<ToMsg>) {\n        \
-               let _ = (ctx, MULTICASTS, PERIOD);\n    }\n\n    \
-               fn on_message(&mut self, ctx: &mut Ctx<ToMsg>, from: NodeId, msg: ToMsg) {\n        \
-               let _ = (ctx, from, msg, Observation::Deliver { origin: 0, seq: 0 });\n    }\n\n    \
-               fn on_timer(&mut self, ctx: &mut Ctx<ToMsg>, timer: TimerTag) {\n        \
-               let _ = (ctx, timer);\n    }\n}\n\n\
-               fn tomulticast_node(_id: NodeId) -> Box<dyn Process<ToMsg>> {\n    \
-               Box::new(TotalOrder::default())\n}\n",
-    solution: "Box::new(tomulticast_node)",
-    check_fn: "distlab::catalogue::tomulticast::check",
-    host_fn: "distlab::catalogue::tomulticast::host",
+    scaffold: SCAFFOLD,
+    solution: SOLUTION,
+    check_fn: CHECK_FN,
+    host_fn: HOST_FN,
     checks: &[
         CheckSpec { name: ORDER, weight: 4, visibility: Visibility::Public },
         CheckSpec { name: ALL, weight: 3, visibility: Visibility::Public },
@@ -265,25 +256,21 @@ pub fn scenarios() -> Vec<ScenarioRuns> {
     runs
 }
 
-#[cfg(feature = "grader")]
-fn hidden_scenarios() -> Vec<ScenarioRuns> {
-    let wide = Scenario {
-        network: fifo(Delay::Uniform { min: 0, max: ms(20) }),
-        until: ms(1_000),
-        ..Scenario::new("5 nodes, wide delays", 5)
-    };
-    let pair = Scenario { network: fifo(Delay::Uniform { min: 0, max: ms(5) }), until: ms(1_000), ..Scenario::new("2 nodes", 2) };
-    let many = Scenario {
-        network: fifo(Delay::Exponential { min: 0, mean: ms(3) }),
-        until: ms(1_000),
-        ..Scenario::new("6 nodes, bursty delays", 6)
-    };
-    vec![ScenarioRuns::hidden(wide, 3), ScenarioRuns::hidden(pair, 2), ScenarioRuns::hidden(many, 2)]
-}
-
-#[cfg(not(feature = "grader"))]
-fn hidden_scenarios() -> Vec<ScenarioRuns> {
-    Vec::new()
+super::hidden! {
+    fn hidden_scenarios() -> Vec<ScenarioRuns> {
+        let wide = Scenario {
+            network: fifo(Delay::Uniform { min: 0, max: ms(20) }),
+            until: ms(1_000),
+            ..Scenario::new("5 nodes, wide delays", 5)
+        };
+        let pair = Scenario { network: fifo(Delay::Uniform { min: 0, max: ms(5) }), until: ms(1_000), ..Scenario::new("2 nodes", 2) };
+        let many = Scenario {
+            network: fifo(Delay::Exponential { min: 0, mean: ms(3) }),
+            until: ms(1_000),
+            ..Scenario::new("6 nodes, bursty delays", 6)
+        };
+        vec![ScenarioRuns::hidden(wide, 3), ScenarioRuns::hidden(pair, 2), ScenarioRuns::hidden(many, 2)]
+    }
 }
 
 pub fn check(solution: Box<NodeFactory<ToMsg>>, run: &Run) -> Report {
@@ -293,84 +280,4 @@ pub fn check(solution: Box<NodeFactory<ToMsg>>, run: &Run) -> Report {
 /// Serves the student's nodes on stdin/stdout for the grader (see `remote`).
 pub fn host(solution: Box<NodeFactory<ToMsg>>) {
     crate::remote::serve_stdio(solution.as_ref())
-}
-
-/// The reference: the textbook's version, every receiver acknowledges to
-/// everyone and the head waits for all acknowledgements.
-#[cfg(feature = "reference")]
-pub mod reference {
-    use super::*;
-    use crate::{Ctx, Process, TimerTag};
-    use std::collections::BTreeMap;
-
-    #[derive(Clone, Debug, Hash, Default)]
-    pub struct TotalOrder {
-        clock: u64,
-        sent: u64,
-        /// (timestamp, origin) -> seq.
-        queue: BTreeMap<(u64, NodeId), u64>,
-        /// Who has acknowledged (origin, seq); the origin and the receiver
-        /// count as having seen it.
-        acks: BTreeMap<(NodeId, u64), BTreeSet<NodeId>>,
-    }
-
-    const TICK: TimerTag = 1;
-
-    impl TotalOrder {
-        fn deliver(&mut self, ctx: &mut Ctx<ToMsg>) {
-            while let Some((&(_, origin), &seq)) = self.queue.first_key_value() {
-                if self.acks.get(&(origin, seq)).map_or(0, |a| a.len()) < ctx.nodes() {
-                    break;
-                }
-                self.queue.pop_first();
-                self.acks.remove(&(origin, seq));
-                ctx.observe(Observation::Deliver { origin, seq });
-            }
-        }
-    }
-
-    impl Process<ToMsg> for TotalOrder {
-        fn on_start(&mut self, ctx: &mut Ctx<ToMsg>) {
-            ctx.set_timer(TICK, PERIOD);
-        }
-        fn on_timer(&mut self, ctx: &mut Ctx<ToMsg>, _: TimerTag) {
-            self.sent += 1;
-            self.clock += 1;
-            let (me, seq, ts) = (ctx.me(), self.sent, self.clock);
-            self.queue.insert((ts, me), seq);
-            self.acks.entry((me, seq)).or_default().insert(me);
-            for p in ctx.peers().collect::<Vec<_>>() {
-                ctx.send(p, ToMsg::Multicast { ts, seq });
-            }
-            if self.sent < MULTICASTS {
-                ctx.set_timer(TICK, PERIOD);
-            }
-            self.deliver(ctx);
-        }
-        fn on_message(&mut self, ctx: &mut Ctx<ToMsg>, from: NodeId, msg: ToMsg) {
-            match msg {
-                ToMsg::Multicast { ts, seq } => {
-                    self.clock = self.clock.max(ts) + 1;
-                    self.queue.insert((ts, from), seq);
-                    let seen = self.acks.entry((from, seq)).or_default();
-                    seen.insert(from);
-                    seen.insert(ctx.me());
-                    self.clock += 1;
-                    let ack = ToMsg::Ack { ts: self.clock, origin: from, seq };
-                    for p in ctx.peers().collect::<Vec<_>>() {
-                        ctx.send(p, ack.clone());
-                    }
-                }
-                ToMsg::Ack { ts, origin, seq } => {
-                    self.clock = self.clock.max(ts) + 1;
-                    self.acks.entry((origin, seq)).or_default().insert(from);
-                }
-            }
-            self.deliver(ctx);
-        }
-    }
-
-    pub fn factory() -> Box<NodeFactory<ToMsg>> {
-        Box::new(|_| Box::new(TotalOrder::default()))
-    }
 }

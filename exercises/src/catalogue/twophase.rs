@@ -375,10 +375,13 @@ impl Monitor<TpcMsg> for BlockingMoment {
     }
 }
 
+super::solution_file!("twophase", Box<NodeFactory<TpcMsg>> = Box::new(twophase_node));
+
 pub const SPEC: ExerciseSpec = ExerciseSpec {
     id: "twophase",
     title: "Two-phase commit",
     notebook: 11,
+    position: 1,
     points: 10,
     task: "Write one node type for `TpcMsg` that acts as the coordinator when its id is 0 and as a \
            participant otherwise. There is one transaction.\n\n\
@@ -400,24 +403,10 @@ pub const SPEC: ExerciseSpec = ExerciseSpec {
            last fault every live node has decided, unless the run is *blocked* (the coordinator is \
            down and no live node knows the outcome), which the check reports without counting it \
            against you; and the explorer looks for the shortest run that blocks.",
-    scaffold: "use distlab::catalogue::twophase::{votes_yes, TpcMsg};\n\
-               use distlab::{Ctx, Decision, NodeId, Observation, Process, TimerTag};\n\n\
-               #[derive(Clone, Debug, Hash, Default)]\n\
-               struct TwoPhase {}\n\n\
-               impl Process<TpcMsg> for TwoPhase {\n    \
-               fn on_start(&mut self, ctx: &mut Ctx<TpcMsg>) {\n        \
-               let _ = (ctx, votes_yes(1, 3), Observation::Decide(Decision::Commit));\n    }\n\n    \
-               fn on_message(&mut self, ctx: &mut Ctx<TpcMsg>, from: NodeId, msg: TpcMsg) {\n        \
-               let _ = (ctx, from, msg);\n    }\n\n    \
-               fn on_timer(&mut self, ctx: &mut Ctx<TpcMsg>, timer: TimerTag) {\n        \
-               let _ = (ctx, timer);\n    }\n\n    \
-               fn on_recover(&mut self, ctx: &mut Ctx<TpcMsg>) {\n        \
-               let _ = ctx;\n    }\n}\n\n\
-               fn twophase_node(_id: NodeId) -> Box<dyn Process<TpcMsg>> {\n    \
-               Box::new(TwoPhase::default())\n}\n",
-    solution: "Box::new(twophase_node)",
-    check_fn: "distlab::catalogue::twophase::check",
-    host_fn: "distlab::catalogue::twophase::host",
+    scaffold: SCAFFOLD,
+    solution: SOLUTION,
+    check_fn: CHECK_FN,
+    host_fn: HOST_FN,
     checks: &[
         CheckSpec { name: ATOMICITY, weight: 4, visibility: Visibility::Public },
         CheckSpec { name: VALIDITY, weight: 1, visibility: Visibility::Public },
@@ -535,25 +524,21 @@ fn scenarios_with(v: Variant) -> Vec<ScenarioRuns> {
     runs
 }
 
-/// Hidden: random crashes (everyone comes back) and partitions, with
-/// long-tailed delays.
-#[cfg(feature = "grader")]
-fn hidden_scenarios() -> Vec<ScenarioRuns> {
-    let bounds = crate::RandomFaults { crashes: 2, recover: true, partitions: 1, horizon: ms(40), max_down: 2 };
-    let delay = Delay::Exponential { min: ms(1), mean: ms(3) };
-    [5, 6]
-        .into_iter()
-        .enumerate()
-        .map(|(i, n)| {
-            let faults = Schedule::random(0x2bc + i as u64, n, &bounds).faults;
-            ScenarioRuns::hidden(scenario(&format!("{n} nodes, random crashes and a partition"), n, &delay, faults), 2)
-        })
-        .collect()
-}
-
-#[cfg(not(feature = "grader"))]
-fn hidden_scenarios() -> Vec<ScenarioRuns> {
-    Vec::new()
+super::hidden! {
+    /// Hidden: random crashes (everyone comes back) and partitions, with
+    /// long-tailed delays.
+    fn hidden_scenarios() -> Vec<ScenarioRuns> {
+        let bounds = crate::RandomFaults { crashes: 2, recover: true, partitions: 1, horizon: ms(40), max_down: 2 };
+        let delay = Delay::Exponential { min: ms(1), mean: ms(3) };
+        [5, 6]
+            .into_iter()
+            .enumerate()
+            .map(|(i, n)| {
+                let faults = Schedule::random(0x2bc + i as u64, n, &bounds).faults;
+                ScenarioRuns::hidden(scenario(&format!("{n} nodes, random crashes and a partition"), n, &delay, faults), 2)
+            })
+            .collect()
+    }
 }
 
 pub fn monitors(scenario: &Scenario) -> Vec<Box<dyn Monitor<TpcMsg>>> {
@@ -662,156 +647,4 @@ pub fn check(solution: Box<NodeFactory<TpcMsg>>, run: &Run) -> Report {
 /// Serves the student's nodes on stdin/stdout for the grader (see `remote`).
 pub fn host(solution: Box<NodeFactory<TpcMsg>>) {
     crate::remote::serve_stdio(solution.as_ref())
-}
-
-/// The reference: the coordinator waits `vote_wait` for the votes, a
-/// waiting participant asks everyone every `ask_every`.
-#[cfg(feature = "reference")]
-pub mod reference {
-    use super::*;
-    use crate::{Ctx, Process, TimerTag};
-
-    const VOTES: TimerTag = 1;
-    const ASK: TimerTag = 2;
-    pub const VOTE_WAIT: Time = ms(20);
-    pub const ASK_EVERY: Time = ms(15);
-
-    #[derive(Clone, Debug, Hash, Default)]
-    pub struct Coordinator {
-        yes: BTreeSet<NodeId>,
-        decision: Option<Decision>,
-    }
-
-    impl Coordinator {
-        fn decide(&mut self, ctx: &mut Ctx<TpcMsg>, d: Decision) {
-            self.decision = Some(d);
-            ctx.persist("decision", &d);
-            ctx.observe(Observation::Decide(d));
-            ctx.cancel_timer(VOTES);
-            self.announce(ctx);
-        }
-        fn announce(&self, ctx: &mut Ctx<TpcMsg>) {
-            if let Some(d) = self.decision {
-                ctx.broadcast(outcome(d));
-            }
-        }
-    }
-
-    pub fn outcome(d: Decision) -> TpcMsg {
-        match d {
-            Decision::Commit => TpcMsg::Commit,
-            Decision::Abort => TpcMsg::Abort,
-        }
-    }
-
-    impl Process<TpcMsg> for Coordinator {
-        fn on_start(&mut self, ctx: &mut Ctx<TpcMsg>) {
-            ctx.broadcast(TpcMsg::Prepare);
-            ctx.set_timer(VOTES, VOTE_WAIT);
-        }
-        fn on_message(&mut self, ctx: &mut Ctx<TpcMsg>, from: NodeId, msg: TpcMsg) {
-            match (msg, self.decision) {
-                (TpcMsg::Vote(true), None) => {
-                    self.yes.insert(from);
-                    if self.yes.len() == ctx.nodes() - 1 {
-                        self.decide(ctx, Decision::Commit);
-                    }
-                }
-                (TpcMsg::Vote(false), None) => self.decide(ctx, Decision::Abort),
-                (TpcMsg::Ask, Some(d)) => ctx.send(from, outcome(d)),
-                _ => {}
-            }
-        }
-        fn on_timer(&mut self, ctx: &mut Ctx<TpcMsg>, _: TimerTag) {
-            if self.decision.is_none() {
-                self.decide(ctx, Decision::Abort);
-            }
-        }
-        fn on_recover(&mut self, ctx: &mut Ctx<TpcMsg>) {
-            match ctx.recall::<Decision>("decision") {
-                Some(d) => {
-                    self.decision = Some(d);
-                    self.announce(ctx);
-                }
-                None => self.decide(ctx, Decision::Abort),
-            }
-        }
-    }
-
-    #[derive(Clone, Debug, Hash, Default)]
-    pub struct Participant {
-        vote: Option<bool>,
-        decision: Option<Decision>,
-    }
-
-    impl Participant {
-        fn decide(&mut self, ctx: &mut Ctx<TpcMsg>, d: Decision) {
-            if self.decision.is_none() {
-                self.decision = Some(d);
-                ctx.persist("decision", &d);
-                ctx.observe(Observation::Decide(d));
-                ctx.cancel_timer(ASK);
-            }
-        }
-    }
-
-    impl Process<TpcMsg> for Participant {
-        fn on_message(&mut self, ctx: &mut Ctx<TpcMsg>, from: NodeId, msg: TpcMsg) {
-            match msg {
-                TpcMsg::Prepare => {
-                    let yes = match (self.vote, self.decision) {
-                        (Some(v), _) => v,
-                        (None, Some(_)) => false,
-                        (None, None) => votes_yes(ctx.me(), ctx.nodes()),
-                    };
-                    self.vote = Some(yes);
-                    ctx.persist("vote", &yes);
-                    ctx.send(0, TpcMsg::Vote(yes));
-                    if yes {
-                        ctx.set_timer(ASK, ASK_EVERY);
-                    } else {
-                        self.decide(ctx, Decision::Abort);
-                    }
-                }
-                TpcMsg::Commit => self.decide(ctx, Decision::Commit),
-                TpcMsg::Abort => self.decide(ctx, Decision::Abort),
-                TpcMsg::Ask => {
-                    if self.vote.is_none() {
-                        self.decide(ctx, Decision::Abort);
-                    }
-                    if let Some(d) = self.decision {
-                        ctx.send(from, outcome(d));
-                    }
-                }
-                TpcMsg::Vote(_) => {}
-            }
-        }
-        fn on_timer(&mut self, ctx: &mut Ctx<TpcMsg>, _: TimerTag) {
-            if self.decision.is_none() {
-                ctx.broadcast(TpcMsg::Ask);
-                ctx.set_timer(ASK, ASK_EVERY);
-            }
-        }
-        fn on_recover(&mut self, ctx: &mut Ctx<TpcMsg>) {
-            self.vote = ctx.recall("vote");
-            self.decision = ctx.recall("decision");
-            match (self.decision, self.vote) {
-                (Some(_), _) => {}
-                (None, Some(true)) => self.on_timer(ctx, ASK),
-                (None, _) => self.decide(ctx, Decision::Abort),
-            }
-        }
-    }
-
-    pub fn node(id: NodeId) -> Box<dyn Process<TpcMsg>> {
-        if id == 0 {
-            Box::new(Coordinator::default())
-        } else {
-            Box::new(Participant::default())
-        }
-    }
-
-    pub fn factory() -> Box<NodeFactory<TpcMsg>> {
-        Box::new(node)
-    }
 }

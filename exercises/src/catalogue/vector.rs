@@ -195,10 +195,13 @@ pub fn monitors(nodes: usize) -> Vec<Box<dyn Monitor<VectorMsg>>> {
         .collect()
 }
 
+super::solution_file!("vector", Box<NodeFactory<VectorMsg>> = Box::new(vector_node));
+
 pub const SPEC: ExerciseSpec = ExerciseSpec {
     id: "vector",
     title: "Vector clocks",
     notebook: 5,
+    position: 2,
     points: 10,
     task: "Write a node for `VectorMsg` that keeps a vector clock (one entry per node, all 0 at the \
            start) and records the vector of every event with `ctx.observe(Observation::Vector(v))`.\n\n\
@@ -209,23 +212,10 @@ pub const SPEC: ExerciseSpec = ExerciseSpec {
            **Rules**: before a local or send event, add 1 to your own entry; record the vector; a send \
            carries the recorded vector. On a receive, take the entrywise maximum of your vector and the \
            message's, then add 1 to your own entry, and record it. One record per event, before sending.",
-    scaffold: "use distlab::catalogue::clocks::{period, tick_target, TICKS};\n\
-               use distlab::catalogue::vector::VectorMsg;\n\
-               use distlab::{Ctx, NodeId, Observation, Process, TimerTag};\n\n\
-               #[derive(Clone, Debug, Hash, Default)]\n\
-               struct Vector {}\n\n\
-               impl Process<VectorMsg> for Vector {\n    \
-               fn on_start(&mut self, ctx: &mut Ctx<VectorMsg>) {\n        \
-               let _ = (ctx, period, tick_target, TICKS);\n    }\n\n    \
-               fn on_message(&mut self, ctx: &mut Ctx<VectorMsg>, from: NodeId, msg: VectorMsg) {\n        \
-               let _ = (ctx, from, msg, Observation::Vector(vec![]));\n    }\n\n    \
-               fn on_timer(&mut self, ctx: &mut Ctx<VectorMsg>, timer: TimerTag) {\n        \
-               let _ = (ctx, timer);\n    }\n}\n\n\
-               fn vector_node(_id: NodeId) -> Box<dyn Process<VectorMsg>> {\n    \
-               Box::new(Vector::default())\n}\n",
-    solution: "Box::new(vector_node)",
-    check_fn: "distlab::catalogue::vector::check",
-    host_fn: "distlab::catalogue::vector::host",
+    scaffold: SCAFFOLD,
+    solution: SOLUTION,
+    check_fn: CHECK_FN,
+    host_fn: HOST_FN,
     checks: &[
         CheckSpec { name: EXACT, weight: 3, visibility: Visibility::Public },
         CheckSpec { name: CONSISTENT, weight: 2, visibility: Visibility::Public },
@@ -245,50 +235,4 @@ pub fn check(solution: Box<NodeFactory<VectorMsg>>, run: &Run) -> Report {
 /// Serves the student's nodes on stdin/stdout for the grader (see `remote`).
 pub fn host(solution: Box<NodeFactory<VectorMsg>>) {
     crate::remote::serve_stdio(solution.as_ref())
-}
-
-/// The reference: the textbook rules, one timer re-armed after each tick.
-#[cfg(feature = "reference")]
-pub mod reference {
-    use super::*;
-    use crate::catalogue::clocks::{period, tick_target, TICKS};
-    use crate::{Ctx, NodeId, Process, TimerTag};
-
-    #[derive(Clone, Debug, Hash, Default)]
-    pub struct Vector {
-        v: Vec<u64>,
-        ticks: u64,
-    }
-
-    const TICK: TimerTag = 1;
-
-    impl Process<VectorMsg> for Vector {
-        fn on_start(&mut self, ctx: &mut Ctx<VectorMsg>) {
-            self.v = vec![0; ctx.nodes()];
-            ctx.set_timer(TICK, period(ctx.me()));
-        }
-        fn on_message(&mut self, ctx: &mut Ctx<VectorMsg>, _: NodeId, msg: VectorMsg) {
-            let VectorMsg::App { vt } = msg;
-            for (mine, theirs) in self.v.iter_mut().zip(vt) {
-                *mine = (*mine).max(theirs);
-            }
-            self.v[ctx.me()] += 1;
-            ctx.observe(Observation::Vector(self.v.clone()));
-        }
-        fn on_timer(&mut self, ctx: &mut Ctx<VectorMsg>, _: TimerTag) {
-            self.ticks += 1;
-            self.v[ctx.me()] += 1;
-            ctx.observe(Observation::Vector(self.v.clone()));
-            if let Some(to) = tick_target(ctx.me(), self.ticks, ctx.nodes()) {
-                ctx.send(to, VectorMsg::App { vt: self.v.clone() });
-            }
-            if self.ticks < TICKS {
-                ctx.set_timer(TICK, period(ctx.me()));
-            }
-        }
-    }
-
-    pub fn factory() -> Box<NodeFactory<VectorMsg>> {
-        Box::new(|_| Box::new(Vector::default()))
-    }
 }

@@ -26,6 +26,9 @@ pub enum WarmupMsg {
     Pong(u64),
 }
 
+pub const PONG_ANSWERS_PING: &str = "every pong answers a ping";
+pub const EVERYONE_ANSWERS: &str = "node 0 hears from everyone";
+
 /// A pong answers a ping: `Pong(k)` from a to b only after a got `Ping(k)`
 /// from b; and some pong was sent, or there was no answer to judge.
 #[derive(Clone, Debug, Hash, Default)]
@@ -36,7 +39,7 @@ pub struct PongAnswersPing {
 
 impl Monitor<WarmupMsg> for PongAnswersPing {
     fn name(&self) -> String {
-        "every pong answers a ping".into()
+        PONG_ANSWERS_PING.into()
     }
     fn on_event(&mut self, step: &Step<'_, WarmupMsg>) -> Result<(), String> {
         match (step.kind, step.msg) {
@@ -71,7 +74,7 @@ pub struct EveryoneAnswers {
 
 impl Monitor<WarmupMsg> for EveryoneAnswers {
     fn name(&self) -> String {
-        "node 0 hears from everyone".into()
+        EVERYONE_ANSWERS.into()
     }
     fn on_event(&mut self, step: &Step<'_, WarmupMsg>) -> Result<(), String> {
         if let (EventKind::Deliver { from, to: 0, .. }, Some(WarmupMsg::Pong(_))) = (step.kind, step.msg) {
@@ -92,33 +95,24 @@ impl Monitor<WarmupMsg> for EveryoneAnswers {
     }
 }
 
+super::solution_file!("warmup", Box<NodeFactory<WarmupMsg>> = Box::new(warmup_node));
+
 pub const SPEC: ExerciseSpec = ExerciseSpec {
     id: "warmup",
     title: "Warm-up: ping everyone over a lossy network",
     notebook: 1,
+    position: 1,
     points: 5,
     task: "Write a node for `WarmupMsg`. Node 0 must get a `Pong` from every other node; every \
            node answers each `Ping(k)` with `Pong(k)` to its sender. Messages get lost, so node 0 \
            must send again (use a timer) until each node has answered.",
-    scaffold: "use distlab::catalogue::warmup::WarmupMsg;\n\
-               use distlab::{Ctx, NodeId, Process, TimerTag};\n\n\
-               #[derive(Clone, Debug, Hash, Default)]\n\
-               struct Warmup {}\n\n\
-               impl Process<WarmupMsg> for Warmup {\n    \
-               fn on_start(&mut self, ctx: &mut Ctx<WarmupMsg>) {\n        \
-               let _ = ctx;\n    }\n\n    \
-               fn on_message(&mut self, ctx: &mut Ctx<WarmupMsg>, from: NodeId, msg: WarmupMsg) {\n        \
-               let _ = (ctx, from, msg);\n    }\n\n    \
-               fn on_timer(&mut self, ctx: &mut Ctx<WarmupMsg>, timer: TimerTag) {\n        \
-               let _ = (ctx, timer);\n    }\n}\n\n\
-               fn warmup_node(_id: NodeId) -> Box<dyn Process<WarmupMsg>> {\n    \
-               Box::new(Warmup::default())\n}\n",
-    solution: "Box::new(warmup_node)",
-    check_fn: "distlab::catalogue::warmup::check",
-    host_fn: "distlab::catalogue::warmup::host",
+    scaffold: SCAFFOLD,
+    solution: SOLUTION,
+    check_fn: CHECK_FN,
+    host_fn: HOST_FN,
     checks: &[
-        CheckSpec { name: "every pong answers a ping", weight: 2, visibility: Visibility::Public },
-        CheckSpec { name: "node 0 hears from everyone", weight: 2, visibility: Visibility::Public },
+        CheckSpec { name: PONG_ANSWERS_PING, weight: 2, visibility: Visibility::Public },
+        CheckSpec { name: EVERYONE_ANSWERS, weight: 2, visibility: Visibility::Public },
         CheckSpec { name: NODES_RUN_CLEANLY, weight: 0, visibility: Visibility::Public },
         CheckSpec { name: HIDDEN_CHECK, weight: 1, visibility: Visibility::Hidden },
     ],
@@ -140,23 +134,19 @@ pub fn scenarios() -> Vec<ScenarioRuns> {
     runs
 }
 
-#[cfg(feature = "grader")]
-fn hidden_scenarios() -> Vec<ScenarioRuns> {
-    let down = Scenario {
-        network: Network { loss: 0.3, duplicate: 0.2, ..Network::default() },
-        schedule: Schedule {
-            name: "node 2 down for a while".into(),
-            faults: vec![Fault::Crash { node: 2, at: ms(1) }, Fault::Recover { node: 2, at: ms(150) }],
-        },
-        until: ms(3_000),
-        ..Scenario::new("lossy, one node down", 5)
-    };
-    vec![ScenarioRuns::hidden(down, 5)]
-}
-
-#[cfg(not(feature = "grader"))]
-fn hidden_scenarios() -> Vec<ScenarioRuns> {
-    Vec::new()
+super::hidden! {
+    fn hidden_scenarios() -> Vec<ScenarioRuns> {
+        let down = Scenario {
+            network: Network { loss: 0.3, duplicate: 0.2, ..Network::default() },
+            schedule: Schedule {
+                name: "node 2 down for a while".into(),
+                faults: vec![Fault::Crash { node: 2, at: ms(1) }, Fault::Recover { node: 2, at: ms(150) }],
+            },
+            until: ms(3_000),
+            ..Scenario::new("lossy, one node down", 5)
+        };
+        vec![ScenarioRuns::hidden(down, 5)]
+    }
 }
 
 pub fn monitors(nodes: usize) -> Vec<Box<dyn Monitor<WarmupMsg>>> {
@@ -173,48 +163,4 @@ pub fn check(solution: Box<NodeFactory<WarmupMsg>>, run: &Run) -> Report {
 /// Serves the student's nodes on stdin/stdout for the grader (see `remote`).
 pub fn host(solution: Box<NodeFactory<WarmupMsg>>) {
     crate::remote::serve_stdio(solution.as_ref())
-}
-
-/// A reference solution: ping everyone, retransmit to the silent every
-/// 20 ms, answer every ping.
-#[cfg(feature = "reference")]
-pub mod reference {
-    use super::*;
-    use crate::{Ctx, Process, TimerTag};
-
-    #[derive(Clone, Debug, Hash, Default)]
-    pub struct Pinger {
-        waiting: BTreeSet<NodeId>,
-    }
-
-    const RETRY: TimerTag = 1;
-
-    impl Process<WarmupMsg> for Pinger {
-        fn on_start(&mut self, ctx: &mut Ctx<WarmupMsg>) {
-            if ctx.me() == 0 {
-                self.waiting = ctx.peers().collect();
-                self.on_timer(ctx, RETRY);
-            }
-        }
-        fn on_message(&mut self, ctx: &mut Ctx<WarmupMsg>, from: NodeId, msg: WarmupMsg) {
-            match msg {
-                WarmupMsg::Ping(k) => ctx.send(from, WarmupMsg::Pong(k)),
-                WarmupMsg::Pong(_) => {
-                    self.waiting.remove(&from);
-                }
-            }
-        }
-        fn on_timer(&mut self, ctx: &mut Ctx<WarmupMsg>, _: TimerTag) {
-            for &node in &self.waiting {
-                ctx.send(node, WarmupMsg::Ping(node as u64));
-            }
-            if !self.waiting.is_empty() {
-                ctx.set_timer(RETRY, ms(20));
-            }
-        }
-    }
-
-    pub fn factory() -> Box<NodeFactory<WarmupMsg>> {
-        Box::new(|_| Box::new(Pinger::default()))
-    }
 }

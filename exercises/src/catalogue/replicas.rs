@@ -19,25 +19,32 @@ pub struct Solution<'a> {
     pub replicas_needed: &'a dyn Fn(f64, f64) -> u32,
 }
 
+/// The checks, by name.
+pub const AVAILABILITY_MATCHES_THE_SIMULATION: &str = "availability matches the simulation";
+pub const REPLICAS_NEEDED_MATCHES_THE_SIMULATION: &str = "replicas needed matches the simulation";
+pub const EXTREME_PROBABILITIES: &str = "extreme probabilities";
+
+super::solution_file!("replicas", Solution<'static> = distlab::catalogue::replicas::Solution { availability: &availability, replicas_needed: &replicas_needed });
+
 pub const SPEC: ExerciseSpec = ExerciseSpec {
     id: "replicas",
     title: "Replicas for a target availability",
     notebook: 3,
+    position: 1,
     points: 10,
     task: "Write `availability(p, k)`, the probability that at least one of `k` independent \
            replicas is up when each is up with probability `p`, and `replicas_needed(p, target)`, \
            the smallest `k` whose availability is at least `target`. Both are compared with a \
            simulation of failing replicas, for the textbook's server (up 3/4 of the time, 99 %) \
            and for your own p and target.",
-    scaffold: "fn availability(p: f64, k: u32) -> f64 {\n    let _ = (p, k);\n    0.0\n}\n\n\
-               fn replicas_needed(p: f64, target: f64) -> u32 {\n    let _ = (p, target);\n    1\n}\n",
-    solution: "distlab::catalogue::availability::Solution { availability: &availability, replicas_needed: &replicas_needed }",
-    check_fn: "distlab::catalogue::availability::check",
-    host_fn: "distlab::catalogue::availability::host",
+    scaffold: SCAFFOLD,
+    solution: SOLUTION,
+    check_fn: CHECK_FN,
+    host_fn: HOST_FN,
     checks: &[
-        CheckSpec { name: "availability matches the simulation", weight: 4, visibility: Visibility::Public },
-        CheckSpec { name: "replicas needed matches the simulation", weight: 4, visibility: Visibility::Public },
-        CheckSpec { name: "extreme probabilities", weight: 2, visibility: Visibility::Hidden },
+        CheckSpec { name: AVAILABILITY_MATCHES_THE_SIMULATION, weight: 4, visibility: Visibility::Public },
+        CheckSpec { name: REPLICAS_NEEDED_MATCHES_THE_SIMULATION, weight: 4, visibility: Visibility::Public },
+        CheckSpec { name: EXTREME_PROBABILITIES, weight: 2, visibility: Visibility::Hidden },
     ],
     check_remote: |connection, run| {
         let availability = crate::remote::remote_fn::<(f64, u32), f64>(&connection, "availability");
@@ -99,8 +106,8 @@ pub fn check(solution: Solution<'_>, run: &Run) -> Report {
     let mut cases: Vec<(&'static str, f64, u32)> = Vec::new();
     let mut targets: Vec<(&'static str, f64, f64)> = Vec::new();
     if scope.runs_public() {
-        cases.extend([(SPEC.checks[0].name, 0.75, 4), (SPEC.checks[0].name, v.p, 1), (SPEC.checks[0].name, v.p, 3)]);
-        targets.extend([(SPEC.checks[1].name, 0.75, 0.99), (SPEC.checks[1].name, v.p, v.target)]);
+        cases.extend([(AVAILABILITY_MATCHES_THE_SIMULATION, 0.75, 4), (AVAILABILITY_MATCHES_THE_SIMULATION, v.p, 1), (AVAILABILITY_MATCHES_THE_SIMULATION, v.p, 3)]);
+        targets.extend([(REPLICAS_NEEDED_MATCHES_THE_SIMULATION, 0.75, 0.99), (REPLICAS_NEEDED_MATCHES_THE_SIMULATION, v.p, v.target)]);
     }
     if scope.runs_hidden() {
         hidden_cases(&mut cases, &mut targets);
@@ -148,25 +155,10 @@ pub fn host(solution: Solution<'_>) {
     })
 }
 
-#[cfg(feature = "grader")]
-fn hidden_cases(cases: &mut Vec<(&'static str, f64, u32)>, targets: &mut Vec<(&'static str, f64, f64)>) {
-    let name = SPEC.checks[2].name;
-    cases.extend([(name, 1.0, 1), (name, 0.0, 5), (name, 0.5, 0)]);
-    targets.push((name, 1.0, 0.99));
-}
-
-#[cfg(not(feature = "grader"))]
-fn hidden_cases(_: &mut Vec<(&'static str, f64, u32)>, _: &mut Vec<(&'static str, f64, f64)>) {}
-
-#[cfg(feature = "reference")]
-pub mod reference {
-    pub fn availability(p: f64, k: u32) -> f64 {
-        1.0 - (1.0 - p).powi(k as i32)
-    }
-    pub fn replicas_needed(p: f64, target: f64) -> u32 {
-        (1..=64).find(|&k| availability(p, k) >= target).unwrap_or(64)
-    }
-    pub fn solution() -> super::Solution<'static> {
-        super::Solution { availability: &availability, replicas_needed: &replicas_needed }
+super::hidden! {
+    fn hidden_cases(cases: &mut Vec<(&'static str, f64, u32)>, targets: &mut Vec<(&'static str, f64, f64)>) {
+        let name = EXTREME_PROBABILITIES;
+        cases.extend([(name, 1.0, 1), (name, 0.0, 5), (name, 0.5, 0)]);
+        targets.push((name, 1.0, 0.99));
     }
 }

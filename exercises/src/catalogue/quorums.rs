@@ -18,25 +18,31 @@ use crate::rng::{Draw, SeededRng};
 /// quorum `nw`?
 pub type Solution<'a> = &'a dyn Fn(usize, usize, usize) -> bool;
 
+/// The checks, by name.
+pub const TEN_PAIRS_FOR_N_10: &str = "the ten pairs for N = 10";
+pub const EVERY_PAIR_FOR_YOUR_N: &str = "every pair for your N";
+pub const EVERY_PAIR_FOR_SMALL_N: &str = "every pair for small N";
+
+super::solution_file!("quorums", Solution<'static> = &legal_quorums);
+
 pub const SPEC: ExerciseSpec = ExerciseSpec {
     id: "quorums",
     title: "Legal read and write quorums",
     notebook: 10,
+    position: 1,
     points: 10,
     task: "Write `legal_quorums(n, nr, nw)`: may a file replicated on `n` servers use read quorum \
            `nr` and write quorum `nw` under the voting algorithm? A pair is legal when every read \
            quorum meets every write quorum and any two write quorums meet. Your answers are \
            compared with an exhaustive search for two quorums that miss each other.",
-    scaffold: "fn legal_quorums(n: usize, nr: usize, nw: usize) -> bool {\n    \
-               let _ = (n, nr, nw);\n    \
-               true\n}\n",
-    solution: "&legal_quorums",
-    check_fn: "distlab::catalogue::quorum::check",
-    host_fn: "distlab::catalogue::quorum::host",
+    scaffold: SCAFFOLD,
+    solution: SOLUTION,
+    check_fn: CHECK_FN,
+    host_fn: HOST_FN,
     checks: &[
-        CheckSpec { name: "the ten pairs for N = 10", weight: 4, visibility: Visibility::Public },
-        CheckSpec { name: "every pair for your N", weight: 4, visibility: Visibility::Public },
-        CheckSpec { name: "every pair for small N", weight: 2, visibility: Visibility::Hidden },
+        CheckSpec { name: TEN_PAIRS_FOR_N_10, weight: 4, visibility: Visibility::Public },
+        CheckSpec { name: EVERY_PAIR_FOR_YOUR_N, weight: 4, visibility: Visibility::Public },
+        CheckSpec { name: EVERY_PAIR_FOR_SMALL_N, weight: 2, visibility: Visibility::Hidden },
     ],
     check_remote: |connection, run| {
         let legal = crate::remote::remote_fn::<(usize, usize, usize), bool>(&connection, "legal_quorums");
@@ -129,7 +135,7 @@ pub fn check(solution: Solution<'_>, run: &Run) -> Report {
     let ten: Vec<(usize, usize)> = (1..=10).map(|nr| (nr, 11 - nr)).collect();
     let mut cases = Vec::new();
     if scope.runs_public() {
-        cases.extend([("the ten pairs for N = 10", 10, ten), ("every pair for your N", variant(seed), all_pairs(variant(seed)))]);
+        cases.extend([(TEN_PAIRS_FOR_N_10, 10, ten), (EVERY_PAIR_FOR_YOUR_N, variant(seed), all_pairs(variant(seed)))]);
     }
     if scope.runs_hidden() {
         cases.extend(hidden_cases());
@@ -152,19 +158,8 @@ pub fn host(solution: Solution<'_>) {
     })
 }
 
-#[cfg(feature = "grader")]
-fn hidden_cases() -> Vec<(&'static str, usize, Vec<(usize, usize)>)> {
-    (1..=4).map(|n| ("every pair for small N", n, all_pairs(n))).collect()
-}
-
-#[cfg(not(feature = "grader"))]
-fn hidden_cases() -> Vec<(&'static str, usize, Vec<(usize, usize)>)> {
-    Vec::new()
-}
-
-#[cfg(feature = "reference")]
-pub mod reference {
-    pub fn legal_quorums(n: usize, nr: usize, nw: usize) -> bool {
-        (1..=n).contains(&nr) && (1..=n).contains(&nw) && nr + nw > n && 2 * nw > n
+super::hidden! {
+    fn hidden_cases() -> Vec<(&'static str, usize, Vec<(usize, usize)>)> {
+        (1..=4).map(|n| (EVERY_PAIR_FOR_SMALL_N, n, all_pairs(n))).collect()
     }
 }
