@@ -7,7 +7,7 @@ const TICK: TimerTag = 1;
 #[derive(Clone, Debug, Hash, Default)]
 struct Lamport {
     // BEGIN SOLUTION
-    clock: i64,
+    clock: u64,
     ticks_done: u64,
     // END SOLUTION
     // BEGIN STARTER

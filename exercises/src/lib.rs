@@ -6,6 +6,24 @@
 //! judge the trace; an explorer tries every delivery order of small systems;
 //! a space-time diagram shows what happened.
 //!
+//! # What a node may hold, send and persist
+//!
+//! - **State** (the fields of your node struct) must be `Clone`, `Debug`
+//!   and `Hash`: the explorer and the grader fingerprint it. So use
+//!   `BTreeMap`/`BTreeSet` rather than `HashMap`/`HashSet` (whose order is
+//!   random), and [`F64`] rather than `f64` for a number with a fraction.
+//!   No `static`, thread-local or global: in the grader every node is a
+//!   process of its own, so nodes share nothing but messages.
+//! - **Messages** are the exercise's message type (`WarmupMsg`, `RaMsg`,
+//!   ...): you send what it can carry. Logical stamps (Lamport, vector,
+//!   multicast, Ricart and Agrawala) are `u64`; times are [`Time`]
+//!   (microseconds, `i64`; [`ms`] converts).
+//! - **Durable values** ([`Ctx::persist`], [`Ctx::recall`]) survive a crash;
+//!   anything `serde` can write works: std types, `distlab` types, and
+//!   your own with `#[derive(serde::Serialize, serde::Deserialize)]`.
+//! - **Observations** ([`Observation`], with `ctx.observe`) are what the
+//!   checks see of your algorithm besides its messages.
+//!
 //! Module map:
 //! - [`process`]: the node trait, the handler context, observations.
 //! - [`network`], [`faults`], [`scenario`]: the run's conditions, as data.
@@ -33,6 +51,7 @@ pub mod explore;
 pub mod diagram;
 pub mod display;
 pub mod faults;
+pub mod float;
 pub mod guard;
 pub mod markers;
 pub mod minimize;
@@ -62,12 +81,18 @@ pub use explore::{Budgets, Counterexample, Exploration, Explorer, Move, TimerPol
 pub use diagram::{svg, DiagramOptions, Highlight};
 pub use display::{report_html, show_html, verdicts_html, verdicts_text, Html, Svg};
 pub use faults::{Fault, RandomFaults, Schedule};
+pub use float::F64;
 pub use minimize::{minimize, minimize_with, Minimized};
 pub use network::{ClockModel, Delay, Network};
 pub use process::{Ctx, Decision, Message, NodeClone, Observation, Process, TimerTag};
 pub use scenario::{Scenario, ScenarioError};
 pub use sim::{determinism_check, simulate, simulate_with};
 pub use trace::{Dest, DropReason, Event, EventKind, MsgId, Stop, Trace};
+
+/// The serialization crate of every message, observation and durable
+/// value. A submission may also name it directly (`#[derive(serde::Serialize)]`):
+/// the kernel and the grader both put it beside `distlab`.
+pub use serde;
 
 /// True in the grader's own build, which has the hidden scenarios. The
 /// kernel refuses to build against such a build: students run the kernel.

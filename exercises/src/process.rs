@@ -92,8 +92,8 @@ pub enum Observation {
     /// origin and the origin's sequence number.
     Deliver { origin: NodeId, seq: u64 },
     Decide(Decision),
-    /// A scalar clock value (Lamport time or a physical clock reading).
-    Clock(i64),
+    /// A Lamport clock value (`u64`, like every logical stamp in the course).
+    Clock(u64),
     /// A vector clock value.
     Vector(Vec<u64>),
     /// A read or write of a replicated value, for register checks.

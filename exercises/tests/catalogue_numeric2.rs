@@ -1,8 +1,6 @@
 //! The TMR and clock-skew exercises: the references reproduce the textbook,
 //! correct solutions that differ from the reference pass, and typical
 //! mistakes fail with a plain-words message.
-#![cfg(all(feature = "reference", feature = "grader"))]
-
 use std::collections::BTreeSet;
 
 use distlab::catalogue::{self, skew, tmr, Run, Scope};

@@ -1,8 +1,6 @@
 //! Notebook 5, logical clocks: the references and other correct solutions
 //! pass over hundreds of runs; typical mistakes fail with a counterexample,
 //! a plain-words message and a diagram; the scaffolds fail.
-#![cfg(all(feature = "reference", feature = "grader"))]
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
@@ -84,7 +82,7 @@ fn lamport_reference_passes_every_run() {
 /// the receive rule written as max(c + 1, ts + 1).
 #[derive(Clone, Debug, Hash, Default)]
 struct LamportAllTimers {
-    c: i64,
+    c: u64,
 }
 
 impl Process<LamportMsg> for LamportAllTimers {
@@ -110,12 +108,12 @@ impl Process<LamportMsg> for LamportAllTimers {
 /// this"), and the values kept in a log.
 #[derive(Clone, Debug, Hash, Default)]
 struct LamportLog {
-    log: Vec<i64>,
+    log: Vec<u64>,
     ticks: u64,
 }
 
 impl LamportLog {
-    fn event(&mut self, ctx: &mut Ctx<LamportMsg>, past: i64) -> i64 {
+    fn event(&mut self, ctx: &mut Ctx<LamportMsg>, past: u64) -> u64 {
         let c = self.log.last().copied().unwrap_or(0).max(past) + 1;
         self.log.push(c);
         ctx.observe(Observation::Clock(c));
@@ -151,7 +149,7 @@ fn other_correct_lamport_clocks_pass_every_run() {
 /// A Lamport node with one mistake, chosen by `BUG`.
 #[derive(Clone, Debug, Hash, Default)]
 struct LamportBug<const BUG: u8> {
-    c: i64,
+    c: u64,
     ticks: u64,
 }
 

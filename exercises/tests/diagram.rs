@@ -27,7 +27,7 @@ struct Pinger {
 impl Pinger {
     fn tick(&mut self, ctx: &mut Ctx<Msg>, seen: u64) {
         self.clock = self.clock.max(seen) + 1;
-        ctx.observe(Observation::Clock(self.clock as i64));
+        ctx.observe(Observation::Clock(self.clock));
     }
 }
 

@@ -1,8 +1,6 @@
 //! The location-service exercise: the simulation reproduces the source's
 //! worst case of 2k+1 records, correct solutions that differ from the
 //! reference pass, and the usual mistakes fail with a plain-words message.
-#![cfg(all(feature = "reference", feature = "grader"))]
-
 use distlab::catalogue::location::{self, reference, simulated_updates};
 use distlab::catalogue::{Run, Scope};
 

@@ -2,8 +2,6 @@
 //! designs pass over 200 students' seeds, three typical mistakes are
 //! caught with the call sequence that shows them, and the three
 //! transactions give x = 1, 2, 3 serializably and 4, 5, 6 only otherwise.
-#![cfg(all(feature = "reference", feature = "grader"))]
-
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use distlab::catalogue::locks::{

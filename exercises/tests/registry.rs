@@ -3,8 +3,6 @@
 //! monitor or case table really reports (and nothing reports a check the
 //! spec does not list, which would earn nothing and show nowhere).
 
-#![cfg(all(feature = "reference", feature = "grader"))]
-
 use std::collections::BTreeSet;
 
 use distlab::catalogue::{reference_report, registry, Run, Scope};

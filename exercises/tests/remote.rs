@@ -1,7 +1,5 @@
 //! Nodes behind the node-host protocol behave exactly like local nodes, and
 //! a host that panics, dies or prints garbage fails the run, never passes it.
-#![cfg(feature = "reference")]
-
 use std::io::{Read, Write};
 use std::thread;
 

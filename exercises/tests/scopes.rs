@@ -2,8 +2,6 @@
 //! followed by `Run::hidden` must judge exactly like `Run::all`, for every
 //! exercise, and a hidden-only report draws nothing.
 
-#![cfg(all(feature = "reference", feature = "grader"))]
-
 use distlab::catalogue::*;
 use distlab::check::Status;
 

@@ -2,8 +2,6 @@
 //! with the source on its examples, two other correct checkers pass over
 //! 200 students' seeds, and three typical mistakes are caught with the
 //! history that shows them.
-#![cfg(all(feature = "reference", feature = "grader"))]
-
 use std::collections::{BTreeSet, VecDeque};
 
 use distlab::catalogue::seqcons::{self, History, Op};

@@ -277,7 +277,7 @@ impl Process<Msg> for Timers {
     }
     fn on_message(&mut self, _: &mut Ctx<Msg>, _: NodeId, _: Msg) {}
     fn on_timer(&mut self, ctx: &mut Ctx<Msg>, tag: TimerTag) {
-        ctx.observe(Observation::Clock(ctx.now()));
+        ctx.observe(Observation::Note { name: "clock".into(), value: ctx.now() });
         ctx.observe(Observation::Note { name: "timer".into(), value: tag as i64 });
     }
 }
@@ -297,7 +297,7 @@ fn timers_move_cancel_and_follow_the_local_clock() {
         })
         .collect();
     assert_eq!(fired, vec![(0, ms(30), 1), (1, 30_304, 1)]);
-    let readings: Vec<i64> = trace.observations().filter_map(|(_, _, _, o)| if let Observation::Clock(c) = o { Some(*c) } else { None }).collect();
+    let readings: Vec<i64> = trace.observations().filter_map(|(_, _, _, o)| if let Observation::Note { value, .. } = o { Some(*value) } else { None }).collect();
     assert_eq!(readings, vec![ms(30), 30_001]);
 }
 

@@ -2,8 +2,6 @@
 //! designs pass over 200+ simulated runs with crashes; typical mistakes
 //! fail atomicity with a counterexample; the blocking case is reported as
 //! blocked, and the explorer finds it as the shortest run.
-#![cfg(all(feature = "reference", feature = "grader"))]
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 use std::time::Instant;

@@ -1,7 +1,5 @@
 //! The warm-up exercise: the reference passes, typical mistakes fail with a
 //! counterexample and a plain-words message.
-#![cfg(feature = "reference")]
-
 use std::collections::BTreeSet;
 
 use distlab::catalogue::runs::HIDDEN_CHECK;

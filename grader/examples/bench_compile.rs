@@ -83,7 +83,7 @@ fn main() -> anyhow::Result<()> {
 
     // cargo build of a fresh crate per submission, sharing one target dir.
     let target = dir.path().join("cargo-target");
-    let cargo_build = |i: usize| common::cargo_build(dir.path(), &ws, &target, &prepared.rustc(), i, &PROGRAM);
+    let cargo_build = |i: usize| common::cargo_build(dir.path(), &ws, &target, &prepared.rustc(), i, PROGRAM);
     cargo_build(1000); // warm the shared target dir (builds distlab and deps)
     let cargo = median((0..ROUNDS).map(|i| time(|| cargo_build(i))).collect());
     rows.push(("cargo build, fresh crate, shared target".into(), cargo));

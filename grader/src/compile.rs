@@ -99,6 +99,13 @@ pub fn compile(
     argv.extend(STUDENT_CODEGEN_FLAGS.iter().map(|f| f.to_string()));
     argv.push("--extern".into());
     argv.push(format!("distlab={DEPS}/{rlib_name}"));
+    // serde beside distlab, as the kernel has it: a student's own durable
+    // types derive `serde::Serialize` as rustc suggests.
+    if let Ok(serde) = crate::prepare::newest_rlib(&prepared.deps, "serde") {
+        let name = serde.file_name().expect("rlib has a file name").to_string_lossy().into_owned();
+        argv.push("--extern".into());
+        argv.push(format!("serde={DEPS}/{name}"));
+    }
     argv.push("-L".into());
     argv.push(format!("dependency={DEPS}"));
     argv.extend(["-o", "/work/main", "main.rs"].map(String::from));

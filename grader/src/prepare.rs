@@ -118,7 +118,7 @@ pub fn prepare(opts: &PrepareOptions, progress: &mut dyn FnMut(Progress)) -> Res
     let target = root.join("target");
     let built = build_course_crate(&workspace, &target, &rustc, progress)?;
     let deps = target.join("debug/deps");
-    let rlib = built.unwrap_or(newest_rlib(&deps)?);
+    let rlib = built.unwrap_or(newest_rlib(&deps, "distlab")?);
 
     let prepared = Prepared { root: root.clone(), toolchain, rlib, deps, rustc_version: version.clone(), host };
     let tmp = root.join(format!("{MANIFEST}.tmp"));
@@ -197,21 +197,22 @@ fn build_course_crate(
     Ok(rlib)
 }
 
-/// The most recent `libdistlab-*.rlib` (old ones stay after feature changes).
-fn newest_rlib(deps: &Path) -> Result<PathBuf> {
+/// The most recent `lib<krate>-*.rlib` (old ones stay after feature changes).
+pub fn newest_rlib(deps: &Path, krate: &str) -> Result<PathBuf> {
+    let prefix = format!("lib{krate}-");
     let mut best: Option<(std::time::SystemTime, PathBuf)> = None;
     for e in std::fs::read_dir(deps).with_context(|| format!("reading {}", deps.display()))? {
         let e = e?;
         let name = e.file_name();
         let name = name.to_string_lossy();
-        if name.starts_with("libdistlab-") && name.ends_with(".rlib") {
+        if name.starts_with(&prefix) && name.ends_with(".rlib") {
             let t = e.metadata()?.modified()?;
             if best.as_ref().is_none_or(|(bt, _)| t > *bt) {
                 best = Some((t, e.path()));
             }
         }
     }
-    best.map(|(_, p)| p).with_context(|| format!("no libdistlab-*.rlib in {}", deps.display()))
+    best.map(|(_, p)| p).with_context(|| format!("no lib{krate}-*.rlib in {}", deps.display()))
 }
 
 /// Copies what rustc needs from a sysroot: the driver, its shared libraries

@@ -378,7 +378,7 @@ impl Engine {
     /// distlab's dependencies are known locally, no index fetch needed.
     fn load_distlab(&mut self, path: &std::path::Path) -> Result<(), KernelError> {
         let t = Instant::now();
-        let dep = format!(":dep distlab = {{ path = {:?} }}", path.display().to_string());
+        let dep = crate::install::course_deps(path);
         let offline = self.ctx.execute(&format!(":offline 1\n{dep}"));
         let _ = self.ctx.execute(":offline 0");
         if let Err(e) = offline {

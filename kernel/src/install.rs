@@ -147,6 +147,17 @@ pub fn install(opts: &InstallOptions) -> Result<()> {
 
 /// Build distlab once in an evcxr work dir, exactly as a kernel would.
 /// Must run before any other thread starts (it sets EVCXR_TMPDIR).
+/// The evcxr commands that give a session its crates: the course crate, and
+/// serde beside it (the version distlab uses), so a student's own types can
+/// derive `serde::Serialize` for `ctx.persist` as rustc suggests; the
+/// grader passes the same two crates to rustc.
+pub fn course_deps(exercises: &Path) -> String {
+    format!(
+        ":dep distlab = {{ path = {:?} }}\n:dep serde = {{ version = \"1\", features = [\"derive\"] }}",
+        exercises.display().to_string()
+    )
+}
+
 fn prebuild(prebuilt: &Path, exercises: &Path) -> Result<()> {
     let t = std::time::Instant::now();
     println!("Pre-building the distlab crate for the kernel in {} ...", prebuilt.display());
@@ -163,8 +174,7 @@ fn prebuild(prebuilt: &Path, exercises: &Path) -> Result<()> {
             eprintln!("{line}");
         }
     });
-    let dep = format!(":dep distlab = {{ path = {:?} }}", exercises.display().to_string());
-    ctx.execute(&dep).map_err(|e| anyhow::anyhow!("building distlab in evcxr: {e}"))?;
+    ctx.execute(&course_deps(exercises)).map_err(|e| anyhow::anyhow!("building distlab in evcxr: {e}"))?;
     drop(ctx);
     // The compiled cells are per-session; only the dependency build matters.
     println!("Pre-built distlab in {:.1} s", t.elapsed().as_secs_f64());

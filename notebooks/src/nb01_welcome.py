@@ -123,6 +123,39 @@ pings them again; everyone answers pings.
 """),
         *exercise("warmup"),
         md(r"""
+## What a node may hold, send and keep
+
+The same rules hold in every exercise:
+
+- **State.** Your node struct derives `Clone, Debug, Hash`: the checker
+  fingerprints states to explore them. Use `BTreeMap` and `BTreeSet` (their
+  order is fixed) rather than `HashMap` and `HashSet`, and `distlab::F64` for a
+  number with a fraction (`f64` has no `Hash`).
+- **Nothing shared.** No `static`, no thread-local: on the grader every node
+  is a process of its own, so nodes learn about each other only through
+  messages.
+- **Messages** are the exercise's message type. Logical stamps are `u64`;
+  times are microseconds (`distlab::Time`, and `ms(20)` is 20 ms).
+- **Durable values.** `ctx.persist(key, &value)` survives a crash and
+  `ctx.recall(key)` reads it back after `on_recover`. Any type `serde` can
+  write works, your own too: derive `serde::Serialize` and
+  `serde::Deserialize` on it, as below.
+"""),
+        code(r"""
+use distlab::F64;
+
+#[derive(Clone, Debug, Hash, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Progress {
+    round: u64,
+    estimate: F64,
+}
+
+// A node would keep it with `ctx.persist("progress", &progress)` and get it
+// back with `ctx.recall::<Progress>("progress")`.
+let progress = Progress { round: 3, estimate: F64(0.25) };
+println!("{progress:?}, estimate {}", f64::from(progress.estimate));
+""", role="demo"),
+        md(r"""
 ## What comes next
 
 | notebook | topic |

@@ -108,4 +108,19 @@ checks: all nodes deliver all messages in one order, and a multicast costs at mo
 (n-1) + n(n-1) messages.
 """),
         *exercise("tomulticast"),
+        md(r"""
+### Exercise: before, after or concurrent?
+
+Vector clocks are worth their size because they answer a question Lamport clocks
+cannot: given the timestamps of two events, did one happen before the other, or
+are they concurrent? Write `compare_stamps(a, b)`. Event a happened before b when
+a chain of steps on one process and messages leads from a to b; then a's vector
+is at most b's in every entry, and smaller in at least one. If neither vector is
+at most the other, the events are concurrent.
+
+The checks do not compare your vectors with other vectors: they build random runs,
+stamp every event, and ask your function about every pair of events, comparing
+the answer with the chains in the run itself.
+"""),
+        *exercise("causality"),
     ]

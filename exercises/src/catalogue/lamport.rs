@@ -21,17 +21,17 @@ use crate::NodeId;
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum LamportMsg {
     /// An application message stamped with the Lamport time of its send.
-    App { ts: i64 },
+    App { ts: u64 },
 }
 
 impl ClockMsg for LamportMsg {
-    type Stamp = i64;
+    type Stamp = u64;
     const WHAT: &'static str = "clock value";
-    fn stamp(&self) -> i64 {
+    fn stamp(&self) -> u64 {
         let LamportMsg::App { ts } = self;
         *ts
     }
-    fn observed(what: &Observation) -> Option<i64> {
+    fn observed(what: &Observation) -> Option<u64> {
         match what {
             Observation::Clock(c) => Some(*c),
             _ => None,
@@ -59,11 +59,11 @@ pub struct LamportCheck {
     property: Property,
     tracker: Tracker,
     /// Each node's last recorded value.
-    last: Vec<Option<i64>>,
+    last: Vec<Option<u64>>,
     /// Each node's Lamport time by the rules.
-    rule: Vec<i64>,
+    rule: Vec<u64>,
     /// Per message: sender, recorded value of the send, value by the rules.
-    sends: BTreeMap<MsgId, (NodeId, Option<i64>, i64)>,
+    sends: BTreeMap<MsgId, (NodeId, Option<u64>, u64)>,
 }
 
 impl LamportCheck {
@@ -77,7 +77,7 @@ impl LamportCheck {
         }
     }
 
-    fn judge(&mut self, event: Logical<i64>) -> Result<(), String> {
+    fn judge(&mut self, event: Logical<u64>) -> Result<(), String> {
         let p = self.property;
         match event {
             Logical::Tick { node, tick, stamp } => {

@@ -96,7 +96,8 @@ impl<M: Message> Monitor<M> for OneInside {
                 self.entries += 1;
             }
             Observation::ExitCritical => {
-                if self.inside.remove(&node).is_none() {
+                let was_inside = self.inside.remove(&node).is_some();
+                if !was_inside {
                     return Err(format!("node {node} left the critical section at {at} without being inside"));
                 }
             }

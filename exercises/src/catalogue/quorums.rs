@@ -158,8 +158,11 @@ pub fn host(solution: Solution<'_>) {
     })
 }
 
+/// A named case: the check, N, and the pairs to ask about.
+type Case = (&'static str, usize, Vec<(usize, usize)>);
+
 super::hidden! {
-    fn hidden_cases() -> Vec<(&'static str, usize, Vec<(usize, usize)>)> {
+    fn hidden_cases() -> Vec<Case> {
         (1..=4).map(|n| (EVERY_PAIR_FOR_SMALL_N, n, all_pairs(n))).collect()
     }
 }

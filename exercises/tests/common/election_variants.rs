@@ -110,7 +110,7 @@ pub mod bully {
                 BullyMsg::Coordinator if self.phase == Phase::Idle => self.elect(ctx),
                 BullyMsg::Alive if Some(from) == self.leader => ctx.set_timer(WATCHDOG, self.t.silence),
                 // A higher coordinator we did not know of (a healed partition).
-                BullyMsg::Alive if from > me && self.leader.map_or(true, |l| from > l) => self.adopt(ctx, from),
+                BullyMsg::Alive if from > me && self.leader.is_none_or(|l| from > l) => self.adopt(ctx, from),
                 _ => {}
             }
         }
@@ -288,7 +288,7 @@ pub mod ring {
                 }
                 RingMsg::Alive if Some(from) == self.leader => ctx.set_timer(WATCHDOG, self.t.silence),
                 RingMsg::Alive => {
-                    if !self.started && !self.joined && self.leader.map_or(true, |l| from > l) {
+                    if !self.started && !self.joined && self.leader.is_none_or(|l| from > l) {
                         self.start(ctx);
                     }
                 }
