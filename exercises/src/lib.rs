@@ -30,6 +30,7 @@ pub mod diagram;
 pub mod display;
 pub mod faults;
 pub mod guard;
+pub mod html;
 pub mod minimize;
 pub mod network;
 pub mod process;
