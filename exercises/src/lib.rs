@@ -53,6 +53,7 @@ pub mod display;
 pub mod faults;
 pub mod float;
 pub mod guard;
+pub mod html;
 pub mod markers;
 pub mod minimize;
 pub mod network;

@@ -1,5 +1,7 @@
-//! The JSON API the kernel speaks (see notes/api.md): bearer auth, clear
-//! JSON errors, idempotent submissions, per-student rate limit.
+//! The JSON API the kernel speaks: bearer auth, clear JSON errors,
+//! idempotent submissions, per-student rate limit. The request and response
+//! types and the contract live in `api/src/lib.rs` (see the docs of
+//! `distlab-api`); this module only serves them.
 
 use std::sync::Arc;
 
@@ -9,19 +11,13 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use distlab_api as wire;
+pub use distlab_api::{MAX_BODY, MAX_ID, MAX_SOURCE};
 
+use crate::blocking::blocking;
 use crate::server::AppState;
 use crate::submissions::{self, Stored};
 use crate::{auth, catalogue, deadlines, secret};
-
-/// Largest accepted source (bytes of UTF-8).
-pub const MAX_SOURCE: usize = 256 * 1024;
-/// Largest request body (JSON escaping can grow a source several-fold).
-pub const MAX_BODY: usize = 2 * 1024 * 1024;
-/// Longest exercise id accepted (ids are short words).
-pub const MAX_ID: usize = 64;
 
 /// A request's text as an error sentence quotes it: escaped, at most 64
 /// characters (error bodies never echo megabytes back).
@@ -33,11 +29,11 @@ pub fn quoted(s: &str) -> String {
 
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
-        .route("/healthz", get(healthz))
-        .route("/api/v1/exercises", get(exercises))
-        .route("/api/v1/exercises/{id}/variant", get(variant))
-        .route("/api/v1/submissions", post(submit))
-        .route("/api/v1/submissions/{id}", get(submission))
+        .route(wire::HEALTHZ, get(healthz))
+        .route(wire::EXERCISES, get(exercises))
+        .route(&format!("{}/{{id}}/variant", wire::EXERCISES), get(variant))
+        .route(wire::SUBMISSIONS, post(submit))
+        .route(&format!("{}/{{id}}", wire::SUBMISSIONS), get(submission))
 }
 
 /// An error answer: status and a plain sentence.
@@ -60,7 +56,7 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut r = (self.status, Json(json!({ "error": self.message }))).into_response();
+        let mut r = (self.status, Json(wire::ErrorBody { error: self.message })).into_response();
         if let Some(s) = self.retry_after {
             r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(s));
         }
@@ -71,16 +67,15 @@ impl IntoResponse for ApiError {
     }
 }
 
-type ApiResult<T> = Result<T, ApiError>;
-
-/// Runs blocking database work off the async runtime.
-async fn blocking<R: Send + 'static>(f: impl FnOnce() -> anyhow::Result<R> + Send + 'static) -> ApiResult<R> {
-    match tokio::task::spawn_blocking(f).await {
-        Ok(Ok(r)) => Ok(r),
-        Ok(Err(e)) => Err(ApiError::internal(e)),
-        Err(e) => Err(ApiError::internal(e)),
+/// Whatever fails inside the grader is a 500 with a generic sentence (the
+/// details go to the log, not to the student).
+impl From<anyhow::Error> for ApiError {
+    fn from(e: anyhow::Error) -> Self {
+        ApiError::internal(e)
     }
 }
+
+type ApiResult<T> = Result<T, ApiError>;
 
 /// The student behind the `Authorization: Bearer` header.
 async fn student(state: &Arc<AppState>, headers: &HeaderMap) -> ApiResult<String> {
@@ -115,8 +110,8 @@ pub async fn wrong_method(method: axum::http::Method, uri: axum::http::Uri) -> A
     ApiError::new(StatusCode::METHOD_NOT_ALLOWED, format!("{} does not accept {method}.", uri.path()))
 }
 
-async fn healthz() -> Json<Value> {
-    Json(json!({ "ok": true }))
+async fn healthz() -> Json<wire::Health> {
+    Json(wire::Health { ok: true })
 }
 
 fn unknown_exercise(id: &str) -> ApiError {
@@ -126,7 +121,7 @@ fn unknown_exercise(id: &str) -> ApiError {
     )
 }
 
-async fn exercises(State(state): State<Arc<AppState>>, headers: HeaderMap) -> ApiResult<Json<Value>> {
+async fn exercises(State(state): State<Arc<AppState>>, headers: HeaderMap) -> ApiResult<Json<Vec<wire::Exercise>>> {
     let who = student(&state, &headers).await?;
     let db = Arc::clone(&state.db);
     let list = blocking(move || {
@@ -135,34 +130,35 @@ async fn exercises(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Ap
                 .iter()
                 .map(|e| {
                     let s = deadlines::for_student(c, &who, e.id)?;
-                    Ok(json!({
-                        "id": e.id, "title": e.title, "notebook": e.notebook, "points": e.points,
-                        "deadline": s.deadline.map(|d| d.to_rfc3339()),
-                        "late_deadline": s.late_deadline.map(|d| d.to_rfc3339()),
-                    }))
+                    Ok(wire::Exercise {
+                        id: e.id.to_owned(),
+                        title: e.title.to_owned(),
+                        notebook: e.notebook,
+                        points: e.points,
+                        deadline: s.deadline.map(|d| d.to_rfc3339()),
+                        late_deadline: s.late_deadline.map(|d| d.to_rfc3339()),
+                    })
                 })
                 .collect::<anyhow::Result<Vec<_>>>()
         })
     })
     .await?;
-    Ok(Json(Value::Array(list)))
+    Ok(Json(list))
 }
 
 async fn variant(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<wire::Variant>> {
     let who = student(&state, &headers).await?;
     let spec = catalogue::spec(&id).ok_or_else(|| unknown_exercise(&id))?;
     let seed = secret::student_seed(&state.secret, &who, spec.id);
-    Ok(Json(json!({ "exercise": spec.id, "seed": seed, "variant": catalogue::variant(spec, seed) })))
+    Ok(Json(wire::Variant { exercise: spec.id.to_owned(), seed, variant: catalogue::variant(spec, seed) }))
 }
 
-#[derive(Deserialize)]
-struct NewSubmission {
-    exercise: String,
-    source: String,
+fn receipt(status: StatusCode, id: i64) -> Response {
+    (status, Json(wire::Receipt { id, status: wire::Status::Queued })).into_response()
 }
 
 async fn submit(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> ApiResult<Response> {
@@ -198,7 +194,7 @@ async fn submit(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bo
             format!("The request body is not valid UTF-8 (at byte {}).", e.valid_up_to()),
         )
     })?;
-    let new: NewSubmission = serde_json::from_str(text).map_err(|e| {
+    let new: wire::NewSubmission = serde_json::from_str(text).map_err(|e| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
             format!("The body must be JSON {{\"exercise\": \"<id>\", \"source\": \"<Rust code>\"}}: {e}."),
@@ -221,7 +217,7 @@ async fn submit(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bo
     if let Some(k) = key.clone() {
         let (db, w) = (Arc::clone(&state.db), who.clone());
         if let Some(id) = blocking(move || db.with(|c| submissions::by_key(c, &w, &k))).await? {
-            return Ok((StatusCode::OK, Json(json!({ "id": id, "status": "queued" }))).into_response());
+            return Ok(receipt(StatusCode::OK, id));
         }
     }
     let (db, limit) = (Arc::clone(&state.db), state.submission_limit);
@@ -245,14 +241,14 @@ async fn submit(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bo
     if let Some(w) = &state.wake {
         w.notify();
     }
-    Ok((status, Json(json!({ "id": id, "status": "queued" }))).into_response())
+    Ok(receipt(status, id))
 }
 
 async fn submission(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<wire::Submission>> {
     let who = student(&state, &headers).await?;
     let not_found = || ApiError::new(StatusCode::NOT_FOUND, format!("You have no submission {}.", quoted(&id)));
     let n: i64 = id.parse().map_err(|_| not_found())?;
@@ -270,27 +266,34 @@ async fn submission(
     })
     .await?;
     let (s, passed) = found.ok_or_else(not_found)?;
-    Ok(Json(submission_json(s, passed)))
+    Ok(Json(submission_view(s, passed)?))
 }
 
-/// A submission as the API shows it to its student.
-pub fn submission_json(s: submissions::Submission, deadline_passed: bool) -> Value {
+/// A submission as the API shows it to its student (and the student page).
+pub fn submission_view(s: submissions::Submission, deadline_passed: bool) -> anyhow::Result<wire::Submission> {
+    let status = wire::Status::parse(&s.status)
+        .ok_or_else(|| anyhow::anyhow!("submission {} has the unknown status {:?}", s.id, s.status))?;
     let max = catalogue::spec(&s.exercise).map(|e| e.points as f64).unwrap_or(0.0);
-    let fb = s.feedback.filter(|_| matches!(s.status.as_str(), "graded" | "compile_error" | "error"));
-    let fb = fb.map(|f| f.for_student(deadline_passed));
-    json!({
-        "id": s.id,
-        "exercise": s.exercise,
-        "status": s.status,
-        "submitted_at": s.submitted_at,
-        "graded_at": s.graded_at,
-        "late": s.late,
-        "attempt": s.attempt,
-        "score": fb.as_ref().and_then(|f| f.score),
-        "max_score": fb.as_ref().map(|f| f.max_score).unwrap_or(max),
-        "output": fb.as_ref().map(|f| f.output.clone()).unwrap_or_default(),
-        "tests": fb.as_ref().map(|f| json!(f.tests)).unwrap_or(json!([])),
-        "diagram_svg": fb.as_ref().and_then(|f| f.diagram_svg.clone()),
-        "replay": fb.as_ref().and_then(|f| f.replay.clone()),
+    // Only a finished submission shows its report (a regrade keeps the old
+    // one in the table until the new one is written).
+    let fb = s.feedback.filter(|_| status.is_final()).map(|f| f.for_student(deadline_passed));
+    let (score, max_score, output, tests, diagram_svg, replay) = match fb {
+        Some(f) => (f.score, f.max_score, f.output, f.tests, f.diagram_svg, f.replay),
+        None => (None, max, String::new(), Vec::new(), None, None),
+    };
+    Ok(wire::Submission {
+        id: s.id,
+        exercise: s.exercise,
+        status,
+        submitted_at: s.submitted_at,
+        graded_at: s.graded_at,
+        late: s.late,
+        attempt: s.attempt,
+        score,
+        max_score,
+        output,
+        tests,
+        diagram_svg,
+        replay,
     })
 }

@@ -31,10 +31,20 @@ pub fn settings(c: &Connection, exercise: &str) -> Result<Settings> {
     .unwrap_or_default())
 }
 
+/// A setting the instructor entered that cannot be stored as given (the
+/// pages tell it apart from a failed write by downcasting).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Invalid(pub String);
+
 pub fn set_settings(c: &Connection, exercise: &str, s: &Settings) -> Result<()> {
-    anyhow::ensure!((0.0..=1.0).contains(&s.late_penalty), "the late penalty must be between 0 and 1");
+    if !(0.0..=1.0).contains(&s.late_penalty) {
+        return Err(Invalid("the late penalty must be between 0 and 1".into()).into());
+    }
     if let (Some(d), Some(l)) = (s.deadline, s.late_deadline) {
-        anyhow::ensure!(l >= d, "the late deadline is before the deadline");
+        if l < d {
+            return Err(Invalid("the late deadline is before the deadline".into()).into());
+        }
     }
     c.execute(
         "INSERT INTO exercise_settings (exercise, deadline, late_deadline, late_penalty) VALUES (?1, ?2, ?3, ?4)
@@ -48,7 +58,9 @@ pub fn set_settings(c: &Connection, exercise: &str, s: &Settings) -> Result<()> 
 
 pub fn set_extension(c: &Connection, student: &str, exercise: &str, until: DateTime<Utc>) -> Result<()> {
     let n: i64 = c.query_row("SELECT count(*) FROM students WHERE id = ?1", [student], |r| r.get(0))?;
-    anyhow::ensure!(n == 1, "there is no student {student:?}");
+    if n != 1 {
+        return Err(Invalid(format!("there is no student {student:?}")).into());
+    }
     c.execute(
         "INSERT INTO extensions (student_id, exercise, deadline) VALUES (?1, ?2, ?3)
          ON CONFLICT (student_id, exercise) DO UPDATE SET deadline = excluded.deadline",

@@ -4,6 +4,8 @@
 
 use distlab::catalogue::{ExerciseSpec, Report, Scope, Visibility};
 use distlab::check::Status;
+pub use distlab_api::TestResult;
+use distlab_api::{CheckStatus, Visibility as Shown};
 use serde::{Deserialize, Serialize};
 
 /// Cap on the compiler's messages kept in a result.
@@ -22,20 +24,8 @@ pub const MAX_REPLAY: usize = 512;
 /// Said where a text was cut to its cap.
 pub const TRUNCATED: &str = " [truncated]";
 
-/// One check's row.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct TestResult {
-    pub name: String,
-    pub score: f64,
-    pub max_score: f64,
-    /// "passed" | "failed".
-    pub status: String,
-    pub output: String,
-    /// "visible" | "after_due_date".
-    pub visibility: String,
-}
-
-/// A stored result.
+/// A stored result (its rows are the API's own type, so what is stored is
+/// what the student is sent).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Feedback {
     pub score: Option<f64>,
@@ -68,13 +58,12 @@ pub fn from_report(report: &Report, spec: &ExerciseSpec, penalty: f64, late_note
             name: r.name,
             score: if ok { share(r.weight) } else { 0.0 },
             max_score: share(r.weight),
-            status: if ok { "passed" } else { "failed" }.into(),
+            status: if ok { CheckStatus::Passed } else { CheckStatus::Failed },
             output,
             visibility: match r.visibility {
-                Visibility::Public => "visible",
-                Visibility::Hidden => "after_due_date",
-            }
-            .into(),
+                Visibility::Public => Shown::Visible,
+                Visibility::Hidden => Shown::AfterDueDate,
+            },
         });
     }
     let raw = report.score(spec, Scope::All);
@@ -157,7 +146,7 @@ impl Feedback {
     pub fn for_student(mut self, deadline_passed: bool) -> Feedback {
         if !deadline_passed {
             for t in &mut self.tests {
-                if t.visibility == "after_due_date" {
+                if t.visibility == Shown::AfterDueDate {
                     t.output = HIDDEN_UNTIL_DEADLINE.into();
                 }
             }
@@ -201,7 +190,7 @@ mod tests {
         assert!(h.output.contains(&format!("{hidden} message")));
         let shown = fb.clone().for_student(false);
         let h = shown.tests.iter().find(|t| t.name == hidden).unwrap();
-        assert_eq!((h.output.as_str(), h.status.as_str()), (HIDDEN_UNTIL_DEADLINE, "failed"));
+        assert_eq!((h.output.as_str(), h.status), (HIDDEN_UNTIL_DEADLINE, CheckStatus::Failed));
         assert_eq!(fb.clone().for_student(true), fb);
         assert_eq!(from_report(&report, spec, 0.25, Some("late")).score, Some(1.5));
     }

@@ -15,6 +15,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod blocking;
 pub mod cache;
 pub mod catalogue;
 pub mod commands;

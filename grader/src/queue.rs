@@ -123,7 +123,7 @@ pub fn complete(
         tx.execute(
             "INSERT INTO result_checks (submission_id, name, score, max_score, status, visibility)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![id, t.name, t.score, t.max_score, t.status, t.visibility],
+            params![id, t.name, t.score, t.max_score, t.status.as_str(), t.visibility.as_str()],
         )?;
     }
     tx.execute(

@@ -15,6 +15,7 @@
 //! classic Notebook, VS Code and headless nbclient.
 
 use distlab::catalogue::{self, ExerciseSpec};
+use distlab::html::escape;
 use std::collections::{BTreeMap, HashMap};
 
 pub const MARKER_PREFIX: &str = "exercise:";
@@ -197,13 +198,6 @@ pub fn run_expr(run: &RunChoice) -> String {
 /// Rust code that checks the session's solution and shows the report.
 pub fn check_code(spec: &ExerciseSpec, run: &RunChoice) -> String {
     format!("distlab::catalogue::render::show(&{});", spec.check_call(&run_expr(run)))
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 /// The little Markdown the task texts use: paragraphs, `code`, **bold**.

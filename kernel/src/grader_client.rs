@@ -1,10 +1,12 @@
-//! Talking to the grader (see the HTTP contract in the grader's README):
+//! Talking to the grader (the HTTP contract and its types are in
+//! `distlab-api`, `api/src/lib.rs`):
 //! where it is and who we are (`:login`'s file, overridden by the
 //! `DISTLAB_GRADER_URL` / `DISTLAB_TOKEN` variables), and a small blocking
 //! client with short timeouts, so a grader that is down never hangs a cell.
 
+use distlab_api as wire;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -110,7 +112,8 @@ pub enum ClientError {
     Unreachable(String),
     /// The grader answered with an error status; `message` is its `error` text.
     Status { code: u16, message: String },
-    /// An answer we could not read.
+    /// A 2xx answer that is not the API's shape (another grader version, a
+    /// proxy's page): never guessed at, reported as it is.
     BadResponse(String),
 }
 
@@ -125,19 +128,21 @@ impl std::fmt::Display for ClientError {
                 )
             }
             ClientError::Status { code, message } => write!(f, "the grader answered {code}: {message}"),
-            ClientError::BadResponse(e) => write!(f, "the grader's answer could not be read ({e})"),
+            ClientError::BadResponse(e) => {
+                write!(f, "the grader answered something this kernel does not understand: {e}")
+            }
         }
     }
 }
 
-/// One exercise as the grader lists it.
-#[derive(Clone, Debug, Deserialize)]
-pub struct RemoteExercise {
-    pub id: String,
-    #[serde(default)]
-    pub deadline: Option<String>,
-    #[serde(default)]
-    pub late_deadline: Option<String>,
+/// A 2xx body as the type the API promises for `what` (method and path),
+/// or an error naming what did not fit and how the body began.
+pub fn decode<T: DeserializeOwned>(what: &str, body: &str) -> Result<T, ClientError> {
+    serde_json::from_str(body).map_err(|e| {
+        let start: String = body.trim().chars().take(120).collect();
+        let more = if body.trim().chars().count() > 120 { "..." } else { "" };
+        ClientError::BadResponse(format!("{what}: {e} (the answer began {start:?}{more})"))
+    })
 }
 
 pub struct Client {
@@ -168,68 +173,67 @@ impl Client {
         format!("{}{path}", self.base)
     }
 
-    /// Read a response: its JSON for 2xx, else the grader's error text.
-    fn answer(resp: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Result<(u16, Value), ClientError> {
+    /// Read a response: the API's type for a 2xx, else the grader's error
+    /// sentence (or the start of whatever else answered, e.g. a proxy).
+    fn answer<T: DeserializeOwned>(
+        what: &str,
+        resp: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> Result<T, ClientError> {
         let mut resp = resp.map_err(|e| ClientError::Unreachable(e.to_string()))?;
         let code = resp.status().as_u16();
         let text = resp
             .body_mut()
             .read_to_string()
-            .map_err(|e| ClientError::BadResponse(e.to_string()))?;
+            .map_err(|e| ClientError::Unreachable(format!("reading the answer to {what}: {e}")))?;
         if (200..300).contains(&code) {
-            let value = serde_json::from_str(&text).map_err(|e| ClientError::BadResponse(e.to_string()))?;
-            return Ok((code, value));
+            return decode(what, &text);
         }
-        let message = serde_json::from_str::<Value>(&text)
-            .ok()
-            .and_then(|v| v["error"].as_str().map(str::to_owned))
-            .unwrap_or_else(|| text.trim().chars().take(300).collect());
+        let message = match serde_json::from_str::<wire::ErrorBody>(&text) {
+            Ok(body) => body.error,
+            Err(_) => text.trim().chars().take(300).collect(),
+        };
         Err(ClientError::Status { code, message })
     }
 
-    fn get(&self, path: &str) -> Result<Value, ClientError> {
+    fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
         let resp = self
             .agent
             .get(&self.url(path))
             .header("Authorization", &format!("Bearer {}", self.token))
             .call();
-        Self::answer(resp).map(|(_, v)| v)
+        Self::answer(&format!("GET {path}"), resp)
     }
 
     pub fn healthz(&self) -> Result<(), ClientError> {
-        Self::answer(self.agent.get(&self.url("/healthz")).call()).map(|_| ())
+        let resp = self.agent.get(&self.url(wire::HEALTHZ)).call();
+        Self::answer::<wire::Health>(&format!("GET {}", wire::HEALTHZ), resp).map(|_| ())
     }
 
-    pub fn exercises(&self) -> Result<Vec<RemoteExercise>, ClientError> {
-        serde_json::from_value(self.get("/api/v1/exercises")?).map_err(|e| ClientError::BadResponse(e.to_string()))
+    pub fn exercises(&self) -> Result<Vec<wire::Exercise>, ClientError> {
+        self.get(wire::EXERCISES)
     }
 
     /// The student's own seed for `exercise`.
     pub fn seed(&self, exercise: &str) -> Result<u64, ClientError> {
-        let v = self.get(&format!("/api/v1/exercises/{exercise}/variant"))?;
-        v["seed"]
-            .as_u64()
-            .ok_or_else(|| ClientError::BadResponse("no seed in the variant".into()))
+        self.get::<wire::Variant>(&wire::variant_path(exercise)).map(|v| v.seed)
     }
 
     /// Post a submission; the grader's id for it once it stored it.
-    pub fn submit(&self, exercise: &str, source: &str, idempotency_key: &str) -> Result<u64, ClientError> {
-        let body = serde_json::json!({"exercise": exercise, "source": source}).to_string();
+    pub fn submit(&self, exercise: &str, source: &str, idempotency_key: &str) -> Result<i64, ClientError> {
+        let new = wire::NewSubmission { exercise: exercise.to_owned(), source: source.to_owned() };
+        let body = serde_json::to_string(&new).expect("a submission serializes");
         let resp = self
             .agent
-            .post(&self.url("/api/v1/submissions"))
+            .post(&self.url(wire::SUBMISSIONS))
             .header("Authorization", &format!("Bearer {}", self.token))
             .header("Idempotency-Key", idempotency_key)
             .header("Content-Type", "application/json")
             .send(body.as_bytes());
-        let (_, v) = Self::answer(resp)?;
-        v["id"]
-            .as_u64()
-            .ok_or_else(|| ClientError::BadResponse("no submission id in the answer".into()))
+        Self::answer::<wire::Receipt>(&format!("POST {}", wire::SUBMISSIONS), resp).map(|r| r.id)
     }
 
-    pub fn submission(&self, id: u64) -> Result<Value, ClientError> {
-        self.get(&format!("/api/v1/submissions/{id}"))
+    pub fn submission(&self, id: i64) -> Result<wire::Submission, ClientError> {
+        self.get(&wire::submission_path(id))
     }
 }
 

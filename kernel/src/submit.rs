@@ -4,7 +4,8 @@
 use crate::errors::KernelError;
 use crate::grader_client::{Client, ClientError, Login};
 use crate::outbox::{Outbox, Pending};
-use serde_json::Value;
+use distlab::html::escape as esc;
+use distlab_api::{CheckStatus, Submission};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -21,10 +22,6 @@ pub trait Screen {
 
 fn text(t: String) -> BTreeMap<String, String> {
     BTreeMap::from([("text/plain".to_owned(), t)])
-}
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
 /// 4xx answers that will never turn into a success by sending again.
@@ -140,7 +137,7 @@ pub fn submit(
     Ok(result_display(&report))
 }
 
-fn progress(exercise: &str, id: u64, status: &str, waited: Duration) -> BTreeMap<String, String> {
+fn progress(exercise: &str, id: i64, status: &str, waited: Duration) -> BTreeMap<String, String> {
     let t = format!(
         "Submission #{id} ({exercise}): {status} (waiting {} s)",
         waited.as_secs()
@@ -157,11 +154,12 @@ fn progress(exercise: &str, id: u64, status: &str, waited: Duration) -> BTreeMap
     ])
 }
 
-fn terminal(status: &str) -> bool {
-    matches!(status, "graded" | "compile_error" | "error")
-}
-
-fn wait_for_grade(client: &Client, exercise: &str, id: u64, screen: &mut dyn Screen) -> Result<Value, KernelError> {
+fn wait_for_grade(
+    client: &Client,
+    exercise: &str,
+    id: i64,
+    screen: &mut dyn Screen,
+) -> Result<Submission, KernelError> {
     let display_id = format!("distlab-submit-{id}-{}", uuid::Uuid::new_v4());
     let start = Instant::now();
     screen.show(
@@ -174,18 +172,19 @@ fn wait_for_grade(client: &Client, exercise: &str, id: u64, screen: &mut dyn Scr
     loop {
         match client.submission(id) {
             Ok(v) => {
-                let status = v["status"].as_str().unwrap_or("unknown").to_owned();
-                if terminal(&status) {
+                if v.status.is_final() {
                     screen.show(
-                        progress(exercise, id, &status, start.elapsed()),
+                        progress(exercise, id, v.status.as_str(), start.elapsed()),
                         Some(&display_id),
                         true,
                     );
                     return Ok(v);
                 }
-                last = status;
+                last = v.status.to_string();
             }
-            Err(e @ ClientError::Status { code: 401 | 404, .. }) => {
+            // Asking again would get the same answer: say so now rather
+            // than after two minutes of polling.
+            Err(e @ (ClientError::Status { code: 401 | 404, .. } | ClientError::BadResponse(_))) => {
                 return Err(KernelError::new(
                     "SubmitFailed",
                     format!("submission #{id} was stored, but its status cannot be read: {e}"),
@@ -218,8 +217,8 @@ fn wait_for_grade(client: &Client, exercise: &str, id: u64, screen: &mut dyn Scr
     }
 }
 
-fn num(v: &Value) -> String {
-    match v.as_f64() {
+fn num(v: Option<f64>) -> String {
+    match v {
         Some(x) if x.fract() == 0.0 => format!("{x:.0}"),
         Some(x) => format!("{x:.2}"),
         None => "-".into(),
@@ -228,21 +227,17 @@ fn num(v: &Value) -> String {
 
 /// The grade as HTML and text: score, overall output, one row per test,
 /// the diagram of the first failing public run.
-pub fn result_display(r: &Value) -> BTreeMap<String, String> {
-    let status = r["status"].as_str().unwrap_or("unknown");
+pub fn result_display(r: &Submission) -> BTreeMap<String, String> {
     let head = format!(
-        "Submission #{} ({}): {status}, score {} of {}{}",
-        r["id"],
-        r["exercise"].as_str().unwrap_or("?"),
-        num(&r["score"]),
-        num(&r["max_score"]),
-        if r["late"].as_bool() == Some(true) {
-            " (late)"
-        } else {
-            ""
-        }
+        "Submission #{} ({}): {}, score {} of {}{}",
+        r.id,
+        r.exercise,
+        r.status,
+        num(r.score),
+        num(Some(r.max_score)),
+        if r.late { " (late)" } else { "" }
     );
-    let output = r["output"].as_str().unwrap_or("").trim();
+    let output = r.output.trim();
     let mut plain = format!("{head}\n");
     let mut html = format!(
         "<div class=\"distlab-grade\" style=\"font-family:sans-serif\"><h4 style=\"margin:4px 0\">{}</h4>\n",
@@ -255,7 +250,7 @@ pub fn result_display(r: &Value) -> BTreeMap<String, String> {
             esc(output)
         ));
     }
-    let tests = r["tests"].as_array().cloned().unwrap_or_default();
+    let tests = &r.tests;
     if !tests.is_empty() {
         html.push_str(
             "<table style=\"border-collapse:collapse\"><tr><th style=\"text-align:left;padding:2px 8px\">test</th>\
@@ -263,12 +258,11 @@ pub fn result_display(r: &Value) -> BTreeMap<String, String> {
              <th style=\"text-align:left;padding:2px 8px\">output</th></tr>\n",
         );
     }
-    for t in &tests {
-        let name = t["name"].as_str().unwrap_or("?");
-        let st = t["status"].as_str().unwrap_or("?");
-        let out = t["output"].as_str().unwrap_or("").trim();
-        let mark = if st == "passed" { "✔" } else { "✘" };
-        let score = format!("{}/{}", num(&t["score"]), num(&t["max_score"]));
+    for t in tests {
+        let (name, st, out) = (t.name.as_str(), t.status.as_str(), t.output.trim());
+        let passed = t.status == CheckStatus::Passed;
+        let mark = if passed { "✔" } else { "✘" };
+        let score = format!("{}/{}", num(Some(t.score)), num(Some(t.max_score)));
         plain.push_str(&format!(
             "  {mark} {name}: {st}, {score}{}\n",
             if out.is_empty() {
@@ -277,7 +271,7 @@ pub fn result_display(r: &Value) -> BTreeMap<String, String> {
                 format!(" — {out}")
             }
         ));
-        let colour = if st == "passed" { "#009E73" } else { "#D55E00" };
+        let colour = if passed { "#009E73" } else { "#D55E00" };
         html.push_str(&format!(
             "<tr><td style=\"padding:2px 8px\">{}</td><td style=\"padding:2px 8px;color:{colour}\">{mark} {}</td>\
              <td style=\"padding:2px 8px\">{}</td><td style=\"padding:2px 8px\"><pre style=\"margin:0;white-space:pre-wrap\">{}</pre></td></tr>\n",
@@ -290,14 +284,14 @@ pub fn result_display(r: &Value) -> BTreeMap<String, String> {
     if !tests.is_empty() {
         html.push_str("</table>\n");
     }
-    if let Some(replay) = r["replay"].as_str() {
+    if let Some(replay) = &r.replay {
         plain.push_str(&format!("replay the first failing run with: {replay}\n"));
         html.push_str(&format!(
             "<p style=\"margin:4px 0\">Replay the first failing run: <code>{}</code></p>\n",
             esc(replay)
         ));
     }
-    if let Some(svg) = r["diagram_svg"].as_str() {
+    if let Some(svg) = &r.diagram_svg {
         html.push_str(&format!("<div style=\"overflow:auto;max-height:85vh\">\n{svg}</div>\n"));
     }
     html.push_str("</div>\n");
@@ -307,15 +301,24 @@ pub fn result_display(r: &Value) -> BTreeMap<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::grader_client::decode;
     use serde_json::json;
+    use std::io::{Read, Write};
+
+    fn submission(v: serde_json::Value) -> Submission {
+        serde_json::from_value(v).expect("a grader-shaped submission")
+    }
 
     #[test]
     fn grade_shows_score_tests_and_diagram() {
-        let r = json!({"id": 7, "exercise": "warmup", "status": "graded", "late": false, "score": 2.5,
-            "max_score": 5.0, "output": "1 of 2 checks failed",
-            "tests": [{"name": "pong <answers>", "status": "passed", "score": 2.5, "max_score": 2.5, "output": ""},
-                      {"name": "hears all", "status": "failed", "score": 0, "max_score": 2.5, "output": "node 3 silent"}],
-            "diagram_svg": "<svg id=\"d\"></svg>", "replay": ":check warmup --scenario \"x\" --seed 1"});
+        let r = submission(json!({"id": 7, "exercise": "warmup", "status": "graded", "late": false,
+            "submitted_at": "2030-01-01T00:00:00+00:00", "graded_at": "2030-01-01T00:00:02+00:00", "attempt": 1,
+            "score": 2.5, "max_score": 5.0, "output": "1 of 2 checks failed",
+            "tests": [{"name": "pong <answers>", "status": "passed", "score": 2.5, "max_score": 2.5, "output": "",
+                       "visibility": "visible"},
+                      {"name": "hears all", "status": "failed", "score": 0, "max_score": 2.5,
+                       "output": "node 3 silent", "visibility": "after_due_date"}],
+            "diagram_svg": "<svg id=\"d\"></svg>", "replay": ":check warmup --scenario \"x\" --seed 1"}));
         let d = result_display(&r);
         assert!(d["text/plain"].starts_with("Submission #7 (warmup): graded, score 2.50 of 5"));
         assert!(d["text/plain"].contains("✘ hears all: failed, 0/2.50 — node 3 silent"));
@@ -326,10 +329,65 @@ mod tests {
 
     #[test]
     fn compile_errors_show_their_output() {
-        let r = json!({"id": 1, "exercise": "hops", "status": "compile_error", "score": null, "max_score": 4,
-            "output": "error[E0425]: cannot find value `x`", "tests": []});
+        let r = submission(json!({"id": 1, "exercise": "hops", "status": "compile_error", "late": false,
+            "submitted_at": "2030-01-01T00:00:00+00:00", "graded_at": null, "score": null, "max_score": 4,
+            "output": "error[E0425]: cannot find value `x`", "tests": [], "diagram_svg": null, "replay": null}));
         let d = result_display(&r);
         assert!(d["text/plain"].contains("compile_error, score - of 4"));
         assert!(d["text/plain"].contains("E0425"));
+    }
+
+    #[test]
+    fn a_garbled_answer_is_named_not_guessed() {
+        let e = decode::<Submission>("GET /api/v1/submissions/3", r#"{"id": 3, "status": "teleported"}"#)
+            .unwrap_err();
+        assert!(matches!(e, ClientError::BadResponse(_)));
+        let said = e.to_string();
+        assert!(said.starts_with("the grader answered something this kernel does not understand: "), "{said}");
+        assert!(said.contains("GET /api/v1/submissions/3") && said.contains("teleported"), "{said}");
+        let html = decode::<Submission>("GET /x", &format!("<html>{}</html>", "x".repeat(500))).unwrap_err();
+        assert!(html.to_string().contains("<html>xxx") && html.to_string().len() < 400, "{html}");
+    }
+
+    struct Quiet;
+
+    impl Screen for Quiet {
+        fn show(&mut self, _: BTreeMap<String, String>, _: Option<&str>, _: bool) {}
+        fn interrupted(&self) -> bool {
+            false
+        }
+    }
+
+    /// A one-request HTTP server that answers 200 with `body`.
+    fn answer_once(body: &'static str) -> String {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && conn.read(&mut byte).unwrap() == 1 {
+                head.push(byte[0]);
+            }
+            let reply = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            conn.write_all(reply.as_bytes()).unwrap();
+        });
+        url
+    }
+
+    #[test]
+    fn an_answer_of_another_shape_stops_the_wait_with_a_clear_error() {
+        // A grader that speaks of a status this kernel has never heard of.
+        let url = answer_once(r#"{"id": 5, "exercise": "warmup", "status": "archived", "late": false}"#);
+        let client = Client::new(&Login { url, token: "t".into() });
+        let t = Instant::now();
+        let e = wait_for_grade(&client, "warmup", 5, &mut Quiet).unwrap_err();
+        assert_eq!(e.ename, "SubmitFailed");
+        assert!(e.evalue.contains("submission #5 was stored"), "{}", e.evalue);
+        assert!(e.evalue.contains("does not understand") && e.evalue.contains("archived"), "{}", e.evalue);
+        assert!(t.elapsed() < Duration::from_secs(10), "no polling until the timeout");
     }
 }

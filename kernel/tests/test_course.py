@@ -1,6 +1,7 @@
 """The course magics (:exercise, :check, :login, :submit) against a fake
 grader: a tiny HTTP server in this process that follows the grader API
-contract (notes/api.md), on 127.0.0.1 with a random port.
+contract (the types and docs of `distlab-api`, api/src/lib.rs), on
+127.0.0.1 with a random port.
 
 The kernel runs with its own XDG_CONFIG_HOME / XDG_DATA_HOME, so the login
 file and the outbox are in a temp dir and nothing touches the real home.
