@@ -47,7 +47,12 @@ fn main() {
         writeln!(index, "#[path = {:?}]\npub mod {id};", module.display().to_string()).unwrap();
     }
     writeln!(index, "\n/// Every exercise's spec, one per `solutions/*.rs`.").unwrap();
-    writeln!(index, "const ALL: &[&ExerciseSpec] = &[{}];", ids.iter().map(|i| format!("&{i}::SPEC")).collect::<Vec<_>>().join(", ")).unwrap();
+    writeln!(
+        index,
+        "const ALL: &[&ExerciseSpec] = &[{}];",
+        ids.iter().map(|i| format!("&{i}::SPEC")).collect::<Vec<_>>().join(", ")
+    )
+    .unwrap();
     writeln!(index, "\n/// The reference solution's report, for every exercise (tests).").unwrap();
     writeln!(index, "#[cfg(feature = \"reference\")]\npub fn reference_report(id: &str, run: &Run) -> Option<Report> {{\n    match id {{").unwrap();
     for id in &ids {

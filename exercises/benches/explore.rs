@@ -41,8 +41,13 @@ enum Phase {
 enum Node {
     /// The transaction manager: who prepared (a bit per node id), and
     /// whether it decided.
-    Tm { prepared: u8, phase: Phase },
-    Rm { phase: Phase },
+    Tm {
+        prepared: u8,
+        phase: Phase,
+    },
+    Rm {
+        phase: Phase,
+    },
 }
 
 const ALL_PREPARED: u8 = ((1 << (RMS + 1)) - 1) & !1;
@@ -199,7 +204,11 @@ enum SrTimer {
 }
 
 fn sr_timer(tag: u64) -> SrTimer {
-    if tag == PREPARE { SrTimer::Prepare } else { SrTimer::Abort }
+    if tag == PREPARE {
+        SrTimer::Prepare
+    } else {
+        SrTimer::Abort
+    }
 }
 
 struct SrIo<'a>(&'a mut Out<SrNode>);

@@ -65,6 +65,11 @@ fn main() {
     let median = rates[rates.len() / 2];
     println!("simulator: 16 nodes, broadcast every 1 ms for 2 s of virtual time");
     println!("  events per run     {events}");
-    println!("  events per second  {:.2} M (median of 5; min {:.2} M, max {:.2} M)", median / 1e6, rates[0] / 1e6, rates[4] / 1e6);
+    println!(
+        "  events per second  {:.2} M (median of 5; min {:.2} M, max {:.2} M)",
+        median / 1e6,
+        rates[0] / 1e6,
+        rates[4] / 1e6
+    );
     println!("  goal               >= 1.00 M: {}", if median >= 1e6 { "met" } else { "NOT met" });
 }

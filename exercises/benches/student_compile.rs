@@ -24,7 +24,11 @@ fn main() {
     let work = std::env::temp_dir().join(format!("distlab-compile-bench-{}", std::process::id()));
     std::fs::create_dir_all(&work).unwrap();
 
-    println!("student file: {} lines; rlib: {}", std::fs::read_to_string(STUDENT_FILE).unwrap().lines().count(), rlib.display());
+    println!(
+        "student file: {} lines; rlib: {}",
+        std::fs::read_to_string(STUDENT_FILE).unwrap().lines().count(),
+        rlib.display()
+    );
     // The grader compiles with debug info off (grader::compile); the plain
     // defaults are shown for comparison.
     let no_debuginfo: &[&str] = &["-C", "debuginfo=0", "-C", "strip=debuginfo"];
@@ -72,7 +76,10 @@ fn newest_rlib(deps: &Path) -> PathBuf {
         .unwrap()
         .filter_map(|e| e.ok())
         .map(|e| e.path())
-        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("libdistlab-") && p.extension().is_some_and(|x| x == "rlib"))
+        .filter(|p| {
+            p.file_name().unwrap().to_string_lossy().starts_with("libdistlab-")
+                && p.extension().is_some_and(|x| x == "rlib")
+        })
         .max_by_key(|p| p.metadata().unwrap().modified().unwrap())
         .expect("libdistlab rlib was built")
 }

@@ -220,12 +220,12 @@ pub const NODES_RUN_CLEANLY: &str = "nodes run without panicking";
 pub fn check_trace<M: Message>(trace: &Trace<M>, monitors: &[Box<dyn Monitor<M>>], from: &Provenance) -> Vec<Verdict> {
     let counters = Counters::of(trace);
     let up = nodes_up_at_end(trace);
-    let mut verdicts: Vec<Verdict> = monitors
-        .iter()
-        .map(|monitor| judge(trace, monitor.clone(), &counters, &up, from))
-        .collect();
+    let mut verdicts: Vec<Verdict> =
+        monitors.iter().map(|monitor| judge(trace, monitor.clone(), &counters, &up, from)).collect();
     let failure = trace.events.iter().enumerate().find_map(|(i, e)| match &e.kind {
-        EventKind::Fail { node, handler, message } => Some((i, e.at, format!("node {node} failed in {handler}: {message}"))),
+        EventKind::Fail { node, handler, message } => {
+            Some((i, e.at, format!("node {node} failed in {handler}: {message}")))
+        }
         _ => None,
     });
     verdicts.push(match failure {

@@ -456,7 +456,10 @@ impl<'e, M: Message> Search<'e, M> {
                 Some(again) if again == found => found,
                 // The replay noticed the divergence itself (no event to blame).
                 Some(again) if again.check == NODES_RUN_CLEANLY && again.event.is_none() => again,
-                _ => nondeterministic(moves.len(), &format!("exploring, this path ended in \"{}\"; replayed, it did not", found.message)),
+                _ => nondeterministic(
+                    moves.len(),
+                    &format!("exploring, this path ended in \"{}\"; replayed, it did not", found.message),
+                ),
             };
             let verdict = verdict_of(&found, &trace, moves.len(), "explorer");
             Counterexample { moves, trace, verdict, nondeterministic: diverged }

@@ -47,7 +47,9 @@ impl Fault {
                     && t < *end
                     && ((a.contains(&from) && b.contains(&to)) || (b.contains(&from) && a.contains(&to)))
             }
-            Fault::Cut { from: f, to: d, start, end } => *start <= t && t < *end && f.contains(&from) && d.contains(&to),
+            Fault::Cut { from: f, to: d, start, end } => {
+                *start <= t && t < *end && f.contains(&from) && d.contains(&to)
+            }
             _ => false,
         }
     }
@@ -171,7 +173,11 @@ impl Schedule {
             let mut a = Vec::new();
             let mut b = Vec::new();
             for node in 0..nodes {
-                if rng.below(2) == 0 { a.push(node) } else { b.push(node) }
+                if rng.below(2) == 0 {
+                    a.push(node)
+                } else {
+                    b.push(node)
+                }
             }
             if a.is_empty() || b.is_empty() {
                 continue;

@@ -27,10 +27,7 @@ mod tests {
 
     #[test]
     fn escapes_markup_quotes_and_control_characters() {
-        assert_eq!(
-            escape(r#"a<b & "c" 'd'>"#),
-            "a&lt;b &amp; &quot;c&quot; &#39;d&#39;&gt;"
-        );
+        assert_eq!(escape(r#"a<b & "c" 'd'>"#), "a&lt;b &amp; &quot;c&quot; &#39;d&#39;&gt;");
         assert_eq!(escape("x\u{1b}[31m\ty\n"), "x\u{FFFD}[31m\ty\n");
         assert_eq!(escape("plain é"), "plain é");
     }

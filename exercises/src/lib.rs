@@ -47,9 +47,9 @@ extern crate self as distlab;
 
 pub mod catalogue;
 pub mod check;
-pub mod explore;
 pub mod diagram;
 pub mod display;
+pub mod explore;
 pub mod faults;
 pub mod float;
 pub mod guard;
@@ -78,9 +78,9 @@ pub const fn ms(millis: i64) -> Time {
 }
 
 pub use check::{check_trace, Counters, Monitor, Provenance, RunEnd, Status, Step, Verdict};
-pub use explore::{Budgets, Counterexample, Exploration, Explorer, Move, TimerPolicy};
 pub use diagram::{svg, DiagramOptions, Highlight};
 pub use display::{report_html, show_html, verdicts_html, verdicts_text, Html, Svg};
+pub use explore::{Budgets, Counterexample, Exploration, Explorer, Move, TimerPolicy};
 pub use faults::{Fault, RandomFaults, Schedule};
 pub use float::F64;
 pub use minimize::{minimize, minimize_with, Minimized};

@@ -92,10 +92,7 @@ pub fn strip_solutions(source: &str) -> Result<String, MarkerError> {
         // this line as an ordinary one.
         if let State::Closed { begin, indent } = &state {
             if trimmed == BEGIN_STARTER {
-                state = State::Starter {
-                    begin: n,
-                    lines: Vec::new(),
-                };
+                state = State::Starter { begin: n, lines: Vec::new() };
                 continue;
             }
             todo(&mut out, *begin, indent)?;
@@ -173,15 +170,10 @@ fn uncomment(line: &str) -> String {
     let rest = rest.strip_prefix(' ').unwrap_or(rest);
     if rest.trim().is_empty() {
         // Keep only the line ending.
-        return if line.ends_with('\n') {
-            "\n".into()
-        } else {
-            String::new()
-        };
+        return if line.ends_with('\n') { "\n".into() } else { String::new() };
     }
     format!("{indent}{rest}")
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -194,19 +186,13 @@ mod tests {
     #[test]
     fn region_without_starter_becomes_todo_at_its_indent() {
         let src = "fn f() -> u32 {\n    // BEGIN SOLUTION\n    42\n    // END SOLUTION\n}\n";
-        assert_eq!(
-            strip(src),
-            "fn f() -> u32 {\n    todo!(\"write your solution here\");\n}\n"
-        );
+        assert_eq!(strip(src), "fn f() -> u32 {\n    todo!(\"write your solution here\");\n}\n");
     }
 
     #[test]
     fn starter_block_is_uncommented_and_replaces_the_region() {
         let src = "fn f(a: u32) -> u32 {\n    // BEGIN SOLUTION\n    a * 2\n    // END SOLUTION\n    // BEGIN STARTER\n    // let _ = a;\n    //\n    // // a hint\n    // 0\n    // END STARTER\n}\n";
-        assert_eq!(
-            strip(src),
-            "fn f(a: u32) -> u32 {\n    let _ = a;\n\n    // a hint\n    0\n}\n"
-        );
+        assert_eq!(strip(src), "fn f(a: u32) -> u32 {\n    let _ = a;\n\n    // a hint\n    0\n}\n");
     }
 
     #[test]

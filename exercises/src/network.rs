@@ -9,10 +9,18 @@ use crate::Time;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Delay {
-    Constant { us: Time },
-    Uniform { min: Time, max: Time },
+    Constant {
+        us: Time,
+    },
+    Uniform {
+        min: Time,
+        max: Time,
+    },
     /// `min` plus an exponentially distributed extra with mean `mean`.
-    Exponential { min: Time, mean: Time },
+    Exponential {
+        min: Time,
+        mean: Time,
+    },
 }
 
 impl Delay {

@@ -90,17 +90,27 @@ pub enum Observation {
     Leader(NodeId),
     /// Delivered a multicast message to the application, named by its
     /// origin and the origin's sequence number.
-    Deliver { origin: NodeId, seq: u64 },
+    Deliver {
+        origin: NodeId,
+        seq: u64,
+    },
     Decide(Decision),
     /// A Lamport clock value (`u64`, like every logical stamp in the course).
     Clock(u64),
     /// A vector clock value.
     Vector(Vec<u64>),
     /// A read or write of a replicated value, for register checks.
-    Read { value: i64 },
-    Write { value: i64 },
+    Read {
+        value: i64,
+    },
+    Write {
+        value: i64,
+    },
     /// Anything else an exercise wants to expose, as a name and a number.
-    Note { name: String, value: i64 },
+    Note {
+        name: String,
+        value: i64,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -114,14 +124,26 @@ pub enum Decision {
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", bound = "M: Message")]
 pub enum Action<M> {
-    Send { to: NodeId, msg: M },
+    Send {
+        to: NodeId,
+        msg: M,
+    },
     /// To every other node. With hardware broadcast this is one message.
-    Broadcast { msg: M },
-    SetTimer { tag: TimerTag, delay: Time },
-    CancelTimer { tag: TimerTag },
+    Broadcast {
+        msg: M,
+    },
+    SetTimer {
+        tag: TimerTag,
+        delay: Time,
+    },
+    CancelTimer {
+        tag: TimerTag,
+    },
     Observe(Observation),
     /// Move this node's clock by `delta` (clock synchronisation).
-    AdjustClock { delta: Time },
+    AdjustClock {
+        delta: Time,
+    },
 }
 
 /// Durable storage: survives crashes. Values are JSON text so the store

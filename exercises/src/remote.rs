@@ -52,12 +52,28 @@ pub const MAX_TIMEOUTS: u32 = 3;
 #[serde(tag = "op", rename_all = "snake_case", bound = "M: Message")]
 enum Request<M> {
     /// Make node `node` in slot `slot` (slots are numbered by the grader).
-    Spawn { node: NodeId, slot: u64 },
-    Handle { slot: u64, nodes: usize, clock: Time, durable: Durable, input: Input<M> },
+    Spawn {
+        node: NodeId,
+        slot: u64,
+    },
+    Handle {
+        slot: u64,
+        nodes: usize,
+        clock: Time,
+        durable: Durable,
+        input: Input<M>,
+    },
     /// Copy the node in `slot` into the new slot `into` (the explorer).
-    Copy { slot: u64, into: u64 },
-    Fingerprint { slot: u64 },
-    Forget { slot: u64 },
+    Copy {
+        slot: u64,
+        into: u64,
+    },
+    Fingerprint {
+        slot: u64,
+    },
+    Forget {
+        slot: u64,
+    },
 }
 
 #[derive(Serialize, Deserialize)]
@@ -65,11 +81,20 @@ enum Request<M> {
 enum Reply<M> {
     /// The node (or its copy) is in its slot.
     Ready,
-    Handled { durable: Durable, actions: Vec<Action<M>> },
-    Panicked { message: String },
+    Handled {
+        durable: Durable,
+        actions: Vec<Action<M>>,
+    },
+    Panicked {
+        message: String,
+    },
     /// The node did not answer in time (isolated hosts only).
-    TimedOut { message: String },
-    Fingerprint { hash: u64 },
+    TimedOut {
+        message: String,
+    },
+    Fingerprint {
+        hash: u64,
+    },
 }
 
 /// The sandbox side, all nodes in this process: serves requests from
@@ -276,7 +301,10 @@ impl Connection {
             return Err(why.clone());
         }
         line.push(b'\n');
-        self.writer.write_all(&line).and_then(|_| self.writer.flush()).map_err(|e| self.fail(format!("the host stopped reading ({e})")))
+        self.writer
+            .write_all(&line)
+            .and_then(|_| self.writer.flush())
+            .map_err(|e| self.fail(format!("the host stopped reading ({e})")))
     }
 
     fn call<M: Message>(&mut self, request: &Request<M>) -> Result<Reply<M>, String> {
@@ -285,9 +313,8 @@ impl Connection {
         if let Reply::TimedOut { message } = &reply {
             self.timeouts += 1;
             if self.timeouts >= MAX_TIMEOUTS {
-                let why = format!(
-                    "{message} This happened {MAX_TIMEOUTS} times, so the remaining runs were not played."
-                );
+                let why =
+                    format!("{message} This happened {MAX_TIMEOUTS} times, so the remaining runs were not played.");
                 self.fail(why);
             }
         }
@@ -350,8 +377,13 @@ impl<M: Message> RemoteNode<M> {
     }
 
     fn handle(&mut self, ctx: &mut Ctx<M>, input: Input<M>) {
-        let request =
-            Request::Handle { slot: self.slot, nodes: ctx.nodes(), clock: ctx.now(), durable: ctx.durable().clone(), input };
+        let request = Request::Handle {
+            slot: self.slot,
+            nodes: ctx.nodes(),
+            clock: ctx.now(),
+            durable: ctx.durable().clone(),
+            input,
+        };
         let reply = self.connection.borrow_mut().call(&request);
         match reply {
             Ok(Reply::Handled { durable, actions }) => ctx.take_over(durable, actions),
@@ -457,7 +489,11 @@ pub fn answer<A: serde::de::DeserializeOwned, R: Serialize>(args: serde_json::Va
 
 /// The sandbox side of a function host: serves calls from `input` until it
 /// closes. `dispatch` maps a function name and its arguments to an answer.
-pub fn serve_calls(dispatch: &dyn Fn(&str, serde_json::Value) -> Answer, input: impl Read, mut output: impl Write) -> std::io::Result<()> {
+pub fn serve_calls(
+    dispatch: &dyn Fn(&str, serde_json::Value) -> Answer,
+    input: impl Read,
+    mut output: impl Write,
+) -> std::io::Result<()> {
     for line in BufReader::new(input).lines() {
         let request: CallRequest = serde_json::from_str(&line?)
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("bad request: {e}")))?;
@@ -492,7 +528,8 @@ pub fn remote_fn<A: Serialize, R: serde::de::DeserializeOwned>(
 ) -> impl Fn(A) -> R {
     let connection = Rc::clone(connection);
     move |args: A| {
-        let request = CallRequest { call: name.to_owned(), args: serde_json::to_value(args).expect("arguments encode") };
+        let request =
+            CallRequest { call: name.to_owned(), args: serde_json::to_value(args).expect("arguments encode") };
         let mut connection = connection.borrow_mut();
         let reply = connection
             .send_line(serde_json::to_vec(&request).expect("requests encode"))

@@ -241,8 +241,7 @@ impl<'a, M: Message> Sim<'a, M> {
     fn transmit(&mut self, id: MsgId, from: NodeId, to: NodeId) {
         let channel = from * self.scenario.nodes + to;
         let seed = self.seed;
-        let rng = self.channels[channel]
-            .get_or_insert_with(|| SeededRng::new(seed, CHANNEL_BASE + channel as u64));
+        let rng = self.channels[channel].get_or_insert_with(|| SeededRng::new(seed, CHANNEL_BASE + channel as u64));
         let fate = self.scenario.network.fate(rng);
         if fate.lost {
             self.record(EventKind::Drop { id, from, to, reason: DropReason::Loss });

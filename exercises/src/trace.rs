@@ -33,23 +33,62 @@ pub enum DropReason {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum EventKind<M> {
-    Start { node: NodeId },
-    Send { from: NodeId, to: Dest, msg: M },
+    Start {
+        node: NodeId,
+    },
+    Send {
+        from: NodeId,
+        to: Dest,
+        msg: M,
+    },
     /// The network will deliver message `id` to `to` twice.
-    Duplicate { id: MsgId, to: NodeId },
-    Deliver { id: MsgId, from: NodeId, to: NodeId },
-    Drop { id: MsgId, from: NodeId, to: NodeId, reason: DropReason },
-    Timer { node: NodeId, tag: TimerTag },
-    Crash { node: NodeId },
-    Recover { node: NodeId },
+    Duplicate {
+        id: MsgId,
+        to: NodeId,
+    },
+    Deliver {
+        id: MsgId,
+        from: NodeId,
+        to: NodeId,
+    },
+    Drop {
+        id: MsgId,
+        from: NodeId,
+        to: NodeId,
+        reason: DropReason,
+    },
+    Timer {
+        node: NodeId,
+        tag: TimerTag,
+    },
+    Crash {
+        node: NodeId,
+    },
+    Recover {
+        node: NodeId,
+    },
     /// Fault number `fault` of the scenario's schedule starts or ends
     /// (partitions and cuts; crashes have their own events).
-    FaultStart { fault: usize },
-    FaultEnd { fault: usize },
-    Observe { node: NodeId, what: Observation },
-    ClockAdjust { node: NodeId, delta: Time },
+    FaultStart {
+        fault: usize,
+    },
+    FaultEnd {
+        fault: usize,
+    },
+    Observe {
+        node: NodeId,
+        what: Observation,
+    },
+    ClockAdjust {
+        node: NodeId,
+        delta: Time,
+    },
     /// A handler panicked or asked for something impossible; the run stops.
-    Fail { node: NodeId, handler: String, message: String },
+    Fail {
+        node: NodeId,
+        handler: String,
+        message: String,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

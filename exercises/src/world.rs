@@ -8,8 +8,8 @@ use std::rc::Rc;
 
 use crate::guard::{call_guarded, panic_text};
 use crate::process::{Action, Ctx, Durable, Message, NodeFactory, Observation, Process, TimerTag};
-use crate::trace::Dest;
 use crate::stable_hash::StableHasher;
+use crate::trace::Dest;
 use crate::{NodeId, Time};
 
 /// Something that happens to one node.

@@ -23,7 +23,11 @@ fn the_registry_is_consistent() {
         let inner = e.solution.rsplit(['(', '{']).next().unwrap();
         for field in inner.split(',') {
             // `item`, `&item`, or `field: &item`
-            let item = field.rsplit(':').next().unwrap().trim_matches(|c: char| c == ')' || c == '}' || c == '&' || c.is_whitespace());
+            let item = field
+                .rsplit(':')
+                .next()
+                .unwrap()
+                .trim_matches(|c: char| c == ')' || c == '}' || c == '&' || c.is_whitespace());
             assert!(e.scaffold.contains(&format!("fn {item}(")), "{}: scaffold lacks fn {item}", e.id);
         }
         assert_eq!(catalogue::exercise(e.id).unwrap().id, e.id);
@@ -48,7 +52,11 @@ fn bfs_by_hand(t: hops::Topology, n: usize) -> usize {
             let k = (1..=n).find(|k| k * k >= n).unwrap();
             let ring = |a: usize, b: usize| {
                 let d = a.abs_diff(b);
-                if t == hops::Topology::Torus { d.min(k - d) } else { d }
+                if t == hops::Topology::Torus {
+                    d.min(k - d)
+                } else {
+                    d
+                }
             };
             (0..k).map(|a| ring(0, a)).max().unwrap() * 2
         }
@@ -85,7 +93,13 @@ fn hops_mistakes_fail_with_the_case_and_the_right_answer() {
         }
     }
     let r = hops::check(&textbook_torus, &Run::public(1));
-    assert_eq!(failed(&r), vec![("torus matches BFS".to_string(), "for Torus with 256 CPUs you said 15 hops; BFS over the links finds 16".to_string())]);
+    assert_eq!(
+        failed(&r),
+        vec![(
+            "torus matches BFS".to_string(),
+            "for Torus with 256 CPUs you said 15 hops; BFS over the links finds 16".to_string()
+        )]
+    );
     assert_eq!(failed(&hops::check(&sides_not_hops, &Run::public(1)))[0].0, "grid matches BFS");
     assert_eq!(failed(&hops::check(&log_of_wrong_base, &Run::public(1)))[0].0, "hypercube matches BFS");
     fn panics(_: hops::Topology, _: usize) -> usize {
@@ -105,7 +119,10 @@ fn the_public_scope_never_runs_hidden_checks() {
 
 #[test]
 fn quorum_pairs_for_ten_replicas_only_1_10_to_5_6_are_legal() {
-    let legal: Vec<(usize, usize)> = (1..=10).map(|nr| (nr, 11 - nr)).filter(|&(nr, nw)| quorums::simulated_conflict(10, nr, nw).is_none()).collect();
+    let legal: Vec<(usize, usize)> = (1..=10)
+        .map(|nr| (nr, 11 - nr))
+        .filter(|&(nr, nw)| quorums::simulated_conflict(10, nr, nw).is_none())
+        .collect();
     assert_eq!(legal, vec![(1, 10), (2, 9), (3, 8), (4, 7), (5, 6)]);
     match quorums::simulated_conflict(10, 6, 5) {
         Some(quorums::Conflict::TwoWrites { first, second }) => {
@@ -144,7 +161,11 @@ fn quorum_references_and_other_correct_solutions_pass_and_mistakes_fail() {
     assert!(message.starts_with("you call (6, 5) legal for N=10, but write quorums"), "{message}");
     assert!(!failed(&quorums::check(&half_is_enough, &Run::public(0))).is_empty());
     let r = quorums::check(&off_by_one, &Run::all(0));
-    assert!(failed(&r).iter().any(|(c, m)| c == "every pair for your N" && m.contains("read quorum")), "{:?}", failed(&r));
+    assert!(
+        failed(&r).iter().any(|(c, m)| c == "every pair for your N" && m.contains("read quorum")),
+        "{:?}",
+        failed(&r)
+    );
 }
 
 #[test]
@@ -190,6 +211,12 @@ fn replicas_references_and_other_correct_solutions_pass_and_mistakes_fail() {
     let checks: BTreeSet<String> = failed(&r).into_iter().map(|f| f.0).collect();
     assert_eq!(checks.len(), 2);
     assert!(failed(&r)[0].1.contains("simulated trials give"), "{:?}", failed(&r));
-    let swapped = replicas::Solution { availability: &down_not_up, replicas_needed: replicas::reference::solution().replicas_needed };
-    assert_eq!(replicas::check(swapped, &Run::public(0)).results(&replicas::SPEC, Scope::Public)[0].status, Status::Fail);
+    let swapped = replicas::Solution {
+        availability: &down_not_up,
+        replicas_needed: replicas::reference::solution().replicas_needed,
+    };
+    assert_eq!(
+        replicas::check(swapped, &Run::public(0)).results(&replicas::SPEC, Scope::Public)[0].status,
+        Status::Fail
+    );
 }

@@ -31,7 +31,10 @@ fn tmr_reproduces_the_textbook() {
     // every stage) fails, and two of the three final outputs are right.
     let top_row = tmr::Faults { elements: vec![1; 3], voters: vec![1; 3] };
     assert!(tmr::masked(3, &top_row));
-    assert_eq!(top_row.describe(), "stage 1: elements 1, voters 1; stage 2: elements 1, voters 1; stage 3: elements 1, voters 1");
+    assert_eq!(
+        top_row.describe(),
+        "stage 1: elements 1, voters 1; stage 2: elements 1, voters 1; stage 3: elements 1, voters 1"
+    );
     // One more anywhere breaks it.
     let mut more = top_row.clone();
     more.voters[2] |= 2;
@@ -124,10 +127,16 @@ fn tmr_mistakes_fail_with_a_plain_words_message() {
     let r = tmr::check(tmr::Solution { tmr_always_masked: &all_replicas, ..right }, &Run::public(1));
     let (check, message) = &failed(&r)[0];
     assert_eq!(check, "textbook circuit: 3 stages of 3");
-    assert!(message.starts_with("tmr_always_masked(3, 3) = 3, but these 2 failures defeat the circuit: stage 1:"), "{message}");
+    assert!(
+        message.starts_with("tmr_always_masked(3, 3) = 3, but these 2 failures defeat the circuit: stage 1:"),
+        "{message}"
+    );
     let r = tmr::check(tmr::Solution { tmr_max_masked: &per_circuit, ..right }, &Run::public(1));
     let checks: BTreeSet<String> = failed(&r).into_iter().map(|f| f.0).collect();
-    assert!(checks.contains("textbook circuit: 3 stages of 3") && checks.contains("five replicas per stage"), "{checks:?}");
+    assert!(
+        checks.contains("textbook circuit: 3 stages of 3") && checks.contains("five replicas per stage"),
+        "{checks:?}"
+    );
     assert!(failed(&r)[0].1.starts_with("tmr_max_masked(3, 3) = 2, but the circuit survives these 6 failures"));
     fn too_many(stages: usize, replicas: usize) -> usize {
         (tmr::reference::solution().tmr_max_masked)(stages, replicas) + 1
@@ -224,8 +233,14 @@ fn skew_mistakes_fail_with_a_plain_words_message() {
     assert!(r.verdicts.iter().all(|v| v.check != "equal and opposite drifts"));
     // Hidden: equal rates, and clocks off in opposite directions.
     fn ignores_direction(fast: f64, slow: f64, every_s: f64) -> f64 {
-        (fast.max(1000.0) - slow.max(1000.0)).abs().max((fast.min(1000.0) - slow.min(1000.0)).abs()) / 1000.0 * every_s * 1000.0
+        (fast.max(1000.0) - slow.max(1000.0)).abs().max((fast.min(1000.0) - slow.min(1000.0)).abs()) / 1000.0
+            * every_s
+            * 1000.0
     }
     let r = skew::check(&ignores_direction, &Run::all(1));
-    assert!(failed(&r).iter().any(|(c, m)| c == "equal and opposite drifts" && m.contains("worst_skew_ms(1010, 990, 60)")), "{:?}", failed(&r));
+    assert!(
+        failed(&r).iter().any(|(c, m)| c == "equal and opposite drifts" && m.contains("worst_skew_ms(1010, 990, 60)")),
+        "{:?}",
+        failed(&r)
+    );
 }

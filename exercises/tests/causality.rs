@@ -89,7 +89,11 @@ fn the_runs_truth_agrees_with_the_vector_rule() {
         let n = history.stamps.len();
         for a in 0..n {
             for b in 0..n {
-                assert_eq!(history.relation(a, b), by_counting(&history.stamps[a], &history.stamps[b]), "run {run_seed}");
+                assert_eq!(
+                    history.relation(a, b),
+                    by_counting(&history.stamps[a], &history.stamps[b]),
+                    "run {run_seed}"
+                );
             }
         }
     }

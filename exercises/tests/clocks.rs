@@ -6,9 +6,9 @@ use std::time::Instant;
 
 use distlab::catalogue::clocks::{period, tick_target, TICKS};
 use distlab::catalogue::lamport::{self, LamportMsg};
+use distlab::catalogue::runs::HIDDEN_CHECK;
 use distlab::catalogue::tomulticast::{self, ToMsg, MULTICASTS, PERIOD};
 use distlab::catalogue::vector::{self, VectorMsg};
-use distlab::catalogue::runs::HIDDEN_CHECK;
 use distlab::catalogue::{ExerciseSpec, Report, Run, Scope};
 use distlab::process::NodeFactory;
 use distlab::*;
@@ -37,11 +37,9 @@ fn assert_passes_everything(spec: &ExerciseSpec, check: impl Fn(u64) -> Report) 
 /// The first failure of `check` over a few student seeds: it must name an
 /// event, say `words`, and come with a diagram.
 fn assert_fails(report: Report, check: &str, words: &[&str]) {
-    let v = report
-        .verdicts
-        .iter()
-        .find(|v| v.check == check && !v.passed())
-        .unwrap_or_else(|| panic!("'{check}' passed; verdicts: {:?}", report.verdicts.iter().map(|v| v.to_string()).collect::<Vec<_>>()));
+    let v = report.verdicts.iter().find(|v| v.check == check && !v.passed()).unwrap_or_else(|| {
+        panic!("'{check}' passed; verdicts: {:?}", report.verdicts.iter().map(|v| v.to_string()).collect::<Vec<_>>())
+    });
     assert_eq!(v.status, Status::Fail, "{v}");
     assert!(v.event.is_some(), "a counterexample names its event: {v}");
     for w in words {
@@ -53,7 +51,11 @@ fn assert_fails(report: Report, check: &str, words: &[&str]) {
 
 /// Runs every public scenario for a few student seeds and returns the
 /// first report with a failure of `check`.
-fn failing<M: Message>(check: &str, run: impl Fn(Box<NodeFactory<M>>, &Run) -> Report, make: fn() -> Box<NodeFactory<M>>) -> Report {
+fn failing<M: Message>(
+    check: &str,
+    run: impl Fn(Box<NodeFactory<M>>, &Run) -> Report,
+    make: fn() -> Box<NodeFactory<M>>,
+) -> Report {
     for seed in 0..10 {
         let report = run(make(), &Run::public(seed));
         if report.verdicts.iter().any(|v| v.check == check && !v.passed()) {
@@ -63,7 +65,11 @@ fn failing<M: Message>(check: &str, run: impl Fn(Box<NodeFactory<M>>, &Run) -> R
     run(make(), &Run::public(0))
 }
 
-fn time_public<M: Message>(id: &str, run: impl Fn(Box<NodeFactory<M>>, &Run) -> Report, make: fn() -> Box<NodeFactory<M>>) {
+fn time_public<M: Message>(
+    id: &str,
+    run: impl Fn(Box<NodeFactory<M>>, &Run) -> Report,
+    make: fn() -> Box<NodeFactory<M>>,
+) {
     let start = Instant::now();
     let report = run(make(), &Run::public(1));
     let took = start.elapsed();
@@ -373,7 +379,9 @@ fn the_vector_scaffold_fails() {
 
 #[test]
 fn tomulticast_reference_passes_every_run() {
-    assert_passes_everything(&tomulticast::SPEC, |s| tomulticast::check(tomulticast::reference::solution(), &Run::all(s)));
+    assert_passes_everything(&tomulticast::SPEC, |s| {
+        tomulticast::check(tomulticast::reference::solution(), &Run::all(s))
+    });
 }
 
 /// Correct, the other textbook rule: no waiting for acks of a particular
@@ -654,13 +662,18 @@ const MISTAKE_SEEDS: u64 = 100;
 /// event, `words` and a diagram.
 fn assert_caught_for_every_student(make: fn() -> Box<NodeFactory<ToMsg>>, check: &str, words: &[&str]) {
     let missed: Vec<u64> = (0..MISTAKE_SEEDS)
-        .filter(|&seed| tomulticast::check(make(), &Run::public(seed)).verdicts.iter().all(|v| v.check != check || v.passed()))
+        .filter(|&seed| {
+            tomulticast::check(make(), &Run::public(seed)).verdicts.iter().all(|v| v.check != check || v.passed())
+        })
         .collect();
     println!("missed for {missed:?}");
     for seed in 0..MISTAKE_SEEDS {
         let report = tomulticast::check(make(), &Run::public(seed));
         let v = report.verdicts.iter().find(|v| v.check == check && !v.passed()).unwrap_or_else(|| {
-            panic!("student seed {seed}: '{check}' passed: {:?}", report.verdicts.iter().filter(|v| !v.passed()).map(|v| v.to_string()).collect::<Vec<_>>())
+            panic!(
+                "student seed {seed}: '{check}' passed: {:?}",
+                report.verdicts.iter().filter(|v| !v.passed()).map(|v| v.to_string()).collect::<Vec<_>>()
+            )
         });
         assert_eq!(v.status, Status::Fail, "{v}");
         assert!(v.event.is_some(), "a counterexample names its event: {v}");
@@ -679,15 +692,27 @@ fn assert_caught_for_every_student(make: fn() -> Box<NodeFactory<ToMsg>>, check:
 /// messages overtake its head.
 #[test]
 fn ordering_mistakes_are_caught_for_every_student() {
-    assert_caught_for_every_student(factory::<_, ToBug<OWN_COUNTER>>, tomulticast::ORDER, &["all nodes must deliver in one order"]);
+    assert_caught_for_every_student(
+        factory::<_, ToBug<OWN_COUNTER>>,
+        tomulticast::ORDER,
+        &["all nodes must deliver in one order"],
+    );
     assert_caught_for_every_student(factory::<_, ToBug<EARLY_ACKS_LOST>>, tomulticast::ALL, &["never delivered"]);
-    assert_caught_for_every_student(factory::<_, ToBug<COUNT_ACKS>>, tomulticast::ORDER, &["all nodes must deliver in one order"]);
+    assert_caught_for_every_student(
+        factory::<_, ToBug<COUNT_ACKS>>,
+        tomulticast::ORDER,
+        &["all nodes must deliver in one order"],
+    );
     // Not caught yet: EVENTS_NO_MAX (a clock that counts receives but never
     // takes the max) passes every scenario; with acks to everyone the
     // nodes' event counts stay too close for a stamp to go backwards.
     let lenient = tomulticast::check(factory::<_, ToBug<EVENTS_NO_MAX>>(), &Run::all(0));
     println!("events, no max: {} failed verdicts", lenient.verdicts.iter().filter(|v| !v.passed()).count());
-    assert_caught_for_every_student(factory::<_, ToBug<ANY_ACKED>>, tomulticast::ORDER, &["all nodes must deliver in one order"]);
+    assert_caught_for_every_student(
+        factory::<_, ToBug<ANY_ACKED>>,
+        tomulticast::ORDER,
+        &["all nodes must deliver in one order"],
+    );
 }
 
 /// The reference and the other correct designs pass every check, public

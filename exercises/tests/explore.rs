@@ -4,8 +4,8 @@ use std::collections::BTreeSet;
 
 use distlab::check::NODES_RUN_CLEANLY;
 use distlab::{
-    check_trace, minimize, simulate, Ctx, EventKind, Explorer, Monitor, Move, NodeId, Observation, Process,
-    Provenance, Scenario, Status, Step, TimerPolicy,
+    check_trace, minimize, simulate, Ctx, EventKind, Explorer, Monitor, Move, NodeId, Observation, Process, Provenance,
+    Scenario, Status, Step, TimerPolicy,
 };
 use serde::{Deserialize, Serialize};
 

@@ -172,7 +172,11 @@ fn central_reference_and_other_queues_pass() {
 
 #[test]
 fn central_mistakes_fail_in_plain_words() {
-    assert_caught(central_with(Queue::GrantAll, false), SAFETY, &["entered the critical section at", "was still inside (since"]);
+    assert_caught(
+        central_with(Queue::GrantAll, false),
+        SAFETY,
+        &["entered the critical section at", "was still inside (since"],
+    );
     assert_caught(central_with(Queue::Forget, false), LIVENESS, &["and was still waiting", "the deadline"]);
     assert_caught(central_with(Queue::Fifo, true), LIVENESS, &["and was still waiting"]);
 }
@@ -333,7 +337,11 @@ fn ricart_mistakes_fail_in_plain_words() {
     assert_caught(ra_with(Knobs { never_defer_asking: true, ..RA_OK }), SAFETY, &still_inside);
     assert_caught(ra_with(Knobs { forget_deferred: true, ..RA_OK }), LIVENESS, &["and was still waiting"]);
     assert_caught(ra_with(Knobs { reply_all_on_exit: true, ..RA_OK }), COST, &["more than the", "per entry"]);
-    assert_caught(ra_with(Knobs { sequential: true, ..RA_OK }), DELAY, &["with nobody else asking or inside", "longer than two message delays"]);
+    assert_caught(
+        ra_with(Knobs { sequential: true, ..RA_OK }),
+        DELAY,
+        &["with nobody else asking or inside", "longer than two message delays"],
+    );
 }
 
 fn ra_explorer(nodes: usize, k: Knobs) -> Explorer<RaMsg> {
@@ -487,7 +495,11 @@ fn tokenring_mistakes_fail_in_plain_words() {
         &["passed the token to node", "while still inside the critical section"],
     );
     assert_caught(ring_with(RingKnobs { no_wait: true, ..Default::default() }), RING, &["without holding the token"]);
-    assert_caught(ring_with(RingKnobs { keep_after_exit: true, ..Default::default() }), LIVENESS, &["and was still waiting"]);
+    assert_caught(
+        ring_with(RingKnobs { keep_after_exit: true, ..Default::default() }),
+        LIVENESS,
+        &["and was still waiting"],
+    );
 }
 
 /// Student seeds a new mistake must be caught for, every one of them.
@@ -498,17 +510,21 @@ const MISTAKE_SEEDS: u64 = 24;
 fn assert_caught_for_every_student(check: impl Fn(&Run) -> Report, expected: &str, words: &[&str]) {
     for seed in 0..MISTAKE_SEEDS {
         let report = check(&Run::public(seed));
-        let v = report
-            .verdicts
-            .iter()
-            .find(|v| !v.passed() && v.check == expected)
-            .unwrap_or_else(|| panic!("student seed {seed}: '{expected}' passed: {:?}", report.verdicts.iter().filter(|v| !v.passed()).map(|v| v.to_string()).collect::<Vec<_>>()));
+        let v = report.verdicts.iter().find(|v| !v.passed() && v.check == expected).unwrap_or_else(|| {
+            panic!(
+                "student seed {seed}: '{expected}' passed: {:?}",
+                report.verdicts.iter().filter(|v| !v.passed()).map(|v| v.to_string()).collect::<Vec<_>>()
+            )
+        });
         assert_eq!(v.status, Status::Fail);
         assert!(v.event.is_some() && v.at.is_some(), "the verdict names the event: {v}");
         for w in words {
             assert!(v.message.contains(w), "'{}' lacks '{w}'", v.message);
         }
-        assert!(report.diagram.as_deref().is_some_and(|d| d.starts_with("<svg")), "a failing public run comes with a diagram");
+        assert!(
+            report.diagram.as_deref().is_some_and(|d| d.starts_with("<svg")),
+            "a failing public run comes with a diagram"
+        );
         if seed == 0 {
             println!("{v}");
         }
@@ -522,7 +538,11 @@ fn assert_caught_for_every_student(check: impl Fn(&Run) -> Report, expected: &st
 fn tokenring_nodes_that_sit_on_the_token_are_caught_for_every_student() {
     let sat = ["without asking for the critical section", "must pass the token on at once"];
     assert_caught_for_every_student(ring_with(RingKnobs { keep_until_wanted: true, ..Default::default() }), RING, &sat);
-    assert_caught_for_every_student(ring_with(RingKnobs { hold_at_start: true, ..Default::default() }), RING, &["held the token from the start"]);
+    assert_caught_for_every_student(
+        ring_with(RingKnobs { hold_at_start: true, ..Default::default() }),
+        RING,
+        &["held the token from the start"],
+    );
     assert_caught_for_every_student(ring_with(RingKnobs { keep_after_exit: true, ..Default::default() }), RING, &sat);
 }
 
@@ -602,7 +622,13 @@ fn the_textbook_cost_table_is_reproduced_by_simulation() {
         for row in &table {
             println!(
                 "n={n} {:32} messages {:>5.2}..{:<6.2} (textbook {:14}) delay {:>4.2}..{:<5.2} (textbook {})",
-                row.algorithm, row.messages.0, row.messages.1, row.textbook_messages, row.delay.0, row.delay.1, row.textbook_delay
+                row.algorithm,
+                row.messages.0,
+                row.messages.1,
+                row.textbook_messages,
+                row.delay.0,
+                row.delay.1,
+                row.textbook_delay
             );
         }
         let nf = n as f64;
@@ -634,7 +660,11 @@ fn the_textbook_cost_table_is_reproduced_by_simulation() {
 // Discussion material: faults the algorithms do not survive. Not graded;
 // these pin what the notebook shows.
 
-fn judged<M: Message>(scenario: &Scenario, factory: Box<distlab::process::NodeFactory<M>>, monitors: Vec<Box<dyn Monitor<M>>>) -> Vec<Verdict> {
+fn judged<M: Message>(
+    scenario: &Scenario,
+    factory: Box<distlab::process::NodeFactory<M>>,
+    monitors: Vec<Box<dyn Monitor<M>>>,
+) -> Vec<Verdict> {
     let trace = simulate_with(scenario, 7, std::rc::Rc::from(factory)).unwrap();
     check_trace(&trace, &monitors, &Provenance::of(&trace, "discussion"))
 }

@@ -46,13 +46,7 @@ impl Process<TpcMsg> for Flaky {
 }
 
 fn flaky() -> Box<NodeFactory<TpcMsg>> {
-    Box::new(|id| {
-        if id == 0 {
-            twophase::reference::solution()(id)
-        } else {
-            Box::new(Flaky::default())
-        }
-    })
+    Box::new(|id| if id == 0 { twophase::reference::solution()(id) } else { Box::new(Flaky::default()) })
 }
 
 const SAYS: &str = "behaved differently when the same inputs were replayed";

@@ -365,7 +365,11 @@ fn correct_designs_pass_for_200_students() {
     ];
     for seed in 0..200 {
         let reference = register::check(register::reference::solution(), &Run::all(seed));
-        assert!(reference.verdicts.iter().all(|v| v.passed()), "reference, seed {seed}: {:?}", common::failed(&reference));
+        assert!(
+            reference.verdicts.iter().all(|v| v.passed()),
+            "reference, seed {seed}: {:?}",
+            common::failed(&reference)
+        );
         for k in designs {
             let report = register::check(student(k), &Run::all(seed));
             assert!(report.verdicts.iter().all(|v| v.passed()), "{k:?}, seed {seed}: {:?}", common::failed(&report));

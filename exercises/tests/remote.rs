@@ -91,7 +91,8 @@ fn a_forged_all_passed_answer_scores_zero_with_a_reason() {
 #[test]
 fn the_explorer_sees_the_same_state_space_through_the_host() {
     let local = Explorer::new(3, |id| (warmup::reference::solution())(id)).max_states(20_000).run();
-    let remote = Explorer::with_factory(3, std::rc::Rc::from(host_thread(reference_node, u64::MAX))).max_states(20_000).run();
+    let remote =
+        Explorer::with_factory(3, std::rc::Rc::from(host_thread(reference_node, u64::MAX))).max_states(20_000).run();
     assert_eq!(local.states, remote.states);
     assert_eq!(local.transitions, remote.transitions);
     assert!(local.states > 10);
@@ -99,7 +100,9 @@ fn the_explorer_sees_the_same_state_space_through_the_host() {
 
 /// A function host in a thread serving `dispatch`, as the sandboxed
 /// binary of a numeric exercise would.
-fn function_host(dispatch: fn(&str, serde_json::Value) -> distlab::remote::Answer) -> std::rc::Rc<std::cell::RefCell<Connection>> {
+fn function_host(
+    dispatch: fn(&str, serde_json::Value) -> distlab::remote::Answer,
+) -> std::rc::Rc<std::cell::RefCell<Connection>> {
     let (to_host_reader, to_host_writer) = std::io::pipe().unwrap();
     let (from_host_reader, from_host_writer) = std::io::pipe().unwrap();
     thread::spawn(move || {

@@ -24,7 +24,10 @@ fn student_rlib() -> (PathBuf, PathBuf) {
     let rlib = std::fs::read_dir(&deps)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("libdistlab-") && p.extension().is_some_and(|x| x == "rlib"))
+        .filter(|p| {
+            p.file_name().unwrap().to_string_lossy().starts_with("libdistlab-")
+                && p.extension().is_some_and(|x| x == "rlib")
+        })
         .max_by_key(|p| p.metadata().unwrap().modified().unwrap())
         .expect("the student rlib was built");
     (rlib, deps)
@@ -49,7 +52,11 @@ fn every_scaffold_compiles_runs_and_fails_its_checks() {
         let mut fields = stdout.split_whitespace();
         let score: f64 = fields.next().and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("{}: {stdout}", spec.id));
         let failures: usize = fields.next().unwrap().parse().unwrap();
-        assert!(score < spec.points as f64 && failures > 0, "scaffold of {} should fail its checks: score {score}", spec.id);
+        assert!(
+            score < spec.points as f64 && failures > 0,
+            "scaffold of {} should fail its checks: score {score}",
+            spec.id
+        );
 
         let host_source = format!("{}\nfn main() {{\n    {};\n}}\n", spec.scaffold, spec.host_call());
         let host = compile(&host_source, &work.join(format!("{}-host", spec.id)), &rlib, &deps, spec);
@@ -73,7 +80,8 @@ fn every_scaffold_scores_zero_everywhere() {
         let host = compile(&host_source, &work.join(format!("{}-host", spec.id)), &rlib, &deps, spec);
         for seed in [1, 7, 42] {
             let mut child = Command::new(&host).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
-            let connection = Connection::new(Box::new(child.stdout.take().unwrap()), Box::new(child.stdin.take().unwrap()));
+            let connection =
+                Connection::new(Box::new(child.stdout.take().unwrap()), Box::new(child.stdin.take().unwrap()));
             connection.borrow_mut().expect_banner().unwrap();
             let report = (spec.check_remote)(connection, &Run::all(seed));
             child.wait().unwrap();
@@ -106,7 +114,12 @@ fn compile(source: &str, binary: &Path, rlib: &Path, deps: &Path, spec: &Exercis
         .arg(&file)
         .output()
         .unwrap();
-    assert!(out.status.success(), "scaffold of {} does not compile:\n{}\n{source}", spec.id, String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "scaffold of {} does not compile:\n{}\n{source}",
+        spec.id,
+        String::from_utf8_lossy(&out.stderr)
+    );
     binary.to_owned()
 }
 

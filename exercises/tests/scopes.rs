@@ -34,16 +34,30 @@ fn public_then_hidden_judges_like_all() {
             let hidden_checks: Vec<&str> =
                 spec.checks.iter().filter(|c| c.visibility == Visibility::Hidden).map(|c| c.name).collect();
             for v in &hidden.verdicts {
-                assert!(hidden_checks.contains(&v.check.as_str()), "{}: hidden run reported public check {}", spec.id, v.check);
+                assert!(
+                    hidden_checks.contains(&v.check.as_str()),
+                    "{}: hidden run reported public check {}",
+                    spec.id,
+                    v.check
+                );
             }
             for v in &public.verdicts {
-                assert!(!hidden_checks.contains(&v.check.as_str()), "{}: public run reported hidden check {}", spec.id, v.check);
+                assert!(
+                    !hidden_checks.contains(&v.check.as_str()),
+                    "{}: public run reported hidden check {}",
+                    spec.id,
+                    v.check
+                );
             }
             assert!(!hidden.verdicts.is_empty() || hidden_checks.is_empty(), "{}: the hidden run ran nothing", spec.id);
 
             let sum = public.score(spec, Scope::Public) + hidden.score(spec, Scope::Hidden);
             assert!((sum - all.score(spec, Scope::All)).abs() < 1e-9, "{} seed {seed}: scores don't add up", spec.id);
-            assert!((all.score(spec, Scope::All) - spec.points as f64).abs() < 1e-9, "{} seed {seed}: the reference loses points", spec.id);
+            assert!(
+                (all.score(spec, Scope::All) - spec.points as f64).abs() < 1e-9,
+                "{} seed {seed}: the reference loses points",
+                spec.id
+            );
         }
     }
 }

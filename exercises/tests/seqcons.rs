@@ -201,9 +201,7 @@ fn typical_mistakes_are_caught_with_the_history() {
 
 #[test]
 fn public_check_takes_under_a_second() {
-    common::assert_quick_public_pass("seqcons", || {
-        seqcons::check(seqcons::reference::solution(), &Run::public(5))
-    });
+    common::assert_quick_public_pass("seqcons", || seqcons::check(seqcons::reference::solution(), &Run::public(5)));
 }
 
 #[test]

@@ -149,9 +149,14 @@ fn fifo_channels_never_reorder_and_unordered_ones_do() {
     let wide = Delay::Uniform { min: 0, max: ms(5) };
     let mut reordered_somewhere = false;
     for seed in 0..50 {
-        let fifo = delivery_order(&two_node_run(Network { delay: wide.clone(), fifo: true, ..Network::default() }, 200, seed));
+        let fifo =
+            delivery_order(&two_node_run(Network { delay: wide.clone(), fifo: true, ..Network::default() }, 200, seed));
         assert_eq!(fifo, (1..=200).collect::<Vec<_>>(), "seed {seed} reordered a FIFO channel");
-        let loose = delivery_order(&two_node_run(Network { delay: wide.clone(), fifo: false, ..Network::default() }, 200, seed));
+        let loose = delivery_order(&two_node_run(
+            Network { delay: wide.clone(), fifo: false, ..Network::default() },
+            200,
+            seed,
+        ));
         reordered_somewhere |= loose.windows(2).any(|w| w[0] > w[1]);
     }
     assert!(reordered_somewhere, "without FIFO a wide delay should reorder some messages");
@@ -189,7 +194,10 @@ fn a_partition_blocks_exactly_the_messages_that_cross_it_while_it_lasts() {
     }
     assert!(blocked > 10, "the partition should have blocked traffic, blocked {blocked}");
     // The cut is one-way: 0 -> 3 still flows while 3 -> 0 is cut.
-    assert!(trace.events.iter().any(|e| matches!(e.kind, EventKind::Deliver { from: 0, to: 3, .. }) && e.at >= ms(70) && e.at < ms(90)));
+    assert!(trace
+        .events
+        .iter()
+        .any(|e| matches!(e.kind, EventKind::Deliver { from: 0, to: 3, .. }) && e.at >= ms(70) && e.at < ms(90)));
 }
 
 /// Counts messages in volatile and durable state and reports both.
@@ -229,13 +237,15 @@ fn a_crashed_node_receives_nothing_and_keeps_only_durable_state() {
     };
     scenario.until = ms(30);
     let trace = simulate(&scenario, 3, |_| Box::new(Keeper::default()) as Box<dyn Process<Msg>>).unwrap();
-    let delivered_before = trace.events.iter().filter(|e| matches!(e.kind, EventKind::Deliver { to: 1, .. }) && e.at < ms(10)).count();
+    let delivered_before =
+        trace.events.iter().filter(|e| matches!(e.kind, EventKind::Deliver { to: 1, .. }) && e.at < ms(10)).count();
     for e in &trace.events {
         if (ms(10)..ms(20)).contains(&e.at) {
             assert!(!matches!(e.kind, EventKind::Deliver { to: 1, .. }), "delivered to a crashed node at {}", e.at);
         }
     }
-    let crashed_drops = trace.events.iter().filter(|e| matches!(e.kind, EventKind::Drop { reason: DropReason::Crashed, .. })).count();
+    let crashed_drops =
+        trace.events.iter().filter(|e| matches!(e.kind, EventKind::Drop { reason: DropReason::Crashed, .. })).count();
     assert!(crashed_drops >= 9, "messages to the crashed node are dropped, got {crashed_drops}");
     let notes: Vec<(String, i64)> = trace
         .observations()
@@ -297,7 +307,10 @@ fn timers_move_cancel_and_follow_the_local_clock() {
         })
         .collect();
     assert_eq!(fired, vec![(0, ms(30), 1), (1, 30_304, 1)]);
-    let readings: Vec<i64> = trace.observations().filter_map(|(_, _, _, o)| if let Observation::Note { value, .. } = o { Some(*value) } else { None }).collect();
+    let readings: Vec<i64> = trace
+        .observations()
+        .filter_map(|(_, _, _, o)| if let Observation::Note { value, .. } = o { Some(*value) } else { None })
+        .collect();
     assert_eq!(readings, vec![ms(30), 30_001]);
 }
 
@@ -305,7 +318,10 @@ fn timers_move_cancel_and_follow_the_local_clock() {
 fn invalid_scenarios_are_rejected_with_a_clear_reason() {
     let cases = [
         (r#"{"name":"a","nodes":3,"network":{"delay":{"kind":"constant","us":-5}}}"#, "delay is negative"),
-        (r#"{"name":"b","nodes":3,"schedule":{"name":"s","faults":[{"kind":"crash","node":7,"at":10}]}}"#, "unknown node 7"),
+        (
+            r#"{"name":"b","nodes":3,"schedule":{"name":"s","faults":[{"kind":"crash","node":7,"at":10}]}}"#,
+            "unknown node 7",
+        ),
         (
             r#"{"name":"c","nodes":3,"schedule":{"name":"s","faults":[{"kind":"partition","a":[0],"b":[1,2],"start":50,"end":20}]}}"#,
             "not after it starts",
@@ -324,7 +340,10 @@ fn invalid_scenarios_are_rejected_with_a_clear_reason() {
     let mut bad = Scenario::new("bad", 2);
     bad.schedule.faults.push(Fault::Recover { node: 2, at: 0 });
     let err = simulate_with(&bad, 0, chatter(1)).unwrap_err();
-    assert_eq!(err.to_string(), "invalid scenario 'bad': schedule 'no faults': fault 1 (recover): unknown node 2: the system has nodes 0 to 1");
+    assert_eq!(
+        err.to_string(),
+        "invalid scenario 'bad': schedule 'no faults': fault 1 (recover): unknown node 2: the system has nodes 0 to 1"
+    );
 }
 
 #[test]
@@ -386,7 +405,8 @@ fn bounded_liveness_passes_fails_or_is_unknown_never_a_false_pass() {
         s.until = until;
         simulate_with(&s, 0, chatter(rounds)).unwrap()
     };
-    let status = |trace: &Trace<Msg>, deadline| check_trace(trace, &monitor(deadline), &Provenance::of(trace, "r"))[0].status;
+    let status =
+        |trace: &Trace<Msg>, deadline| check_trace(trace, &monitor(deadline), &Provenance::of(trace, "r"))[0].status;
     // Pings go out at 5 ms and arrive at 6 ms.
     assert_eq!(status(&run(ms(100), 3), ms(10)), Status::Pass);
     // Nobody pings at all: a quiet run is final, so this is a real failure.

@@ -141,9 +141,7 @@ impl Process<TpcMsg> for Node {
                 ctx.send(from, TpcMsg::Abort);
             }
             (TpcMsg::Ask, Phase::Done(c)) => ctx.send(from, outcome(c)),
-            (TpcMsg::Ask, Phase::Ready) if !coordinator && self.s.undecided_says_abort => {
-                ctx.send(from, TpcMsg::Abort)
-            }
+            (TpcMsg::Ask, Phase::Ready) if !coordinator && self.s.undecided_says_abort => ctx.send(from, TpcMsg::Abort),
             _ => {}
         }
     }
@@ -270,11 +268,10 @@ fn assert_caught_for_every_student(s: Style, words: &[&str]) -> BTreeSet<String>
     let mut scenarios = BTreeSet::new();
     for seed in 0..MISTAKE_SEEDS {
         let report = twophase::check(factory(s), &Run::public(seed));
-        let v = report
-            .verdicts
-            .iter()
-            .find(|v| !v.passed() && v.check == ATOMICITY)
-            .unwrap_or_else(|| panic!("{s:?}: student seed {seed} passes atomicity: {:?}", common::failed(&report)));
+        let v =
+            report.verdicts.iter().find(|v| !v.passed() && v.check == ATOMICITY).unwrap_or_else(|| {
+                panic!("{s:?}: student seed {seed} passes atomicity: {:?}", common::failed(&report))
+            });
         assert_eq!(v.status, Status::Fail);
         assert!(v.event.is_some() && v.at.is_some(), "the verdict names the event: {v}");
         for w in words {
@@ -294,7 +291,10 @@ fn assert_caught_for_every_student(s: Style, words: &[&str]) -> BTreeSet<String>
 #[test]
 fn a_coordinator_that_forgets_its_decision_is_caught_for_every_student() {
     let s = Style { forget_decision: true, ..BASE };
-    let caught = assert_caught_for_every_student(s, &["the coordinator (node 0) decided abort", "it had decided commit", "a decision is final"]);
+    let caught = assert_caught_for_every_student(
+        s,
+        &["the coordinator (node 0) decided abort", "it had decided commit", "a decision is final"],
+    );
     assert!(caught.contains("the coordinator crashes after deciding and comes back"), "{caught:?}");
 }
 
@@ -319,11 +319,9 @@ fn correct_designs_pass_for_200_students() {
 fn correct_designs_pass(students: u64) {
     let start = Instant::now();
     for seed in 0..students {
-        for (what, make) in [
-            ("reference", twophase::reference::solution()),
-            ("careful", factory(CAREFUL)),
-            ("brisk", factory(BRISK)),
-        ] {
+        for (what, make) in
+            [("reference", twophase::reference::solution()), ("careful", factory(CAREFUL)), ("brisk", factory(BRISK))]
+        {
             let report = twophase::check(make, &Run::all(seed));
             if let Some(bad) = report.verdicts.iter().find(|v| !v.passed()) {
                 panic!("{what}, student seed {seed}: {bad}");

@@ -11,7 +11,12 @@ use distlab::check::Status;
 use distlab::*;
 
 fn failing<'a>(report: &'a Report, check: &str) -> Vec<&'a str> {
-    report.verdicts.iter().filter(|v| v.check == check && v.status == Status::Fail).map(|v| v.message.as_str()).collect()
+    report
+        .verdicts
+        .iter()
+        .filter(|v| v.check == check && v.status == Status::Fail)
+        .map(|v| v.message.as_str())
+        .collect()
 }
 
 #[test]
@@ -41,7 +46,10 @@ fn a_lock_manager_that_grants_everything_never_tests_waiting_or_fairness() {
     let make = || Box::new(Yes) as Box<dyn LockManager>;
     let report = locks::check(&make, &Run::all(0));
     let wait = failing(&report, NO_NEEDLESS_WAIT);
-    assert!(!wait.is_empty() && wait[0].contains("never both granted a free lock and made a blocked request wait"), "{wait:?}");
+    assert!(
+        !wait.is_empty() && wait[0].contains("never both granted a free lock and made a blocked request wait"),
+        "{wait:?}"
+    );
     let fair = failing(&report, FAIR);
     assert!(!fair.is_empty() && fair[0].contains("no release ever granted a waiting request"), "{fair:?}");
     assert_eq!(report.score(&locks::SPEC, Scope::All), 0.0);
@@ -72,7 +80,10 @@ fn lamport_ticks_without_messages_never_test_the_message_rules() {
     let report = lamport::check(Box::new(|_| Box::new(Lonely::default())), &Run::public(1));
     for check in [lamport::CONDITION, lamport::STAMPS, lamport::EXACT] {
         let why = failing(&report, check);
-        assert!(!why.is_empty() && why[0].contains("rules for messages were never put to the test"), "{check}: {why:?}");
+        assert!(
+            !why.is_empty() && why[0].contains("rules for messages were never put to the test"),
+            "{check}: {why:?}"
+        );
     }
 }
 

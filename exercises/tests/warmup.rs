@@ -92,4 +92,3 @@ fn hidden_scenarios_run_only_in_the_grader_scope_and_stay_terse() {
     // Pongs are always right: that check alone earns its 2 of 5 points.
     assert_eq!(all.score(&warmup::SPEC, Scope::All), 2.0);
 }
-

@@ -122,9 +122,7 @@ fn main() -> anyhow::Result<()> {
     let trivial = dir.path().join("trivial");
     assert!(compile(&prepared, user, b"fn main() {}", &trivial, &opts)?.success());
     let empty = median(
-        (0..ROUNDS)
-            .map(|_| run(&prepared, user, &trivial, b"", &RunOptions::default()).unwrap().wall)
-            .collect(),
+        (0..ROUNDS).map(|_| run(&prepared, user, &trivial, b"", &RunOptions::default()).unwrap().wall).collect(),
     );
     rows.push(("sandboxed run of an empty main (overhead)".into(), empty));
 

@@ -41,16 +41,31 @@ fn post(url: &str, token: &str, exercise: &str, source: &str) -> u16 {
 
 /// One student floods: 10 submissions a minute on every exercise (their
 /// scaffolds, each distinct) until `stop` is set. Returns how many it sent.
-fn flood(url: String, token: String, stop: std::sync::Arc<std::sync::atomic::AtomicBool>) -> std::thread::JoinHandle<usize> {
+fn flood(
+    url: String,
+    token: String,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<usize> {
     std::thread::spawn(move || {
         let exercises = catalogue::all();
         let every = Duration::from_secs_f64(60.0 / (10.0 * exercises.len() as f64));
         let mut sent = 0;
         while !stop.load(std::sync::atomic::Ordering::Relaxed) {
             let spec = &exercises[sent % exercises.len()];
-            assert_eq!(post(&url, &token, spec.id, &format!("{}
+            assert_eq!(
+                post(
+                    &url,
+                    &token,
+                    spec.id,
+                    &format!(
+                        "{}
 // flood {sent}
-", spec.scaffold)), 202);
+",
+                        spec.scaffold
+                    )
+                ),
+                202
+            );
             sent += 1;
             std::thread::sleep(every);
         }
@@ -95,7 +110,8 @@ fn main() -> anyhow::Result<()> {
     let db = dir.path().join("db.sqlite");
     std::fs::write(dir.path().join("roster.csv"), "id,name,email\nb1,Bench,b@x\nf1,Flood,f@x\n")?;
     let gradebook = distlab_grader::db::Db::open(&db)?;
-    let tokens = distlab_grader::roster::import(&gradebook, &dir.path().join("roster.csv"), &dir.path().join("tokens"))?;
+    let tokens =
+        distlab_grader::roster::import(&gradebook, &dir.path().join("roster.csv"), &dir.path().join("tokens"))?;
     let token = tokens[0].token.clone();
     let flood_token = tokens[1].token.clone();
     drop(gradebook);
@@ -177,7 +193,9 @@ fn main() -> anyhow::Result<()> {
         rustc.push(t.elapsed());
     }
     let target = dir.path().join("cargo-target");
-    let cargo_build = |i: usize| common::cargo_build(dir.path(), &ws, &target, &prepared.rustc(), i, &gradable.program(&source(3000 + i)));
+    let cargo_build = |i: usize| {
+        common::cargo_build(dir.path(), &ws, &target, &prepared.rustc(), i, &gradable.program(&source(3000 + i)))
+    };
     cargo_build(9999); // builds distlab and its dependencies once
     let cargo: Vec<Duration> = (0..CARGO_ROUNDS)
         .map(|i| {

@@ -4,9 +4,7 @@
 //! HTML sentence for pages (`pages::PageError`).
 
 /// Runs `f` on tokio's blocking pool; a panic in it is an error too.
-pub async fn blocking<R>(
-    f: impl FnOnce() -> anyhow::Result<R> + Send + 'static,
-) -> anyhow::Result<R>
+pub async fn blocking<R>(f: impl FnOnce() -> anyhow::Result<R> + Send + 'static) -> anyhow::Result<R>
 where
     R: Send + 'static,
 {
@@ -23,9 +21,7 @@ mod tests {
     #[tokio::test]
     async fn results_errors_and_panics() {
         assert_eq!(blocking(|| Ok(3)).await.unwrap(), 3);
-        let e = blocking::<()>(|| anyhow::bail!("disk full"))
-            .await
-            .unwrap_err();
+        let e = blocking::<()>(|| anyhow::bail!("disk full")).await.unwrap_err();
         assert_eq!(format!("{e:#}"), "disk full");
         let e = blocking::<()>(|| panic!("boom")).await.unwrap_err();
         assert!(format!("{e:#}").contains("blocking task failed"), "{e:#}");

@@ -81,8 +81,16 @@ pub fn compile(
     ];
     argv.extend(
         [
-            "--edition", "2021", "--crate-type", "bin", "--crate-name", "main",
-            "--color", "never", "--sysroot", TOOLCHAIN,
+            "--edition",
+            "2021",
+            "--crate-type",
+            "bin",
+            "--crate-name",
+            "main",
+            "--color",
+            "never",
+            "--sysroot",
+            TOOLCHAIN,
         ]
         .map(String::from),
     );
@@ -140,10 +148,7 @@ pub fn compile(
 /// Copies the binary out of the sandbox-writable dir without following a
 /// link the sandbox could have planted there.
 fn export_binary(from: &Path, dest: &Path, max: u64) -> Result<(), SandboxError> {
-    let mut f = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(from)?;
+    let mut f = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK).open(from)?;
     let meta = f.metadata()?;
     if !meta.is_file() || meta.len() > max {
         return Err(SandboxError::Setup("compiler output is not a regular file".into()));

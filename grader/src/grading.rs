@@ -124,7 +124,9 @@ fn check_isolated(prepared: &Prepared, user: SandboxUser, exercise: &Gradable, b
     let visibility = |check: &str| spec.check_spec(check).map(|c| c.visibility);
     let mut report = public.report;
     report.verdicts.retain(|v| visibility(&v.check) == Some(Visibility::Public));
-    report.verdicts.extend(hidden.report.verdicts.into_iter().filter(|v| visibility(&v.check) == Some(Visibility::Hidden)));
+    report
+        .verdicts
+        .extend(hidden.report.verdicts.into_iter().filter(|v| visibility(&v.check) == Some(Visibility::Hidden)));
     let mut notes: Vec<String> = public.host_note.into_iter().collect();
     let failing = failing_public_checks(&report, spec);
     // Only node exercises have nodes that could share memory; a function
@@ -163,12 +165,7 @@ fn shared_memory_note(checks: &[String]) -> String {
 }
 
 fn failing_public_checks(report: &Report, spec: &distlab::catalogue::ExerciseSpec) -> Vec<String> {
-    report
-        .results(spec, Scope::Public)
-        .into_iter()
-        .filter(|r| r.status != Status::Pass)
-        .map(|r| r.name)
-        .collect()
+    report.results(spec, Scope::Public).into_iter().filter(|r| r.status != Status::Pass).map(|r| r.name).collect()
 }
 
 /// How the node host keeps its nodes.
@@ -201,7 +198,8 @@ fn check_in_host(
         HostMode::Shared => vec![SHARED_PROCESS_FLAG.to_string()],
     };
     let opts = RunOptions { limits: host_limits(), args, node_host: true };
-    let mut host = start_host(prepared, user, binary, &opts).map_err(|e| Graded::Infrastructure(format!("run sandbox: {e}")))?;
+    let mut host =
+        start_host(prepared, user, binary, &opts).map_err(|e| Graded::Infrastructure(format!("run sandbox: {e}")))?;
     let (Some(stdin), Some(stdout)) = (host.sandbox.stdin.take(), host.sandbox.stdout.take()) else {
         return Err(Graded::Infrastructure("the sandbox gave no pipes".into()));
     };

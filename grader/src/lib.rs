@@ -36,8 +36,8 @@ pub mod run;
 pub mod sandbox;
 mod scratch;
 pub mod secret;
-pub mod stamp;
 pub mod server;
+pub mod stamp;
 pub mod submissions;
 pub mod worker;
 

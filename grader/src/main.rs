@@ -2,8 +2,8 @@
 //! `distlab_grader::commands`.
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -153,22 +153,24 @@ fn main() -> Result<()> {
         }
         Cmd::Serve { addr, workers, rate_limit, header_timeout, body_timeout, request_timeout, max_connections } => {
             commands::serve_command(commands::ServeArgs {
-            db: cli.db,
-            addr,
-            workers,
-            prepared: cli.prepared,
-            workspace: cli.workspace,
-            rate_per_minute: rate_limit,
-            cache: cli.cache,
-            http: distlab_grader::server::HttpLimits {
-                header_timeout: Duration::from_secs(header_timeout),
-                body_idle_timeout: Duration::from_secs(body_timeout),
-                request_timeout: Duration::from_secs(request_timeout),
-                max_connections,
-            },
-        })?
+                db: cli.db,
+                addr,
+                workers,
+                prepared: cli.prepared,
+                workspace: cli.workspace,
+                rate_per_minute: rate_limit,
+                cache: cli.cache,
+                http: distlab_grader::server::HttpLimits {
+                    header_timeout: Duration::from_secs(header_timeout),
+                    body_idle_timeout: Duration::from_secs(body_timeout),
+                    request_timeout: Duration::from_secs(request_timeout),
+                    max_connections,
+                },
+            })?
         }
-        Cmd::Roster { command: RosterCmd::Import { file, tokens } } => commands::roster_import(&cli.db, &file, &tokens)?,
+        Cmd::Roster { command: RosterCmd::Import { file, tokens } } => {
+            commands::roster_import(&cli.db, &file, &tokens)?
+        }
         Cmd::Instructor { command: InstructorCmd::Add { name, password_stdin } } => {
             commands::instructor_add(&cli.db, &name, password_stdin)?
         }
@@ -189,7 +191,10 @@ fn main() -> Result<()> {
             let opts = CompileOptions { opt_level, ..Default::default() };
             let out = compile(&prepared, slot.user(), &src, &output, &opts)?;
             eprint!("{}", out.diagnostics);
-            eprintln!("compile: {:?} limit={:?} wall={:?} cpu={:?}", out.sandbox.termination, out.sandbox.limit, out.sandbox.wall, out.sandbox.cpu);
+            eprintln!(
+                "compile: {:?} limit={:?} wall={:?} cpu={:?}",
+                out.sandbox.termination, out.sandbox.limit, out.sandbox.wall, out.sandbox.cpu
+            );
             std::process::exit(if out.success() { 0 } else { 1 });
         }
         Cmd::Run { binary, stdin, node_host } => {

@@ -62,7 +62,8 @@ struct PageError(StatusCode, String);
 
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
-        let body = format!("<!doctype html><p>{}</p><p><a href=\"/dashboard\">back</a></p>", distlab::html::escape(&self.1));
+        let body =
+            format!("<!doctype html><p>{}</p><p><a href=\"/dashboard\">back</a></p>", distlab::html::escape(&self.1));
         (self.0, Html(body)).into_response()
     }
 }
@@ -88,7 +89,10 @@ const MAX_FIELD: usize = 64;
 /// error, never stored, parsed or echoed back.
 fn too_long(fields: &[(&str, &str)]) -> Option<Response> {
     let (name, _) = fields.iter().find(|(_, v)| v.len() > MAX_FIELD)?;
-    Some(PageError(StatusCode::PAYLOAD_TOO_LARGE, format!("The {name} field is over {MAX_FIELD} bytes.")).into_response())
+    Some(
+        PageError(StatusCode::PAYLOAD_TOO_LARGE, format!("The {name} field is over {MAX_FIELD} bytes."))
+            .into_response(),
+    )
 }
 
 fn render(name: &str, ctx: minijinja::Value) -> PageResult {
@@ -133,8 +137,11 @@ impl Instructor {
         if auth::same_secret(&self.session.csrf, csrf) {
             return Ok(());
         }
-        Err(PageError(StatusCode::FORBIDDEN, "The form is stale or forged (CSRF token mismatch); reload the page.".into())
-            .into_response())
+        Err(PageError(
+            StatusCode::FORBIDDEN,
+            "The form is stale or forged (CSRF token mismatch); reload the page.".into(),
+        )
+        .into_response())
     }
 }
 
@@ -208,7 +215,11 @@ async fn login(
         state.login_client_rate.check(&client, "").inspect_err(|_| state.login_rate.forgive(&client, &f.name))
     });
     if let Err(wait) = counted {
-        return login_page(&token, Some(format!("Too many attempts: try again in {wait} s.")), StatusCode::TOO_MANY_REQUESTS);
+        return login_page(
+            &token,
+            Some(format!("Too many attempts: try again in {wait} s.")),
+            StatusCode::TOO_MANY_REQUESTS,
+        );
     }
     let Ok(_turn) = state.login_checks.acquire().await else {
         return internal("login semaphore closed").into_response();
@@ -253,7 +264,8 @@ async fn logout(me: Instructor, State(state): State<Arc<AppState>>, Form(f): For
         // work elsewhere: say so rather than pretend.
         tracing::error!("ending a session: {e:#}");
         let msg = "Could not end the session in the gradebook; it stays valid until it expires. Try again.";
-        return ([(header::SET_COOKIE, clear)], PageError(StatusCode::INTERNAL_SERVER_ERROR, msg.into())).into_response();
+        return ([(header::SET_COOKIE, clear)], PageError(StatusCode::INTERNAL_SERVER_ERROR, msg.into()))
+            .into_response();
     }
     ([(header::SET_COOKIE, clear)], Redirect::to("/login")).into_response()
 }
@@ -360,20 +372,16 @@ async fn dashboard_page(state: &Arc<AppState>, session: &Session, notice: Option
 /// A dashboard form that did not go through: the dashboard again, with the
 /// reason on top and the typed values in place. `Invalid` input is the
 /// instructor's to fix (400); anything else is a failed write (500).
-async fn form_failed(
-    state: &Arc<AppState>,
-    session: &Session,
-    what: &str,
-    e: anyhow::Error,
-    typed: Typed,
-) -> Response {
+async fn form_failed(state: &Arc<AppState>, session: &Session, what: &str, e: anyhow::Error, typed: Typed) -> Response {
     let (status, text) = match e.downcast_ref::<deadlines::Invalid>() {
         Some(invalid) => (StatusCode::BAD_REQUEST, format!("Could not {what}: {invalid}.")),
         None => {
             tracing::error!("could not {what}: {e:#}");
             (
                 StatusCode::INTERNAL_SERVER_ERROR,
-                format!("Could not {what}: the gradebook could not be written ({e:#}). Nothing was changed; try again."),
+                format!(
+                    "Could not {what}: the gradebook could not be written ({e:#}). Nothing was changed; try again."
+                ),
             )
         }
     };
@@ -500,11 +508,7 @@ struct ExtensionForm {
     until: String,
 }
 
-async fn grant_extension(
-    me: Instructor,
-    State(state): State<Arc<AppState>>,
-    Form(f): Form<ExtensionForm>,
-) -> Response {
+async fn grant_extension(me: Instructor, State(state): State<Arc<AppState>>, Form(f): Form<ExtensionForm>) -> Response {
     if let Err(r) = me.check_csrf(&f.csrf) {
         return r;
     }
@@ -513,8 +517,7 @@ async fn grant_extension(
     }
     let parsed = (|| {
         let spec = parse_exercise(&f.exercise)?;
-        let until =
-            parse_time("date", &f.until)?.ok_or_else(|| deadlines::Invalid("the date is empty".into()))?;
+        let until = parse_time("date", &f.until)?.ok_or_else(|| deadlines::Invalid("the date is empty".into()))?;
         anyhow::Ok((spec.id, until))
     })();
     let written = match parsed {
@@ -686,8 +689,13 @@ mod tests {
             }
         }
         // A student's token with a well-formed form changes nothing either.
-        let settings = [("csrf", csrf.as_str()), ("exercise", "warmup"), ("deadline", "2030-01-01T00:00:00Z"),
-            ("late_deadline", ""), ("late_penalty", "0")];
+        let settings = [
+            ("csrf", csrf.as_str()),
+            ("exercise", "warmup"),
+            ("deadline", "2030-01-01T00:00:00Z"),
+            ("late_deadline", ""),
+            ("late_penalty", "0"),
+        ];
         let mut req = post("/dashboard/settings", None, &settings);
         req.headers_mut().insert(header::AUTHORIZATION, bearer.parse().unwrap());
         let (s, loc, _) = send(&app, req).await;
@@ -711,8 +719,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (app, db, _, cookie, csrf) = setup(dir.path());
         let send_form = |deadline: &str, penalty: &str| {
-            let fields = [("csrf", csrf.as_str()), ("exercise", "warmup"), ("deadline", deadline),
-                ("late_deadline", ""), ("late_penalty", penalty)];
+            let fields = [
+                ("csrf", csrf.as_str()),
+                ("exercise", "warmup"),
+                ("deadline", deadline),
+                ("late_deadline", ""),
+                ("late_penalty", penalty),
+            ];
             post("/dashboard/settings", Some(&cookie), &fields)
         };
         // Input the instructor must fix: 400, the reason, the typed text.
@@ -737,7 +750,8 @@ mod tests {
         assert!(html.contains("value=\"2030-01-01T00:00:00Z\"") && html.contains("value=\"0.25\""), "{html}");
         assert!(db.with(|c| deadlines::settings(c, "warmup")).unwrap().deadline.is_none());
         // An extension for nobody: the fields stay filled in.
-        let ext = [("csrf", csrf.as_str()), ("student", "s9"), ("exercise", "warmup"), ("until", "2030-02-01T00:00:00Z")];
+        let ext =
+            [("csrf", csrf.as_str()), ("student", "s9"), ("exercise", "warmup"), ("until", "2030-02-01T00:00:00Z")];
         let (s, _, html) = send(&app, post("/dashboard/extension", Some(&cookie), &ext)).await;
         assert_eq!(s, StatusCode::BAD_REQUEST);
         assert!(html.contains("no student") && html.contains("value=\"s9\""), "{html}");

@@ -86,13 +86,10 @@ pub fn prepare(opts: &PrepareOptions, progress: &mut dyn FnMut(Progress)) -> Res
     mkdir_mode(&root.join("scratch"), 0o711)?;
 
     progress(Progress::Step("inspecting the toolchain"));
-    let sysroot = PathBuf::from(output_of(Command::new("rustc").arg("--print").arg("sysroot").current_dir(&workspace))?.trim());
+    let sysroot =
+        PathBuf::from(output_of(Command::new("rustc").arg("--print").arg("sysroot").current_dir(&workspace))?.trim());
     let version = output_of(Command::new(sysroot.join("bin/rustc")).arg("-vV"))?;
-    let host = version
-        .lines()
-        .find_map(|l| l.strip_prefix("host: "))
-        .context("no host in rustc -vV")?
-        .to_string();
+    let host = version.lines().find_map(|l| l.strip_prefix("host: ")).context("no host in rustc -vV")?.to_string();
 
     let toolchain = root.join("toolchain");
     let previous = Prepared::load(&root).ok();
@@ -180,7 +177,8 @@ fn build_course_crate(
         bail!("building the course crate failed ({status}):\n{}", log.join("\n"));
     }
     let Some(artifact) = artifacts.join().ok().flatten() else { return Ok(None) };
-    let features: Vec<&str> = artifact["features"].as_array().into_iter().flatten().filter_map(|f| f.as_str()).collect();
+    let features: Vec<&str> =
+        artifact["features"].as_array().into_iter().flatten().filter_map(|f| f.as_str()).collect();
     if let Some(bad) = features.iter().find(|f| FORBIDDEN_FEATURES.contains(f)) {
         bail!("the course crate was built with feature `{bad}`: it must never reach the sandbox");
     }

@@ -26,8 +26,8 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 pub use distlab::markers::{
-    is_marker_like, strip_solutions, MarkerError, BEGIN_SOLUTION, BEGIN_STARTER, END_SOLUTION, END_STARTER, EXERCISE_PREFIX, HIDDEN,
-    TODO_LINE,
+    is_marker_like, strip_solutions, MarkerError, BEGIN_SOLUTION, BEGIN_STARTER, END_SOLUTION, END_STARTER,
+    EXERCISE_PREFIX, HIDDEN, TODO_LINE,
 };
 
 /// Cell tag of an instructor-only cell.
@@ -51,13 +51,7 @@ pub enum ReleaseError {
     #[error("{notebook}: not a notebook: {why}")]
     Format { notebook: String, why: String },
     #[error("{notebook}, cell {cell}{}, line {line}: {why}", .id.as_deref().map(|i| format!(" (id {i})")).unwrap_or_default())]
-    Marker {
-        notebook: String,
-        cell: usize,
-        id: Option<String>,
-        line: usize,
-        why: String,
-    },
+    Marker { notebook: String, cell: usize, id: Option<String>, line: usize, why: String },
     #[error("no notebooks (*.ipynb) in {0}")]
     Empty(PathBuf),
 }
@@ -86,12 +80,10 @@ pub struct Manifest {
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .fold(String::with_capacity(64), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
+    Sha256::digest(bytes).iter().fold(String::with_capacity(64), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
 }
 
 /// A markdown or raw cell: only `// HIDDEN` lines go; markers are refused
@@ -121,11 +113,7 @@ fn source_text(cell: &Value) -> Result<(String, bool), String> {
         Some(Value::String(s)) => Ok((s.clone(), false)),
         Some(Value::Array(lines)) => lines
             .iter()
-            .map(|l| {
-                l.as_str()
-                    .map(str::to_owned)
-                    .ok_or_else(|| "a source line is not a string".to_owned())
-            })
+            .map(|l| l.as_str().map(str::to_owned).ok_or_else(|| "a source line is not a string".to_owned()))
             .collect::<Result<String, _>>()
             .map(|s| (s, true)),
         None => Ok((String::new(), true)),
@@ -135,11 +123,7 @@ fn source_text(cell: &Value) -> Result<(String, bool), String> {
 
 fn source_value(text: &str, as_list: bool) -> Value {
     if as_list {
-        Value::Array(
-            text.split_inclusive('\n')
-                .map(|l| Value::String(l.to_owned()))
-                .collect(),
-        )
+        Value::Array(text.split_inclusive('\n').map(|l| Value::String(l.to_owned())).collect())
     } else {
         Value::String(text.to_owned())
     }
@@ -170,10 +154,7 @@ pub fn notebook_json(value: &Value) -> String {
 
 /// The student version of one notebook. `file` names it in errors.
 pub fn release_notebook(file: &str, text: &str) -> Result<Released, ReleaseError> {
-    let format = |why: String| ReleaseError::Format {
-        notebook: file.to_owned(),
-        why,
-    };
+    let format = |why: String| ReleaseError::Format { notebook: file.to_owned(), why };
     let mut nb: Value = serde_json::from_str(text).map_err(|e| format(e.to_string()))?;
     if nb.get("nbformat").and_then(Value::as_u64) != Some(4) {
         return Err(format("only nbformat 4 notebooks are supported".into()));
@@ -200,20 +181,13 @@ pub fn release_notebook(file: &str, text: &str) -> Result<Released, ReleaseError
         };
         let (source, as_list) = source_text(&cell).map_err(|why| format(format!("cell {number}: {why}")))?;
         let is_code = cell.get("cell_type").and_then(Value::as_str) == Some("code");
-        let student = if is_code {
-            strip_solutions(&source)
-        } else {
-            strip_text_cell(&source)
-        }
-        .map_err(marker)?;
+        let student = if is_code { strip_solutions(&source) } else { strip_text_cell(&source) }.map_err(marker)?;
         if is_code {
             if let Some(id) = exercise_id(&source) {
                 exercises.push(id.to_owned());
             }
         }
-        let obj = cell
-            .as_object_mut()
-            .ok_or_else(|| format(format!("cell {number} is not an object")))?;
+        let obj = cell.as_object_mut().ok_or_else(|| format(format!("cell {number} is not an object")))?;
         obj.insert("source".into(), source_value(&student, as_list));
         if is_code {
             obj.insert("outputs".into(), Value::Array(Vec::new()));
@@ -222,19 +196,11 @@ pub fn release_notebook(file: &str, text: &str) -> Result<Released, ReleaseError
         kept.push(cell);
     }
     nb["cells"] = Value::Array(kept);
-    Ok(Released {
-        file: file.to_owned(),
-        text: notebook_json(&nb),
-        exercises,
-        cells_removed,
-    })
+    Ok(Released { file: file.to_owned(), text: notebook_json(&nb), exercises, cells_removed })
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ReleaseError + '_ {
-    move |source| ReleaseError::Io {
-        path: path.to_owned(),
-        source,
-    }
+    move |source| ReleaseError::Io { path: path.to_owned(), source }
 }
 
 /// The instructor notebooks of `src`, sorted by name.
@@ -259,10 +225,7 @@ pub fn release_dir(src: &Path, out: &Path) -> Result<Manifest, ReleaseError> {
     let mut released = Vec::new();
     for path in notebooks_in(src)? {
         let text = fs::read_to_string(&path).map_err(io(&path))?;
-        let file = path
-            .file_name()
-            .map(|f| f.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let file = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
         let name = path.display().to_string();
         let mut r = release_notebook(&name, &text)?;
         r.file = file;
@@ -298,11 +261,7 @@ pub fn run(args: &ReleaseArgs) -> Result<(), ReleaseError> {
     for n in &manifest.notebooks {
         println!("{}  {}  exercises: {}", &n.sha256[..12], n.file, n.exercises.join(", "));
     }
-    println!(
-        "released {} notebooks into {}",
-        manifest.notebooks.len(),
-        args.out.display()
-    );
+    println!("released {} notebooks into {}", manifest.notebooks.len(), args.out.display());
     Ok(())
 }
 
@@ -321,10 +280,7 @@ mod tests {
 
     #[test]
     fn hidden_lines_are_dropped_everywhere() {
-        assert_eq!(
-            strip("let a = 1;\nassert_eq!(a, 1); // HIDDEN\nlet b = 2;\n"),
-            "let a = 1;\nlet b = 2;\n"
-        );
+        assert_eq!(strip("let a = 1;\nassert_eq!(a, 1); // HIDDEN\nlet b = 2;\n"), "let a = 1;\nlet b = 2;\n");
         assert_eq!(strip_text_cell("keep\ndrop me // HIDDEN\n").unwrap(), "keep\n");
     }
 
@@ -351,12 +307,7 @@ mod tests {
         assert_eq!(code["metadata"]["distlab"]["role"], "solution");
         assert_eq!(
             code["source"],
-            json!([
-                "// exercise: demo\n",
-                "fn f() -> u32 {\n",
-                "    todo!(\"write your solution here\");\n",
-                "}"
-            ])
+            json!(["// exercise: demo\n", "fn f() -> u32 {\n", "    todo!(\"write your solution here\");\n", "}"])
         );
         assert_eq!(nb["metadata"]["custom"]["x"], 1);
         assert!(!r.text.contains("42"));
@@ -408,17 +359,11 @@ mod tests {
     #[test]
     fn empty_source_dir_is_an_error() {
         let src = tempfile::tempdir().unwrap();
-        assert!(matches!(
-            release_dir(src.path(), &src.path().join("out")),
-            Err(ReleaseError::Empty(_))
-        ));
+        assert!(matches!(release_dir(src.path(), &src.path().join("out")), Err(ReleaseError::Empty(_))));
     }
 
     #[test]
     fn sha256_of_empty_input() {
-        assert_eq!(
-            sha256_hex(b""),
-            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-        );
+        assert_eq!(sha256_hex(b""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
     }
 }

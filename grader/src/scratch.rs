@@ -17,10 +17,8 @@ impl ScratchDir {
     pub fn new(parent: &Path, mode: u32, owner: Option<SandboxUser>) -> std::io::Result<Self> {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
+        let nanos =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
         let path = parent.join(format!("job-{}-{n}-{nanos:x}", std::process::id()));
         std::fs::create_dir(&path)?;
         let dir = ScratchDir { path };

@@ -90,14 +90,9 @@ const COLUMNS: &str = "s.id, s.student_id, s.exercise, s.status, s.submitted_at,
 
 /// `COLUMNS` plus the report (`full`) or NULL in its place.
 fn select(full: bool) -> String {
-    let (report, join) = if full {
-        ("r.report", "LEFT JOIN results r ON r.submission_id = s.id")
-    } else {
-        ("NULL", "")
-    };
-    format!(
-        "SELECT {COLUMNS}, {report} FROM submissions s LEFT JOIN result_lines l ON l.submission_id = s.id {join}"
-    )
+    let (report, join) =
+        if full { ("r.report", "LEFT JOIN results r ON r.submission_id = s.id") } else { ("NULL", "") };
+    format!("SELECT {COLUMNS}, {report} FROM submissions s LEFT JOIN result_lines l ON l.submission_id = s.id {join}")
 }
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Submission> {

@@ -434,7 +434,13 @@ fn connect_from(src: &str, url: &str) -> std::net::TcpStream {
 }
 
 /// (status, head, body) of one request from `src`; `form` is url-encoded.
-fn http_from(src: &str, url: &str, path: &str, cookie: Option<&str>, form: Option<&[(&str, &str)]>) -> (u16, String, String) {
+fn http_from(
+    src: &str,
+    url: &str,
+    path: &str,
+    cookie: Option<&str>,
+    form: Option<&[(&str, &str)]>,
+) -> (u16, String, String) {
     use std::io::{Read, Write};
     let mut s = connect_from(src, url);
     let host = url.trim_start_matches("http://");
@@ -464,9 +470,7 @@ fn http_from(src: &str, url: &str, path: &str, cookie: Option<&str>, form: Optio
 }
 
 fn percent(v: &str) -> String {
-    v.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
-        .collect()
+    v.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
 }
 
 /// A browser's login from `src`: the form (CSRF cookie and field), then the post.
@@ -636,7 +640,8 @@ fn oversize_fields_are_refused_and_csv_cells_are_not_formulas() {
     let (s, j) = submit(url, &token, &"x".repeat(100_000), "fn main() {}", None);
     assert_eq!(s, 413, "{}", &j.to_string()[..200.min(j.to_string().len())]);
     assert!(error_of(&j).contains("64 bytes") && error_of(&j).len() < 200, "{j}");
-    let (s, j, _) = request("GET", &format!("{url}/api/v1/exercises/{}/variant", "y".repeat(10_000)), Some(&token), &[], None);
+    let (s, j, _) =
+        request("GET", &format!("{url}/api/v1/exercises/{}/variant", "y".repeat(10_000)), Some(&token), &[], None);
     assert_eq!(s, 404);
     assert!(error_of(&j).len() < 200, "the error echoes the whole id: {} bytes", error_of(&j).len());
 
@@ -645,7 +650,8 @@ fn oversize_fields_are_refused_and_csv_cells_are_not_formulas() {
     let client = LoginClient::new("127.0.0.1", url);
     let (s, head, _) = client.login(url, "prof", "correct horse battery");
     assert_eq!(s, 303, "{head}");
-    let session = head.lines().find_map(|l| l.strip_prefix("set-cookie: ")).unwrap().split(';').next().unwrap().to_owned();
+    let session =
+        head.lines().find_map(|l| l.strip_prefix("set-cookie: ")).unwrap().split(';').next().unwrap().to_owned();
     let (_, html) = page(&format!("{url}/dashboard"), Some(&session));
     let csrf = csrf_of(&html);
     let huge = "s".repeat(1 << 20);
@@ -702,7 +708,8 @@ fn the_dashboard_lists_without_reading_reports() {
 
     let client = LoginClient::new("127.0.0.1", &srv.url);
     let (_, head, _) = client.login(&srv.url, "prof", "correct horse battery");
-    let session = head.lines().find_map(|l| l.strip_prefix("set-cookie: ")).unwrap().split(';').next().unwrap().to_owned();
+    let session =
+        head.lines().find_map(|l| l.strip_prefix("set-cookie: ")).unwrap().split(';').next().unwrap().to_owned();
     let load = |url: &str| {
         let t = std::time::Instant::now();
         let (s, html) = page(&format!("{url}/dashboard"), Some(&session));
@@ -714,7 +721,10 @@ fn the_dashboard_lists_without_reading_reports() {
     assert!(html.contains("37 of 5 checks passed: 3.00 of 5 points."), "the summary line is listed");
     assert!(!html.contains("thread panicked"), "the report's bulk is not on the dashboard");
     assert!(html.contains("4.50"), "scores come from their column, not from parsing the report");
-    assert!(html.contains("(regraded)") && !html.contains("38 of 5 checks"), "the regraded summary replaces the old one");
+    assert!(
+        html.contains("(regraded)") && !html.contains("38 of 5 checks"),
+        "the regraded summary replaces the old one"
+    );
 
     // A database from before the summaries gets them at migration.
     srv.kill();

@@ -139,10 +139,7 @@ fn main() {
     let text = stdout(&out);
     assert!(text.contains("/big: Read-only file system"), "{text}");
     assert!(!text.contains("wrote 10240 MiB"), "{text}");
-    assert!(
-        out.limit == Some(LimitHit::FileSize) || text.contains("/work/big: No space left"),
-        "{out:?} {text}"
-    );
+    assert!(out.limit == Some(LimitHit::FileSize) || text.contains("/work/big: No space left"), "{out:?} {text}");
     assert_still_grades(user);
 }
 
@@ -242,11 +239,7 @@ fn main() { println!("{X}"); }
 "#;
     let out = compile_src(user, src, dir.path());
     assert!(!out.success());
-    assert!(
-        matches!(out.sandbox.limit, Some(LimitHit::Cpu) | Some(LimitHit::WallTime)),
-        "{:?}",
-        out.sandbox
-    );
+    assert!(matches!(out.sandbox.limit, Some(LimitHit::Cpu) | Some(LimitHit::WallTime)), "{:?}", out.sandbox);
     assert!(out.sandbox.wall < Duration::from_secs(35), "{:?}", out.sandbox.wall);
     assert_still_grades(user);
 }
@@ -377,7 +370,9 @@ fn huge_statics_are_contained_at_compile_time() {
     // 512 MiB: LLVM runs out of address space; 128 MiB: the object file
     // passes RLIMIT_FSIZE. Either way: no binary, no disk filled.
     for (bits, expect) in [(29, LimitHit::Memory), (27, LimitHit::FileSize)] {
-        let src = format!("static BIG: [u8; 1 << {bits}] = [1; 1 << {bits}];\nfn main() {{ println!(\"{{}}\", BIG[12345]); }}\n");
+        let src = format!(
+            "static BIG: [u8; 1 << {bits}] = [1; 1 << {bits}];\nfn main() {{ println!(\"{{}}\", BIG[12345]); }}\n"
+        );
         let out = compile_src(user, &src, dir.path());
         assert!(!out.success(), "{bits}: compiled");
         assert!(
@@ -411,8 +406,7 @@ fn slow_and_idle_clients_are_dropped_while_others_are_served() {
     use std::time::Instant;
     let dir = tempdir();
     let token = roster(dir.path(), 1)[0].1.clone();
-    let limits =
-        ["--header-timeout", "2", "--body-timeout", "2", "--request-timeout", "4", "--max-connections", "400"];
+    let limits = ["--header-timeout", "2", "--body-timeout", "2", "--request-timeout", "4", "--max-connections", "400"];
     let srv = Server::start(dir.path(), 0, &limits);
     let addr = srv.url.trim_start_matches("http://").to_owned();
 
@@ -523,7 +517,7 @@ fn connections_are_capped_and_the_next_one_waits_its_turn() {
     let srv = Server::start(dir.path(), 0, &["--header-timeout", "2", "--max-connections", "20"]);
     let addr = srv.url.trim_start_matches("http://").to_owned();
     let idle = sockets_of(srv.child.id()); // the listener, the runtime's signal pipe
-    // 40 silent connections: the kernel completes them, the server takes 20.
+                                           // 40 silent connections: the kernel completes them, the server takes 20.
     let silent: Vec<_> = (0..40).map(|_| std::net::TcpStream::connect(&addr).unwrap()).collect();
     std::thread::sleep(Duration::from_millis(500));
     let held = sockets_of(srv.child.id()) - idle;

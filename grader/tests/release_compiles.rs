@@ -55,9 +55,7 @@ fn every_exercise_compiles_as_solution_and_as_starter() {
     let mut compiled = std::collections::BTreeMap::<&str, Vec<String>>::new();
     for path in release::notebooks_in(&course).unwrap() {
         let text = std::fs::read_to_string(&path).unwrap();
-        let student = release::release_notebook(&path.display().to_string(), &text)
-            .unwrap()
-            .text;
+        let student = release::release_notebook(&path.display().to_string(), &text).unwrap().text;
         for (version, nb) in [("instructor", &text), ("student", &student)] {
             for (id, program) in programs(nb) {
                 let mut out = compile_src(slot.user(), &program, dir.path());

@@ -27,9 +27,7 @@ fn source(cell: &Value) -> String {
 }
 
 fn is_solution_cell(cell: &Value) -> bool {
-    cell["metadata"]["tags"]
-        .as_array()
-        .is_some_and(|t| t.iter().any(|t| t == SOLUTION_TAG))
+    cell["metadata"]["tags"].as_array().is_some_and(|t| t.iter().any(|t| t == SOLUTION_TAG))
 }
 
 /// Lines an instructor notebook has only inside solution regions or
@@ -54,10 +52,7 @@ fn secret_lines(nb: &Value) -> BTreeSet<String> {
             };
         }
     }
-    secret
-        .into_iter()
-        .filter(|l| l.len() >= 12 && !public.contains(l))
-        .collect()
+    secret.into_iter().filter(|l| l.len() >= 12 && !public.contains(l)).collect()
 }
 
 #[test]
@@ -82,26 +77,15 @@ fn releasing_the_course_leaves_no_solution_behind() {
         let name = path.file_name().unwrap().to_str().unwrap();
         assert_eq!(entry.file, name);
         let student_path = out.path().join(name);
-        assert_eq!(
-            entry.sha256,
-            release::sha256_hex(&fs::read(&student_path).unwrap()),
-            "{name}: manifest hash"
-        );
+        assert_eq!(entry.sha256, release::sha256_hex(&fs::read(&student_path).unwrap()), "{name}: manifest hash");
 
         let teacher = read(path);
         let student = read(&student_path);
         let t_cells = teacher["cells"].as_array().unwrap();
         let s_cells = student["cells"].as_array().unwrap();
         let kept: Vec<&Value> = t_cells.iter().filter(|c| !is_solution_cell(c)).collect();
-        assert_eq!(
-            s_cells.len(),
-            kept.len(),
-            "{name}: only solution-tagged cells are removed"
-        );
-        assert_eq!(
-            student["metadata"], teacher["metadata"],
-            "{name}: notebook metadata kept"
-        );
+        assert_eq!(s_cells.len(), kept.len(), "{name}: only solution-tagged cells are removed");
+        assert_eq!(student["metadata"], teacher["metadata"], "{name}: notebook metadata kept");
 
         let secrets = secret_lines(&teacher);
         secrets_checked += secrets.len();
@@ -111,18 +95,8 @@ fn releasing_the_course_leaves_no_solution_behind() {
             assert!(!is_solution_cell(s), "{name}: a solution-tagged cell survived");
             let text = source(s);
             for line in text.lines() {
-                assert!(
-                    !secrets.contains(line.trim()),
-                    "{name}, cell {}: solution text leaked: {line}",
-                    s["id"]
-                );
-                for marker in [
-                    "BEGIN SOLUTION",
-                    "END SOLUTION",
-                    "BEGIN STARTER",
-                    "END STARTER",
-                    "// HIDDEN",
-                ] {
+                assert!(!secrets.contains(line.trim()), "{name}, cell {}: solution text leaked: {line}", s["id"]);
+                for marker in ["BEGIN SOLUTION", "END SOLUTION", "BEGIN STARTER", "END STARTER", "// HIDDEN"] {
                     assert!(!line.contains(marker), "{name}, cell {}: marker left: {line}", s["id"]);
                 }
             }
@@ -131,27 +105,17 @@ fn releasing_the_course_leaves_no_solution_behind() {
                 assert_eq!(s["execution_count"], Value::Null, "{name}: execution count cleared");
             }
             if let Some(id) = release::exercise_id(&source(t)) {
-                assert_eq!(
-                    source(t).lines().next(),
-                    text.lines().next(),
-                    "{name}: exercise cell lost its first line"
-                );
+                assert_eq!(source(t).lines().next(), text.lines().next(), "{name}: exercise cell lost its first line");
                 assert_eq!(release::exercise_id(&text), Some(id));
                 exercise_ids.push(id.to_owned());
             }
         }
-        assert_eq!(
-            exercise_ids, entry.exercises,
-            "{name}: manifest lists the exercise cells"
-        );
+        assert_eq!(exercise_ids, entry.exercises, "{name}: manifest lists the exercise cells");
         exercises_seen += exercise_ids.len();
     }
     // The test has teeth only if the course has solutions to hide.
     assert!(exercises_seen >= 14, "found {exercises_seen} exercise cells");
-    assert!(
-        secrets_checked >= 100,
-        "only {secrets_checked} distinctive solution lines found"
-    );
+    assert!(secrets_checked >= 100, "only {secrets_checked} distinctive solution lines found");
 }
 
 #[test]
@@ -176,9 +140,15 @@ fn every_released_starter_is_the_crate_scaffold() {
         for cell in read(&path)["cells"].as_array().unwrap() {
             let text = source(cell);
             let Some(id) = release::exercise_id(&text) else { continue };
-            let spec = distlab::catalogue::exercise(id).unwrap_or_else(|| panic!("{}: no exercise {id}", path.display()));
+            let spec =
+                distlab::catalogue::exercise(id).unwrap_or_else(|| panic!("{}: no exercise {id}", path.display()));
             let starter = text.split_once('\n').map(|(_, rest)| rest).unwrap_or_default();
-            assert_eq!(starter.trim_end(), spec.scaffold.trim_end(), "{}: the starter of {id} differs from its scaffold", path.display());
+            assert_eq!(
+                starter.trim_end(),
+                spec.scaffold.trim_end(),
+                "{}: the starter of {id} differs from its scaffold",
+                path.display()
+            );
             seen.insert(id.to_owned());
         }
     }

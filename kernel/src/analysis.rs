@@ -132,11 +132,7 @@ pub fn magic_completions(code: &str, cursor: usize) -> Option<(usize, usize, Vec
         return None;
     }
     let start = cursor - trimmed.len();
-    let matches = magics::magic_names()
-        .into_iter()
-        .filter(|n| n.starts_with(trimmed))
-        .map(str::to_owned)
-        .collect();
+    let matches = magics::magic_names().into_iter().filter(|n| n.starts_with(trimmed)).map(str::to_owned).collect();
     Some((start, cursor, matches))
 }
 

@@ -28,18 +28,15 @@ fn default_scheme() -> String {
 
 impl ConnectionInfo {
     pub fn read(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading connection file {}", path.display()))?;
-        let info: ConnectionInfo = serde_json::from_str(&text)
-            .with_context(|| format!("parsing connection file {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading connection file {}", path.display()))?;
+        let info: ConnectionInfo =
+            serde_json::from_str(&text).with_context(|| format!("parsing connection file {}", path.display()))?;
         if info.transport != "tcp" {
             bail!("unsupported transport {:?}: only tcp is supported", info.transport);
         }
         if !info.key.is_empty() && info.signature_scheme != "hmac-sha256" {
-            bail!(
-                "unsupported signature scheme {:?}: only hmac-sha256 is supported",
-                info.signature_scheme
-            );
+            bail!("unsupported signature scheme {:?}: only hmac-sha256 is supported", info.signature_scheme);
         }
         Ok(info)
     }
@@ -86,8 +83,7 @@ impl Signer {
             mac.update(p);
         }
         let expected = hex::decode(signature).context("signature is not hex")?;
-        mac.verify_slice(&expected)
-            .map_err(|_| anyhow::anyhow!("message signature does not match"))
+        mac.verify_slice(&expected).map_err(|_| anyhow::anyhow!("message signature does not match"))
     }
 }
 

@@ -66,11 +66,7 @@ impl CourseState {
 }
 
 pub fn known_ids() -> String {
-    catalogue::registry()
-        .iter()
-        .map(|e| e.id)
-        .collect::<Vec<_>>()
-        .join(", ")
+    catalogue::registry().iter().map(|e| e.id).collect::<Vec<_>>().join(", ")
 }
 
 pub fn find(id: &str) -> Result<&'static ExerciseSpec, String> {
@@ -150,29 +146,19 @@ pub fn parse_check_args(args: &str) -> Result<CheckArgs, String> {
     let words = split_args(args).map_err(|e| format!("{e}; {USAGE}"))?;
     let mut it = words.into_iter();
     let id = it.next().filter(|w| !w.starts_with("--")).ok_or(USAGE)?;
-    let mut parsed = CheckArgs {
-        id,
-        scenario: None,
-        seed: None,
-    };
+    let mut parsed = CheckArgs { id, scenario: None, seed: None };
     while let Some(flag) = it.next() {
         let value = it.next().ok_or_else(|| format!("{flag} needs a value; {USAGE}"))?;
         match flag.as_str() {
             "--scenario" => parsed.scenario = Some(value),
             "--seed" => {
-                parsed.seed = Some(
-                    value
-                        .parse()
-                        .map_err(|_| format!("--seed wants a whole number, not `{value}`"))?,
-                )
+                parsed.seed = Some(value.parse().map_err(|_| format!("--seed wants a whole number, not `{value}`"))?)
             }
             other => return Err(format!("unknown option {other}; {USAGE}")),
         }
     }
     if parsed.scenario.is_some() && parsed.seed.is_none() {
-        return Err(format!(
-            "--scenario needs --seed too (copy the whole replay line); {USAGE}"
-        ));
+        return Err(format!("--scenario needs --seed too (copy the whole replay line); {USAGE}"));
     }
     Ok(parsed)
 }
@@ -260,11 +246,7 @@ pub fn exercise_display(spec: &ExerciseSpec, deadlines: &Deadlines) -> BTreeMap<
         spec.id,
         spec.notebook,
         spec.points,
-        if due.is_empty() {
-            String::new()
-        } else {
-            format!("{due}\n")
-        },
+        if due.is_empty() { String::new() } else { format!("{due}\n") },
         spec.task,
         marker_line(spec.id),
         spec.id,
@@ -281,11 +263,7 @@ pub fn exercise_display(spec: &ExerciseSpec, deadlines: &Deadlines) -> BTreeMap<
         escape(spec.id),
         spec.notebook,
         spec.points,
-        if due.is_empty() {
-            String::new()
-        } else {
-            format!(" &middot; <b>{}</b>", escape(&due))
-        },
+        if due.is_empty() { String::new() } else { format!(" &middot; <b>{}</b>", escape(&due)) },
         markdown_html(spec.task)
     );
     html.push_str(&format!(
@@ -357,19 +335,11 @@ mod tests {
     fn check_args_take_a_replay_line() {
         assert_eq!(
             parse_check_args("lamport").unwrap(),
-            CheckArgs {
-                id: "lamport".into(),
-                scenario: None,
-                seed: None
-            }
+            CheckArgs { id: "lamport".into(), scenario: None, seed: None }
         );
         assert_eq!(
             parse_check_args("warmup --scenario \"30% loss\" --seed 17").unwrap(),
-            CheckArgs {
-                id: "warmup".into(),
-                scenario: Some("30% loss".into()),
-                seed: Some(17)
-            }
+            CheckArgs { id: "warmup".into(), scenario: Some("30% loss".into()), seed: Some(17) }
         );
         assert_eq!(parse_check_args("hops --seed 3").unwrap().seed, Some(3));
         assert!(parse_check_args("").is_err());
@@ -394,10 +364,7 @@ mod tests {
     #[test]
     fn exercise_display_has_task_and_deadline() {
         let spec = catalogue::exercise("warmup").unwrap();
-        let d = Deadlines {
-            deadline: Some("2026-12-01T23:59:00Z".into()),
-            ..Default::default()
-        };
+        let d = Deadlines { deadline: Some("2026-12-01T23:59:00Z".into()), ..Default::default() };
         let out = exercise_display(spec, &d);
         assert!(out["text/plain"].contains(spec.title) && out["text/plain"].contains("due 2026-12-01"));
         assert!(out["text/html"].contains("<code>WarmupMsg</code>"));
@@ -407,9 +374,6 @@ mod tests {
 
     #[test]
     fn markdown_escapes_and_formats() {
-        assert_eq!(
-            markdown_html("a `x<y` **b**"),
-            "<p style=\"margin:4px 0\">a <code>x&lt;y</code> <b>b</b></p>\n"
-        );
+        assert_eq!(markdown_html("a `x<y` **b**"), "<p style=\"margin:4px 0\">a <code>x&lt;y</code> <b>b</b></p>\n");
     }
 }

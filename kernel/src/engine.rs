@@ -24,8 +24,14 @@ pub enum ExecEvent {
     Stdout(String),
     Stderr(String),
     /// Rich output; with a display id, later updates can replace it.
-    Display { data: BTreeMap<String, String>, display_id: Option<String>, update: bool },
-    Clear { wait: bool },
+    Display {
+        data: BTreeMap<String, String>,
+        display_id: Option<String>,
+        update: bool,
+    },
+    Clear {
+        wait: bool,
+    },
 }
 
 /// A successful cell: its result (execute_result data) and pager payloads.
@@ -351,16 +357,16 @@ fn engine_thread(
 
 impl Engine {
     fn new(config: &KernelConfig) -> Result<Engine, KernelError> {
-        let start_err = |what: &str, e: &dyn std::fmt::Display| {
-            KernelError::new("KernelStartError", format!("{what}: {e}"))
-        };
+        let start_err =
+            |what: &str, e: &dyn std::fmt::Display| KernelError::new("KernelStartError", format!("{what}: {e}"));
         let cmd = relay::relay_command().map_err(|e| start_err("cannot find the kernel binary", &e))?;
-        let (eval_ctx, outputs) = EvalContext::with_subprocess_command(cmd)
-            .map_err(|e| start_err("evcxr failed to start", &e))?;
+        let (eval_ctx, outputs) =
+            EvalContext::with_subprocess_command(cmd).map_err(|e| start_err("evcxr failed to start", &e))?;
         let router = Router::start(outputs);
         let ctx = CommandContext::with_eval_context(eval_ctx);
         let distlab = config.exercises_dir.clone();
-        let mut engine = Engine { ctx, router, course: CourseState::default(), distlab, values: ValueFormat::default() };
+        let mut engine =
+            Engine { ctx, router, course: CourseState::default(), distlab, values: ValueFormat::default() };
         engine.router.flush(false);
         if let Some(path) = &config.exercises_dir {
             engine.load_distlab(path)?;
@@ -384,7 +390,10 @@ impl Engine {
         if let Err(e) = offline {
             tracing::info!("offline load of distlab failed ({e}), retrying online");
             self.ctx.execute(&dep).map_err(|e| {
-                KernelError::new("KernelStartError", format!("could not load the distlab crate from {}: {e}", path.display()))
+                KernelError::new(
+                    "KernelStartError",
+                    format!("could not load the distlab crate from {}: {e}", path.display()),
+                )
             })?;
         }
         self.router.flush(true);
@@ -518,17 +527,15 @@ impl Engine {
         }
         let outcome = match input {
             Some(ask) => {
-                let mut callbacks = EvalCallbacks {
-                    input_reader: &|req| ask(req.prompt.clone(), req.is_password).unwrap_or_default(),
-                };
+                let mut callbacks =
+                    EvalCallbacks { input_reader: &|req| ask(req.prompt.clone(), req.is_password).unwrap_or_default() };
                 self.ctx.execute_with_callbacks(code, &mut callbacks)
             }
             None => self.ctx.execute(code),
         };
         // evcxr ran the code if it succeeded (or lost variables after the run)
         // and the code holds Rust, not only evcxr commands.
-        let ran = matches!(outcome, Ok(_) | Err(evcxr::Error::TypeRedefinedVariablesLost(_)))
-            && has_rust_code(code);
+        let ran = matches!(outcome, Ok(_) | Err(evcxr::Error::TypeRedefinedVariablesLost(_))) && has_rust_code(code);
         let report = self.router.flush(ran);
         // evcxr applied the cell's commands even if its code then failed.
         self.follow_evcxr_commands(code);
@@ -598,12 +605,7 @@ impl Engine {
         };
         let c = self.ctx.completions(&cleaned, pos).ok()?;
         let mut seen = std::collections::HashSet::new();
-        let matches = c
-            .completions
-            .into_iter()
-            .map(|c| c.code)
-            .filter(|m| seen.insert(m.clone()))
-            .collect();
+        let matches = c.completions.into_iter().map(|c| c.code).filter(|m| seen.insert(m.clone())).collect();
         Some((c.start_offset, c.end_offset, matches))
     }
 }

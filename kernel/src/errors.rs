@@ -49,10 +49,7 @@ pub fn compilation_errors(errors: &[CompilationError], cell: &str) -> KernelErro
             any_span = true;
             let width = span.end_line.to_string().len();
             let pad = " ".repeat(width);
-            traceback.push(format!(
-                "{pad}{BLUE}-->{RESET} cell:{}:{}",
-                span.start_line, span.start_column
-            ));
+            traceback.push(format!("{pad}{BLUE}-->{RESET} cell:{}:{}", span.start_line, span.start_column));
             for line_no in span.start_line..=span.end_line {
                 let text = lines.get(line_no.wrapping_sub(1)).copied().unwrap_or("");
                 traceback.push(format!("{BLUE}{line_no:>width$} |{RESET} {text}"));

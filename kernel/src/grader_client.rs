@@ -39,10 +39,7 @@ pub fn resolve(env_url: Option<String>, env_token: Option<String>, file: Option<
         None => (None, None),
     };
     Some(Login {
-        url: nonempty(env_url)
-            .or(nonempty(file_url))?
-            .trim_end_matches('/')
-            .to_owned(),
+        url: nonempty(env_url).or(nonempty(file_url))?.trim_end_matches('/').to_owned(),
         token: nonempty(env_token).or(nonempty(file_token))?,
     })
 }
@@ -54,21 +51,14 @@ pub fn current() -> Result<Option<Login>, String> {
         Some(p) => read_login(&p)?,
         None => None,
     };
-    Ok(resolve(
-        std::env::var("DISTLAB_GRADER_URL").ok(),
-        std::env::var("DISTLAB_TOKEN").ok(),
-        file,
-    ))
+    Ok(resolve(std::env::var("DISTLAB_GRADER_URL").ok(), std::env::var("DISTLAB_TOKEN").ok(), file))
 }
 
 pub fn read_login(path: &Path) -> Result<Option<Login>, String> {
     match std::fs::read_to_string(path) {
-        Ok(text) => serde_json::from_str(&text).map(Some).map_err(|e| {
-            format!(
-                "{} is not a valid login file ({e}); run :login URL TOKEN again",
-                path.display()
-            )
-        }),
+        Ok(text) => serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| format!("{} is not a valid login file ({e}); run :login URL TOKEN again", path.display())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(format!("cannot read {}: {e}", path.display())),
     }
@@ -84,17 +74,11 @@ pub fn write_login(path: &Path, login: &Login) -> std::io::Result<()> {
 /// Write `data` to `path` atomically, as a 0600 file, synced to disk.
 pub fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
-    let dir = path
-        .parent()
-        .ok_or_else(|| std::io::Error::other("path has no parent directory"))?;
+    let dir = path.parent().ok_or_else(|| std::io::Error::other("path has no parent directory"))?;
     std::fs::create_dir_all(dir)?;
     let tmp = dir.join(format!(".{}.tmp", uuid::Uuid::new_v4()));
     let result = (|| {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)?;
+        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
         f.write_all(data)?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)
@@ -122,10 +106,7 @@ impl std::fmt::Display for ClientError {
         match self {
             ClientError::Unreachable(e) => write!(f, "the grader could not be reached ({e})"),
             ClientError::Status { code: 401, message } => {
-                write!(
-                    f,
-                    "the grader refused the token (401: {message}); check it and run :login URL TOKEN again"
-                )
+                write!(f, "the grader refused the token (401: {message}); check it and run :login URL TOKEN again")
             }
             ClientError::Status { code, message } => write!(f, "the grader answered {code}: {message}"),
             ClientError::BadResponse(e) => {
@@ -158,11 +139,7 @@ impl Client {
             .timeout_connect(Some(Duration::from_secs(3)))
             .timeout_global(Some(Duration::from_secs(15)))
             .build();
-        Client {
-            agent: config.into(),
-            base: login.url.trim_end_matches('/').to_owned(),
-            token: login.token.clone(),
-        }
+        Client { agent: config.into(), base: login.url.trim_end_matches('/').to_owned(), token: login.token.clone() }
     }
 
     pub fn base(&self) -> &str {
@@ -196,11 +173,7 @@ impl Client {
     }
 
     fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
-        let resp = self
-            .agent
-            .get(&self.url(path))
-            .header("Authorization", &format!("Bearer {}", self.token))
-            .call();
+        let resp = self.agent.get(&self.url(path)).header("Authorization", &format!("Bearer {}", self.token)).call();
         Self::answer(&format!("GET {path}"), resp)
     }
 
@@ -243,32 +216,17 @@ mod tests {
     use std::os::unix::fs::PermissionsExt;
 
     fn login(url: &str, token: &str) -> Login {
-        Login {
-            url: url.into(),
-            token: token.into(),
-        }
+        Login { url: url.into(), token: token.into() }
     }
 
     #[test]
     fn environment_overrides_the_file_field_by_field() {
         let file = Some(login("http://file:1/", "file-token"));
-        assert_eq!(
-            resolve(None, None, file.clone()),
-            Some(login("http://file:1", "file-token"))
-        );
-        assert_eq!(
-            resolve(Some("http://env:2".into()), None, file.clone()),
-            Some(login("http://env:2", "file-token"))
-        );
-        assert_eq!(
-            resolve(None, Some("t".into()), file.clone()),
-            Some(login("http://file:1", "t"))
-        );
+        assert_eq!(resolve(None, None, file.clone()), Some(login("http://file:1", "file-token")));
+        assert_eq!(resolve(Some("http://env:2".into()), None, file.clone()), Some(login("http://env:2", "file-token")));
+        assert_eq!(resolve(None, Some("t".into()), file.clone()), Some(login("http://file:1", "t")));
         // An empty variable does not count.
-        assert_eq!(
-            resolve(Some(" ".into()), None, file),
-            Some(login("http://file:1", "file-token"))
-        );
+        assert_eq!(resolve(Some(" ".into()), None, file), Some(login("http://file:1", "file-token")));
         assert_eq!(resolve(Some("http://env".into()), None, None), None);
         assert_eq!(resolve(None, None, None), None);
     }
@@ -293,11 +251,7 @@ mod tests {
     #[test]
     fn a_closed_port_is_unreachable_quickly() {
         // Bind and drop a listener to get a port nobody listens on.
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let client = Client::new(&login(&format!("http://127.0.0.1:{port}"), "t"));
         let t = std::time::Instant::now();
         assert!(matches!(client.healthz(), Err(ClientError::Unreachable(_))));

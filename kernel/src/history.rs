@@ -36,10 +36,7 @@ impl History {
                 } else {
                     let last = self.entries.last().map(|e| e.0 as i64 + 1).unwrap_or(1);
                     let stop = if *stop <= 0 { last } else { *stop };
-                    self.entries
-                        .iter()
-                        .filter(|e| (e.0 as i64) >= *start && (e.0 as i64) < stop)
-                        .collect()
+                    self.entries.iter().filter(|e| (e.0 as i64) >= *start && (e.0 as i64) < stop).collect()
                 }
             }
             Query::Search { pattern, n, unique } => {

@@ -55,10 +55,7 @@ fn sys_prefix() -> Result<PathBuf> {
         return Ok(PathBuf::from(v));
     }
     for python in ["python3", "python"] {
-        if let Ok(out) = std::process::Command::new(python)
-            .args(["-c", "import sys; print(sys.prefix)"])
-            .output()
-        {
+        if let Ok(out) = std::process::Command::new(python).args(["-c", "import sys; print(sys.prefix)"]).output() {
             if out.status.success() {
                 let s = String::from_utf8_lossy(&out.stdout).trim().to_owned();
                 if !s.is_empty() {
@@ -74,9 +71,7 @@ fn sys_prefix() -> Result<PathBuf> {
 /// or one of its parents.
 fn find_exercises(given: Option<&Path>) -> Result<PathBuf> {
     let check = |d: &Path| -> bool {
-        std::fs::read_to_string(d.join("Cargo.toml"))
-            .map(|t| t.contains("name = \"distlab\""))
-            .unwrap_or(false)
+        std::fs::read_to_string(d.join("Cargo.toml")).map(|t| t.contains("name = \"distlab\"")).unwrap_or(false)
     };
     if let Some(d) = given {
         let d = absolute(d)?;
@@ -120,10 +115,7 @@ pub fn install(opts: &InstallOptions) -> Result<()> {
     }
 
     let prebuilt = data.join("prebuilt");
-    let config = KernelConfig {
-        exercises_dir: Some(exercises.clone()),
-        prebuilt_dir: Some(prebuilt.clone()),
-    };
+    let config = KernelConfig { exercises_dir: Some(exercises.clone()), prebuilt_dir: Some(prebuilt.clone()) };
     let config_path = data.join("config.json");
     std::fs::write(&config_path, serde_json::to_string_pretty(&config)?)?;
 

@@ -200,8 +200,9 @@ async fn abort_queued(
             }
         };
         if msg.msg_type() == "execute_request" {
-            let sent = chrono::DateTime::parse_from_rfc3339(&msg.header.date).ok().map(|d| d.with_timezone(&chrono::Utc));
-            if !sent.is_some_and(|d| d < failed_at) {
+            let sent =
+                chrono::DateTime::parse_from_rfc3339(&msg.header.date).ok().map(|d| d.with_timezone(&chrono::Utc));
+            if sent.is_none_or(|d| d >= failed_at) {
                 return Ok(Some(msg));
             }
             shared.status(&msg, "busy");
@@ -251,10 +252,14 @@ async fn control_loop(shared: Arc<Shared>, mut control: RouterSocket) {
             other => {
                 let reply_type = other.replace("_request", "_reply");
                 other.ends_with("_request").then(|| {
-                    shared.reply(&msg, &reply_type, json!({
-                        "status": "error", "ename": "NotImplemented",
-                        "evalue": format!("{other} is not supported by this kernel"), "traceback": []
-                    }))
+                    shared.reply(
+                        &msg,
+                        &reply_type,
+                        json!({
+                            "status": "error", "ename": "NotImplemented",
+                            "evalue": format!("{other} is not supported by this kernel"), "traceback": []
+                        }),
+                    )
                 })
             }
         };
@@ -273,7 +278,8 @@ async fn control_loop(shared: Arc<Shared>, mut control: RouterSocket) {
 async fn stdin_loop(shared: Arc<Shared>, stdin: RouterSocket, mut asks: mpsc::UnboundedReceiver<InputAsk>) {
     let (mut tx, mut rx) = stdin.split();
     while let Some(ask) = asks.recv().await {
-        let mut req = shared.reply(&ask.parent, "input_request", json!({"prompt": ask.prompt, "password": ask.password}));
+        let mut req =
+            shared.reply(&ask.parent, "input_request", json!({"prompt": ask.prompt, "password": ask.password}));
         req.identities = ask.parent.identities.clone();
         if tx.send(req.to_zmq(&shared.signer, None)).await.is_err() {
             let _ = ask.reply.send(None);
@@ -330,10 +336,14 @@ async fn handle_shell(shared: &Arc<Shared>, msg: &Message) -> Vec<Message> {
             if !other.ends_with("_request") {
                 return Vec::new();
             }
-            shared.reply(msg, &other.replace("_request", "_reply"), json!({
-                "status": "error", "ename": "NotImplemented",
-                "evalue": format!("{other} is not supported by this kernel"), "traceback": []
-            }))
+            shared.reply(
+                msg,
+                &other.replace("_request", "_reply"),
+                json!({
+                    "status": "error", "ename": "NotImplemented",
+                    "evalue": format!("{other} is not supported by this kernel"), "traceback": []
+                }),
+            )
         }
     };
     vec![reply]
@@ -441,7 +451,8 @@ async fn execute(shared: &Arc<Shared>, msg: &Message) -> Message {
             Closed,
             Done(ExecResult),
         }
-        let stopped = || Err(crate::errors::KernelError::new("KernelError", "the evaluation engine stopped during the cell"));
+        let stopped =
+            || Err(crate::errors::KernelError::new("KernelError", "the evaluation engine stopped during the cell"));
         loop {
             let step = tokio::select! {
                 biased;
@@ -475,9 +486,13 @@ async fn execute(shared: &Arc<Shared>, msg: &Message) -> Message {
         Ok(success) => {
             let plain = success.result.get("text/plain").cloned();
             if !success.result.is_empty() && !silent {
-                shared.publish(msg, "execute_result", json!({
-                    "execution_count": count, "data": success.result, "metadata": {}
-                }));
+                shared.publish(
+                    msg,
+                    "execute_result",
+                    json!({
+                        "execution_count": count, "data": success.result, "metadata": {}
+                    }),
+                );
             }
             if store_history {
                 shared.history.lock().unwrap().push(count, &code, plain);
@@ -490,24 +505,36 @@ async fn execute(shared: &Arc<Shared>, msg: &Message) -> Message {
             if let Some(text) = success.next_input {
                 payload.push(json!({"source": "set_next_input", "text": text, "replace": false}));
             }
-            shared.reply(msg, "execute_reply", json!({
-                "status": "ok", "execution_count": count, "payload": payload, "user_expressions": {}
-            }))
+            shared.reply(
+                msg,
+                "execute_reply",
+                json!({
+                    "status": "ok", "execution_count": count, "payload": payload, "user_expressions": {}
+                }),
+            )
         }
         Err(err) => {
             if store_history {
                 shared.history.lock().unwrap().push(count, &code, None);
             }
             if !silent {
-                shared.publish(msg, "error", json!({
-                    "ename": err.ename, "evalue": err.evalue, "traceback": err.traceback
-                }));
+                shared.publish(
+                    msg,
+                    "error",
+                    json!({
+                        "ename": err.ename, "evalue": err.evalue, "traceback": err.traceback
+                    }),
+                );
             }
-            shared.reply(msg, "execute_reply", json!({
-                "status": "error", "execution_count": count,
-                "ename": err.ename, "evalue": err.evalue, "traceback": err.traceback,
-                "user_expressions": {}, "payload": []
-            }))
+            shared.reply(
+                msg,
+                "execute_reply",
+                json!({
+                    "status": "error", "execution_count": count,
+                    "ename": err.ename, "evalue": err.evalue, "traceback": err.traceback,
+                    "user_expressions": {}, "payload": []
+                }),
+            )
         }
     }
 }
@@ -576,13 +603,17 @@ async fn complete(shared: &Shared, msg: &Message) -> Message {
         None
     };
     let (start, end, matches) = found.unwrap_or((pos, pos, Vec::new()));
-    shared.reply(msg, "complete_reply", json!({
-        "status": "ok",
-        "matches": matches,
-        "cursor_start": analysis::byte_to_cursor(&code, start),
-        "cursor_end": analysis::byte_to_cursor(&code, end),
-        "metadata": {}
-    }))
+    shared.reply(
+        msg,
+        "complete_reply",
+        json!({
+            "status": "ok",
+            "matches": matches,
+            "cursor_start": analysis::byte_to_cursor(&code, start),
+            "cursor_end": analysis::byte_to_cursor(&code, end),
+            "metadata": {}
+        }),
+    )
 }
 
 async fn inspect(shared: &Shared, msg: &Message) -> Message {
@@ -590,11 +621,8 @@ async fn inspect(shared: &Shared, msg: &Message) -> Message {
     let cursor = msg.content["cursor_pos"].as_u64().unwrap_or(code.chars().count() as u64) as usize;
     let pos = analysis::end_of_word(&code, analysis::cursor_to_byte(&code, cursor));
     let (tx, rx) = oneshot::channel();
-    let found = if shared.engine.send(Request::Inspect { code, pos, reply: tx }) {
-        rx.await.ok().flatten()
-    } else {
-        None
-    };
+    let found =
+        if shared.engine.send(Request::Inspect { code, pos, reply: tx }) { rx.await.ok().flatten() } else { None };
     let content = match found {
         Some((text, html)) => json!({
             "status": "ok", "found": true,

@@ -34,12 +34,38 @@ pub const OUR_MAGICS: &[(&str, &str)] = &[
 
 /// evcxr 0.22.0's own commands, passed through to evcxr unchanged.
 pub const EVCXR_COMMANDS: &[&str] = &[
-    ":allow_static_linking", ":build_env", ":cache", ":clear", ":clear_cache",
-    ":codegen_backend", ":dep", ":efmt", ":env", ":explain", ":fmt", ":help",
-    ":internal_debug", ":last_compile_dir", ":last_error_json", ":linker",
-    ":load_config", ":offline", ":opt", ":preserve_vars_on_panic", ":quit",
-    ":restart", ":sccache", ":show_deps", ":t", ":time_passes", ":timing",
-    ":toolchain", ":type", ":types", ":vars", ":version",
+    ":allow_static_linking",
+    ":build_env",
+    ":cache",
+    ":clear",
+    ":clear_cache",
+    ":codegen_backend",
+    ":dep",
+    ":efmt",
+    ":env",
+    ":explain",
+    ":fmt",
+    ":help",
+    ":internal_debug",
+    ":last_compile_dir",
+    ":last_error_json",
+    ":linker",
+    ":load_config",
+    ":offline",
+    ":opt",
+    ":preserve_vars_on_panic",
+    ":quit",
+    ":restart",
+    ":sccache",
+    ":show_deps",
+    ":t",
+    ":time_passes",
+    ":timing",
+    ":toolchain",
+    ":type",
+    ":types",
+    ":vars",
+    ":version",
 ];
 
 /// Every magic name, for completion.
@@ -167,10 +193,7 @@ pub fn parse(cell: &str) -> Result<ParsedCell, KernelError> {
                 if seen_code {
                     return Err(KernelError::new(
                         "MagicError",
-                        format!(
-                            "line {}: the evcxr command {name} must come before any Rust code in the cell",
-                            i + 1
-                        ),
+                        format!("line {}: the evcxr command {name} must come before any Rust code in the cell", i + 1),
                     ));
                 }
             }
@@ -261,7 +284,8 @@ pub fn check(args: &str, host: &mut dyn MagicHost) -> Result<MagicOutput, Kernel
     let args = course::parse_check_args(args).map_err(|m| err("MagicError", m))?;
     let spec = find(&args.id)?;
     let defined = host.defined_items();
-    let missing: Vec<String> = course::solution_items(spec.solution).into_iter().filter(|i| !defined.contains(i)).collect();
+    let missing: Vec<String> =
+        course::solution_items(spec.solution).into_iter().filter(|i| !defined.contains(i)).collect();
     if !missing.is_empty() {
         return Err(err(
             "NotDefined",
@@ -277,7 +301,9 @@ pub fn check(args: &str, host: &mut dyn MagicHost) -> Result<MagicOutput, Kernel
     // A replay line names one run's seed; the scenario itself may be the
     // student's own variant, built from the student's seed.
     let run = match (args.scenario.as_deref(), args.seed) {
-        (Some(scenario), Some(seed)) => course::RunChoice::Replay { student: student_seed(spec.id, host), scenario, seed },
+        (Some(scenario), Some(seed)) => {
+            course::RunChoice::Replay { student: student_seed(spec.id, host), scenario, seed }
+        }
         (_, Some(seed)) => course::RunChoice::Public(seed),
         (_, None) => course::RunChoice::Public(student_seed(spec.id, host)),
     };
@@ -324,10 +350,7 @@ pub fn submit(id: &str, host: &mut dyn MagicHost) -> Result<MagicOutput, KernelE
         )
     })?;
     let login = current_login()?.ok_or_else(|| {
-        err(
-            "NotLoggedIn",
-            "no grader configured: run :login URL TOKEN (or set DISTLAB_GRADER_URL and DISTLAB_TOKEN)",
-        )
+        err("NotLoggedIn", "no grader configured: run :login URL TOKEN (or set DISTLAB_GRADER_URL and DISTLAB_TOKEN)")
     })?;
     let outbox = Outbox::default_location()
         .ok_or_else(|| err("SubmitFailed", "no home directory for the outbox (set HOME or XDG_DATA_HOME)"))?;

@@ -118,11 +118,9 @@ fn main() {
     }
     let result = match cli.command {
         Command::Relay => relay::run_relay(),
-        Command::Install { target, exercises, no_prebuild } => install::install(&install::InstallOptions {
-            target: target.target(),
-            exercises,
-            prebuild: !no_prebuild,
-        }),
+        Command::Install { target, exercises, no_prebuild } => {
+            install::install(&install::InstallOptions { target: target.target(), exercises, prebuild: !no_prebuild })
+        }
         Command::Uninstall { target } => install::uninstall(&target.target()),
         Command::Kernel { config, connection_file } => run_kernel(config, connection_file),
     };
@@ -145,9 +143,6 @@ fn run_kernel(config: Option<PathBuf>, connection_file: PathBuf) -> anyhow::Resu
     std::env::set_var("EVCXR_TMPDIR", &work.path);
     // Kernels killed without a shutdown leave their work dir behind.
     std::thread::spawn(|| workdir::remove_orphans(&std::env::temp_dir()));
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     rt.block_on(kernel::run(conn, config, work))
 }

@@ -95,14 +95,7 @@ impl Message {
         let parent_header: Value = serde_json::from_slice(&parts[1]).context("bad parent_header")?;
         let metadata: Value = serde_json::from_slice(&parts[2]).context("bad metadata")?;
         let content: Value = serde_json::from_slice(&parts[3]).context("bad content")?;
-        Ok(Message {
-            identities,
-            header,
-            parent_header,
-            metadata,
-            content,
-            buffers: frames[delim + 6..].to_vec(),
-        })
+        Ok(Message { identities, header, parent_header, metadata, content, buffers: frames[delim + 6..].to_vec() })
     }
 
     /// Serialize and sign. `topic` is prepended for iopub (instead of identities).

@@ -112,10 +112,7 @@ mod tests {
         assert_eq!(std::fs::metadata(&a.path).unwrap().permissions().mode() & 0o777, 0o600);
         let (pending, problems) = outbox.pending();
         assert!(problems.is_empty());
-        assert_eq!(
-            pending.iter().map(|p| p.entry.exercise.as_str()).collect::<Vec<_>>(),
-            ["warmup", "lamport"]
-        );
+        assert_eq!(pending.iter().map(|p| p.entry.exercise.as_str()).collect::<Vec<_>>(), ["warmup", "lamport"]);
         assert_eq!(pending[0].entry, a.entry);
         outbox.ack(&pending[0]).unwrap();
         outbox.ack(&pending[0]).unwrap(); // twice is fine

@@ -72,7 +72,10 @@ enum Block {
     None,
     /// A text/plain block: evcxr keeps it (final value of the cell).
     PassThrough,
-    Collect { mime: String, data: String },
+    Collect {
+        mime: String,
+        data: String,
+    },
 }
 
 struct Relay {
@@ -169,11 +172,7 @@ impl Relay {
             let wait = rest.trim() == "wait";
             self.emit(&format!("{MARK_CLEAR}{}", if wait { "wait" } else { "now" }));
         } else if let Some(idx) = line.find(BEGIN_CONTENT) {
-            let mime = line[idx + BEGIN_CONTENT.len()..]
-                .split(' ')
-                .next()
-                .unwrap_or("")
-                .to_owned();
+            let mime = line[idx + BEGIN_CONTENT.len()..].split(' ').next().unwrap_or("").to_owned();
             if mime == "text/plain" {
                 self.block = Block::PassThrough;
                 self.emit(line);

@@ -26,13 +26,7 @@ fn text(t: String) -> BTreeMap<String, String> {
 
 /// 4xx answers that will never turn into a success by sending again.
 fn permanent(e: &ClientError) -> bool {
-    matches!(
-        e,
-        ClientError::Status {
-            code: 400 | 404 | 413 | 415 | 422,
-            ..
-        }
-    )
+    matches!(e, ClientError::Status { code: 400 | 404 | 413 | 415 | 422, .. })
 }
 
 /// Send what earlier `:submit`s left in the outbox, oldest first. Stops at
@@ -47,13 +41,7 @@ fn send_pending(
     let (pending, problems) = outbox.pending();
     let pending = pending.into_iter().filter(|p| except.is_none_or(|e| e.path != p.path));
     for p in problems {
-        screen.show(
-            text(format!(
-                "warning: an outbox file could not be read and was left alone: {p}"
-            )),
-            None,
-            false,
-        );
+        screen.show(text(format!("warning: an outbox file could not be read and was left alone: {p}")), None, false);
     }
     for p in pending {
         match client.submit(&p.entry.exercise, &p.entry.source, &p.entry.idempotency_key) {
@@ -119,10 +107,7 @@ pub fn submit(
     let entry = outbox.put(exercise, source, client.base()).map_err(|e| {
         KernelError::new(
             "SubmitFailed",
-            format!(
-                "could not write the outbox in {} ({e}); nothing was sent",
-                outbox.dir().display()
-            ),
+            format!("could not write the outbox in {} ({e}); nothing was sent", outbox.dir().display()),
         )
     })?;
     if let Err(e) = send_pending(&client, outbox, Some(&entry), screen) {
@@ -138,18 +123,9 @@ pub fn submit(
 }
 
 fn progress(exercise: &str, id: i64, status: &str, waited: Duration) -> BTreeMap<String, String> {
-    let t = format!(
-        "Submission #{id} ({exercise}): {status} (waiting {} s)",
-        waited.as_secs()
-    );
+    let t = format!("Submission #{id} ({exercise}): {status} (waiting {} s)", waited.as_secs());
     BTreeMap::from([
-        (
-            "text/html".to_owned(),
-            format!(
-                "<p style=\"font-family:sans-serif;margin:4px 0\">&#8987; {}</p>",
-                esc(&t)
-            ),
-        ),
+        ("text/html".to_owned(), format!("<p style=\"font-family:sans-serif;margin:4px 0\">&#8987; {}</p>", esc(&t))),
         ("text/plain".to_owned(), t),
     ])
 }
@@ -162,22 +138,14 @@ fn wait_for_grade(
 ) -> Result<Submission, KernelError> {
     let display_id = format!("distlab-submit-{id}-{}", uuid::Uuid::new_v4());
     let start = Instant::now();
-    screen.show(
-        progress(exercise, id, "queued", Duration::ZERO),
-        Some(&display_id),
-        false,
-    );
+    screen.show(progress(exercise, id, "queued", Duration::ZERO), Some(&display_id), false);
     let mut delay = Duration::from_millis(300);
     let mut last = String::from("queued");
     loop {
         match client.submission(id) {
             Ok(v) => {
                 if v.status.is_final() {
-                    screen.show(
-                        progress(exercise, id, v.status.as_str(), start.elapsed()),
-                        Some(&display_id),
-                        true,
-                    );
+                    screen.show(progress(exercise, id, v.status.as_str(), start.elapsed()), Some(&display_id), true);
                     return Ok(v);
                 }
                 last = v.status.to_string();
@@ -245,10 +213,7 @@ pub fn result_display(r: &Submission) -> BTreeMap<String, String> {
     );
     if !output.is_empty() {
         plain.push_str(&format!("{output}\n"));
-        html.push_str(&format!(
-            "<pre style=\"margin:4px 0;white-space:pre-wrap\">{}</pre>\n",
-            esc(output)
-        ));
+        html.push_str(&format!("<pre style=\"margin:4px 0;white-space:pre-wrap\">{}</pre>\n", esc(output)));
     }
     let tests = &r.tests;
     if !tests.is_empty() {
@@ -265,11 +230,7 @@ pub fn result_display(r: &Submission) -> BTreeMap<String, String> {
         let score = format!("{}/{}", num(Some(t.score)), num(Some(t.max_score)));
         plain.push_str(&format!(
             "  {mark} {name}: {st}, {score}{}\n",
-            if out.is_empty() {
-                String::new()
-            } else {
-                format!(" — {out}")
-            }
+            if out.is_empty() { String::new() } else { format!(" — {out}") }
         ));
         let colour = if passed { "#009E73" } else { "#D55E00" };
         html.push_str(&format!(
@@ -339,8 +300,7 @@ mod tests {
 
     #[test]
     fn a_garbled_answer_is_named_not_guessed() {
-        let e = decode::<Submission>("GET /api/v1/submissions/3", r#"{"id": 3, "status": "teleported"}"#)
-            .unwrap_err();
+        let e = decode::<Submission>("GET /api/v1/submissions/3", r#"{"id": 3, "status": "teleported"}"#).unwrap_err();
         assert!(matches!(e, ClientError::BadResponse(_)));
         let said = e.to_string();
         assert!(said.starts_with("the grader answered something this kernel does not understand: "), "{said}");

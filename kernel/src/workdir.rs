@@ -40,10 +40,8 @@ impl WorkDir {
     /// Pick a fresh directory; `populate` fills it from the prebuild.
     pub fn create() -> Result<WorkDir> {
         let base = std::env::temp_dir();
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
+        let nanos =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
         let path = base.join(format!("{WORKDIR_PREFIX}{}-{nanos:x}", std::process::id()));
         std::fs::create_dir_all(&path).with_context(|| format!("creating {}", path.display()))?;
         std::fs::write(path.join(PID_FILE), std::process::id().to_string())
@@ -87,16 +85,16 @@ pub fn remove_orphans(base: &Path) -> usize {
 
 /// Copy the prebuilt evcxr dir into `dir` (if there is one).
 pub fn populate(dir: &Path, config: &KernelConfig) -> Result<()> {
-        if let Some(pre) = &config.prebuilt_dir {
-            if pre.join("target").is_dir() {
-                let t = std::time::Instant::now();
-                copy_tree(pre, dir)?;
-                tracing::info!(elapsed = ?t.elapsed(), "prebuilt work dir copied");
-            } else {
-                tracing::warn!("prebuilt dir {} has no build; distlab will compile now", pre.display());
-            }
+    if let Some(pre) = &config.prebuilt_dir {
+        if pre.join("target").is_dir() {
+            let t = std::time::Instant::now();
+            copy_tree(pre, dir)?;
+            tracing::info!(elapsed = ?t.elapsed(), "prebuilt work dir copied");
+        } else {
+            tracing::warn!("prebuilt dir {} has no build; distlab will compile now", pre.display());
         }
-        Ok(())
+    }
+    Ok(())
 }
 
 impl Drop for WorkDir {

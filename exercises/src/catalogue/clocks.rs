@@ -47,11 +47,25 @@ pub trait ClockMsg: Message {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Logical<S> {
     /// A tick: a local event, or the send that may follow it (see `Send`).
-    Tick { node: NodeId, tick: u64, stamp: S },
+    Tick {
+        node: NodeId,
+        tick: u64,
+        stamp: S,
+    },
     /// The tick just reported at `node` was a send of message `id`, whose
     /// payload carries `stamp`.
-    Send { node: NodeId, id: MsgId, to: NodeId, stamp: S },
-    Receive { node: NodeId, from: NodeId, id: MsgId, stamp: S },
+    Send {
+        node: NodeId,
+        id: MsgId,
+        to: NodeId,
+        stamp: S,
+    },
+    Receive {
+        node: NodeId,
+        from: NodeId,
+        id: MsgId,
+        stamp: S,
+    },
 }
 
 #[derive(Clone, Debug, Hash)]
@@ -141,11 +155,19 @@ impl Tracker {
         Ok(Some(Logical::Tick { node, tick: h.tick, stamp }))
     }
 
-    fn send<M: ClockMsg>(&mut self, from: NodeId, to: &Dest, msg: &M, id: MsgId) -> Result<Option<Logical<M::Stamp>>, String> {
+    fn send<M: ClockMsg>(
+        &mut self,
+        from: NodeId,
+        to: &Dest,
+        msg: &M,
+        id: MsgId,
+    ) -> Result<Option<Logical<M::Stamp>>, String> {
         let nodes = self.nodes;
         let Some(h) = self.open.as_mut().filter(|h| h.node == from) else { return Ok(None) };
         let Dest::Node(to) = *to else {
-            return Err(format!("node {from} broadcast a message; in this exercise each sending tick sends to one node"));
+            return Err(format!(
+                "node {from} broadcast a message; in this exercise each sending tick sends to one node"
+            ));
         };
         if h.receive.is_some() {
             return Err(format!("node {from} sent a message to node {to} while handling a receive; only ticks send"));
@@ -162,8 +184,13 @@ impl Tracker {
         h.sent = true;
         match tick_target(from, h.tick, nodes) {
             Some(t) if t == to => Ok(Some(Logical::Send { node: from, id, to, stamp: msg.stamp() })),
-            Some(t) => Err(format!("node {from}'s tick {} must send to node {t} (see tick_target), not to node {to}", h.tick)),
-            None => Err(format!("node {from}'s tick {} is a local event (tick_target gives None), but it sent to node {to}", h.tick)),
+            Some(t) => {
+                Err(format!("node {from}'s tick {} must send to node {t} (see tick_target), not to node {to}", h.tick))
+            }
+            None => Err(format!(
+                "node {from}'s tick {} is a local event (tick_target gives None), but it sent to node {to}",
+                h.tick
+            )),
         }
     }
 

@@ -324,7 +324,14 @@ pub(crate) fn variant_json<V: Serialize>(variant: V) -> serde_json::Value {
 
 /// A verdict for a numeric check, where there is no trace: the "scenario"
 /// names the parameters tried.
-pub(crate) fn numeric_verdict(check: &str, ok: bool, message: String, case: String, seed: u64, exercise: &str) -> Verdict {
+pub(crate) fn numeric_verdict(
+    check: &str,
+    ok: bool,
+    message: String,
+    case: String,
+    seed: u64,
+    exercise: &str,
+) -> Verdict {
     Verdict {
         check: check.to_owned(),
         status: if ok { Status::Pass } else { Status::Fail },

@@ -81,7 +81,9 @@ impl<M: Message> Monitor<M> for OneInside {
             }
             Observation::EnterCritical => {
                 if self.inside.contains_key(&node) {
-                    return Err(format!("node {node} entered the critical section at {at} although it was already inside"));
+                    return Err(format!(
+                        "node {node} entered the critical section at {at} although it was already inside"
+                    ));
                 }
                 if let Some((other, since)) = self.inside.iter().next() {
                     return Err(format!(
@@ -90,7 +92,9 @@ impl<M: Message> Monitor<M> for OneInside {
                     ));
                 }
                 if !self.asked.remove(&node) {
-                    return Err(format!("node {node} entered the critical section at {at} without asking first (no RequestCritical)"));
+                    return Err(format!(
+                        "node {node} entered the critical section at {at} without asking first (no RequestCritical)"
+                    ));
                 }
                 self.inside.insert(node, step.at);
                 self.entries += 1;
@@ -220,7 +224,10 @@ impl<M: Message> Monitor<M> for EveryRequestServed {
     }
     fn settled(&self) -> Result<(), String> {
         if let Some((node, since)) = self.waiting.iter().next() {
-            return Err(format!("node {node} asked for the critical section at {} and was still waiting", fmt_time(*since)));
+            return Err(format!(
+                "node {node} asked for the critical section at {} and was still waiting",
+                fmt_time(*since)
+            ));
         }
         for &node in &self.askers {
             let got = self.entries.get(&node).copied().unwrap_or(0);
@@ -288,7 +295,12 @@ pub struct QuickWhenAlone {
 
 impl QuickWhenAlone {
     pub fn new(network: &Network) -> Self {
-        QuickWhenAlone { entries: 0, bound: longest_delay(network).map(|d| 2 * d), busy: BTreeSet::new(), alone: BTreeMap::new() }
+        QuickWhenAlone {
+            entries: 0,
+            bound: longest_delay(network).map(|d| 2 * d),
+            busy: BTreeSet::new(),
+            alone: BTreeMap::new(),
+        }
     }
 }
 
@@ -404,7 +416,8 @@ pub fn measure<M: Message>(
     delay: Time,
     hardware_broadcast: bool,
 ) -> Measured {
-    let network = Network { delay: Delay::Constant { us: delay }, fifo: true, hardware_broadcast, ..Network::default() };
+    let network =
+        Network { delay: Delay::Constant { us: delay }, fifo: true, hardware_broadcast, ..Network::default() };
     let busy = ROUNDS as Time * (think_time(nodes) + nodes as Time * (HOLD + 2 * nodes as Time * delay));
     let scenario = Scenario { network, until: first_request(nodes) + busy, ..Scenario::new("cost table", nodes) };
     let trace = crate::sim::simulate_with(&scenario, 1, std::rc::Rc::from(factory)).expect("valid scenario");
@@ -475,9 +488,7 @@ pub fn message_table(nodes: usize) -> Vec<Row> {
     let sparse: Vec<Measured> =
         [100, ms(1), ms(3)].iter().map(|&d| measure(tokenring::reference::solution(), nodes, d, false)).collect();
     let crowded = measure(tokenring::reference::solution(), nodes, ms(50), false);
-    let passes = min_max(
-        sparse.iter().chain([&crowded]).flat_map(|m| m.between_entries.iter().map(|&k| k as f64)),
-    );
+    let passes = min_max(sparse.iter().chain([&crowded]).flat_map(|m| m.between_entries.iter().map(|&k| k as f64)));
     // In hops, not time: a node inside holds the token for HOLD, which is
     // no message delay.
     let waits = min_max(sparse.iter().chain([&crowded]).flat_map(|m| m.hops.iter().map(|&k| k as f64)));
@@ -485,6 +496,12 @@ pub fn message_table(nodes: usize) -> Vec<Row> {
         row("centralized", "3", "2", central),
         row("distributed (Ricart-Agrawala)", "2(n-1)", "2(n-1)", ricart),
         row("distributed, hardware broadcast", "1 + (n-1)", "1 + (n-1)", broadcast),
-        Row { algorithm: "token ring", textbook_messages: "1 to unbounded", textbook_delay: "0 to n-1", messages: passes, delay: waits },
+        Row {
+            algorithm: "token ring",
+            textbook_messages: "1 to unbounded",
+            textbook_delay: "0 to n-1",
+            messages: passes,
+            delay: waits,
+        },
     ]
 }

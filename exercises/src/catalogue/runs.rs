@@ -94,7 +94,10 @@ pub fn check_runs<M: Message>(
         }
     }
     let diagram = first_failure.map(|(trace, verdict)| {
-        let options = DiagramOptions { title: Some(format!("{}: {}", verdict.check, verdict.scenario)), ..DiagramOptions::default() };
+        let options = DiagramOptions {
+            title: Some(format!("{}: {}", verdict.check, verdict.scenario)),
+            ..DiagramOptions::default()
+        };
         let options = match Highlight::from_verdict(&verdict) {
             Some(h) => options.around(h),
             None => options,

@@ -40,7 +40,10 @@ pub enum Move {
     Lose(u32),
     /// The network delivers the message twice (uses the duplicate budget).
     Duplicate(u32),
-    Fire { node: NodeId, tag: TimerTag },
+    Fire {
+        node: NodeId,
+        tag: TimerTag,
+    },
     Crash(NodeId),
     Recover(NodeId),
 }
@@ -202,7 +205,13 @@ impl<M: Message> Rules<M> {
 
     /// Applies `mv` (which must be enabled) to `state`. Events get virtual
     /// time `at`; with `record`, they are also appended there.
-    pub fn apply(&self, state: &mut State<M>, mv: Move, at: Time, record: Option<&mut Vec<Event<M>>>) -> Option<Violation> {
+    pub fn apply(
+        &self,
+        state: &mut State<M>,
+        mv: Move,
+        at: Time,
+        record: Option<&mut Vec<Event<M>>>,
+    ) -> Option<Violation> {
         let mut s = Stepper { rules: self, state, at, record, violation: None };
         match mv {
             Move::Deliver(k) => {

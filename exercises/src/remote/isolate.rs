@@ -77,7 +77,11 @@ impl Drop for Child {
 }
 
 /// Serves requests from `input`, each node in a child process of its own.
-pub fn serve_isolated<M: Message>(factory: &NodeFactory<M>, input: impl Read, mut output: impl Write) -> std::io::Result<()> {
+pub fn serve_isolated<M: Message>(
+    factory: &NodeFactory<M>,
+    input: impl Read,
+    mut output: impl Write,
+) -> std::io::Result<()> {
     // Children are reaped by the kernel; the zygote never waits for one.
     // SAFETY: setting a signal disposition.
     unsafe { libc::signal(libc::SIGCHLD, libc::SIG_IGN) };
@@ -264,18 +268,19 @@ fn fork_node<M: Message>(factory: &NodeFactory<M>, node: usize) -> std::io::Resu
     if pid == 0 {
         // SAFETY: getpid has no preconditions.
         let filter = child_filter(unsafe { libc::getpid() } as u32);
-        let code = match become_node(req_r.as_raw_fd(), rep_w.as_raw_fd(), null.as_ref().map(|f| f.as_raw_fd()), &filter) {
-            Ok(()) => {
-                // SAFETY: fds 0 and 3 are this node's pipes (set up above).
-                let input = unsafe { std::fs::File::from_raw_fd(0) };
-                let output = std::io::BufWriter::new(unsafe { std::fs::File::from_raw_fd(3) });
-                match serve(factory, input, output) {
-                    Ok(()) => 0,
-                    Err(_) => 3,
+        let code =
+            match become_node(req_r.as_raw_fd(), rep_w.as_raw_fd(), null.as_ref().map(|f| f.as_raw_fd()), &filter) {
+                Ok(()) => {
+                    // SAFETY: fds 0 and 3 are this node's pipes (set up above).
+                    let input = unsafe { std::fs::File::from_raw_fd(0) };
+                    let output = std::io::BufWriter::new(unsafe { std::fs::File::from_raw_fd(3) });
+                    match serve(factory, input, output) {
+                        Ok(()) => 0,
+                        Err(_) => 3,
+                    }
                 }
-            }
-            Err(_) => 4,
-        };
+                Err(_) => 4,
+            };
         // SAFETY: leave without running the zygote's destructors.
         unsafe { libc::_exit(code) };
     }
@@ -306,7 +311,13 @@ fn become_node(req: i32, rep: i32, null: Option<i32>, filter: &[libc::sock_filte
         libc::signal(libc::SIGCHLD, libc::SIG_DFL);
         check(libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))?;
         let program = libc::sock_fprog { len: filter.len() as u16, filter: filter.as_ptr() as *mut _ };
-        check(libc::prctl(libc::PR_SET_SECCOMP, libc::SECCOMP_MODE_FILTER, &program as *const _ as libc::c_ulong, 0, 0))?;
+        check(libc::prctl(
+            libc::PR_SET_SECCOMP,
+            libc::SECCOMP_MODE_FILTER,
+            &program as *const _ as libc::c_ulong,
+            0,
+            0,
+        ))?;
     }
     Ok(())
 }

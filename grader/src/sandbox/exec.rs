@@ -293,7 +293,13 @@ struct Supervisor {
 
 impl Supervisor {
     fn new(pid: i32, uid: u32, limits: &super::Limits, start: Instant) -> Self {
-        Supervisor { pid, uid, deadline: start + limits.wall, cap: limits.output_cap, kill_on_cap: limits.kill_on_output_cap }
+        Supervisor {
+            pid,
+            uid,
+            deadline: start + limits.wall,
+            cap: limits.output_cap,
+            kill_on_cap: limits.kill_on_output_cap,
+        }
     }
 
     /// Kills the sandbox; returns the CPU time its processes had used.
@@ -427,14 +433,7 @@ impl Supervisor {
             init = open_init(&status.buf, self.pid, self.uid);
         }
         let [o, e] = streams;
-        Ok(Ended {
-            limit,
-            stdout: o.into_captured(),
-            stderr: e.into_captured(),
-            status: status.buf,
-            init,
-            cpu_at_kill,
-        })
+        Ok(Ended { limit, stdout: o.into_captured(), stderr: e.into_captured(), status: status.buf, init, cpu_at_kill })
     }
 }
 
@@ -467,7 +466,8 @@ fn tree_cpu(root: i32) -> Duration {
         if let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) {
             if let Some(close) = stat.rfind(')') {
                 // Fields 14..=17 (utime stime cutime cstime); field 3 is first after ')'.
-                let f: Vec<u64> = stat[close + 1..].split_whitespace().skip(11).take(4).filter_map(|x| x.parse().ok()).collect();
+                let f: Vec<u64> =
+                    stat[close + 1..].split_whitespace().skip(11).take(4).filter_map(|x| x.parse().ok()).collect();
                 total_ticks += f.iter().sum::<u64>();
             }
         }

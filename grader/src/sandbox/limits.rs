@@ -79,9 +79,7 @@ impl Limits {
 }
 
 /// Applies the rlimits; called in the forked child, so no allocation.
-pub(crate) fn apply(
-    rlimits: &[(libc::__rlimit_resource_t, libc::rlim_t, libc::rlim_t)],
-) -> std::io::Result<()> {
+pub(crate) fn apply(rlimits: &[(libc::__rlimit_resource_t, libc::rlim_t, libc::rlim_t)]) -> std::io::Result<()> {
     for &(resource, soft, hard) in rlimits {
         let lim = libc::rlimit { rlim_cur: soft, rlim_max: hard };
         // SAFETY: plain syscall with a valid pointer.

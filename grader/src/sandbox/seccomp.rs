@@ -185,12 +185,12 @@ mod tests {
     #[test]
     fn jumps_stay_in_range() {
         for allow_fork in [false, true] {
-        let p = super::program(allow_fork);
-        assert!(p.len() < 255, "8-bit jump offsets must reach the end");
-        for (i, ins) in p.iter().enumerate() {
-            assert!(i + 1 + (ins.jt as usize) < p.len() + 1);
-            assert!(i + 1 + (ins.jf as usize) < p.len() + 1);
-        }
+            let p = super::program(allow_fork);
+            assert!(p.len() < 255, "8-bit jump offsets must reach the end");
+            for (i, ins) in p.iter().enumerate() {
+                assert!(i + 1 + (ins.jt as usize) < p.len() + 1);
+                assert!(i + 1 + (ins.jf as usize) < p.len() + 1);
+            }
         }
     }
 }

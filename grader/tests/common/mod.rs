@@ -67,8 +67,7 @@ pub fn tempdir() -> tempfile::TempDir {
 pub fn compile_src(user: SandboxUser, src: &str, dir: &Path) -> CompileOutcome {
     // Any code, unsafe included: these programs test the sandbox itself.
     let opts = CompileOptions { allow_unsafe: true, ..CompileOptions::default() };
-    let out = compile(prepared(), user, src.as_bytes(), &dir.join("main"), &opts)
-        .expect("compile launches");
+    let out = compile(prepared(), user, src.as_bytes(), &dir.join("main"), &opts).expect("compile launches");
     eprintln!(
         "[{}] compile: ok={} {:?} limit={:?} wall={:.3}s cpu={:.3}s",
         std::thread::current().name().unwrap_or("?"),
