@@ -133,15 +133,14 @@ impl FromRequestParts<Arc<AppState>> for Instructor {
 
 impl Instructor {
     /// A form post must also carry the session's CSRF token.
-    fn check_csrf(&self, csrf: &str) -> Result<(), Response> {
+    fn check_csrf(&self, csrf: &str) -> Result<(), PageError> {
         if auth::same_secret(&self.session.csrf, csrf) {
             return Ok(());
         }
         Err(PageError(
             StatusCode::FORBIDDEN,
             "The form is stale or forged (CSRF token mismatch); reload the page.".into(),
-        )
-        .into_response())
+        ))
     }
 }
 
@@ -255,7 +254,7 @@ struct CsrfForm {
 
 async fn logout(me: Instructor, State(state): State<Arc<AppState>>, Form(f): Form<CsrfForm>) -> Response {
     if let Err(r) = me.check_csrf(&f.csrf) {
-        return r;
+        return r.into_response();
     }
     let clear = format!("{COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
     let db = Arc::clone(&state.db);
@@ -460,7 +459,7 @@ fn url_escape(s: &str) -> String {
 
 async fn save_settings(me: Instructor, State(state): State<Arc<AppState>>, Form(f): Form<SettingsForm>) -> Response {
     if let Err(r) = me.check_csrf(&f.csrf) {
-        return r;
+        return r.into_response();
     }
     let fields = [
         ("exercise", f.exercise.as_str()),
@@ -510,7 +509,7 @@ struct ExtensionForm {
 
 async fn grant_extension(me: Instructor, State(state): State<Arc<AppState>>, Form(f): Form<ExtensionForm>) -> Response {
     if let Err(r) = me.check_csrf(&f.csrf) {
-        return r;
+        return r.into_response();
     }
     if let Some(r) = too_long(&[("student", &f.student), ("exercise", &f.exercise), ("until", &f.until)]) {
         return r;
@@ -546,7 +545,7 @@ struct RegradeForm {
 
 async fn regrade(me: Instructor, State(state): State<Arc<AppState>>, Form(f): Form<RegradeForm>) -> Response {
     if let Err(r) = me.check_csrf(&f.csrf) {
-        return r;
+        return r.into_response();
     }
     if let Some(r) = too_long(&[("exercise", &f.exercise)]) {
         return r;
