@@ -37,7 +37,10 @@
 //!   verdict tables and reports as HTML, shown rich in notebooks.
 //! - [`remote`]: student nodes in a sandboxed node host, driven by the
 //!   grader's own simulator over a line protocol.
-//! - [`rng`], [`stable_hash`]: seeded randomness and run-independent hashing.
+//! - [`rng`], [`stable_hash`]: seeded randomness and run-independent hashing;
+//!   [`float`]: [`F64`], a float node state can hold.
+//! - [`markers`]: solution markers, the student version of instructor code;
+//!   [`html`]: the one HTML escaper of the project.
 //! - [`catalogue`]: the exercise registry and the exercises; `catalogue::warmup`
 //!   shows the shape every algorithm exercise follows.
 
