@@ -16,6 +16,12 @@
 //!
 //! A notebook with unbalanced or misplaced markers is refused with its file,
 //! cell and line; nothing is written unless every notebook is sound.
+//!
+//! Students work in the released copies (`./dev up` releases into
+//! `dist/notebooks` on every start), so a release never overwrites one whose
+//! bytes differ from what the last release wrote (per `manifest.json`): it
+//! keeps the student's file and writes the new version beside it as
+//! `NAME.new.ipynb`, and says so.
 
 use std::fmt::Write as _;
 use std::fs;
@@ -72,6 +78,8 @@ pub struct ManifestEntry {
     pub sha256: String,
     pub source_sha256: String,
     pub exercises: Vec<String>,
+    #[serde(skip)]
+    pub placed: Placed,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -232,19 +240,79 @@ pub fn release_dir(src: &Path, out: &Path) -> Result<Manifest, ReleaseError> {
         released.push((r, sha256_hex(text.as_bytes())));
     }
     fs::create_dir_all(out).map_err(io(out))?;
+    let last_release = previous_hashes(out);
     let mut manifest = Manifest { notebooks: Vec::new() };
     for (r, source_sha256) in released {
-        write_atomic(&out.join(&r.file), r.text.as_bytes())?;
-        manifest.notebooks.push(ManifestEntry {
-            sha256: sha256_hex(r.text.as_bytes()),
-            file: r.file,
-            source_sha256,
-            exercises: r.exercises,
-        });
+        let sha256 = sha256_hex(r.text.as_bytes());
+        let placed = place(out, &r.file, &r.text, &sha256, last_release.get(&r.file))?;
+        manifest.notebooks.push(ManifestEntry { sha256, file: r.file, source_sha256, exercises: r.exercises, placed });
     }
     let text = serde_json::to_string_pretty(&manifest).expect("manifest serializes") + "\n";
     write_atomic(&out.join("manifest.json"), text.as_bytes())?;
     Ok(manifest)
+}
+
+/// What the release did with one notebook in the output directory, where
+/// a student may have worked in the last release's copy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Placed {
+    /// Written: it was new, untouched since the last release, or the same.
+    Written,
+    /// The copy there was edited since it was released: kept as it is, and
+    /// the new version written beside it under this name.
+    Beside(String),
+    /// The copy there was edited and this release changes nothing in it:
+    /// left alone.
+    Kept,
+}
+
+/// Each file's SHA-256 as the last release in `out` wrote it (none without
+/// a readable manifest: then every differing file counts as edited).
+fn previous_hashes(out: &Path) -> std::collections::BTreeMap<String, String> {
+    let manifest = fs::read_to_string(out.join("manifest.json")).ok();
+    let value: Value = manifest.and_then(|m| serde_json::from_str(&m).ok()).unwrap_or(Value::Null);
+    value["notebooks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|n| Some((n["file"].as_str()?.to_owned(), n["sha256"].as_str()?.to_owned())))
+        .collect()
+}
+
+/// Writes one student notebook without ever overwriting work: a copy whose
+/// bytes are not what the last release wrote is a student's.
+fn place(
+    out: &Path,
+    file: &str,
+    text: &str,
+    sha256: &str,
+    released_before: Option<&String>,
+) -> Result<Placed, ReleaseError> {
+    let target = out.join(file);
+    let existing = match fs::read(&target) {
+        Ok(bytes) => Some(bytes),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(ReleaseError::Io { path: target, source: e }),
+    };
+    let Some(existing) = existing else {
+        write_atomic(&target, text.as_bytes())?;
+        return Ok(Placed::Written);
+    };
+    let existing_sha = sha256_hex(&existing);
+    if existing_sha == sha256 {
+        return Ok(Placed::Written);
+    }
+    if released_before == Some(&existing_sha) {
+        write_atomic(&target, text.as_bytes())?;
+        return Ok(Placed::Written);
+    }
+    if released_before.map(String::as_str) == Some(sha256) {
+        return Ok(Placed::Kept);
+    }
+    let stem = file.strip_suffix(".ipynb").unwrap_or(file);
+    let beside = format!("{stem}.new.ipynb");
+    write_atomic(&out.join(&beside), text.as_bytes())?;
+    Ok(Placed::Beside(beside))
 }
 
 /// Write to a temporary file beside `path`, then rename: a reader never sees
@@ -255,13 +323,23 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReleaseError> {
     fs::rename(&tmp, path).map_err(io(path))
 }
 
-/// The subcommand: release, then one line per notebook.
+/// The subcommand: release, then one line per notebook, and a word for
+/// each one kept because a student edited it.
 pub fn run(args: &ReleaseArgs) -> Result<(), ReleaseError> {
     let manifest = release_dir(&args.src, &args.out)?;
     for n in &manifest.notebooks {
         println!("{}  {}  exercises: {}", &n.sha256[..12], n.file, n.exercises.join(", "));
     }
     println!("released {} notebooks into {}", manifest.notebooks.len(), args.out.display());
+    for n in &manifest.notebooks {
+        match &n.placed {
+            Placed::Written => {}
+            Placed::Kept => println!("kept your edited {} (this release changes nothing in it)", n.file),
+            Placed::Beside(new) => {
+                println!("kept your edited {}; the course's new version of it is {new}: copy your answers over", n.file)
+            }
+        }
+    }
     Ok(())
 }
 
@@ -354,6 +432,46 @@ mod tests {
         assert_eq!(m.notebooks[0].source_sha256, sha256_hex(good.as_bytes()));
         let manifest: Value = serde_json::from_slice(&fs::read(out.path().join("manifest.json")).unwrap()).unwrap();
         assert_eq!(manifest["notebooks"][0]["file"], "a.ipynb");
+    }
+
+    /// A student works in the released copies and the release runs again
+    /// (`./dev up` after a restart): no edited notebook is overwritten.
+    #[test]
+    fn a_new_release_never_overwrites_a_students_work() {
+        let src = tempfile::tempdir().unwrap();
+        let out = tempfile::tempdir().unwrap();
+        let cell = |text: &str| notebook(json!([{"cell_type": "code", "metadata": {}, "outputs": [], "source": text}]));
+        for name in ["a.ipynb", "b.ipynb", "c.ipynb"] {
+            fs::write(src.path().join(name), cell("1\n")).unwrap();
+        }
+        release_dir(src.path(), out.path()).unwrap();
+        let edited = cell("my answer\n");
+        fs::write(out.path().join("a.ipynb"), &edited).unwrap();
+        fs::write(out.path().join("c.ipynb"), &edited).unwrap();
+        // The course changes a and b; c stays as it was released.
+        fs::write(src.path().join("a.ipynb"), cell("2\n")).unwrap();
+        fs::write(src.path().join("b.ipynb"), cell("2\n")).unwrap();
+
+        let m = release_dir(src.path(), out.path()).unwrap();
+        let placed: Vec<&Placed> = m.notebooks.iter().map(|n| &n.placed).collect();
+        assert_eq!(placed, [&Placed::Beside("a.new.ipynb".into()), &Placed::Written, &Placed::Kept]);
+        assert_eq!(fs::read_to_string(out.path().join("a.ipynb")).unwrap(), edited);
+        assert_eq!(fs::read_to_string(out.path().join("c.ipynb")).unwrap(), edited);
+        let new_a = fs::read_to_string(out.path().join("a.new.ipynb")).unwrap();
+        assert!(new_a.contains(r"2\n") && sha256_hex(new_a.as_bytes()) == m.notebooks[0].sha256);
+        assert!(fs::read_to_string(out.path().join("b.ipynb")).unwrap().contains(r"2\n"), "untouched b is updated");
+
+        // Again, with nothing new: the edits stay, nothing else is written.
+        let again = release_dir(src.path(), out.path()).unwrap();
+        assert_eq!(again.notebooks[0].placed, Placed::Kept);
+        assert!(out.path().join("a.new.ipynb").exists());
+        assert_eq!(fs::read_to_string(out.path().join("a.ipynb")).unwrap(), edited);
+
+        // Without a manifest (an old dist dir), a differing copy is a student's.
+        fs::remove_file(out.path().join("manifest.json")).unwrap();
+        let blind = release_dir(src.path(), out.path()).unwrap();
+        assert_eq!(blind.notebooks[2].placed, Placed::Beside("c.new.ipynb".into()));
+        assert_eq!(fs::read_to_string(out.path().join("c.ipynb")).unwrap(), edited);
     }
 
     #[test]
