@@ -22,24 +22,38 @@ SRC = HERE / "src"
 KERNELSPEC = {"display_name": "Rust (distlab)", "language": "rust", "name": "distlab"}
 LANGUAGE_INFO = {"file_extension": ".rs", "mimetype": "text/rust", "name": "Rust"}
 
-# Each exercise's one source: its solution file, with the solution regions
-# marked (exercises/solutions/<id>.rs). The crate compiles it as the
-# reference and derives the scaffold from it; the notebook's solution cell
-# is the same file. The direct check calls the exercise module's `check` on
-# the expression its `solution_file!` line names.
-EXERCISES_CRATE = HERE.parent / "exercises"
-SOLUTION_FILE_LINE = re.compile(r'^super::solution_file!\("(\w+)", .*? = (.*)\);$', re.MULTILINE)
+# Each exercise's one source is its solution cell, written once at the end
+# of its module (exercises/src/catalogue/<id>.rs) between `// BEGIN CELL` and
+# `// END CELL`, solution regions marked: the crate compiles it as the
+# reference and derives the scaffold from it. The direct check calls the
+# module's `check` on the expression its `solution:` line names.
+CATALOGUE = HERE.parent / "exercises" / "src" / "catalogue"
+SOLUTION_LINE = re.compile(r"^    solution: .*? = (.*),$", re.MULTILINE)
+
+
+def _module(ex_id):
+    return (CATALOGUE / f"{ex_id}.rs").read_text(encoding="utf-8")
 
 
 def solution_source(ex_id):
-    return (EXERCISES_CRATE / "solutions" / f"{ex_id}.rs").read_text(encoding="utf-8")
+    """The cell's lines, less the indentation of `// BEGIN CELL` (as
+    distlab::markers::cell_source reads them)."""
+    lines = _module(ex_id).splitlines()
+    begin = [i for i, l in enumerate(lines) if l.strip() == "// BEGIN CELL"]
+    end = [i for i, l in enumerate(lines) if l.strip() == "// END CELL"]
+    assert len(begin) == 1 and len(end) == 1, f"{ex_id}: one BEGIN CELL and one END CELL line"
+    indent = lines[begin[0]][: len(lines[begin[0]]) - len(lines[begin[0]].lstrip())]
+    out = []
+    for line in lines[begin[0] + 1 : end[0]]:
+        assert line.startswith(indent) or not line.strip(), f"{ex_id}: cell line indented less than BEGIN CELL"
+        out.append(line[len(indent):] if line.strip() else "")
+    return "\n".join(out) + "\n"
 
 
 def solution_expression(ex_id):
-    module = (EXERCISES_CRATE / "src" / "catalogue" / f"{ex_id}.rs").read_text(encoding="utf-8")
-    found = SOLUTION_FILE_LINE.search(module)
-    assert found and found.group(1) == ex_id, f"{ex_id}: no one-line solution_file! in its module"
-    return found.group(2)
+    found = SOLUTION_LINE.search(_module(ex_id))
+    assert found, f"{ex_id}: no one-line `solution: TYPE = EXPRESSION,` in its exercise_source!"
+    return found.group(1)
 
 
 # The seed of the direct checks: a fixed one, so the notebook's output is
@@ -72,7 +86,7 @@ def _meta(cell, tags, distlab):
 
 def exercise(ex_id):
     """The cells every exercise has, in this order: `:exercise`, the solution
-    cell (first line `// exercise: ID`, then the exercise's solution file),
+    cell (first line `// exercise: ID`, then the exercise's one source),
     the check called directly in Rust, `:check`, and `:submit` (tagged
     skip-ci: CI never submits)."""
     check_fn, solution_expr = f"distlab::catalogue::{ex_id}::check", solution_expression(ex_id)

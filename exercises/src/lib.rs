@@ -44,8 +44,8 @@
 //! - [`catalogue`]: the exercise registry and the exercises; `catalogue::warmup`
 //!   shows the shape every algorithm exercise follows.
 
-// Lets the exercises' solution files (`solutions/`), written as a student
-// writes them, compile as the crate's reference modules too.
+// Lets each exercise's solution cell (`catalogue::exercise_source!`),
+// written as a student writes it, compile as the crate's reference too.
 extern crate self as distlab;
 
 pub mod catalogue;

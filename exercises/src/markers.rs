@@ -22,6 +22,39 @@ pub const EXERCISE_PREFIX: &str = "// exercise:";
 /// What replaces a solution region that has no starter block.
 pub const TODO_LINE: &str = "todo!(\"write your solution here\");";
 
+/// The lines around an exercise's solution cell in its module.
+pub const BEGIN_CELL: &str = "// BEGIN CELL";
+pub const END_CELL: &str = "// END CELL";
+
+/// The solution cell written in an exercise module (see
+/// `catalogue::exercise_source!`): the lines between `// BEGIN CELL` and
+/// `// END CELL`, less the indentation of the `BEGIN CELL` line.
+pub fn cell_source(module: &str) -> Result<String, String> {
+    let lines: Vec<&str> = module.lines().collect();
+    let find = |marker: &str| {
+        let at: Vec<usize> = (0..lines.len()).filter(|&i| lines[i].trim() == marker).collect();
+        match at.as_slice() {
+            [one] => Ok(*one),
+            _ => Err(format!("expected one `{marker}` line, found {}", at.len())),
+        }
+    };
+    let (begin, end) = (find(BEGIN_CELL)?, find(END_CELL)?);
+    if end < begin {
+        return Err(format!("`{END_CELL}` comes before `{BEGIN_CELL}`"));
+    }
+    let indent = &lines[begin][..lines[begin].len() - lines[begin].trim_start().len()];
+    let mut out = String::new();
+    for (i, line) in lines.iter().enumerate().take(end).skip(begin + 1) {
+        match line.strip_prefix(indent) {
+            Some(rest) => out.push_str(rest),
+            None if line.trim().is_empty() => {}
+            None => return Err(format!("line {} of the cell is indented less than `{BEGIN_CELL}`", i + 1)),
+        }
+        out.push('\n');
+    }
+    Ok(out)
+}
+
 /// Words that only markers contain: a line with one of them that is not
 /// exactly a marker is a typo that would leak a solution.
 const MARKER_WORDS: [&str; 4] = ["BEGIN SOLUTION", "END SOLUTION", "BEGIN STARTER", "END STARTER"];
@@ -178,6 +211,14 @@ fn uncomment(line: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_cell_is_cut_out_and_dedented() {
+        let module = "fn f() {}\nm! {\n    cell: {\n        // BEGIN CELL\n        use a;\n\n        fn g() {\n            1\n        }\n        // END CELL\n    }\n}\n";
+        assert_eq!(cell_source(module).unwrap(), "use a;\n\nfn g() {\n    1\n}\n");
+        assert!(cell_source("fn f() {}\n").unwrap_err().contains("BEGIN CELL"));
+        assert!(cell_source("    // BEGIN CELL\nx\n    // END CELL\n").unwrap_err().contains("indented less"));
+    }
 
     fn strip(src: &str) -> String {
         strip_solutions(src).unwrap_or_else(|e| panic!("line {}: {}", e.line, e.why))

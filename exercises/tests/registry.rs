@@ -21,13 +21,13 @@ fn ids_are_unique_and_name_their_modules() {
 }
 
 #[test]
-fn every_scaffold_is_its_solution_file_without_the_solutions() {
+fn every_scaffold_is_its_cell_without_the_solutions() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     for spec in registry() {
-        let source = std::fs::read_to_string(root.join("solutions").join(format!("{}.rs", spec.id))).unwrap();
-        let derived = distlab::markers::strip_solutions(&source).unwrap();
-        assert_eq!(spec.scaffold, derived, "{}", spec.id);
-        assert!(!spec.scaffold.contains("BEGIN SOLUTION"), "{}", spec.id);
+        let module = std::fs::read_to_string(root.join("src/catalogue").join(format!("{}.rs", spec.id))).unwrap();
+        let cell = distlab::markers::cell_source(&module).unwrap();
+        assert_eq!(spec.scaffold, distlab::markers::strip_solutions(&cell).unwrap(), "{}", spec.id);
+        assert!(cell.contains("// BEGIN SOLUTION") && !spec.scaffold.contains("SOLUTION"), "{}", spec.id);
     }
 }
 

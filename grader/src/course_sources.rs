@@ -1,6 +1,5 @@
-//! A hash of the course crate's sources (its Cargo.toml, build.rs and every
-//! file under src/ and solutions/, from which build.rs derives the
-//! scaffolds), in sorted path order. The grader's build script embeds it and
+//! A hash of the course crate's sources (its Cargo.toml, build.rs, which
+//! derives the scaffolds, and every file under src/), in sorted path order. The grader's build script embeds it and
 //! `prepare` stamps it, so `serve` can tell a prepared rlib built from other
 //! sources. Only std and sha2: build.rs includes this file as well.
 
@@ -10,7 +9,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 /// The directories of the course crate whose every file is hashed.
-pub const SOURCE_DIRS: [&str; 2] = ["src", "solutions"];
+pub const SOURCE_DIRS: [&str; 1] = ["src"];
 
 /// Hex SHA-256 over (relative path, length, bytes) of each source file.
 pub fn hash(course_crate: &Path) -> io::Result<String> {

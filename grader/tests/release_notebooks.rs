@@ -126,7 +126,7 @@ fn releasing_twice_gives_the_same_bytes() {
     assert_eq!(first, second);
 }
 
-/// Each exercise is written once (`exercises/solutions/<id>.rs`): the
+/// Each exercise is written once (its cell in `exercises/src/catalogue/<id>.rs`): the
 /// notebook's solution cell is that file, so its released starter must be
 /// exactly the scaffold the crate derives from it, which `:exercise` shows
 /// and the grader's zero-score check compiles. Every exercise of the

@@ -36,8 +36,6 @@ pub const THREE_PROCESSES: &str = "runs of three processes";
 pub const YOUR_RUNS: &str = "your own runs";
 pub const LARGER_RUNS: &str = "larger runs";
 
-super::solution_file!("causality", Solution<'static> = &compare_stamps);
-
 pub const SPEC: ExerciseSpec = ExerciseSpec {
     id: "causality",
     title: "Before, after or concurrent, from vector timestamps",
@@ -220,4 +218,37 @@ pub fn host(solution: Solution<'_>) {
         "compare_stamps" => crate::remote::answer(args, |(a, b): (Vec<u64>, Vec<u64>)| solution(&a, &b)),
         _ => Err(format!("no function {name}")),
     })
+}
+
+// The exercise's one source: the notebook's solution cell between the CELL
+// lines, solution regions marked. It compiles as `reference` (feature
+// `reference`); build.rs derives the scaffold from it; generate.py copies it
+// into the notebook.
+super::exercise_source! {
+    id: "causality",
+    solution: Solution<'static> = &compare_stamps,
+    cell: {
+        // BEGIN CELL
+        use distlab::catalogue::causality::Causal;
+
+        fn compare_stamps(a: &[u64], b: &[u64]) -> Causal {
+            // BEGIN SOLUTION
+            // a is before b when no entry of a is larger and some entry is smaller.
+            let a_le_b = a.iter().zip(b).all(|(x, y)| x <= y);
+            let b_le_a = a.iter().zip(b).all(|(x, y)| y <= x);
+            match (a_le_b, b_le_a) {
+                (true, true) => Causal::Same,
+                (true, false) => Causal::Before,
+                (false, true) => Causal::After,
+                (false, false) => Causal::Concurrent,
+            }
+            // END SOLUTION
+            // BEGIN STARTER
+            // // One entry per process; compare them entry by entry.
+            // let _ = (a, b);
+            // Causal::Concurrent
+            // END STARTER
+        }
+        // END CELL
+    }
 }

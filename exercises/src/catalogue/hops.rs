@@ -11,8 +11,8 @@ use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
 
 use super::{numeric_verdict, CheckSpec, ExerciseSpec, Report, Run, Scope, Visibility};
-use crate::rng::{Draw, SeededRng};
 use crate::guard::call_guarded;
+use crate::rng::{Draw, SeededRng};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Topology {
@@ -32,8 +32,6 @@ pub const GRID_MATCHES_BFS: &str = "grid matches BFS";
 pub const TORUS_MATCHES_BFS: &str = "torus matches BFS";
 pub const HYPERCUBE_MATCHES_BFS: &str = "hypercube matches BFS";
 pub const LARGE_SYSTEMS_MATCH_BFS: &str = "large systems match BFS";
-
-super::solution_file!("hops", Solution<'static> = &worst_case_hops);
 
 pub const SPEC: ExerciseSpec = ExerciseSpec {
     id: "hops",
@@ -82,10 +80,26 @@ pub fn links(topology: Topology, n: usize) -> Result<Vec<Vec<usize>>, String> {
                             out.push(j)
                         }
                     };
-                    if r > 0 { link(at(r - 1, c)) } else if wrap { link(at(k - 1, c)) }
-                    if r + 1 < k { link(at(r + 1, c)) } else if wrap { link(at(0, c)) }
-                    if c > 0 { link(at(r, c - 1)) } else if wrap { link(at(r, k - 1)) }
-                    if c + 1 < k { link(at(r, c + 1)) } else if wrap { link(at(r, 0)) }
+                    if r > 0 {
+                        link(at(r - 1, c))
+                    } else if wrap {
+                        link(at(k - 1, c))
+                    }
+                    if r + 1 < k {
+                        link(at(r + 1, c))
+                    } else if wrap {
+                        link(at(0, c))
+                    }
+                    if c > 0 {
+                        link(at(r, c - 1))
+                    } else if wrap {
+                        link(at(r, k - 1))
+                    }
+                    if c + 1 < k {
+                        link(at(r, c + 1))
+                    } else if wrap {
+                        link(at(r, 0))
+                    }
                     out
                 })
                 .collect())
@@ -190,7 +204,12 @@ pub fn check(solution: Solution<'_>, run: &Run) -> Report {
             match call_guarded(|| solution(topology, n)) {
                 Ok(got) if got == expected => {}
                 Ok(got) => {
-                    failure = Some((n, format!("for {topology:?} with {n} CPUs you said {got} hops; BFS over the links finds {expected}")));
+                    failure = Some((
+                        n,
+                        format!(
+                            "for {topology:?} with {n} CPUs you said {got} hops; BFS over the links finds {expected}"
+                        ),
+                    ));
                     break;
                 }
                 Err(panic) => {
@@ -214,4 +233,37 @@ pub fn host(solution: Solution<'_>) {
         "worst_case_hops" => crate::remote::answer(args, |(topology, n)| solution(topology, n)),
         _ => Err(format!("no function {name}")),
     })
+}
+
+// The exercise's one source: the notebook's solution cell between the CELL
+// lines, solution regions marked. It compiles as `reference` (feature
+// `reference`); build.rs derives the scaffold from it; generate.py copies it
+// into the notebook.
+super::exercise_source! {
+    id: "hops",
+    solution: Solution<'static> = &worst_case_hops,
+    cell: {
+        // BEGIN CELL
+        use distlab::catalogue::hops::Topology;
+
+        fn worst_case_hops(topology: Topology, n: usize) -> usize {
+            // BEGIN SOLUTION
+            let side = (n as f64).sqrt().round() as usize; // k for a k x k layout
+            match topology {
+                // Corner to opposite corner: k-1 steps along each axis.
+                Topology::Grid => 2 * (side - 1),
+                // On a ring of k the farthest CPU is floor(k/2) away; once per axis.
+                Topology::Torus => 2 * (side / 2),
+                // Every hop fixes one address bit; at worst all d bits differ.
+                Topology::Hypercube => n.trailing_zeros() as usize,
+            }
+            // END SOLUTION
+            // BEGIN STARTER
+            // // n CPUs; k x k for Grid and Torus, 2^d for Hypercube.
+            // let _ = (topology, n);
+            // 0
+            // END STARTER
+        }
+        // END CELL
+    }
 }

@@ -25,8 +25,6 @@ pub const MOVES_BELOW_THE_ROOT: &str = "moves below the root";
 pub const SAME_LEAF_DOMAIN: &str = "a new address in the same leaf domain";
 pub const DEEP_AND_WIDE_HIERARCHIES: &str = "deep and wide hierarchies";
 
-super::solution_file!("location", Solution<'static> = &location_updates);
-
 pub const SPEC: ExerciseSpec = ExerciseSpec {
     id: "location",
     title: "Location records changed when an entity moves",
@@ -194,11 +192,7 @@ fn cases(seed: u64, scope: Scope) -> Vec<(&'static str, Vec<Case>)> {
     }
     let mut all = Vec::new();
     if scope.runs_public() {
-        all.extend([
-            (MOVES_ACROSS_THE_ROOT, across),
-            (MOVES_BELOW_THE_ROOT, below),
-            (SAME_LEAF_DOMAIN, same),
-        ]);
+        all.extend([(MOVES_ACROSS_THE_ROOT, across), (MOVES_BELOW_THE_ROOT, below), (SAME_LEAF_DOMAIN, same)]);
     }
     if scope.runs_hidden() {
         all.extend(hidden_cases(seed));
@@ -257,4 +251,37 @@ pub fn host(solution: Solution<'_>) {
         "location_updates" => crate::remote::answer(args, |(k, b, from, to)| solution(k, b, from, to)),
         _ => Err(format!("no function {name}")),
     })
+}
+
+// The exercise's one source: the notebook's solution cell between the CELL
+// lines, solution regions marked. It compiles as `reference` (feature
+// `reference`); build.rs derives the scaffold from it; generate.py copies it
+// into the notebook.
+super::exercise_source! {
+    id: "location",
+    solution: Solution<'static> = &location_updates,
+    cell: {
+        // BEGIN CELL
+        fn location_updates(depth: usize, branching: usize, from: usize, to: usize) -> usize {
+            // BEGIN SOLUTION
+            // Climb from both leaves one level at a time until they reach the same
+            // node. Each level climbed costs a new record on B's side and a removed
+            // one on A's side; the meeting node's record is redirected once.
+            let _ = depth;
+            let (mut a, mut b, mut climbed) = (from, to, 0);
+            while a != b {
+                a /= branching;
+                b /= branching;
+                climbed += 1;
+            }
+            2 * climbed + 1
+            // END SOLUTION
+            // BEGIN STARTER
+            // // Leaf domains are numbered 0..branching^depth, left to right.
+            // let _ = (depth, branching, from, to);
+            // 0
+            // END STARTER
+        }
+        // END CELL
+    }
 }

@@ -27,24 +27,49 @@ pub mod render;
 pub mod runs;
 pub mod timesync;
 
-// One module per exercise, one per `solutions/<id>.rs` (build.rs lists
-// them), and the list of their specs.
+// One module per exercise, named by its id. Each ends with its one source,
+// `exercise_source!` (build.rs checks this list against those).
+pub mod berkeley;
+pub mod bully;
+pub mod causality;
+pub mod central;
+pub mod cristian;
+pub mod hops;
+pub mod lamport;
+pub mod location;
+pub mod locks;
+pub mod quorums;
+pub mod register;
+pub mod replicas;
+pub mod ricart;
+pub mod ring;
+pub mod seqcons;
+pub mod skew;
+pub mod tmr;
+pub mod tokenring;
+pub mod tomulticast;
+pub mod twophase;
+pub mod vector;
+pub mod warmup;
+
+// `ALL` (every exercise's spec) and `reference_report`, written by build.rs.
 include!(concat!(env!("OUT_DIR"), "/exercises.rs"));
 
-/// Declares an exercise's student-facing code, all derived from its one
-/// source file `solutions/<id>.rs` (whose solution regions are marked as in
-/// the notebooks):
-/// - `SCAFFOLD`: the file without its solution regions (build.rs derives it);
-/// - `SOLUTION`: the expression that names the student's solution, which
-///   the kernel and the grader pass to `check` and `host`;
-/// - `reference` (feature `reference`): the whole file compiled, with
-///   `reference::solution()`, that expression, and `reference::check(run)`.
-///
-/// `$ty` is the type of `check`'s solution parameter; keep the call on one
-/// line (notebooks/generate.py reads the expression from it).
-macro_rules! solution_file {
-    ($id:literal, $ty:ty = $solution:expr) => {
-        /// The code a student starts from (see `solutions/` of the crate).
+/// An exercise's one source: the notebook's solution cell, written once at
+/// the end of the exercise's module, between `// BEGIN CELL` and
+/// `// END CELL`, with its solution regions marked as in the notebooks.
+/// From it come:
+/// - `SCAFFOLD`: the cell without its solution regions (build.rs strips
+///   them with `markers`, as the release step does for the notebook);
+/// - `SOLUTION`: the expression naming the student's solution, which the
+///   kernel and the grader pass to `check` and `host` (`$ty` is the type of
+///   `check`'s solution parameter); `CHECK_FN`, `HOST_FN`;
+/// - `reference` (feature `reference`): the cell compiled, with
+///   `reference::solution()`, that expression, and `reference::check(run)`;
+/// - the notebook's solution cell (notebooks/generate.py copies the lines).
+macro_rules! exercise_source {
+    (id: $id:literal, solution: $ty:ty = $solution:expr, cell: { $($cell:tt)* }) => {
+        /// The code a student starts from: the cell without its solutions.
         pub const SCAFFOLD: &str = include_str!(concat!(env!("OUT_DIR"), "/scaffolds/", $id, ".rs"));
         /// The item the student's code must define, as `check` takes it.
         pub const SOLUTION: &str = stringify!($solution);
@@ -53,10 +78,10 @@ macro_rules! solution_file {
         pub const HOST_FN: &str = concat!("distlab::catalogue::", $id, "::host");
         #[cfg(feature = "reference")]
         type ReferenceSolution = $ty;
-        /// The reference solution: the exercise's source file, compiled.
+        /// The reference solution: the notebook's solution cell, compiled.
         #[cfg(feature = "reference")]
         pub mod reference {
-            include!(concat!(env!("CARGO_MANIFEST_DIR"), "/solutions/", $id, ".rs"));
+            $($cell)*
 
             pub fn solution() -> super::ReferenceSolution {
                 $solution
@@ -68,7 +93,7 @@ macro_rules! solution_file {
         }
     };
 }
-pub(crate) use solution_file;
+pub(crate) use exercise_source;
 
 /// Hidden test material (scenarios, cases): the function as written in a
 /// grader build; in a student build the same signature, returning nothing,

@@ -23,8 +23,6 @@ pub const TEN_PAIRS_FOR_N_10: &str = "the ten pairs for N = 10";
 pub const EVERY_PAIR_FOR_YOUR_N: &str = "every pair for your N";
 pub const EVERY_PAIR_FOR_SMALL_N: &str = "every pair for small N";
 
-super::solution_file!("quorums", Solution<'static> = &legal_quorums);
-
 pub const SPEC: ExerciseSpec = ExerciseSpec {
     id: "quorums",
     title: "Legal read and write quorums",
@@ -54,8 +52,14 @@ pub const SPEC: ExerciseSpec = ExerciseSpec {
 /// Why a pair is illegal: two quorums that share no replica.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Conflict {
-    TwoWrites { first: Vec<usize>, second: Vec<usize> },
-    ReadMissesWrite { read: Vec<usize>, write: Vec<usize> },
+    TwoWrites {
+        first: Vec<usize>,
+        second: Vec<usize>,
+    },
+    ReadMissesWrite {
+        read: Vec<usize>,
+        write: Vec<usize>,
+    },
     /// A quorum larger than the number of replicas, or empty.
     Impossible,
 }
@@ -111,8 +115,12 @@ fn judge(solution: Solution<'_>, n: usize, pairs: &[(usize, usize)]) -> Result<S
         match (said, truth) {
             (true, Some(conflict)) => {
                 let why = match conflict {
-                    Conflict::TwoWrites { first, second } => format!("write quorums {first:?} and {second:?} share no replica, so two writes can both succeed"),
-                    Conflict::ReadMissesWrite { read, write } => format!("read quorum {read:?} misses write quorum {write:?}, so a read can return stale data"),
+                    Conflict::TwoWrites { first, second } => format!(
+                        "write quorums {first:?} and {second:?} share no replica, so two writes can both succeed"
+                    ),
+                    Conflict::ReadMissesWrite { read, write } => {
+                        format!("read quorum {read:?} misses write quorum {write:?}, so a read can return stale data")
+                    }
                     Conflict::Impossible => "a quorum must have between 1 and N members".into(),
                 };
                 return Err((format!("you call ({nr}, {nw}) legal for N={n}, but {why}"), case));
@@ -164,5 +172,30 @@ type Case = (&'static str, usize, Vec<(usize, usize)>);
 super::hidden! {
     fn hidden_cases() -> Vec<Case> {
         (1..=4).map(|n| (EVERY_PAIR_FOR_SMALL_N, n, all_pairs(n))).collect()
+    }
+}
+
+// The exercise's one source: the notebook's solution cell between the CELL
+// lines, solution regions marked. It compiles as `reference` (feature
+// `reference`); build.rs derives the scaffold from it; generate.py copies it
+// into the notebook.
+super::exercise_source! {
+    id: "quorums",
+    solution: Solution<'static> = &legal_quorums,
+    cell: {
+        // BEGIN CELL
+        fn legal_quorums(n: usize, nr: usize, nw: usize) -> bool {
+            // BEGIN SOLUTION
+            let possible = (1..=n).contains(&nr) && (1..=n).contains(&nw);
+            let read_sees_write = nr + nw > n; // no read quorum fits beside a write quorum
+            let writes_meet = 2 * nw > n; // no two write quorums fit side by side
+            possible && read_sees_write && writes_meet
+            // END SOLUTION
+            // BEGIN STARTER
+            // let _ = (n, nr, nw);
+            // true
+            // END STARTER
+        }
+        // END CELL
     }
 }

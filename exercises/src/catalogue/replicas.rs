@@ -24,8 +24,6 @@ pub const AVAILABILITY_MATCHES_THE_SIMULATION: &str = "availability matches the 
 pub const REPLICAS_NEEDED_MATCHES_THE_SIMULATION: &str = "replicas needed matches the simulation";
 pub const EXTREME_PROBABILITIES: &str = "extreme probabilities";
 
-super::solution_file!("replicas", Solution<'static> = distlab::catalogue::replicas::Solution { availability: &availability, replicas_needed: &replicas_needed });
-
 pub const SPEC: ExerciseSpec = ExerciseSpec {
     id: "replicas",
     title: "Replicas for a target availability",
@@ -50,7 +48,10 @@ pub const SPEC: ExerciseSpec = ExerciseSpec {
         let availability = crate::remote::remote_fn::<(f64, u32), f64>(&connection, "availability");
         let replicas_needed = crate::remote::remote_fn::<(f64, f64), u32>(&connection, "replicas_needed");
         check(
-            Solution { availability: &|p, k| availability((p, k)), replicas_needed: &|p, target| replicas_needed((p, target)) },
+            Solution {
+                availability: &|p, k| availability((p, k)),
+                replicas_needed: &|p, target| replicas_needed((p, target)),
+            },
             run,
         )
     },
@@ -106,8 +107,15 @@ pub fn check(solution: Solution<'_>, run: &Run) -> Report {
     let mut cases: Vec<(&'static str, f64, u32)> = Vec::new();
     let mut targets: Vec<(&'static str, f64, f64)> = Vec::new();
     if scope.runs_public() {
-        cases.extend([(AVAILABILITY_MATCHES_THE_SIMULATION, 0.75, 4), (AVAILABILITY_MATCHES_THE_SIMULATION, v.p, 1), (AVAILABILITY_MATCHES_THE_SIMULATION, v.p, 3)]);
-        targets.extend([(REPLICAS_NEEDED_MATCHES_THE_SIMULATION, 0.75, 0.99), (REPLICAS_NEEDED_MATCHES_THE_SIMULATION, v.p, v.target)]);
+        cases.extend([
+            (AVAILABILITY_MATCHES_THE_SIMULATION, 0.75, 4),
+            (AVAILABILITY_MATCHES_THE_SIMULATION, v.p, 1),
+            (AVAILABILITY_MATCHES_THE_SIMULATION, v.p, 3),
+        ]);
+        targets.extend([
+            (REPLICAS_NEEDED_MATCHES_THE_SIMULATION, 0.75, 0.99),
+            (REPLICAS_NEEDED_MATCHES_THE_SIMULATION, v.p, v.target),
+        ]);
     }
     if scope.runs_hidden() {
         hidden_cases(&mut cases, &mut targets);
@@ -121,7 +129,9 @@ pub fn check(solution: Solution<'_>, run: &Run) -> Report {
             Ok(a) if (a - simulated).abs() <= tolerance(simulated) => {
                 (true, format!("availability({p}, {k}) = {a:.5}; simulated {simulated:.5}"))
             }
-            Ok(a) => (false, format!("availability({p}, {k}) = {a:.5}, but {TRIALS} simulated trials give {simulated:.5}")),
+            Ok(a) => {
+                (false, format!("availability({p}, {k}) = {a:.5}, but {TRIALS} simulated trials give {simulated:.5}"))
+            }
             Err(panic) => (false, format!("availability({p}, {k}) panicked: {panic}")),
         };
         verdicts.push(numeric_verdict(name, ok, message, format!("p={p} k={k}"), seed, SPEC.id));
@@ -160,5 +170,44 @@ super::hidden! {
         let name = EXTREME_PROBABILITIES;
         cases.extend([(name, 1.0, 1), (name, 0.0, 5), (name, 0.5, 0)]);
         targets.push((name, 1.0, 0.99));
+    }
+}
+
+// The exercise's one source: the notebook's solution cell between the CELL
+// lines, solution regions marked. It compiles as `reference` (feature
+// `reference`); build.rs derives the scaffold from it; generate.py copies it
+// into the notebook.
+super::exercise_source! {
+    id: "replicas",
+    solution: Solution<'static> = distlab::catalogue::replicas::Solution { availability: &availability, replicas_needed: &replicas_needed },
+    cell: {
+        // BEGIN CELL
+        fn availability(p: f64, k: u32) -> f64 {
+            // BEGIN SOLUTION
+            // Down only when all k are down at once: (1-p)^k.
+            1.0 - (1.0 - p).powi(k as i32)
+            // END SOLUTION
+            // BEGIN STARTER
+            // let _ = (p, k);
+            // 0.0
+            // END STARTER
+        }
+
+        fn replicas_needed(p: f64, target: f64) -> u32 {
+            // BEGIN SOLUTION
+            // The closed form is k = ceil(ln(1 - target) / ln(1 - p)); counting up
+            // avoids its edge cases (p = 1, rounding right at the target).
+            let mut k = 1;
+            while availability(p, k) < target && k < 64 {
+                k += 1;
+            }
+            k
+            // END SOLUTION
+            // BEGIN STARTER
+            // let _ = (p, target);
+            // 1
+            // END STARTER
+        }
+        // END CELL
     }
 }

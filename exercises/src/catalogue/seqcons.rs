@@ -125,8 +125,6 @@ pub const THE_TWO_PROCESS_PROGRAM: &str = "the two-process program";
 pub const GENERATED_HISTORIES: &str = "generated histories";
 pub const LARGER_GENERATED_HISTORIES: &str = "larger generated histories";
 
-super::solution_file!("seqcons", Solution<'static> = &is_sequentially_consistent);
-
 pub const SPEC: ExerciseSpec = ExerciseSpec {
     id: "seqcons",
     title: "Is this history sequentially consistent?",
@@ -374,5 +372,84 @@ super::hidden! {
     fn hidden_cases(seed: u64) -> Vec<(&'static str, String, Vec<History>)> {
         let shape = Shape { processes: 4, max_ops: 3, variables: 2, histories: 40 };
         vec![(LARGER_GENERATED_HISTORIES, format!("{shape:?}"), generate(seed ^ 0x4849_4444, shape))]
+    }
+}
+
+// The exercise's one source: the notebook's solution cell between the CELL
+// lines, solution regions marked. It compiles as `reference` (feature
+// `reference`); build.rs derives the scaffold from it; generate.py copies it
+// into the notebook.
+super::exercise_source! {
+    id: "seqcons",
+    solution: Solution<'static> = &is_sequentially_consistent,
+    cell: {
+        // BEGIN CELL
+        use std::collections::{BTreeMap, BTreeSet};
+
+        use distlab::catalogue::seqcons::{History, Op};
+
+        fn is_sequentially_consistent(history: &History) -> bool {
+            // BEGIN SOLUTION
+            let mut next = vec![0; history.processes.len()];
+            explains(history, &mut next, &mut BTreeMap::new(), &mut BTreeSet::new())
+            // END SOLUTION
+            // BEGIN STARTER
+            // let _ = (history, Op::Read('x', 0));
+            // true
+            // END STARTER
+        }
+
+        // BEGIN SOLUTION
+        /// (next operation of every process, memory): a state of the search.
+        type State = (Vec<usize>, BTreeMap<char, i64>);
+
+        /// Can the remaining operations (process p from `next[p]` on) be interleaved so that
+        /// every read sees the latest write, starting from `memory`?
+        fn explains(
+            h: &History,
+            next: &mut Vec<usize>,
+            memory: &mut BTreeMap<char, i64>,
+            dead_ends: &mut BTreeSet<State>,
+        ) -> bool {
+            if next.iter().zip(&h.processes).all(|(&k, ops)| k == ops.len()) {
+                return true;
+            }
+            if dead_ends.contains(&(next.clone(), memory.clone())) {
+                return false;
+            }
+            for p in 0..h.processes.len() {
+                let Some(&op) = h.processes[p].get(next[p]) else { continue };
+                let mut undo = None;
+                match op {
+                    Op::Read(x, v) => {
+                        if memory.get(&x).copied().unwrap_or(0) != v {
+                            continue; // this read cannot come next
+                        }
+                    }
+                    Op::Write(x, v) => undo = Some((x, memory.insert(x, v))),
+                }
+                next[p] += 1;
+                let found = explains(h, next, memory, dead_ends);
+                next[p] -= 1;
+                match undo {
+                    Some((x, Some(old))) => {
+                        memory.insert(x, old);
+                    }
+                    Some((x, None)) => {
+                        memory.remove(&x);
+                    }
+                    None => {}
+                }
+                if found {
+                    return true;
+                }
+            }
+            dead_ends.insert((next.clone(), memory.clone()));
+            false
+        }
+        // END SOLUTION
+        // BEGIN STARTER
+        // END STARTER
+        // END CELL
     }
 }

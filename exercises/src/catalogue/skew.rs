@@ -26,8 +26,6 @@ pub const TEXTBOOK_DRIFTS: &str = "textbook: 990 against 1000 per ms, every minu
 pub const YOUR_OWN_CLOCKS: &str = "your own clocks";
 pub const EQUAL_AND_OPPOSITE_DRIFTS: &str = "equal and opposite drifts";
 
-super::solution_file!("skew", Solution<'static> = &worst_skew_ms);
-
 pub const SPEC: ExerciseSpec = ExerciseSpec {
     id: "skew",
     title: "Clock skew between resynchronisations",
@@ -157,7 +155,14 @@ pub fn check(solution: Solution<'_>, run: &Run) -> Report {
             ),
             Err(panic) => (false, format!("{call} panicked: {panic}")),
         };
-        verdicts.push(numeric_verdict(name, ok, message, format!("fast={fast} slow={slow} every={every}s"), seed, SPEC.id));
+        verdicts.push(numeric_verdict(
+            name,
+            ok,
+            message,
+            format!("fast={fast} slow={slow} every={every}s"),
+            seed,
+            SPEC.id,
+        ));
     }
     Report { exercise: SPEC.id.into(), verdicts, diagram: None }
 }
@@ -168,4 +173,29 @@ pub fn host(solution: Solution<'_>) {
         "worst_skew_ms" => crate::remote::answer(args, |(fast, slow, every)| solution(fast, slow, every)),
         _ => Err(format!("no function {name}")),
     })
+}
+
+// The exercise's one source: the notebook's solution cell between the CELL
+// lines, solution regions marked. It compiles as `reference` (feature
+// `reference`); build.rs derives the scaffold from it; generate.py copies it
+// into the notebook.
+super::exercise_source! {
+    id: "skew",
+    solution: Solution<'static> = &worst_skew_ms,
+    cell: {
+        // BEGIN CELL
+        fn worst_skew_ms(ticks_per_ms_fast: f64, ticks_per_ms_slow: f64, resync_every_s: f64) -> f64 {
+            // BEGIN SOLUTION
+            // Each true ms the clocks part by (fast - slow) / 1000 ms; the gap is
+            // widest at the end of the interval, resync_every_s * 1000 true ms later.
+            let drift_apart_per_ms = (ticks_per_ms_fast - ticks_per_ms_slow).abs() / 1000.0;
+            drift_apart_per_ms * resync_every_s * 1000.0
+            // END SOLUTION
+            // BEGIN STARTER
+            // let _ = (ticks_per_ms_fast, ticks_per_ms_slow, resync_every_s);
+            // 0.0
+            // END STARTER
+        }
+        // END CELL
+    }
 }

@@ -40,8 +40,6 @@ pub const FIVE_REPLICAS_PER_STAGE: &str = "five replicas per stage";
 pub const YOUR_OWN_CIRCUIT: &str = "your own circuit";
 pub const ONE_STAGE_OR_ONE_REPLICA: &str = "one stage or one replica";
 
-super::solution_file!("tmr", Solution<'static> = distlab::catalogue::tmr::Solution { tmr_max_masked: &tmr_max_masked, tmr_always_masked: &tmr_always_masked });
-
 pub const SPEC: ExerciseSpec = ExerciseSpec {
     id: "tmr",
     title: "Masking failures with triple modular redundancy",
@@ -95,7 +93,8 @@ impl Faults {
 
     /// "stage 1: element 1, voter 1; stage 2: ...", numbering from 1.
     pub fn describe(&self) -> String {
-        let ones = |m: u64| (0..64).filter(|j| m >> j & 1 == 1).map(|j| (j + 1).to_string()).collect::<Vec<_>>().join(" ");
+        let ones =
+            |m: u64| (0..64).filter(|j| m >> j & 1 == 1).map(|j| (j + 1).to_string()).collect::<Vec<_>>().join(" ");
         let stages: Vec<String> = (0..self.elements.len())
             .filter(|&s| self.elements[s] | self.voters[s] != 0)
             .map(|s| {
@@ -186,7 +185,12 @@ pub fn exhaustive_search(stages: usize, replicas: usize) -> Result<TmrFacts, Str
             (defeat, defeat_set) = (n, set);
         }
     }
-    Ok(TmrFacts { max_masked: best, max_example: unpack(best_set), always_masked: defeat - 1, smallest_defeat: unpack(defeat_set) })
+    Ok(TmrFacts {
+        max_masked: best,
+        max_example: unpack(best_set),
+        always_masked: defeat - 1,
+        smallest_defeat: unpack(defeat_set),
+    })
 }
 
 /// One stage's failures, in counts: `a` elements on lines that already carry
@@ -244,7 +248,12 @@ pub fn counted_search(stages: usize, replicas: usize) -> Result<TmrFacts, String
     };
     let (max_masked, max_path) = pick(&most, true, |a, b| a > b);
     let (defeat, defeat_path) = pick(&fewest, false, |a, b| a < b);
-    Ok(TmrFacts { max_masked, max_example: place(r, &max_path), always_masked: defeat - 1, smallest_defeat: place(r, &defeat_path) })
+    Ok(TmrFacts {
+        max_masked,
+        max_example: place(r, &max_path),
+        always_masked: defeat - 1,
+        smallest_defeat: place(r, &defeat_path),
+    })
 }
 
 fn place(replicas: usize, path: &[StageCounts]) -> Faults {
@@ -266,7 +275,11 @@ pub fn simulated_tmr(stages: usize, replicas: usize) -> Result<TmrFacts, String>
     if let Some(known) = KNOWN.lock().unwrap_or_else(|e| e.into_inner()).get(&(stages, replicas)) {
         return Ok(known.clone());
     }
-    let facts = if 2 * stages * replicas <= 18 { exhaustive_search(stages, replicas)? } else { counted_search(stages, replicas)? };
+    let facts = if 2 * stages * replicas <= 18 {
+        exhaustive_search(stages, replicas)?
+    } else {
+        counted_search(stages, replicas)?
+    };
     debug_assert!(masked(replicas, &facts.max_example) && !masked(replicas, &facts.smallest_defeat));
     KNOWN.lock().unwrap_or_else(|e| e.into_inner()).insert((stages, replicas), facts.clone());
     Ok(facts)
@@ -290,7 +303,12 @@ fn cases(seed: u64, scope: Scope) -> Vec<(&'static str, usize, usize)> {
     let v = variant(seed);
     let mut all = Vec::new();
     if scope.runs_public() {
-        all.extend([(TEXTBOOK_CIRCUIT, 3, 3), (FIVE_REPLICAS_PER_STAGE, 3, 5), (FIVE_REPLICAS_PER_STAGE, 1, 5), (YOUR_OWN_CIRCUIT, v.stages, v.replicas)]);
+        all.extend([
+            (TEXTBOOK_CIRCUIT, 3, 3),
+            (FIVE_REPLICAS_PER_STAGE, 3, 5),
+            (FIVE_REPLICAS_PER_STAGE, 1, 5),
+            (YOUR_OWN_CIRCUIT, v.stages, v.replicas),
+        ]);
     }
     if scope.runs_hidden() {
         all.extend(hidden_cases());
@@ -312,7 +330,9 @@ pub fn check(solution: Solution<'_>, run: &Run) -> Report {
         let facts = simulated_tmr(s, r).expect("catalogue circuits are valid");
         let case = format!("stages={s} replicas={r}");
         let (ok, message) = match call_guarded(|| (solution.tmr_max_masked)(s, r)) {
-            Ok(got) if got == facts.max_masked => (true, format!("tmr_max_masked({s}, {r}) = {got}, as the search finds")),
+            Ok(got) if got == facts.max_masked => {
+                (true, format!("tmr_max_masked({s}, {r}) = {got}, as the search finds"))
+            }
             Ok(got) if got < facts.max_masked => (
                 false,
                 format!(
@@ -321,12 +341,20 @@ pub fn check(solution: Solution<'_>, run: &Run) -> Report {
                     facts.max_example.describe()
                 ),
             ),
-            Ok(got) => (false, format!("tmr_max_masked({s}, {r}) = {got}, but no placement of more than {} failures is masked", facts.max_masked)),
+            Ok(got) => (
+                false,
+                format!(
+                    "tmr_max_masked({s}, {r}) = {got}, but no placement of more than {} failures is masked",
+                    facts.max_masked
+                ),
+            ),
             Err(panic) => (false, format!("tmr_max_masked({s}, {r}) panicked: {panic}")),
         };
         verdicts.push(numeric_verdict(name, ok, message, case.clone(), seed, SPEC.id));
         let (ok, message) = match call_guarded(|| (solution.tmr_always_masked)(s, r)) {
-            Ok(got) if got == facts.always_masked => (true, format!("tmr_always_masked({s}, {r}) = {got}, as the search finds")),
+            Ok(got) if got == facts.always_masked => {
+                (true, format!("tmr_always_masked({s}, {r}) = {got}, as the search finds"))
+            }
             Ok(got) if got > facts.always_masked => (
                 false,
                 format!(
@@ -337,7 +365,10 @@ pub fn check(solution: Solution<'_>, run: &Run) -> Report {
             ),
             Ok(got) => (
                 false,
-                format!("tmr_always_masked({s}, {r}) = {got}, but every placement of {} failures is masked", facts.always_masked),
+                format!(
+                    "tmr_always_masked({s}, {r}) = {got}, but every placement of {} failures is masked",
+                    facts.always_masked
+                ),
             ),
             Err(panic) => (false, format!("tmr_always_masked({s}, {r}) panicked: {panic}")),
         };
@@ -353,4 +384,42 @@ pub fn host(solution: Solution<'_>) {
         "tmr_always_masked" => crate::remote::answer(args, |(s, r)| (solution.tmr_always_masked)(s, r)),
         _ => Err(format!("no function {name}")),
     })
+}
+
+// The exercise's one source: the notebook's solution cell between the CELL
+// lines, solution regions marked. It compiles as `reference` (feature
+// `reference`); build.rs derives the scaffold from it; generate.py copies it
+// into the notebook.
+super::exercise_source! {
+    id: "tmr",
+    solution: Solution<'static> = distlab::catalogue::tmr::Solution { tmr_max_masked: &tmr_max_masked, tmr_always_masked: &tmr_always_masked },
+    cell: {
+        // BEGIN CELL
+        fn tmr_max_masked(stages: usize, replicas: usize) -> usize {
+            // BEGIN SOLUTION
+            // Per stage, a minority of the copies may fail, and the voters on the
+            // same lines too: they only feed copies that are wrong anyway.
+            let minority = (replicas - 1) / 2;
+            2 * minority * stages
+            // END SOLUTION
+            // BEGIN STARTER
+            // let _ = (stages, replicas);
+            // 0
+            // END STARTER
+        }
+
+        fn tmr_always_masked(stages: usize, replicas: usize) -> usize {
+            // BEGIN SOLUTION
+            // A minority anywhere leaves a right majority on every stage; one more,
+            // all on the elements of one stage, outvotes the right copies.
+            let _ = stages;
+            (replicas - 1) / 2
+            // END SOLUTION
+            // BEGIN STARTER
+            // let _ = (stages, replicas);
+            // 0
+            // END STARTER
+        }
+        // END CELL
+    }
 }

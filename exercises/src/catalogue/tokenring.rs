@@ -31,8 +31,6 @@ pub enum TokenMsg {
 
 pub const RING: &str = "one token, passed on by its holder";
 
-super::solution_file!("tokenring", Box<NodeFactory<TokenMsg>> = Box::new(tokenring_node));
-
 pub const SPEC: ExerciseSpec = ExerciseSpec {
     id: "tokenring",
     title: "Mutual exclusion: token ring",
@@ -150,10 +148,14 @@ impl Monitor<TokenMsg> for TokenRules {
                         Some(h) => format!("node {h} held it"),
                         None => "it was in flight".into(),
                     };
-                    return Err(format!("node {from} sent a token to {to} at {at} without holding one ({holder}): now there are two"));
+                    return Err(format!(
+                        "node {from} sent a token to {to} at {at} without holding one ({holder}): now there are two"
+                    ));
                 }
                 if self.inside.contains(from) {
-                    return Err(format!("node {from} passed the token to {to} at {at} while still inside the critical section"));
+                    return Err(format!(
+                        "node {from} passed the token to {to} at {at} while still inside the critical section"
+                    ));
                 }
                 self.holder = None;
                 self.idle = None;
@@ -258,4 +260,98 @@ pub fn check(solution: Box<NodeFactory<TokenMsg>>, run: &Run) -> Report {
 /// Serves the student's nodes on stdin/stdout for the grader (see `remote`).
 pub fn host(solution: Box<NodeFactory<TokenMsg>>) {
     crate::remote::serve_stdio(solution.as_ref())
+}
+
+// The exercise's one source: the notebook's solution cell between the CELL
+// lines, solution regions marked. It compiles as `reference` (feature
+// `reference`); build.rs derives the scaffold from it; generate.py copies it
+// into the notebook.
+super::exercise_source! {
+    id: "tokenring",
+    solution: Box<NodeFactory<TokenMsg>> = Box::new(tokenring_node),
+    cell: {
+        // BEGIN CELL
+        use distlab::catalogue::mutex::{first_request, think_time, HOLD, ROUNDS};
+        use distlab::catalogue::tokenring::TokenMsg;
+        use distlab::{Ctx, NodeId, Observation, Process, TimerTag};
+
+        const ASK: TimerTag = 1;
+        const LEAVE: TimerTag = 2;
+
+        #[derive(Clone, Debug, Hash, Default)]
+        struct Ring {
+            // BEGIN SOLUTION
+            wants_in: bool,
+            rounds: u32,
+            // END SOLUTION
+            // BEGIN STARTER
+            // END STARTER
+        }
+
+        // BEGIN SOLUTION
+        impl Ring {
+            /// I hold the token: use it if I asked, else hand it on.
+            fn got_token(&mut self, ctx: &mut Ctx<TokenMsg>) {
+                if self.wants_in {
+                    self.wants_in = false;
+                    ctx.observe(Observation::EnterCritical);
+                    ctx.set_timer(LEAVE, HOLD);
+                } else {
+                    ctx.send((ctx.me() + 1) % ctx.nodes(), TokenMsg::Token);
+                }
+            }
+        }
+        // END SOLUTION
+        // BEGIN STARTER
+        // END STARTER
+
+        impl Process<TokenMsg> for Ring {
+            fn on_start(&mut self, ctx: &mut Ctx<TokenMsg>) {
+                // BEGIN SOLUTION
+                ctx.set_timer(ASK, first_request(ctx.me()));
+                if ctx.me() == 0 {
+                    self.got_token(ctx);
+                }
+                // END SOLUTION
+                // BEGIN STARTER
+                // let _ = (ctx, first_request(0), think_time(2), HOLD, ROUNDS, Observation::RequestCritical);
+                // END STARTER
+            }
+
+            fn on_message(&mut self, ctx: &mut Ctx<TokenMsg>, from: NodeId, msg: TokenMsg) {
+                // BEGIN SOLUTION
+                let (_, TokenMsg::Token) = (from, msg);
+                self.got_token(ctx);
+                // END SOLUTION
+                // BEGIN STARTER
+                // let _ = (ctx, from, msg);
+                // END STARTER
+            }
+
+            fn on_timer(&mut self, ctx: &mut Ctx<TokenMsg>, timer: TimerTag) {
+                // BEGIN SOLUTION
+                if timer == ASK {
+                    // The token never rests where nobody is inside: wait for it.
+                    ctx.observe(Observation::RequestCritical);
+                    self.wants_in = true;
+                } else {
+                    ctx.observe(Observation::ExitCritical);
+                    self.rounds += 1;
+                    if self.rounds < ROUNDS {
+                        ctx.set_timer(ASK, think_time(ctx.nodes()));
+                    }
+                    self.got_token(ctx); // still holding it: pass it on
+                }
+                // END SOLUTION
+                // BEGIN STARTER
+                // let _ = (ctx, timer);
+                // END STARTER
+            }
+        }
+
+        fn tokenring_node(_id: NodeId) -> Box<dyn Process<TokenMsg>> {
+            Box::new(Ring::default())
+        }
+        // END CELL
+    }
 }
