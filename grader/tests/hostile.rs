@@ -47,6 +47,31 @@ fn main() {
     assert_still_grades(user);
 }
 
+/// A student's own durable type derives serde's traits the way rustc
+/// suggests (`serde::Serialize`): the grader puts serde beside distlab, as
+/// the kernel does.
+#[test]
+fn a_submission_can_derive_serde_traits() {
+    let (_slot, user) = slot_user();
+    let dir = tempdir();
+    let src = r#"
+#[derive(Clone, Debug, Hash, serde::Serialize, serde::Deserialize)]
+struct Progress {
+    round: u64,
+    estimate: distlab::F64,
+}
+fn durable<T: serde::Serialize + serde::de::DeserializeOwned>(_: &T) -> bool {
+    true
+}
+fn main() {
+    println!("durable={}", durable(&Progress { round: 1, estimate: distlab::F64(0.5) }));
+}
+"#;
+    let bin = build(user, src, dir.path());
+    let out = run_bin(user, &bin, b"");
+    assert!(stdout(&out).contains("durable=true"), "{out:?}");
+}
+
 #[test]
 fn infinite_loop_hits_cpu_limit() {
     let (_slot, user) = slot_user();
