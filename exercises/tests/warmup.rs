@@ -92,3 +92,20 @@ fn hidden_scenarios_run_only_in_the_grader_scope_and_stay_terse() {
     // Pongs are always right: that check alone earns its 2 of 5 points.
     assert_eq!(all.score(&warmup::SPEC, Scope::All), 2.0);
 }
+
+/// A replay line of a hidden scenario (the instructor's page shows them)
+/// says, in the notebook, that the scenario runs only on the grader.
+#[test]
+fn replaying_a_scenario_that_is_not_here_says_why() {
+    let report = warmup::check(warmup::reference::solution(), &Run::replay("lossy, one node down", 42));
+    assert!(!report.verdicts.is_empty());
+    for v in &report.verdicts {
+        assert_eq!(v.status, Status::Unknown, "{v:?}");
+        assert!(v.message.contains("hidden scenarios run only on the grader"), "{}", v.message);
+        assert_eq!(v.seed, 42);
+    }
+    assert_eq!(report.score(&warmup::SPEC, Scope::Public), 0.0);
+    // A public scenario still replays as before.
+    let clean = warmup::check(warmup::reference::solution(), &Run::replay("clean network", 42));
+    assert!(clean.verdicts.iter().all(|v| v.passed()));
+}

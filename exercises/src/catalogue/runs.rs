@@ -62,6 +62,9 @@ pub fn check_runs<M: Message>(
     let factory: Rc<NodeFactory<M>> = Rc::from(factory);
     let mut verdicts = Vec::new();
     let mut first_failure: Option<(Trace<M>, Verdict)> = None;
+    // The checks' names, for a replay of a scenario that is not here.
+    let scenarios_checks: Vec<String> =
+        scenarios.first().map(|s| monitors(&s.scenario).iter().map(|m| m.name()).collect()).unwrap_or_default();
     for s in scenarios {
         let in_scope = if s.hidden { run.scope.runs_hidden() } else { run.scope.runs_public() };
         if !in_scope {
@@ -93,6 +96,9 @@ pub fn check_runs<M: Message>(
             verdicts.extend(judged);
         }
     }
+    if let (Some(only), true) = (&run.only, verdicts.is_empty()) {
+        verdicts = no_such_scenario(exercise, only, &scenarios_checks);
+    }
     let diagram = first_failure.map(|(trace, verdict)| {
         let options = DiagramOptions {
             title: Some(format!("{}: {}", verdict.check, verdict.scenario)),
@@ -105,4 +111,28 @@ pub fn check_runs<M: Message>(
         svg(&trace, &options)
     });
     Report { exercise: exercise.to_owned(), verdicts, diagram }
+}
+
+/// A replay line for a scenario this build does not have (a hidden one:
+/// they exist only in the grader): every check unknown, saying why, rather
+/// than a silent row of unknowns.
+fn no_such_scenario(exercise: &str, only: &super::Only, checks: &[String]) -> Vec<Verdict> {
+    let message = format!(
+        "there is no public scenario \"{}\" here: hidden scenarios run only on the grader, so their \
+         replay lines work there and not in the notebook",
+        only.scenario
+    );
+    checks
+        .iter()
+        .map(|check| Verdict {
+            check: check.clone(),
+            status: crate::check::Status::Unknown,
+            message: message.clone(),
+            event: None,
+            at: None,
+            seed: only.seed,
+            scenario: only.scenario.clone(),
+            replay: format!(":check {exercise} --scenario \"{}\" --seed {}", only.scenario, only.seed),
+        })
+        .collect()
 }
