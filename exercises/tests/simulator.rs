@@ -309,7 +309,10 @@ fn timers_move_cancel_and_follow_the_local_clock() {
     assert_eq!(fired, vec![(0, ms(30), 1), (1, 30_304, 1)]);
     let readings: Vec<i64> = trace
         .observations()
-        .filter_map(|(_, _, _, o)| if let Observation::Note { value, .. } = o { Some(*value) } else { None })
+        .filter_map(|(_, _, _, o)| match o {
+            Observation::Note { name, value } if name == "clock" => Some(*value),
+            _ => None,
+        })
         .collect();
     assert_eq!(readings, vec![ms(30), 30_001]);
 }

@@ -14,6 +14,12 @@
 //! ```
 
 use crate::workdir::KernelConfig;
+
+// The same hash of the course crate's sources that the grader stamps its
+// prepared dir with (one implementation, std and sha2 only).
+#[path = "../../grader/src/course_sources.rs"]
+#[allow(dead_code)]
+mod course_sources;
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 
@@ -137,8 +143,6 @@ pub fn install(opts: &InstallOptions) -> Result<()> {
     Ok(())
 }
 
-/// Build distlab once in an evcxr work dir, exactly as a kernel would.
-/// Must run before any other thread starts (it sets EVCXR_TMPDIR).
 /// The evcxr commands that give a session its crates: the course crate, and
 /// serde beside it (the version distlab uses), so a student's own types can
 /// derive `serde::Serialize` for `ctx.persist` as rustc suggests; the
@@ -150,9 +154,32 @@ pub fn course_deps(exercises: &Path) -> String {
     )
 }
 
+/// What a prebuilt work dir was made from: this kernel binary (by size and
+/// modification time), the course crate's sources and the dependency lines.
+/// Written last, so a failed or interrupted build never vouches for itself.
+const STAMP: &str = "distlab-prebuild.stamp";
+
+fn prebuild_stamp(exercises: &Path) -> Result<String> {
+    let exe = std::fs::metadata(std::env::current_exe()?)?;
+    let modified = exe.modified()?.duration_since(std::time::UNIX_EPOCH)?.as_nanos();
+    let sources = course_sources::hash(exercises).with_context(|| format!("hashing {}", exercises.display()))?;
+    Ok(format!("kernel {} {modified}\nsources {sources}\n{}\n", exe.len(), course_deps(exercises)))
+}
+
+/// Build distlab once in an evcxr work dir, exactly as a kernel would; kept
+/// as it is when nothing it was made from changed (a second `./dev up`).
+/// Must run before any other thread starts (it sets EVCXR_TMPDIR).
 fn prebuild(prebuilt: &Path, exercises: &Path) -> Result<()> {
     let t = std::time::Instant::now();
-    println!("Pre-building the distlab crate for the kernel in {} ...", prebuilt.display());
+    let stamp = prebuild_stamp(exercises)?;
+    if std::fs::read_to_string(prebuilt.join(STAMP)).ok().as_deref() == Some(stamp.as_str()) {
+        println!("Pre-built distlab in {} is up to date", prebuilt.display());
+        return Ok(());
+    }
+    println!(
+        "Pre-building the distlab crate for the kernel in {} (a few minutes; cargo's progress follows) ...",
+        prebuilt.display()
+    );
     if prebuilt.exists() {
         std::fs::remove_dir_all(prebuilt)?;
     }
@@ -169,6 +196,7 @@ fn prebuild(prebuilt: &Path, exercises: &Path) -> Result<()> {
     ctx.execute(&course_deps(exercises)).map_err(|e| anyhow::anyhow!("building distlab in evcxr: {e}"))?;
     drop(ctx);
     // The compiled cells are per-session; only the dependency build matters.
+    std::fs::write(prebuilt.join(STAMP), stamp)?;
     println!("Pre-built distlab in {:.1} s", t.elapsed().as_secs_f64());
     Ok(())
 }
@@ -189,4 +217,24 @@ pub fn uninstall(target: &Target) -> Result<()> {
         println!("Nothing to remove: no distlab kernel in {}", jdir.display());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_prebuild_stamp_follows_the_course_sources() {
+        let dir = std::env::temp_dir().join(format!("distlab-stamp-test-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("src")).unwrap();
+        std::fs::write(dir.join("Cargo.toml"), "[package]\nname = \"distlab\"\n").unwrap();
+        std::fs::write(dir.join("build.rs"), "fn main() {}\n").unwrap();
+        std::fs::write(dir.join("src/lib.rs"), "pub fn a() {}\n").unwrap();
+        let first = prebuild_stamp(&dir).unwrap();
+        assert_eq!(prebuild_stamp(&dir).unwrap(), first);
+        std::fs::write(dir.join("src/lib.rs"), "pub fn b() {}\n").unwrap();
+        let changed = prebuild_stamp(&dir).unwrap();
+        std::fs::remove_dir_all(&dir).ok();
+        assert_ne!(changed, first);
+    }
 }
