@@ -206,8 +206,9 @@ async fn abort_queued(
                 return Ok(Some(msg));
             }
             shared.status(&msg, "busy");
-            let count = *shared.execution_count.lock().unwrap();
-            let reply = shared.reply(&msg, "execute_reply", json!({"status": "aborted", "execution_count": count}));
+            // No count: the cell never ran, and JupyterLab shows a reply's
+            // count as the cell's prompt, as if it had.
+            let reply = shared.reply(&msg, "execute_reply", json!({"status": "aborted", "execution_count": null}));
             shell.send(reply.to_zmq(&shared.signer, None)).await.context("shell send")?;
             shared.status(&msg, "idle");
             continue;

@@ -119,6 +119,8 @@ class DistlabKernelTests(jupyter_kernel_test.KernelTests):
             replies[msg["parent_header"]["msg_id"]] = msg["content"]
         self.assertEqual(replies[failing]["status"], "error")
         self.assertEqual(replies[queued]["status"], "aborted")
+        # An aborted cell never ran: no execution count to show as its prompt.
+        self.assertIsNone(replies[queued].get("execution_count"))
         # Without stop_on_error the next request runs.
         failing = self.kc.execute('panic!("again");', stop_on_error=False)
         queued = self.kc.execute("1 + 1")
