@@ -62,9 +62,12 @@ pub fn check_runs<M: Message>(
     let factory: Rc<NodeFactory<M>> = Rc::from(factory);
     let mut verdicts = Vec::new();
     let mut first_failure: Option<(Trace<M>, Verdict)> = None;
-    // The checks' names, for a replay of a scenario that is not here.
-    let scenarios_checks: Vec<String> =
-        scenarios.first().map(|s| monitors(&s.scenario).iter().map(|m| m.name()).collect()).unwrap_or_default();
+    // The checks' names, for a replay line naming a scenario that is not
+    // here; only a replay needs them.
+    let scenarios_checks: Vec<String> = match (&run.only, scenarios.first()) {
+        (Some(_), Some(s)) => monitors(&s.scenario).iter().map(|m| m.name()).collect(),
+        _ => Vec::new(),
+    };
     for s in scenarios {
         let in_scope = if s.hidden { run.scope.runs_hidden() } else { run.scope.runs_public() };
         if !in_scope {
