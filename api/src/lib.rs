@@ -17,6 +17,7 @@
 //! | `GET /api/v1/exercises/{id}/variant` | 200 [`Variant`]: the student's own seed, HMAC-SHA256(course secret, student, exercise); 404 for an unknown exercise |
 //! | `POST /api/v1/submissions`, body [`NewSubmission`] | 202 [`Receipt`] once stored and queued (committed before the answer); 200 [`Receipt`] for a retry |
 //! | `GET /api/v1/submissions/{id}` | 200 [`Submission`]; 404 unless it is the caller's own |
+//! | `GET /api/v1/grades` | 200 [`Grades`]: the caller's best score and submissions per exercise |
 //!
 //! # Error codes
 //!
@@ -68,6 +69,9 @@ pub fn variant_path(exercise: &str) -> String {
     format!("{EXERCISES}/{exercise}/variant")
 }
 
+/// The caller's own grades.
+pub const GRADES: &str = "/api/v1/grades";
+
 /// Path of one submission.
 pub fn submission_path(id: i64) -> String {
     format!("{SUBMISSIONS}/{id}")
@@ -96,6 +100,40 @@ pub struct Exercise {
     pub points: u32,
     pub deadline: Option<String>,
     pub late_deadline: Option<String>,
+}
+
+/// `GET /api/v1/grades`: every exercise of the course, in teaching order,
+/// with the caller's best graded score and their submissions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Grades {
+    pub exercises: Vec<ExerciseGrades>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExerciseGrades {
+    pub id: String,
+    pub title: String,
+    pub points: u32,
+    /// The best score over graded submissions (the late rule is in each
+    /// score), as the gradebook counts it; `None` before the first grade.
+    pub best: Option<f64>,
+    /// Newest first, at most [`GRADES_SUBMISSIONS`] of them.
+    pub submissions: Vec<SubmissionLine>,
+}
+
+/// How many submissions per exercise `GET /api/v1/grades` lists.
+pub const GRADES_SUBMISSIONS: usize = 20;
+
+/// One submission in [`Grades`], without its feedback
+/// (`GET /api/v1/submissions/{id}` has that).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SubmissionLine {
+    pub id: i64,
+    pub status: Status,
+    /// RFC 3339.
+    pub submitted_at: String,
+    pub late: bool,
+    pub score: Option<f64>,
 }
 
 /// The caller's variant of an exercise.

@@ -34,6 +34,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route(&format!("{}/{{id}}/variant", wire::EXERCISES), get(variant))
         .route(wire::SUBMISSIONS, post(submit))
         .route(&format!("{}/{{id}}", wire::SUBMISSIONS), get(submission))
+        .route(wire::GRADES, get(grades))
 }
 
 /// An error answer: status and a plain sentence.
@@ -267,6 +268,43 @@ async fn submission(
     .await?;
     let (s, passed) = found.ok_or_else(not_found)?;
     Ok(Json(submission_view(s, passed)?))
+}
+
+/// The caller's grades: per exercise, the best graded score and the
+/// newest submissions (no feedback: one request per `:grades`, however
+/// many submissions there are).
+async fn grades(State(state): State<Arc<AppState>>, headers: HeaderMap) -> ApiResult<Json<wire::Grades>> {
+    let who = student(&state, &headers).await?;
+    let db = Arc::clone(&state.db);
+    let mine = blocking(move || db.with(|c| submissions::list(c, Some(&who), i64::MAX))).await?;
+    let exercises = catalogue::all()
+        .iter()
+        .map(|e| {
+            let of_this = mine.iter().filter(|s| s.exercise == e.id);
+            let best = of_this.clone().filter(|s| s.status == "graded").filter_map(|s| s.score).reduce(f64::max);
+            let submissions = of_this
+                .take(wire::GRADES_SUBMISSIONS)
+                .map(|s| {
+                    Ok(wire::SubmissionLine {
+                        id: s.id,
+                        status: wire::Status::parse(&s.status)
+                            .ok_or_else(|| anyhow::anyhow!("submission {} has the status {:?}", s.id, s.status))?,
+                        submitted_at: s.submitted_at.clone(),
+                        late: s.late,
+                        score: s.score,
+                    })
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            Ok(wire::ExerciseGrades {
+                id: e.id.to_owned(),
+                title: e.title.to_owned(),
+                points: e.points,
+                best,
+                submissions,
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(Json(wire::Grades { exercises }))
 }
 
 /// A submission as the API shows it to its student (and the student page).

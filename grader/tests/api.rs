@@ -148,6 +148,33 @@ fn students_read_only_their_own_submissions() {
         assert_eq!(s, 404, "{bad}: {j}");
         assert!(error_of(&j).contains(bad));
     }
+
+    // Grades: each student sees their own submissions and best score only.
+    let (s2, j2) = submit(&srv.url, a, "warmup", "fn warmup_node() { /* 2 */ }", None);
+    assert_eq!(s2, 202, "{j2}");
+    let db = rusqlite::Connection::open(dir.path().join("db.sqlite")).unwrap();
+    db.execute("UPDATE submissions SET status = 'graded' WHERE id = ?1", [id]).unwrap();
+    db.execute(
+        "INSERT INTO results (submission_id, score, max_score, report, written_at) VALUES (?1, 3.5, 5, '{}', 'x')",
+        [id],
+    )
+    .unwrap();
+    let grades = format!("{}/api/v1/grades", srv.url);
+    let (s, j, _) = request("GET", &grades, Some(a), &[], None);
+    assert_eq!(s, 200, "{j}");
+    let list = j["exercises"].as_array().unwrap();
+    assert_eq!(list[0]["id"], "warmup", "teaching order");
+    let warmup = &list[0];
+    assert_eq!((warmup["best"].as_f64(), warmup["points"].as_u64()), (Some(3.5), Some(5)));
+    let subs = warmup["submissions"].as_array().unwrap();
+    assert_eq!(subs.len(), 2);
+    assert_eq!((subs[0]["status"].as_str(), subs[1]["id"].as_i64()), (Some("queued"), Some(id)), "newest first");
+    assert!(list.iter().skip(1).all(|e| e["best"].is_null() && e["submissions"].as_array().unwrap().is_empty()));
+    let (s, j, _) = request("GET", &grades, Some(b), &[], None);
+    assert_eq!(s, 200);
+    assert!(j["exercises"].as_array().unwrap().iter().all(|e| e["submissions"].as_array().unwrap().is_empty()));
+    let (s, _, _) = request("GET", &grades, None, &[], None);
+    assert_eq!(s, 401);
 }
 
 /// A POST over a bare socket that keeps reading the answer even when the

@@ -13,10 +13,17 @@
 //! of an exercise in one cell that starts with the marker, and run it before
 //! `:submit`. The rule needs no cell ids, so it works the same in JupyterLab,
 //! classic Notebook, VS Code and headless nbclient.
+//!
+//! Two guards keep that rule from biting: `:exercise` adds no cell when the
+//! notebook already has one for the exercise (seen running, added before, or
+//! in the saved notebook file), and a cell that replaces a solution from
+//! another cell (JupyterLab sends cell ids), or replaces a real solution with
+//! the untouched starter, says so in its output.
 
 use distlab::catalogue::{self, ExerciseSpec};
 use distlab::html::escape;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
 
 pub const MARKER_PREFIX: &str = "exercise:";
 
@@ -46,23 +53,124 @@ pub fn scaffold_cell(spec: &ExerciseSpec) -> String {
 /// What the kernel keeps per session about the course.
 #[derive(Default)]
 pub struct CourseState {
-    /// Exercise id -> source of its last successfully run cell.
-    solutions: HashMap<String, String>,
+    /// Exercise id -> its last successfully run cell.
+    solutions: HashMap<String, Solution>,
+    /// Exercise ids with a cell in this notebook: seen running (with or
+    /// without errors) or put there by `:exercise`.
+    cells: HashSet<String>,
+    /// The notebook file this kernel serves, when the frontend says.
+    pub notebook: Option<PathBuf>,
     /// (grader URL, exercise id) -> the student's seed.
     pub seeds: HashMap<(String, String), u64>,
 }
 
+struct Solution {
+    source: String,
+    /// The frontend's id of the cell (JupyterLab sends one), if known.
+    cell: Option<String>,
+}
+
+/// A cell taken as an exercise's solution, and what the student should
+/// know about it.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Recorded {
+    pub id: String,
+    pub note: Option<String>,
+}
+
 impl CourseState {
-    /// Remember the cell if it is an exercise cell; the exercise id if so.
-    pub fn record(&mut self, code: &str) -> Option<String> {
+    pub fn for_notebook(notebook: Option<PathBuf>) -> CourseState {
+        CourseState { notebook, ..CourseState::default() }
+    }
+
+    /// A cell is about to run: note which exercise it belongs to.
+    pub fn saw(&mut self, code: &str) {
+        if let Some(id) = exercise_marker(code) {
+            self.cells.insert(id.to_owned());
+        }
+    }
+
+    /// `:exercise` put a solution cell for `id` into the notebook.
+    pub fn offered(&mut self, id: &str) {
+        self.cells.insert(id.to_owned());
+    }
+
+    /// Whether the notebook already has a solution cell for `id`: one ran
+    /// in this session, `:exercise` added one, or the saved notebook holds one.
+    pub fn has_cell(&self, id: &str) -> bool {
+        self.cells.contains(id) || self.notebook.as_deref().is_some_and(|nb| notebook_has_exercise_cell(nb, id))
+    }
+
+    /// Remember the cell if it is an exercise cell (it ran without errors).
+    /// When it replaces a solution the student may still want, the note
+    /// says so: another cell's, or a real solution replaced by the
+    /// untouched starter.
+    pub fn record(&mut self, code: &str, cell: Option<&str>) -> Option<Recorded> {
         let id = exercise_marker(code)?.to_owned();
-        self.solutions.insert(id.clone(), code.to_owned());
-        Some(id)
+        let note = self.solutions.get(&id).and_then(|before| replacement_note(&id, before, code, cell));
+        self.solutions.insert(id.clone(), Solution { source: code.to_owned(), cell: cell.map(str::to_owned) });
+        Some(Recorded { id, note })
     }
 
     pub fn solution(&self, id: &str) -> Option<&str> {
-        self.solutions.get(id).map(String::as_str)
+        self.solutions.get(id).map(|s| s.source.as_str())
     }
+}
+
+fn replacement_note(id: &str, before: &Solution, code: &str, cell: Option<&str>) -> Option<String> {
+    if same_code(&before.source, code) {
+        return None;
+    }
+    let use_line = format!("`:check {id}` and `:submit {id}` now use this cell");
+    if is_untouched_starter(id, code) && !is_untouched_starter(id, &before.source) {
+        return Some(format!(
+            "note: this is the unchanged starter of `{id}`, and it replaced the solution you ran before: {use_line}. \
+             Run the cell with your solution again to use it."
+        ));
+    }
+    match (&before.cell, cell) {
+        (Some(a), Some(b)) if a != b => Some(format!(
+            "note: another cell held the solution of `{id}` until now; {use_line}. Keep one solution cell per exercise."
+        )),
+        _ => None,
+    }
+}
+
+/// Code compared line by line, ignoring indentation and blank lines.
+fn same_code(a: &str, b: &str) -> bool {
+    let lines = |s: &str| s.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("\n");
+    lines(a) == lines(b)
+}
+
+fn is_untouched_starter(id: &str, code: &str) -> bool {
+    catalogue::exercise(id).is_some_and(|spec| same_code(&scaffold_cell(spec), code))
+}
+
+/// The notebook this kernel serves: Jupyter Server names it (relative to
+/// its root) in `JPY_SESSION_NAME`, and starts the kernel in its folder.
+pub fn session_notebook() -> Option<PathBuf> {
+    let name = PathBuf::from(std::env::var_os("JPY_SESSION_NAME")?);
+    if name.is_absolute() {
+        return Some(name);
+    }
+    let here = std::env::current_dir().ok()?.join(name.file_name()?);
+    here.exists().then_some(here)
+}
+
+/// Whether the saved notebook has a code cell that starts with the marker
+/// of `id`. Unreadable or malformed files count as no.
+pub fn notebook_has_exercise_cell(path: &Path, id: &str) -> bool {
+    let Ok(text) = std::fs::read_to_string(path) else { return false };
+    let Ok(nb) = serde_json::from_str::<serde_json::Value>(&text) else { return false };
+    let cells = nb["cells"].as_array().map(Vec::as_slice).unwrap_or_default();
+    cells.iter().filter(|c| c["cell_type"] == "code").any(|c| {
+        let source = match &c["source"] {
+            serde_json::Value::String(s) => s.clone(),
+            serde_json::Value::Array(lines) => lines.iter().filter_map(|l| l.as_str()).collect(),
+            _ => String::new(),
+        };
+        exercise_marker(&source) == Some(id)
+    })
 }
 
 pub fn known_ids() -> String {
@@ -300,13 +408,64 @@ mod tests {
     #[test]
     fn last_successful_cell_wins_per_exercise() {
         let mut s = CourseState::default();
-        assert_eq!(s.record("let x = 1;"), None);
-        assert_eq!(s.record("// exercise: warmup\nfn a() {}").as_deref(), Some("warmup"));
-        s.record("// exercise: lamport\nfn l() {}");
-        s.record("// exercise: warmup\nfn b() {}");
+        assert_eq!(s.record("let x = 1;", None), None);
+        assert_eq!(s.record("// exercise: warmup\nfn a() {}", None).map(|r| r.id).as_deref(), Some("warmup"));
+        s.record("// exercise: lamport\nfn l() {}", None);
+        s.record("// exercise: warmup\nfn b() {}", None);
         assert_eq!(s.solution("warmup"), Some("// exercise: warmup\nfn b() {}"));
         assert_eq!(s.solution("lamport"), Some("// exercise: lamport\nfn l() {}"));
         assert_eq!(s.solution("vector"), None);
+    }
+
+    #[test]
+    fn a_solution_replaced_from_another_cell_or_by_the_starter_is_told() {
+        let starter = scaffold_cell(catalogue::exercise("warmup").unwrap());
+        let answer = "// exercise: warmup\nfn answer() {}";
+        let mut s = CourseState::default();
+        assert_eq!(s.record(answer, Some("cell-a")).unwrap().note, None);
+        // The same cell run again, edited or not: nothing to say.
+        assert_eq!(s.record(&format!("{answer}\n"), Some("cell-a")).unwrap().note, None);
+        assert_eq!(s.record("// exercise: warmup\nfn better() {}", Some("cell-a")).unwrap().note, None);
+        // Another cell takes over.
+        let note = s.record(answer, Some("cell-b")).unwrap().note.unwrap();
+        assert!(note.contains("another cell") && note.contains(":submit warmup"), "{note}");
+        // The untouched starter replaces an answer, with or without cell ids.
+        for (cell_before, cell_now) in [(Some("cell-b"), Some("cell-c")), (None, None)] {
+            s.record(answer, cell_before);
+            let note = s.record(&starter, cell_now).unwrap().note.unwrap();
+            assert!(note.contains("unchanged starter"), "{note}");
+        }
+        // The starter replacing the starter is no news.
+        assert_eq!(s.record(&starter, Some("cell-d")).unwrap().note, None);
+    }
+
+    #[test]
+    fn the_saved_notebook_tells_which_exercise_cells_exist() {
+        let dir = std::env::temp_dir().join(format!("distlab-nb-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let nb = dir.join("07-mutex.ipynb");
+        let cells = serde_json::json!({"cells": [
+            {"cell_type": "markdown", "source": "// exercise: ring"},
+            {"cell_type": "code", "source": ["\n", "// exercise: central\n", "fn f() {}"]},
+            {"cell_type": "code", "source": "// exercise: ricart\nfn g() {}"},
+        ]});
+        std::fs::write(&nb, cells.to_string()).unwrap();
+        assert!(notebook_has_exercise_cell(&nb, "central") && notebook_has_exercise_cell(&nb, "ricart"));
+        assert!(!notebook_has_exercise_cell(&nb, "ring"), "a markdown cell is no solution cell");
+        assert!(!notebook_has_exercise_cell(&dir.join("missing.ipynb"), "central"));
+        std::fs::write(&nb, "{ not json").unwrap();
+        assert!(!notebook_has_exercise_cell(&nb, "central"));
+
+        let mut s = CourseState::default();
+        assert!(!s.has_cell("warmup"));
+        s.saw("// exercise: warmup\nthis does not compile");
+        assert!(s.has_cell("warmup"));
+        s.offered("lamport");
+        assert!(s.has_cell("lamport"));
+        std::fs::write(&nb, cells.to_string()).unwrap();
+        s.notebook = Some(nb);
+        assert!(s.has_cell("central") && !s.has_cell("vector"));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

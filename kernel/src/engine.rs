@@ -51,6 +51,8 @@ pub type InputFn = Box<dyn Fn(String, bool) -> Option<String> + Send>;
 pub enum Request {
     Execute {
         code: String,
+        /// The frontend's id of the cell (JupyterLab sends `cellId`).
+        cell_id: Option<String>,
         events: mpsc::UnboundedSender<ExecEvent>,
         input: Option<InputFn>,
         done: oneshot::Sender<ExecResult>,
@@ -109,6 +111,13 @@ impl EngineHandle {
             let _ = child.kill();
         }
     }
+}
+
+/// A cell to run: its code and, when the frontend sends one, its id.
+#[derive(Clone, Copy)]
+struct Cell<'a> {
+    code: &'a str,
+    id: Option<&'a str>,
 }
 
 /// What the router saw during one cell.
@@ -248,6 +257,8 @@ struct Engine {
     /// Where the course crate is (loaded at start: `new` fails otherwise).
     distlab: Option<std::path::PathBuf>,
     values: ValueFormat,
+    /// The analysis warm-up has run (see `warm_up_analysis`).
+    warmed_up: bool,
 }
 
 /// What a magic sees of the engine while a cell runs.
@@ -332,14 +343,32 @@ fn engine_thread(
             return;
         }
     };
-    for req in rx {
+    let mut warm_up_due = false;
+    loop {
+        // The analysis warm-up waits for the first cell's result and then
+        // for a moment with nothing queued: it must never delay a cell.
+        let req = match rx.try_recv() {
+            Ok(req) => req,
+            Err(std::sync::mpsc::TryRecvError::Empty) if warm_up_due => {
+                warm_up_due = false;
+                engine.warm_up_analysis();
+                continue;
+            }
+            Err(std::sync::mpsc::TryRecvError::Empty) => match rx.recv() {
+                Ok(req) => req,
+                Err(_) => break,
+            },
+            Err(std::sync::mpsc::TryRecvError::Disconnected) => break,
+        };
         match req {
-            Request::Execute { code, events, input, done } => {
+            Request::Execute { code, cell_id, events, input, done } => {
                 handle.interrupted.store(false, Ordering::SeqCst);
                 handle.executing.store(true, Ordering::SeqCst);
-                let result = engine.execute(&code, events, input, &handle.interrupted, &handle.magic_running);
+                let cell = Cell { code: &code, id: cell_id.as_deref() };
+                let result = engine.execute(cell, events, input, &handle.interrupted, &handle.magic_running);
                 handle.executing.store(false, Ordering::SeqCst);
                 let _ = done.send(result);
+                warm_up_due |= !engine.warmed_up;
             }
             Request::Complete { code, pos, reply } => {
                 let _ = reply.send(engine.complete(&code, pos));
@@ -365,8 +394,14 @@ impl Engine {
         let router = Router::start(outputs);
         let ctx = CommandContext::with_eval_context(eval_ctx);
         let distlab = config.exercises_dir.clone();
-        let mut engine =
-            Engine { ctx, router, course: CourseState::default(), distlab, values: ValueFormat::default() };
+        let mut engine = Engine {
+            ctx,
+            router,
+            course: CourseState::for_notebook(crate::course::session_notebook()),
+            distlab,
+            values: ValueFormat::default(),
+            warmed_up: false,
+        };
         engine.router.flush(false);
         if let Some(path) = &config.exercises_dir {
             engine.load_distlab(path)?;
@@ -374,7 +409,6 @@ impl Engine {
             tracing::warn!("no exercises dir configured: distlab is not preloaded");
         }
         engine.sync_value_format();
-        engine.warm_up_analysis();
         Ok(engine)
     }
 
@@ -387,6 +421,10 @@ impl Engine {
         let dep = crate::install::course_deps(path);
         let offline = self.ctx.execute(&format!(":offline 1\n{dep}"));
         let _ = self.ctx.execute(":offline 0");
+        if let Ok(out) = &offline {
+            let phases: Vec<String> = out.phases.iter().map(|p| format!("{} {:?}", p.name, p.duration)).collect();
+            tracing::info!(?phases, "distlab load phases");
+        }
         if let Err(e) = offline {
             tracing::info!("offline load of distlab failed ({e}), retrying online");
             self.ctx.execute(&dep).map_err(|e| {
@@ -419,10 +457,11 @@ impl Engine {
     /// rust-analyzer (evcxr types variables with it) computes lazily: the
     /// first cell that defines a type with derives and calls methods on std
     /// collections paid about a second for it (1.2 s against 0.45 s for the
-    /// next such cell). A completion request over such code, made at start,
-    /// does that work while the student is still reading; it changes no
-    /// state (evcxr analyses a copy).
+    /// next such cell). A completion request over such code does that work
+    /// ahead; it changes no state (evcxr analyses a copy). It costs about 3 s,
+    /// so it runs after the first cell's result, when nothing is queued.
     fn warm_up_analysis(&mut self) {
+        self.warmed_up = true;
         let t = Instant::now();
         if let Err(e) = self.ctx.completions(ANALYSIS_WARM_UP, ANALYSIS_WARM_UP.len()) {
             tracing::info!("analysis warm-up failed: {e}");
@@ -446,7 +485,7 @@ impl Engine {
 
     fn execute(
         &mut self,
-        cell: &str,
+        cell: Cell,
         events: mpsc::UnboundedSender<ExecEvent>,
         input: Option<InputFn>,
         interrupted: &AtomicBool,
@@ -460,15 +499,16 @@ impl Engine {
 
     fn execute_inner(
         &mut self,
-        cell: &str,
+        cell: Cell,
         events: &mpsc::UnboundedSender<ExecEvent>,
         input: Option<InputFn>,
         interrupted: &AtomicBool,
         magic_running: &AtomicBool,
     ) -> ExecResult {
-        let parsed = magics::parse(cell)?;
+        let parsed = magics::parse(cell.code)?;
         let mut success = ExecSuccess::default();
         let input = input.as_ref();
+        self.course.saw(&parsed.code);
         for call in parsed.before() {
             let out = self.run_magic(call, events, interrupted, magic_running)?;
             self.apply_magic(out, events, &mut success, input, interrupted)?;
@@ -477,8 +517,11 @@ impl Engine {
         // The Rust code ran without an error: if this is an exercise cell,
         // it is now that exercise's solution (see `course`). A cell with
         // only the marker and magics holds no solution.
-        let recorded = if has_rust_code(&parsed.code) { self.course.record(&parsed.code) } else { None };
-        if let Some(id) = recorded {
+        let recorded = if has_rust_code(&parsed.code) { self.course.record(&parsed.code, cell.id) } else { None };
+        if let Some(crate::course::Recorded { id, note }) = recorded {
+            if let Some(note) = note {
+                let _ = events.send(ExecEvent::Stderr(note + "\n"));
+            }
             if crate::course::find(&id).is_err() {
                 let note = format!(
                     "note: `{}` names no exercise, so this cell is not taken as a solution; the exercises are: {}\n",
@@ -590,6 +633,7 @@ impl Engine {
             MagicOutput::NextInput(text) => success.next_input = Some(text),
             MagicOutput::Page { text, html } => success.pages.push((text, html)),
             MagicOutput::Eval(code) => self.run_evcxr(&code, events, success, input, interrupted)?,
+            MagicOutput::Shown => {}
         }
         Ok(())
     }

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use ureq::tls::{RootCerts, TlsConfig};
 
 /// What `:login` stores.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -99,6 +100,8 @@ pub enum ClientError {
     /// A 2xx answer that is not the API's shape (another grader version, a
     /// proxy's page): never guessed at, reported as it is.
     BadResponse(String),
+    /// The client could not be set up for https (an unreadable CA file).
+    Tls(String),
 }
 
 impl std::fmt::Display for ClientError {
@@ -112,8 +115,25 @@ impl std::fmt::Display for ClientError {
             ClientError::BadResponse(e) => {
                 write!(f, "the grader answered something this kernel does not understand: {e}")
             }
+            ClientError::Tls(e) => write!(f, "cannot set up https: {e}"),
         }
     }
+}
+
+/// The certificates of a PEM file, as the only trusted roots.
+fn pem_roots(path: &Path) -> Result<RootCerts, ClientError> {
+    let bad = |e: String| ClientError::Tls(format!("SSL_CERT_FILE {}: {e}", path.display()));
+    let pem = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+    let mut certs = Vec::new();
+    for item in ureq::tls::parse_pem(&pem) {
+        if let ureq::tls::PemItem::Certificate(cert) = item.map_err(|e| bad(e.to_string()))? {
+            certs.push(cert);
+        }
+    }
+    if certs.is_empty() {
+        return Err(bad("holds no certificate".into()));
+    }
+    Ok(RootCerts::new_with_certs(&certs))
 }
 
 /// A 2xx body as the type the API promises for `what` (method and path),
@@ -133,13 +153,25 @@ pub struct Client {
 }
 
 impl Client {
-    pub fn new(login: &Login) -> Client {
+    /// A client for `login`'s grader, over http or https (rustls; the
+    /// trusted roots are the Mozilla set built in, or the PEM file named by
+    /// `SSL_CERT_FILE`, for a course server with its own certificate authority).
+    pub fn new(login: &Login) -> Result<Client, ClientError> {
+        let roots = match std::env::var_os("SSL_CERT_FILE") {
+            Some(path) if !path.is_empty() => pem_roots(Path::new(&path))?,
+            _ => RootCerts::WebPki,
+        };
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_connect(Some(Duration::from_secs(3)))
             .timeout_global(Some(Duration::from_secs(15)))
+            .tls_config(TlsConfig::builder().root_certs(roots).build())
             .build();
-        Client { agent: config.into(), base: login.url.trim_end_matches('/').to_owned(), token: login.token.clone() }
+        Ok(Client {
+            agent: config.into(),
+            base: login.url.trim_end_matches('/').to_owned(),
+            token: login.token.clone(),
+        })
     }
 
     pub fn base(&self) -> &str {
@@ -184,6 +216,11 @@ impl Client {
 
     pub fn exercises(&self) -> Result<Vec<wire::Exercise>, ClientError> {
         self.get(wire::EXERCISES)
+    }
+
+    /// The student's own submissions and best scores.
+    pub fn grades(&self) -> Result<wire::Grades, ClientError> {
+        self.get(wire::GRADES)
     }
 
     /// The student's own seed for `exercise`.
@@ -252,7 +289,7 @@ mod tests {
     fn a_closed_port_is_unreachable_quickly() {
         // Bind and drop a listener to get a port nobody listens on.
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let client = Client::new(&login(&format!("http://127.0.0.1:{port}"), "t"));
+        let client = Client::new(&login(&format!("http://127.0.0.1:{port}"), "t")).unwrap();
         let t = std::time::Instant::now();
         assert!(matches!(client.healthz(), Err(ClientError::Unreachable(_))));
         assert!(t.elapsed() < Duration::from_secs(5));

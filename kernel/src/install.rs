@@ -154,16 +154,23 @@ pub fn course_deps(exercises: &Path) -> String {
     )
 }
 
-/// What a prebuilt work dir was made from: this kernel binary (by size and
-/// modification time), the course crate's sources and the dependency lines.
-/// Written last, so a failed or interrupted build never vouches for itself.
+/// What a prebuilt work dir was made from: the kernel's version (which pins
+/// evcxr, and so how it calls cargo), the Rust toolchain, the course crate's
+/// sources and the dependency lines. Not the kernel binary itself: a rebuilt
+/// kernel builds the course crate the same way. Written last, so a failed or
+/// interrupted build never vouches for itself.
 const STAMP: &str = "distlab-prebuild.stamp";
 
 fn prebuild_stamp(exercises: &Path) -> Result<String> {
-    let exe = std::fs::metadata(std::env::current_exe()?)?;
-    let modified = exe.modified()?.duration_since(std::time::UNIX_EPOCH)?.as_nanos();
+    let rustc = std::process::Command::new("rustc").arg("-vV").output().context("running rustc -vV")?;
+    let toolchain = String::from_utf8_lossy(&rustc.stdout);
     let sources = course_sources::hash(exercises).with_context(|| format!("hashing {}", exercises.display()))?;
-    Ok(format!("kernel {} {modified}\nsources {sources}\n{}\n", exe.len(), course_deps(exercises)))
+    Ok(format!(
+        "kernel {}\n{}\nsources {sources}\n{}\n",
+        env!("CARGO_PKG_VERSION"),
+        toolchain.trim_end(),
+        course_deps(exercises)
+    ))
 }
 
 /// Build distlab once in an evcxr work dir, exactly as a kernel would; kept

@@ -442,7 +442,9 @@ async fn execute(shared: &Arc<Shared>, msg: &Message) -> Message {
 
     let (ev_tx, mut ev_rx) = mpsc::unbounded_channel();
     let (done_tx, mut done_rx) = oneshot::channel::<ExecResult>();
-    let sent = shared.engine.send(Request::Execute { code: code.clone(), events: ev_tx, input, done: done_tx });
+    let cell_id = msg.metadata["cellId"].as_str().map(str::to_owned);
+    let sent =
+        shared.engine.send(Request::Execute { code: code.clone(), cell_id, events: ev_tx, input, done: done_tx });
     let mut pending: Option<ExecEvent> = None;
     let result = if !sent {
         Err(crate::errors::KernelError::new("KernelError", "the evaluation engine has stopped"))

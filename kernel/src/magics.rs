@@ -28,7 +28,8 @@ pub const OUR_MAGICS: &[(&str, &str)] = &[
     (":exercise", "Show exercise ID: statement and starter code"),
     (":check", "Run the public checks of exercise ID on this session's code: :check ID [--scenario S --seed N]"),
     (":submit", "Submit exercise ID for grading"),
-    (":login", "Log in to the course server: :login URL TOKEN"),
+    (":login", "Log in to the course server: :login URL TOKEN (alone: who you are logged in as)"),
+    (":grades", "Your submissions and best scores, from the course server"),
     (":doc", "Show the documentation of an item in the pager, e.g. :doc Vec"),
 ];
 
@@ -113,6 +114,8 @@ pub enum MagicOutput {
     Eval(String),
     /// Text for a new cell below (the `set_next_input` payload).
     NextInput(String),
+    /// Nothing more: the magic showed its result itself while it ran.
+    Shown,
 }
 
 /// What a magic handler may ask of the kernel.
@@ -218,9 +221,12 @@ pub fn run(call: &MagicCall, host: &mut dyn MagicHost) -> Result<MagicOutput, Ke
         ":check" => check(&call.args, host),
         ":submit" => submit(one_arg(call, &args, "ID")?, host),
         ":login" => match args.as_slice() {
+            [] => login_status(),
             [url, token] => login(url, token, host),
-            _ => Err(usage(call, "URL TOKEN")),
+            _ => Err(usage(call, "URL TOKEN (or no argument, to see who you are logged in as)")),
         },
+        ":grades" if args.is_empty() => grades(),
+        ":grades" => Err(usage(call, "(no arguments)")),
         ":doc" => doc(&call.args, host),
         other => Err(unknown_magic_error(other)),
     }
@@ -264,7 +270,7 @@ pub fn exercise(id: &str, host: &mut dyn MagicHost) -> Result<MagicOutput, Kerne
     let spec = find(id)?;
     let mut deadlines = Deadlines::default();
     if let Ok(Some(login)) = current_login() {
-        match Client::new(&login).exercises() {
+        match Client::new(&login).and_then(|c| c.exercises()) {
             Ok(list) => {
                 if let Some(e) = list.into_iter().find(|e| e.id == spec.id) {
                     deadlines.deadline = e.deadline;
@@ -275,6 +281,17 @@ pub fn exercise(id: &str, host: &mut dyn MagicHost) -> Result<MagicOutput, Kerne
         }
     }
     host.show(course::exercise_display(spec, &deadlines), None, false);
+    // One solution cell per exercise: a second one would silently take
+    // over from the first whenever it ran.
+    if host.course().has_cell(spec.id) {
+        let marker = course::marker_line(spec.id);
+        return Ok(MagicOutput::Display(text(format!(
+            "This notebook already has the solution cell of `{}`: the code cell that starts with `{marker}`. \
+             Write your solution there and run it; `:check {0}` and `:submit {0}` use it.",
+            spec.id
+        ))));
+    }
+    host.course().offered(spec.id);
     Ok(MagicOutput::NextInput(course::scaffold_cell(spec)))
 }
 
@@ -321,7 +338,7 @@ fn student_seed(id: &str, host: &mut dyn MagicHost) -> u64 {
     if let Some(seed) = host.course().seeds.get(&key) {
         return *seed;
     }
-    match Client::new(&login).seed(id) {
+    match Client::new(&login).and_then(|c| c.seed(id)) {
         Ok(seed) => {
             host.course().seeds.insert(key, seed);
             seed
@@ -354,26 +371,22 @@ pub fn submit(id: &str, host: &mut dyn MagicHost) -> Result<MagicOutput, KernelE
     })?;
     let outbox = Outbox::default_location()
         .ok_or_else(|| err("SubmitFailed", "no home directory for the outbox (set HOME or XDG_DATA_HOME)"))?;
-    let grade = submit::submit(spec.id, &source, &login, &outbox, &mut HostScreen(host))?;
-    Ok(MagicOutput::Display(grade))
+    submit::submit(spec.id, &source, &login, &outbox, &mut HostScreen(host))?;
+    Ok(MagicOutput::Shown)
 }
 
 /// `:login URL TOKEN`: check the grader and the token, then store both in
 /// the user's config dir, readable by the user only.
 pub fn login(url: &str, token: &str, _host: &mut dyn MagicHost) -> Result<MagicOutput, KernelError> {
     let url = url.trim_end_matches('/');
-    if url.starts_with("https://") {
+    if !url.starts_with("http://") && !url.starts_with("https://") {
         return Err(err(
             "LoginError",
-            "this kernel speaks plain HTTP only: use the grader's http:// address (for a remote grader, through an \
-             SSH tunnel)",
+            format!("`{url}` is not a grader address; it looks like https://HOST or http://HOST:PORT"),
         ));
     }
-    if !url.starts_with("http://") {
-        return Err(err("LoginError", format!("`{url}` is not a grader address; it looks like http://HOST:PORT")));
-    }
     let login = Login { url: url.to_owned(), token: token.to_owned() };
-    let client = Client::new(&login);
+    let client = Client::new(&login).map_err(|e| err("LoginError", format!("{e}; nothing was saved")))?;
     client.healthz().map_err(|e| err("LoginError", format!("{e}; nothing was saved")))?;
     let exercises = client.exercises().map_err(|e| match e {
         ClientError::Status { code: 401 | 403, .. } => {
@@ -394,6 +407,39 @@ pub fn login(url: &str, token: &str, _host: &mut dyn MagicHost) -> Result<MagicO
         msg.push_str("\nNote: DISTLAB_GRADER_URL / DISTLAB_TOKEN are set in the environment and take precedence.");
     }
     Ok(MagicOutput::Display(text(msg)))
+}
+
+/// `:grades`: the student's submissions and best scores from the grader.
+fn grades() -> Result<MagicOutput, KernelError> {
+    let login = current_login()?.ok_or_else(|| {
+        err("LoginError", "not logged in: run `:login URL TOKEN` first (your instructor gives you both)")
+    })?;
+    let grades = Client::new(&login).and_then(|c| c.grades()).map_err(|e| err("GradesError", e.to_string()))?;
+    Ok(MagicOutput::Display(crate::grades::display(&grades)))
+}
+
+/// `:login` alone: who the kernel submits as, checked against the grader.
+/// Never an error, so a notebook's login cell is harmless to run again
+/// (or where the environment logs the student in).
+fn login_status() -> Result<MagicOutput, KernelError> {
+    let from_env = std::env::var_os("DISTLAB_GRADER_URL").is_some() || std::env::var_os("DISTLAB_TOKEN").is_some();
+    let login = match current_login() {
+        Ok(Some(login)) => login,
+        Ok(None) => {
+            return Ok(MagicOutput::Display(text(
+                "Not logged in yet: run `:login URL TOKEN` with the course server's address and the personal \
+                 token your instructor gave you."
+                    .into(),
+            )))
+        }
+        Err(e) => return Ok(MagicOutput::Display(text(e.evalue))),
+    };
+    let source = if from_env { "set by your course environment" } else { "saved by an earlier :login" };
+    let state = match Client::new(&login).and_then(|c| c.exercises()) {
+        Ok(list) => format!("the grader answers and lists {} exercises", list.len()),
+        Err(e) => format!("but right now {e}"),
+    };
+    Ok(MagicOutput::Display(text(format!("Logged in to {} ({source}); {state}.", login.url))))
 }
 
 // ---- kernel magics ----
@@ -489,6 +535,19 @@ mod tests {
         let MagicOutput::NextInput(cell) = out else { panic!("{out:?}") };
         assert!(cell.starts_with("// exercise: warmup\n") && cell.contains("fn warmup_node"));
         assert!(host.shown[0]["text/html"].contains("Warm-up"));
+        // Run again, it shows the task but adds no second solution cell.
+        let again = run_line(":exercise warmup", &mut host).unwrap();
+        let MagicOutput::Display(note) = again else { panic!("{again:?}") };
+        assert!(note["text/plain"].contains("already has the solution cell"), "{note:?}");
+        assert_eq!(host.shown.len(), 2, "the task is shown both times");
+    }
+
+    #[test]
+    fn exercise_adds_no_cell_when_one_already_ran() {
+        let mut host = NoHost::default();
+        host.course().saw("// exercise: lamport\nfn lamport_node() {}");
+        let out = run_line(":exercise lamport", &mut host).unwrap();
+        assert!(matches!(out, MagicOutput::Display(_)), "{out:?}");
     }
 
     #[test]

@@ -8,6 +8,7 @@ mod course;
 mod engine;
 mod errors;
 mod grader_client;
+mod grades;
 mod history;
 mod install;
 mod kernel;

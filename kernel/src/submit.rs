@@ -85,15 +85,16 @@ fn set_aside(outbox: &Outbox, p: &Pending) -> std::path::PathBuf {
     }
 }
 
-/// The whole of `:submit`: returns the grade as rich output.
+/// The whole of `:submit`: the grade replaces the progress line on screen.
 pub fn submit(
     exercise: &str,
     source: &str,
     login: &Login,
     outbox: &Outbox,
     screen: &mut dyn Screen,
-) -> Result<BTreeMap<String, String>, KernelError> {
-    let client = Client::new(login);
+) -> Result<(), KernelError> {
+    let client = Client::new(login)
+        .map_err(|e| KernelError::new("SubmitFailed", format!("{e}; nothing was sent (your cell is unchanged)")))?;
     let kept = |why: String| {
         KernelError::new(
             "SubmitFailed",
@@ -118,14 +119,14 @@ pub fn submit(
         Err(e) => return Err(kept(e.to_string())),
     };
     let _ = outbox.ack(&entry);
-    let report = wait_for_grade(&client, exercise, id, screen)?;
-    Ok(result_display(&report))
+    wait_for_grade(&client, exercise, id, screen)?;
+    Ok(())
 }
 
 fn progress(exercise: &str, id: i64, status: &str, waited: Duration) -> BTreeMap<String, String> {
-    let t = format!("Submission #{id} ({exercise}): {status} (waiting {} s)", waited.as_secs());
+    let t = format!("Submission #{id} ({exercise}): {status}, waiting for the grade ({} s)", waited.as_secs());
     BTreeMap::from([
-        ("text/html".to_owned(), format!("<p style=\"font-family:sans-serif;margin:4px 0\">&#8987; {}</p>", esc(&t))),
+        ("text/html".to_owned(), format!("<p style=\"font-family:sans-serif;margin:4px 0\">{}</p>", esc(&t))),
         ("text/plain".to_owned(), t),
     ])
 }
@@ -145,7 +146,8 @@ fn wait_for_grade(
         match client.submission(id) {
             Ok(v) => {
                 if v.status.is_final() {
-                    screen.show(progress(exercise, id, v.status.as_str(), start.elapsed()), Some(&display_id), true);
+                    // The grade takes the progress line's place.
+                    screen.show(result_display(&v), Some(&display_id), true);
                     return Ok(v);
                 }
                 last = v.status.to_string();
@@ -185,13 +187,18 @@ fn wait_for_grade(
     }
 }
 
-fn num(v: Option<f64>) -> String {
+pub fn num(v: Option<f64>) -> String {
     match v {
         Some(x) if x.fract() == 0.0 => format!("{x:.0}"),
         Some(x) => format!("{x:.2}"),
         None => "-".into(),
     }
 }
+
+/// Table cells: JupyterLab right-aligns table cells unless told otherwise;
+/// short columns (status, score) never wrap, long ones (name, output) may.
+const CELL: &str = "style=\"text-align:left;vertical-align:top;padding:2px 8px;white-space:nowrap\"";
+const WRAP: &str = "style=\"text-align:left;vertical-align:top;padding:2px 8px\"";
 
 /// The grade as HTML and text: score, overall output, one row per test,
 /// the diagram of the first failing public run.
@@ -217,11 +224,10 @@ pub fn result_display(r: &Submission) -> BTreeMap<String, String> {
     }
     let tests = &r.tests;
     if !tests.is_empty() {
-        html.push_str(
-            "<table style=\"border-collapse:collapse\"><tr><th style=\"text-align:left;padding:2px 8px\">test</th>\
-             <th style=\"padding:2px 8px\">status</th><th style=\"padding:2px 8px\">score</th>\
-             <th style=\"text-align:left;padding:2px 8px\">output</th></tr>\n",
-        );
+        html.push_str(&format!(
+            "<table style=\"border-collapse:collapse\"><tr><th {CELL}>test</th><th {CELL}>status</th>\
+             <th {CELL}>score</th><th {CELL}>output</th></tr>\n"
+        ));
     }
     for t in tests {
         let (name, st, out) = (t.name.as_str(), t.status.as_str(), t.output.trim());
@@ -234,8 +240,8 @@ pub fn result_display(r: &Submission) -> BTreeMap<String, String> {
         ));
         let colour = if passed { "#009E73" } else { "#D55E00" };
         html.push_str(&format!(
-            "<tr><td style=\"padding:2px 8px\">{}</td><td style=\"padding:2px 8px;color:{colour}\">{mark} {}</td>\
-             <td style=\"padding:2px 8px\">{}</td><td style=\"padding:2px 8px\"><pre style=\"margin:0;white-space:pre-wrap\">{}</pre></td></tr>\n",
+            "<tr><td {WRAP}>{}</td><td {CELL}><span style=\"color:{colour}\">{mark} {}</span></td>\
+             <td {CELL}>{}</td><td {WRAP}><pre style=\"margin:0;white-space:pre-wrap\">{}</pre></td></tr>\n",
             esc(name),
             esc(st),
             esc(&score),
@@ -342,7 +348,7 @@ mod tests {
     fn an_answer_of_another_shape_stops_the_wait_with_a_clear_error() {
         // A grader that speaks of a status this kernel has never heard of.
         let url = answer_once(r#"{"id": 5, "exercise": "warmup", "status": "archived", "late": false}"#);
-        let client = Client::new(&Login { url, token: "t".into() });
+        let client = Client::new(&Login { url, token: "t".into() }).unwrap();
         let t = Instant::now();
         let e = wait_for_grade(&client, "warmup", 5, &mut Quiet).unwrap_err();
         assert_eq!(e.ename, "SubmitFailed");

@@ -11,7 +11,9 @@ import json
 import os
 import pathlib
 import socket
+import ssl
 import stat
+import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -48,7 +50,7 @@ class FakeGrader:
     """Records requests; answers per the contract. `post_error` makes
     POST /api/v1/submissions answer that (status, message) instead."""
 
-    def __init__(self):
+    def __init__(self, tls=None):
         self.posts = []  # (idempotency key, body)
         self.gets = []
         self.by_key = {}
@@ -83,6 +85,15 @@ class FakeGrader:
                 if self.path == "/api/v1/exercises":
                     return self.reply(200, [{"id": "warmup", "title": "Warm-up", "notebook": 1, "points": 5,
                                              "deadline": "2031-01-15T23:59:00Z", "late_deadline": None}])
+                if self.path == "/api/v1/grades":
+                    return self.reply(200, {"exercises": [
+                        {"id": "warmup", "title": "Warm-up", "points": 5, "best": 4.0, "submissions": [
+                            {"id": 2, "status": "graded", "submitted_at": "2030-01-01T10:00:00.123Z",
+                             "late": False, "score": 4.0},
+                            {"id": 1, "status": "compile_error", "submitted_at": "2030-01-01T09:00:00Z",
+                             "late": False, "score": None}]},
+                        {"id": "lamport", "title": "Lamport <clocks>", "points": 10, "best": None,
+                         "submissions": []}]})
                 if self.path == "/api/v1/exercises/warmup/variant":
                     return self.reply(200, {"exercise": "warmup", "seed": 4242, "variant": None})
                 if self.path.startswith("/api/v1/submissions/"):
@@ -121,7 +132,14 @@ class FakeGrader:
                 self.reply(202, {"id": grader.by_key[key], "status": "queued"})
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        scheme = "http"
+        if tls:
+            cert, key = tls
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(cert, key)
+            self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
+            scheme = "https"
+        self.url = f"{scheme}://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
@@ -223,6 +241,19 @@ def test_login_checks_token_and_stores_a_private_file(env):
     assert "2031-01-15T23:59:00Z" in outputs(msgs, "display_data")[0]["data"]["text/plain"]
 
 
+def test_grades_shows_the_students_best_scores(env):
+    # Logged in by the test above.
+    reply, msgs = run(env["kc"], ":grades")
+    assert reply["status"] == "ok", reply
+    data = outputs(msgs, "display_data")[0]["data"]
+    plain, html = data["text/plain"], data["text/html"]
+    assert "Best scores: 4 of 15 points" in plain and "4 / 5" in plain and "#2 graded 4" in plain, plain
+    assert "1 exercise(s) not submitted yet" in plain, plain
+    assert "<table" in html and "<clocks>" not in html
+    reply, _ = run(env["kc"], ":grades now")
+    assert reply["status"] == "error" and "usage" in reply["evalue"]
+
+
 def test_check_uses_the_students_seed(env):
     kc, grader = env["kc"], env["grader"]
     reply, _ = run(kc, WARMUP_SOLUTION)
@@ -252,14 +283,17 @@ def test_submit_success_polls_and_shows_the_grade(env):
     key, body = grader.posts[before]
     assert key and body["exercise"] == "warmup"
     assert body["source"].startswith("// exercise: warmup") and "fn warmup_node" in body["source"]
-    # A progress line that updates in place, then the grade.
-    first = outputs(msgs, "display_data")[0]
-    display_id = first["transient"]["display_id"]
-    assert "queued" in first["data"]["text/plain"]
+    # A progress line that updates in place, and the grade takes its
+    # place: nothing else is left on screen.
+    shown = outputs(msgs, "display_data")
+    assert len(shown) == 1, shown
+    display_id = shown[0]["transient"]["display_id"]
+    assert "queued" in shown[0]["data"]["text/plain"]
     updates = outputs(msgs, "update_display_data")
     assert updates and all(u["transient"]["display_id"] == display_id for u in updates)
-    assert "graded" in updates[-1]["data"]["text/plain"]
-    grade = outputs(msgs, "display_data")[-1]["data"]
+    grade = updates[-1]["data"]
+    assert "graded" in grade["text/plain"]
+    assert "text-align:left" in grade["text/html"], "JupyterLab right-aligns cells otherwise"
     assert "score 4 of 5" in grade["text/plain"]
     assert "node 0 never got a pong from node 3" in grade["text/plain"]
     assert 'id="fake-diagram"' in grade["text/html"]
@@ -307,3 +341,135 @@ def test_submit_refused_shows_the_graders_error(env):
     reply, _ = run(kc, ":submit warmup")
     assert reply["status"] == "ok", reply
     assert outbox(env) == []
+
+
+def run_in_cell(kc, code, cell_id, timeout=TIMEOUT):
+    """Execute as JupyterLab does: the cell's id in the request metadata."""
+    msg = kc.session.msg("execute_request", {
+        "code": code, "silent": False, "store_history": True, "user_expressions": {},
+        "allow_stdin": False, "stop_on_error": True,
+    }, metadata={"cellId": cell_id, "deletedCells": [], "recordTiming": False})
+    kc.shell_channel.send(msg)
+    msg_id = msg["header"]["msg_id"]
+    reply = kc.get_shell_msg(timeout=timeout)
+    while reply["parent_header"].get("msg_id") != msg_id:
+        reply = kc.get_shell_msg(timeout=timeout)
+    msgs = []
+    while True:
+        m = kc.get_iopub_msg(timeout=timeout)
+        if m["parent_header"].get("msg_id") != msg_id:
+            continue
+        if m["msg_type"] == "status" and m["content"]["execution_state"] == "idle":
+            break
+        msgs.append(m)
+    return reply["content"], msgs
+
+
+def stderr_text(msgs):
+    return "".join(m["content"]["text"] for m in msgs
+                   if m["msg_type"] == "stream" and m["content"]["name"] == "stderr")
+
+
+@pytest.fixture(scope="module")
+def notebook_kernel(tmp_path_factory):
+    """A kernel serving a saved notebook that already has the warmup cell,
+    started the way Jupyter Server starts one: in the notebook's folder,
+    with the notebook's server-relative path in JPY_SESSION_NAME."""
+    home = tmp_path_factory.mktemp("nbhome")
+    folder = home / "course"
+    folder.mkdir()
+    nb = {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
+        {"cell_type": "markdown", "id": "a", "metadata": {}, "source": "# Warm-up"},
+        {"cell_type": "code", "id": "b", "metadata": {}, "execution_count": None, "outputs": [],
+         "source": ["// exercise: warmup\n", "fn warmup_node() {}\n"]},
+    ]}
+    (folder / "01-welcome.ipynb").write_text(json.dumps(nb))
+    kernel_env = dict(os.environ)
+    kernel_env.pop("DISTLAB_GRADER_URL", None)
+    kernel_env.pop("DISTLAB_TOKEN", None)
+    kernel_env["XDG_CONFIG_HOME"] = str(home / "config")
+    kernel_env["XDG_DATA_HOME"] = str(home / "data")
+    kernel_env["JPY_SESSION_NAME"] = "course/01-welcome.ipynb"
+    km, kc = start_new_kernel(kernel_name=KERNEL, startup_timeout=TIMEOUT, env=kernel_env, cwd=str(folder))
+    yield kc
+    kc.stop_channels()
+    km.shutdown_kernel(now=True)
+
+
+def test_exercise_adds_no_second_solution_cell(notebook_kernel):
+    kc = notebook_kernel
+    # The saved notebook has the warmup cell: the task only, no new cell.
+    reply, msgs = run(kc, ":exercise warmup")
+    assert reply["status"] == "ok", reply
+    assert not [p for p in reply["payload"] if p["source"] == "set_next_input"]
+    shown = [d["data"].get("text/plain", "") for d in outputs(msgs, "display_data")]
+    assert any("already has the solution cell of `warmup`" in t for t in shown), shown
+    # Not in the file: the first :exercise adds the cell, the second does not.
+    reply, _ = run(kc, ":exercise lamport")
+    assert len([p for p in reply["payload"] if p["source"] == "set_next_input"]) == 1
+    reply, _ = run(kc, ":exercise lamport")
+    assert not [p for p in reply["payload"] if p["source"] == "set_next_input"]
+
+
+def test_a_cell_replacing_another_cells_solution_says_so(notebook_kernel):
+    kc = notebook_kernel
+    reply, msgs = run_in_cell(kc, WARMUP_SOLUTION, "cell-answer")
+    assert reply["status"] == "ok", reply
+    assert "replace" not in stderr_text(msgs)
+    # Running the same cell again is the normal edit-run loop: no note.
+    _, msgs = run_in_cell(kc, WARMUP_SOLUTION + "\n// tweaked\n", "cell-answer")
+    assert "note:" not in stderr_text(msgs)
+    # Another cell with the same marker takes over, and says so.
+    other = WARMUP_SOLUTION.replace("struct Echo;", "struct Echo; // copy")
+    _, msgs = run_in_cell(kc, other, "cell-copy")
+    note = stderr_text(msgs)
+    assert "another cell held the solution of `warmup`" in note and ":submit warmup" in note, note
+
+
+def certificate_authority(folder, name):
+    """A CA and a server certificate it signed for 127.0.0.1, made with the
+    openssl CLI: (CA file, (server cert, server key))."""
+    def openssl(*args):
+        subprocess.run(["openssl", *args], check=True, capture_output=True)
+    ca, ca_key = folder / f"{name}-ca.pem", folder / f"{name}-ca.key"
+    cert, key, csr = folder / f"{name}.pem", folder / f"{name}.key", folder / f"{name}.csr"
+    ext = folder / f"{name}.ext"
+    ext.write_text("subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n")
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-keyout", str(ca_key),
+            "-out", str(ca), "-subj", f"/CN={name} test CA")
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(csr), "-subj", "/CN=127.0.0.1")
+    openssl("x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key), "-CAcreateserial",
+            "-days", "2", "-out", str(cert), "-extfile", str(ext))
+    return str(ca), (str(cert), str(key))
+
+
+def test_login_over_https_trusts_only_known_certificates(tmp_path):
+    course_ca, course_server = certificate_authority(tmp_path, "course")
+    _, stranger_server = certificate_authority(tmp_path, "stranger")
+    good, bad = FakeGrader(tls=course_server), FakeGrader(tls=stranger_server)
+    kernel_env = dict(os.environ)
+    kernel_env.pop("DISTLAB_GRADER_URL", None)
+    kernel_env.pop("DISTLAB_TOKEN", None)
+    kernel_env["XDG_CONFIG_HOME"] = str(tmp_path / "config")
+    kernel_env["XDG_DATA_HOME"] = str(tmp_path / "data")
+    kernel_env["SSL_CERT_FILE"] = course_ca
+    km, kc = start_new_kernel(kernel_name=KERNEL, startup_timeout=TIMEOUT, env=kernel_env)
+    try:
+        reply, msgs = run(kc, ":login")
+        assert reply["status"] == "ok", reply
+        assert "Not logged in yet" in outputs(msgs, "display_data")[0]["data"]["text/plain"]
+        # A server whose certificate nobody vouches for: refused, nothing saved.
+        reply, _ = run(kc, f":login {bad.url} {TOKEN}")
+        assert reply["status"] == "error" and "certificate" in reply["evalue"].lower(), reply
+        assert not (tmp_path / "config" / "distlab" / "grader.json").exists()
+        reply, _ = run(kc, f":login {good.url} {TOKEN}")
+        assert reply["status"] == "ok", reply
+        assert good.url.startswith("https://") and "/api/v1/exercises" in good.gets
+        reply, msgs = run(kc, ":login")
+        status = outputs(msgs, "display_data")[0]["data"]["text/plain"]
+        assert reply["status"] == "ok" and f"Logged in to {good.url}" in status and "1 exercises" in status, status
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+        good.server.shutdown()
+        bad.server.shutdown()

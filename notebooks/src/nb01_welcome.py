@@ -42,12 +42,18 @@ println!("{nodes} nodes, fully connected: {links} links");
 links
 """),
         md(r"""
-## Logging in, once per session
+## Logging in
 
-Submitting needs an account on the course server. Your instructor gives you its URL
-and a personal token; run this once (CI and offline work skip it):
+Submitting needs an account on the course server. `:login` on its own tells you
+whether this kernel is logged in, and as whom; it is safe to run any time. If it
+says you are not, run `:login URL TOKEN` once, with the address and the personal
+token your instructor gave you (for example `:login https://distlab.example.org
+3f9c...`). The kernel keeps them in a file only you can read. Where the course
+environment logs you in for you, there is nothing to do.
+
+`:grades` shows your submissions and best scores, as the course server keeps them.
 """),
-        code(":login https://course.example.org YOUR-TOKEN", tags=["skip-ci"], role="login"),
+        code(":login", role="login"),
         md(r"""
 ## Nodes, messages and handlers
 
