@@ -92,18 +92,22 @@ pub fn verdicts_html(verdicts: &[Verdict]) -> String {
     out.push_str("</tr></thead>\n<tbody>\n");
     for v in verdicts {
         let (colour, symbol) = status_style(v.status);
+        // A summary row (all runs passed) names no run: no seed, no replay.
+        let (seed, replay) = if v.replay.is_empty() {
+            (String::new(), String::new())
+        } else {
+            (v.seed.to_string(), format!("<code style=\"font-size:12px\">{}</code>", escape(&v.replay)))
+        };
         let _ = writeln!(
             out,
             "<tr><td style=\"{cell}\">{}</td>\
              <td style=\"{cell};color:{colour};font-weight:bold;white-space:nowrap\">{symbol} {}</td>\
-             <td style=\"{cell}\">{}</td><td style=\"{cell}\">{}</td><td style=\"{cell}\">{}</td>\
-             <td style=\"{cell}\"><code style=\"font-size:12px\">{}</code></td></tr>",
+             <td style=\"{cell}\">{}</td><td style=\"{cell}\">{}</td><td style=\"{cell};white-space:nowrap\">{seed}</td>\
+             <td style=\"{cell};white-space:nowrap\">{replay}</td></tr>",
             escape(&v.check),
             escape(&v.status.to_string()),
             escape(&v.message),
             escape(&v.scenario),
-            v.seed,
-            escape(&v.replay)
         );
     }
     out.push_str("</tbody></table></div>\n");
@@ -148,4 +152,32 @@ pub fn verdicts_text(verdicts: &[Verdict]) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn verdict(status: Status, seed: u64, replay: &str) -> Verdict {
+        Verdict {
+            check: "c".into(),
+            status,
+            message: "m".into(),
+            event: None,
+            at: None,
+            seed,
+            scenario: if replay.is_empty() { String::new() } else { "s".into() },
+            replay: replay.into(),
+        }
+    }
+
+    #[test]
+    fn summary_rows_show_no_seed_and_no_replay_box() {
+        let html = verdicts_html(&[verdict(Status::Pass, 0, "")]);
+        assert!(!html.contains("<code"), "{html}");
+        assert!(!html.contains(">0</td>"), "{html}");
+        let html = verdicts_html(&[verdict(Status::Fail, 4242, ":check warmup --seed 4242")]);
+        assert!(html.contains("white-space:nowrap\">4242</td>"), "{html}");
+        assert!(html.contains("<code style=\"font-size:12px\">:check warmup --seed 4242</code>"), "{html}");
+    }
 }
