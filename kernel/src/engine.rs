@@ -254,11 +254,24 @@ struct Engine {
     ctx: CommandContext,
     router: Router,
     course: CourseState,
-    /// Where the course crate is (loaded at start: `new` fails otherwise).
+    /// Where the course crate is, if configured.
     distlab: Option<std::path::PathBuf>,
+    /// Whether the course crate is in evcxr's state (see `ensure_distlab`).
+    distlab_state: CourseCrate,
     values: ValueFormat,
     /// The analysis warm-up has run (see `warm_up_analysis`).
     warmed_up: bool,
+}
+
+/// Loading the course crate costs about 3 s (a rust-analyzer reload and a
+/// compile), so it is not in the way of the first result: it happens at the
+/// first cell that names `distlab`, or as soon as the kernel is idle,
+/// whichever comes first.
+#[derive(Clone)]
+enum CourseCrate {
+    Pending,
+    Loaded,
+    Failed(KernelError),
 }
 
 /// What a magic sees of the engine while a cell runs.
@@ -286,8 +299,8 @@ impl MagicHost for CellHost<'_> {
     }
 }
 
-/// Start the engine thread. evcxr starts (and distlab is loaded) in the
-/// background; requests queue until it is ready.
+/// Start the engine thread. evcxr starts in the background; requests queue
+/// until it is ready. The course crate follows (see `CourseCrate`).
 pub fn start(config: KernelConfig, workdir: std::path::PathBuf) -> EngineHandle {
     let (tx, rx) = std::sync::mpsc::channel::<Request>();
     let handle = EngineHandle {
@@ -345,10 +358,17 @@ fn engine_thread(
     };
     let mut warm_up_due = false;
     loop {
-        // The analysis warm-up waits for the first cell's result and then
-        // for a moment with nothing queued: it must never delay a cell.
+        // Work ahead (loading the course crate, the analysis warm-up after
+        // the first result) only when nothing is queued: a cell that is
+        // waiting always goes first.
         let req = match rx.try_recv() {
             Ok(req) => req,
+            Err(std::sync::mpsc::TryRecvError::Empty) if matches!(engine.distlab_state, CourseCrate::Pending) => {
+                if let Err(e) = engine.ensure_distlab() {
+                    tracing::warn!("loading distlab failed: {}", e.evalue);
+                }
+                continue;
+            }
             Err(std::sync::mpsc::TryRecvError::Empty) if warm_up_due => {
                 warm_up_due = false;
                 engine.warm_up_analysis();
@@ -371,9 +391,11 @@ fn engine_thread(
                 warm_up_due |= !engine.warmed_up;
             }
             Request::Complete { code, pos, reply } => {
+                engine.ensure_distlab_for(&code).ok();
                 let _ = reply.send(engine.complete(&code, pos));
             }
             Request::Inspect { code, pos, reply } => {
+                engine.ensure_distlab_for(&code).ok();
                 let r = engine.ctx.hover_at(&code, pos).ok().filter(|(p, _)| !p.trim().is_empty());
                 let _ = reply.send(r);
             }
@@ -394,22 +416,46 @@ impl Engine {
         let router = Router::start(outputs);
         let ctx = CommandContext::with_eval_context(eval_ctx);
         let distlab = config.exercises_dir.clone();
+        if distlab.is_none() {
+            tracing::warn!("no exercises dir configured: distlab is not loaded");
+        }
         let mut engine = Engine {
             ctx,
             router,
             course: CourseState::for_notebook(crate::course::session_notebook()),
+            distlab_state: if distlab.is_some() { CourseCrate::Pending } else { CourseCrate::Loaded },
             distlab,
             values: ValueFormat::default(),
             warmed_up: false,
         };
         engine.router.flush(false);
-        if let Some(path) = &config.exercises_dir {
-            engine.load_distlab(path)?;
-        } else {
-            tracing::warn!("no exercises dir configured: distlab is not preloaded");
-        }
         engine.sync_value_format();
         Ok(engine)
+    }
+
+    /// Load the course crate if `code` names it (see `CourseCrate`).
+    fn ensure_distlab_for(&mut self, code: &str) -> Result<(), KernelError> {
+        if code.contains("distlab") {
+            self.ensure_distlab()
+        } else {
+            Ok(())
+        }
+    }
+
+    /// The course crate is in evcxr's state, or the reason it cannot be.
+    fn ensure_distlab(&mut self) -> Result<(), KernelError> {
+        match (&self.distlab_state, self.distlab.clone()) {
+            (CourseCrate::Pending, Some(path)) => {
+                let state = match self.load_distlab(&path) {
+                    Ok(()) => CourseCrate::Loaded,
+                    Err(e) => CourseCrate::Failed(e),
+                };
+                self.distlab_state = state;
+                self.ensure_distlab()
+            }
+            (CourseCrate::Failed(e), _) => Err(e.clone()),
+            _ => Ok(()),
+        }
     }
 
     /// Make the `distlab` crate available. Its build is already in the work
@@ -444,10 +490,8 @@ impl Engine {
     fn follow_evcxr_commands(&mut self, code: &str) {
         // `:clear` drops every item and dependency, the course crate too
         // (`values` notices the cleared trait itself).
-        if let Some(path) = self.distlab.clone().filter(|_| evcxr_commands(code).any(|(name, _)| name == "clear")) {
-            if let Err(e) = self.load_distlab(&path) {
-                tracing::warn!("reloading distlab after :clear failed: {}", e.evalue);
-            }
+        if self.distlab.is_some() && evcxr_commands(code).any(|(name, _)| name == "clear") {
+            self.distlab_state = CourseCrate::Pending;
         }
         if let Some(line) = self.values.observe(code) {
             self.run_quietly(line);
@@ -513,6 +557,7 @@ impl Engine {
             let out = self.run_magic(call, events, interrupted, magic_running)?;
             self.apply_magic(out, events, &mut success, input, interrupted)?;
         }
+        self.ensure_distlab_for(&parsed.code)?;
         self.run_evcxr(&parsed.code, events, &mut success, input, interrupted)?;
         // The Rust code ran without an error: if this is an exercise cell,
         // it is now that exercise's solution (see `course`). A cell with
@@ -632,7 +677,10 @@ impl Engine {
             }
             MagicOutput::NextInput(text) => success.next_input = Some(text),
             MagicOutput::Page { text, html } => success.pages.push((text, html)),
-            MagicOutput::Eval(code) => self.run_evcxr(&code, events, success, input, interrupted)?,
+            MagicOutput::Eval(code) => {
+                self.ensure_distlab_for(&code)?;
+                self.run_evcxr(&code, events, success, input, interrupted)?
+            }
             MagicOutput::Shown => {}
         }
         Ok(())
