@@ -433,7 +433,7 @@ class Lab:
                 .filter(o => o.output_type === 'error').map(o => o.ename + ': ' + o.evalue);
         """, index)
         assert result == {"state": "done", "ok": True} and not errors, (
-            f"cell {index} ({head!r}) failed: {result}, errors {errors}; output:\n{self.output_text(index)}")
+            f"cell {index} ({head!r}) failed: {result}, errors {errors}; output:\n{excerpt(self.output_text(index))}")
         return index
 
     def scroll_to(self, marker):
@@ -497,6 +497,11 @@ def saved_cell(path, head):
     return "".join(cells[0]["source"])
 
 
+def excerpt(text, n=1500):
+    """The start of a (long) output for a failure message."""
+    return text if len(text) <= n else text[:n] + f"... ({len(text) - n} more characters)"
+
+
 def summary(text):
     """(checks, pass, fail, unknown) of the verdict table shown, or None."""
     m = SUMMARY.search(text)
@@ -506,8 +511,16 @@ def summary(text):
 # -------------------------------------------------------------------- test
 
 def test_a_students_day_in_jupyterlab(stack):
+    shots = Screenshots(stack["driver"])
+    try:
+        students_day(stack, shots)
+    except BaseException:
+        shots.take("failure")  # what the browser showed when a check failed
+        raise
+
+
+def students_day(stack, shots):
     driver, lab_server, notebooks = stack["driver"], stack["lab"], stack["notebooks"]
-    shots = Screenshots(driver)
     lab = Lab(driver, lab_server, shots)
     solution_head = "// exercise: warmup"
 
@@ -531,7 +544,7 @@ def test_a_students_day_in_jupyterlab(stack):
     lab.run_cell(":check warmup")
     failing = lab.wait_output(":check warmup", "a verdict table", summary)
     checks, passed, failed, unknown = summary(failing)
-    assert failed > 0 and "✘" in failing, f"the wrong solution should fail a check:\n{failing}"
+    assert failed > 0 and "✘" in failing, f"the wrong solution should fail a check:\n{excerpt(failing)}"
     lab.output_svg_size(":check warmup")
     shots.take("check-fails-with-diagram")
 
@@ -542,7 +555,7 @@ def test_a_students_day_in_jupyterlab(stack):
     lab.run_cell(":check warmup")
     passing = lab.wait_output(":check warmup", "a verdict table", summary)
     checks, passed, failed, unknown = summary(passing)
-    assert checks > 0 and passed == checks, f"the right solution should pass every check:\n{passing}"
+    assert checks > 0 and passed == checks, f"the right solution should pass every check:\n{excerpt(passing)}"
     shots.take("check-passes")
 
     # Submit: graded in the sandbox, the grade replaces the progress line.
@@ -550,7 +563,7 @@ def test_a_students_day_in_jupyterlab(stack):
     grade_re = re.compile(r"Submission #(\d+) \(warmup\): graded, score ([\d.]+) of ([\d.]+)")
     graded = lab.wait_output(":submit warmup", "the grade", grade_re.search)
     _, score, max_score = grade_re.search(graded).groups()
-    assert float(score) == float(max_score) > 0, f"full marks expected:\n{graded}"
+    assert float(score) == float(max_score) > 0, f"full marks expected:\n{excerpt(graded)}"
     shots.take("submitted-graded")
 
     # Save: the file on disk has the right solution.
