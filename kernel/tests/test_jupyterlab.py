@@ -349,7 +349,7 @@ class Lab:
     def state(self):
         """What the page shows, for failure messages."""
         try:
-            return json.dumps(self.js("""
+            state = self.js("""
                 if (!panel) return {url: location.href, title: document.title,
                                     body: document.body ? document.body.innerText.slice(0, 2000) : null};
                 const k = panel.sessionContext.session && panel.sessionContext.session.kernel;
@@ -358,8 +358,13 @@ class Lab:
                         dialogs: [...document.querySelectorAll('.jp-Dialog')].map(d => d.innerText),
                         cells: nb.widgets.map((c, i) => ({i, type: c.model.type,
                             head: source(c).split('\\n')[0].slice(0, 60),
-                            output: c.outputArea ? c.outputArea.node.textContent.slice(0, 400) : undefined}))};
-            """), indent=1, ensure_ascii=False)
+                            output: c.outputArea ? c.outputArea.node.textContent.slice(0, 300) : ''}))};
+            """)
+            if "cells" not in state:
+                return json.dumps(state, ensure_ascii=False)
+            cells = [f"  [{c['i']}] {c['type']} {c['head']!r}" + (f" -> {c['output']!r}" if c["output"] else "")
+                     for c in state.pop("cells")]
+            return json.dumps(state, ensure_ascii=False) + "\n" + "\n".join(cells)
         except WebDriverException as e:
             return f"(page state unavailable: {e})"
 
