@@ -23,7 +23,7 @@ use crate::{NodeId, Time};
 use canvas::{Canvas, VERMILION};
 pub use focus::Focus;
 use layout::{Layout, AXIS};
-pub use page::{html, Diagram};
+pub use page::{html, Diagram, WholeRun};
 pub use text::escape;
 
 /// An event to point at, with what went wrong in words.

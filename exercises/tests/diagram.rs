@@ -313,8 +313,8 @@ fn a_long_run_is_drawn_around_its_violation_with_markers() {
 fn the_whole_run_stays_one_click_away_without_script() {
     let (trace, options) = long_run_with_a_violation();
     let diagram = Diagram::draw(&trace, &options);
-    let whole = diagram.whole.as_deref().expect("the whole run is kept");
-    assert_eq!(whole, svg(&trace, &options.unfocused()));
+    let whole = &diagram.whole.as_ref().expect("the whole run is kept").svg;
+    assert_eq!(*whole, svg(&trace, &options.unfocused()));
     assert!(whole.contains("violation at event #"), "the whole run marks the violation too");
     let html = diagram.html();
     assert!(html.contains("<details") && html.contains("<summary"));

@@ -388,10 +388,10 @@ pub fn highlight_over<M>(c: &mut Canvas, lay: &Layout, trace: &Trace<M>, h: &Hig
     };
     let mut layer = Canvas { out: String::new(), top: String::new() };
     layer.open("", &h.text);
-    let on_lane = marked_node(trace, h).is_some_and(|n| n < lay.nodes);
-    if on_lane {
+    let node = marked_node(trace, h).filter(|&n| n < lay.nodes);
+    if node.is_some() {
         // The ring says which lifeline; `data-node` lets tests read it.
-        layer.ring(x, y, 10.0, marked_node(trace, h));
+        layer.ring(x, y, 10.0, node);
         layer.line(x, y + 10.0, x, by, "dl-ring");
     }
     layer.rect(bx, by, right - bx, bottom - by, "dl-callout");

@@ -17,12 +17,19 @@ use crate::trace::Trace;
 pub struct Diagram {
     /// Self-contained SVG: the run, or the window of it around the violation.
     pub svg: String,
-    /// The whole run (up to `max_events` of it), when `svg` is a window.
+    /// The whole run, when `svg` is a window of it. Boxed: reports move by
+    /// value and most diagrams have none.
     #[serde(default)]
-    pub whole: Option<String>,
+    pub whole: Option<Box<WholeRun>>,
+}
+
+/// The drawing behind the toggle.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WholeRun {
     /// The toggle's words.
-    #[serde(default)]
-    pub toggle: String,
+    pub summary: String,
+    /// The whole run (up to `max_events` of it).
+    pub svg: String,
 }
 
 impl Diagram {
@@ -33,12 +40,13 @@ impl Diagram {
         let whole = options.unfocused();
         let (from, to) = focus::span(events, &whole);
         let windowed = focus::span(events, options) != (from, to);
-        let toggle = if (from, to) == (0, events) {
+        let summary = if (from, to) == (0, events) {
             format!("Show the whole run ({events} events)")
         } else {
             format!("Show more of the run (events {from}–{} of {events})", to.saturating_sub(1))
         };
-        Diagram { svg: svg(trace, options), whole: windowed.then(|| svg(trace, &whole)), toggle }
+        let whole = windowed.then(|| Box::new(WholeRun { summary, svg: svg(trace, &whole) }));
+        Diagram { svg: svg(trace, options), whole }
     }
 
     /// Self-contained HTML: the first drawing, then the toggle (if any).
@@ -47,8 +55,9 @@ impl Diagram {
         if let Some(whole) = &self.whole {
             out.push_str(&format!(
                 "<details style=\"margin-top:4px\"><summary style=\"cursor:pointer;font-family:sans-serif\">{}</summary>\n\
-                 <div style=\"overflow:auto\">\n{whole}</div>\n</details>\n",
-                escape(&self.toggle)
+                 <div style=\"overflow:auto\">\n{}</div>\n</details>\n",
+                escape(&whole.summary),
+                whole.svg
             ));
         }
         out.push_str("</div>\n");
@@ -72,7 +81,7 @@ impl Deref for Diagram {
 
 impl From<String> for Diagram {
     fn from(svg: String) -> Diagram {
-        Diagram { svg, whole: None, toggle: String::new() }
+        Diagram { svg, whole: None }
     }
 }
 
@@ -87,11 +96,8 @@ mod tests {
     use super::*;
 
     fn toggled() -> Diagram {
-        Diagram {
-            svg: "<svg>w</svg>".into(),
-            whole: Some("<svg>all</svg>".into()),
-            toggle: "events <1> & \"2\"".into(),
-        }
+        let whole = WholeRun { summary: "events <1> & \"2\"".into(), svg: "<svg>all</svg>".into() };
+        Diagram { svg: "<svg>w</svg>".into(), whole: Some(Box::new(whole)) }
     }
 
     #[test]
