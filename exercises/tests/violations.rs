@@ -241,3 +241,28 @@ fn writes_samples() {
         std::fs::write(dir.join(format!("violation-{name}.html")), page).unwrap();
     }
 }
+
+/// Over many runs of every wrong solution above, the drawn ring is on the
+/// node the first failing verdict names, and on no lane when it names none.
+#[test]
+fn the_ring_follows_the_verdict_over_many_runs() {
+    let reports = (0..12).flat_map(|seed| {
+        let run = Run::public(seed);
+        [
+            warmup::check(Box::new(|_| Box::new(Hopeful)), &run),
+            warmup::check(Box::new(|_| Box::new(OffByOne)), &run),
+            warmup::check(Box::new(|_| Box::new(Silent)), &run),
+            central::check(Box::new(|_| Box::new(Barger)), &run),
+            central::check(Box::new(|_| Box::new(Unanswered)), &run),
+            central::check(Box::new(|_| Box::new(Lavish::default())), &run),
+        ]
+    });
+    for report in reports {
+        let v = first_failure(&report);
+        let drawn = rings(diagram(&report));
+        assert_eq!(drawn, v.node.into_iter().collect::<Vec<_>>(), "{v}");
+        if let Some(node) = named_node(&v.message).filter(|_| v.event.is_some()) {
+            assert_eq!(v.node, Some(node), "the ring is on the node the sentence names: {v}");
+        }
+    }
+}
