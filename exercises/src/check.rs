@@ -17,7 +17,7 @@ use crate::faults::fmt_time;
 use crate::process::Message;
 use crate::stable_hash::StableHasher;
 use crate::trace::{Event, EventKind, Stop, Trace};
-use crate::Time;
+use crate::{NodeId, Time};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -52,12 +52,36 @@ pub struct Verdict {
     pub scenario: String,
     /// One line that reruns exactly this run.
     pub replay: String,
+    /// The node a failure is about, where the diagram marks it: the node of
+    /// the violating event, or the first node a violation judged over the
+    /// whole run names ("node 0 never got a pong").
+    #[serde(default)]
+    pub node: Option<NodeId>,
 }
 
 impl Verdict {
     pub fn passed(&self) -> bool {
         self.status == Status::Pass
     }
+
+    /// The same verdict about `node`, when there is one.
+    fn about(self, node: Option<NodeId>) -> Verdict {
+        Verdict { node: node.or(self.node), ..self }
+    }
+}
+
+/// Words that name a node by its number in violation sentences.
+const NODE_WORDS: [&str; 6] = ["node", "participant", "replica", "client", "machine", "process"];
+
+/// The first node `text` names ("node 3", "participant 2", "node 1's"):
+/// a violation sentence names the node it is about first, so that is
+/// where a failure found at the end of a run (or at a deadline) is marked.
+pub fn named_node(text: &str) -> Option<NodeId> {
+    let words: Vec<&str> = text.split(|c: char| !c.is_alphanumeric()).collect();
+    words.windows(2).find_map(|pair| {
+        let named = NODE_WORDS.iter().any(|w| pair[0].eq_ignore_ascii_case(w));
+        named.then(|| pair[1].parse().ok()).flatten()
+    })
 }
 
 impl fmt::Display for Verdict {
@@ -199,6 +223,7 @@ impl Provenance {
     }
 
     fn verdict(&self, check: String, status: Status, message: String, event: Option<(usize, Time)>) -> Verdict {
+        let node = if status == Status::Fail { named_node(&message) } else { None };
         Verdict {
             check,
             status,
@@ -208,6 +233,7 @@ impl Provenance {
             seed: self.seed,
             scenario: self.scenario.clone(),
             replay: self.replay.clone(),
+            node,
         }
     }
 }
@@ -255,7 +281,7 @@ fn judge<M: Message>(
         }
         let step = Step { index, at: event.at, kind: &event.kind, msg: payload(trace, event) };
         if let Err(why) = monitor.on_event(&step) {
-            return from.verdict(name, Status::Fail, why, Some((index, event.at)));
+            return from.verdict(name, Status::Fail, why, Some((index, event.at))).about(event.node());
         }
     }
     if let Some(due) = due.filter(|_| !liveness_judged) {
@@ -320,4 +346,26 @@ pub fn nodes_up_at_end<M>(trace: &Trace<M>) -> Vec<bool> {
         }
     }
     up
+}
+
+#[cfg(test)]
+mod tests {
+    use super::named_node;
+
+    #[test]
+    fn the_first_node_a_sentence_names_is_its_subject() {
+        assert_eq!(named_node("node 0 never got a pong from node(s) [1, 3]"), Some(0));
+        assert_eq!(named_node("node 12's read returned 3"), Some(12));
+        assert_eq!(named_node("participant 2, participant 3 never decided"), Some(2));
+        assert_eq!(named_node("client node 4 sent Read"), Some(4));
+        assert_eq!(named_node("Node 1 entered"), Some(1));
+    }
+
+    #[test]
+    fn a_sentence_about_the_whole_run_names_no_node() {
+        assert_eq!(named_node("no node ever sent a Pong, so there was no answer to judge"), None);
+        assert_eq!(named_node("nodes 1 and 2 disagree"), None);
+        assert_eq!(named_node("31 messages for 3 entries"), None);
+        assert_eq!(named_node("node(s) [1, 2] are silent"), None);
+    }
 }

@@ -9,7 +9,9 @@
 mod background;
 mod canvas;
 mod draw;
+mod focus;
 mod layout;
+mod page;
 mod text;
 
 use std::fmt::Debug;
@@ -17,23 +19,55 @@ use std::fmt::Debug;
 use crate::check::Verdict;
 use crate::faults::fmt_time;
 use crate::trace::Trace;
+use crate::{NodeId, Time};
 use canvas::{Canvas, VERMILION};
+pub use focus::Focus;
 use layout::{Layout, AXIS};
+pub use page::{html, Diagram, WholeRun};
 pub use text::escape;
 
 /// An event to point at, with what went wrong in words.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Highlight {
-    /// Index into the trace's events.
+    /// Index into the trace's events: the row the mark goes on.
     pub event: usize,
     pub text: String,
+    /// Whose lifeline carries the mark.
+    pub subject: Subject,
+    /// When the check judged, if not at the event itself (a deadline, the
+    /// end of the run).
+    pub at: Option<Time>,
+}
+
+/// Where on its row a highlight is marked.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Subject {
+    /// On the event itself, on its node's lifeline.
+    #[default]
+    Event,
+    /// On this node's lifeline: a violation about a node that was judged
+    /// at this row ("node 0 never got a pong"), not caused by its event.
+    Node(NodeId),
+    /// On no lifeline: a violation of the run as a whole (a count, "no node
+    /// ever decided").
+    Run,
 }
 
 impl Highlight {
-    /// The violating event of a failed verdict, if it names one.
+    pub fn new(event: usize, text: impl Into<String>) -> Highlight {
+        Highlight { event, text: text.into(), ..Highlight::default() }
+    }
+
+    /// The violation of a failed verdict, if it names an event: marked on
+    /// the node the verdict is about, or on no lifeline if it names none.
     pub fn from_verdict(verdict: &Verdict) -> Option<Highlight> {
         let event = verdict.event.filter(|_| !verdict.passed())?;
-        Some(Highlight { event, text: format!("{}: {}", verdict.check, verdict.message) })
+        Some(Highlight {
+            event,
+            text: format!("{}: {}", verdict.check, verdict.message),
+            subject: verdict.node.map_or(Subject::Run, Subject::Node),
+            at: verdict.at,
+        })
     }
 }
 
@@ -48,23 +82,39 @@ pub struct DiagramOptions {
     /// Replaces the default title (scenario and seed).
     pub title: Option<String>,
     pub highlight: Option<Highlight>,
+    /// With a highlight in a long run, only a window around it is drawn
+    /// (this overrides `from_event`); [`Focus::OFF`] draws as above.
+    pub focus: Focus,
 }
 
 impl Default for DiagramOptions {
     fn default() -> Self {
-        DiagramOptions { width: 1000, max_events: 300, from_event: 0, title: None, highlight: None }
+        DiagramOptions {
+            width: 1000,
+            max_events: 300,
+            from_event: 0,
+            title: None,
+            highlight: None,
+            focus: Focus::default(),
+        }
     }
 }
 
 impl DiagramOptions {
     /// Highlights `highlight` and moves the window of `max_events` so the
-    /// event sits in its upper part, with what led up to it above.
+    /// event sits in its upper part, with what led up to it above (what is
+    /// drawn without focus, e.g. the whole run behind a [`Diagram`]'s toggle).
     pub fn around(self, highlight: Highlight) -> Self {
         DiagramOptions {
             from_event: highlight.event.saturating_sub(self.max_events * 2 / 3),
             highlight: Some(highlight),
             ..self
         }
+    }
+
+    /// The same options drawing the whole run (up to `max_events`).
+    pub fn unfocused(&self) -> Self {
+        DiagramOptions { focus: Focus::OFF, ..self.clone() }
     }
 }
 
@@ -73,8 +123,10 @@ impl DiagramOptions {
 pub fn svg<M: Debug>(trace: &Trace<M>, options: &DiagramOptions) -> String {
     let header = Header::new(trace, options);
     let room = options.highlight.as_ref().map(|h| (h.event, draw::callout_height(h)));
-    let window = (options.from_event, options.max_events);
-    let lay = Layout::new(trace, window, options.width as f64, header.height + 26.0, room);
+    let window = focus::range(trace.events.len(), options);
+    // Room for the "earlier events" marker above the node names.
+    let top = header.height + 26.0 + if window.0 > 0 { focus::MARKER } else { 0.0 };
+    let lay = Layout::new(trace, window, options.width as f64, top, room);
     let cut = lay.from > 0 || lay.to < trace.events.len();
     let height = lay.bottom + if cut { 46.0 } else { 30.0 };
     let mut c = Canvas::new(lay.width, height);
@@ -85,7 +137,8 @@ pub fn svg<M: Debug>(trace: &Trace<M>, options: &DiagramOptions) -> String {
         draw::reserve(&mut placer, &lay, trace, h);
     }
     background::draw(&mut c, &lay, trace, &mut placer);
-    lane_names(&mut c, &lay, cut, trace.events.len());
+    lane_names(&mut c, &lay);
+    focus::markers(&mut c, &lay, header.height, trace.events.len());
     draw::marks(&mut c, &lay, trace, &mut placer);
     draw::messages(&mut c, &lay, trace, &mut placer);
     if let Some(h) = &options.highlight {
@@ -94,21 +147,11 @@ pub fn svg<M: Debug>(trace: &Trace<M>, options: &DiagramOptions) -> String {
     c.finish()
 }
 
-/// Node names above and below the lanes, and what was cut off.
-fn lane_names(c: &mut Canvas, lay: &Layout, cut: bool, total: usize) {
+/// Node names above and below the lanes.
+fn lane_names(c: &mut Canvas, lay: &Layout) {
     for (node, &x) in lay.lane_x.iter().enumerate() {
         c.plain(x - 18.0, lay.top - 8.0, "font-weight:bold", &format!("node {node}"));
         c.plain(x - 18.0, lay.bottom + 16.0, "fill:#555", &format!("node {node}"));
-    }
-    if !cut {
-        return;
-    }
-    let grey = "fill:#555;font-style:italic";
-    if lay.from > 0 {
-        c.plain(8.0, lay.top - 8.0, grey, &format!("↑ {} earlier", lay.from));
-    }
-    if lay.to < total {
-        c.plain(8.0, lay.bottom + 34.0, grey, &format!("↓ {} later events not drawn", total - lay.to));
     }
 }
 
@@ -162,10 +205,11 @@ impl Header {
         }
         if let Some(h) = &options.highlight {
             let y = 56.0 + 18.0 * self.legend_rows as f64;
+            let place = draw::place_words(trace, h);
             let line = if lay.shows(h.event) {
-                format!("✗ event #{}: {}", h.event, h.text)
+                format!("✗ {place}: {}", h.text)
             } else {
-                format!("✗ event #{} (outside the shown range): {}", h.event, h.text)
+                format!("✗ {place} (outside the shown range): {}", h.text)
             };
             c.open("", &h.text);
             c.plain(

@@ -8,7 +8,7 @@
 use std::fmt::{self, Debug, Write};
 
 use crate::check::{Status, Verdict};
-use crate::diagram::{escape, svg, DiagramOptions, Highlight};
+use crate::diagram::{escape, html, DiagramOptions, Highlight};
 use crate::trace::Trace;
 
 /// HTML that a notebook shows rendered.
@@ -135,8 +135,7 @@ pub fn report_html<M: Debug>(verdicts: &[Verdict], trace: Option<&Trace<M>>) -> 
             trace.seed
         );
     }
-    let _ =
-        writeln!(out, "<div style=\"overflow:auto;max-height:85vh;margin-top:8px\">\n{}</div>", svg(trace, &options));
+    out.push_str(&html(trace, &options));
     out
 }
 

@@ -316,7 +316,10 @@ pub(crate) fn nondeterministic(step: usize, what: &str) -> Violation {
 
 /// A verdict for a violation found on a path of `moves`.
 pub(crate) fn verdict_of<M>(v: &Violation, trace: &Trace<M>, moves: usize, how: &str) -> Verdict {
-    let at = v.event.and_then(|i| trace.events.get(i)).map(|e| e.at).or(Some(trace.end));
+    let event = v.event.and_then(|i| trace.events.get(i));
+    let at = event.map(|e| e.at).or(Some(trace.end));
+    // On the violating event's node; a quiescent state's failure names its node.
+    let node = event.and_then(|e| e.node()).or_else(|| crate::check::named_node(&v.message));
     Verdict {
         check: v.check.clone(),
         status: Status::Fail,
@@ -326,6 +329,7 @@ pub(crate) fn verdict_of<M>(v: &Violation, trace: &Trace<M>, moves: usize, how: 
         seed: trace.seed,
         scenario: trace.scenario.name.clone(),
         replay: format!("{how}: a path of {moves} moves (see the trace)"),
+        node,
     }
 }
 

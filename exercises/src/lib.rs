@@ -81,7 +81,7 @@ pub const fn ms(millis: i64) -> Time {
 }
 
 pub use check::{check_trace, Counters, Monitor, Provenance, RunEnd, Status, Step, Verdict};
-pub use diagram::{svg, DiagramOptions, Highlight};
+pub use diagram::{svg, Diagram, DiagramOptions, Focus, Highlight, Subject};
 pub use display::{report_html, show_html, verdicts_html, verdicts_text, Html, Svg};
 pub use explore::{Budgets, Counterexample, Exploration, Explorer, Move, TimerPolicy};
 pub use faults::{Fault, RandomFaults, Schedule};

@@ -2,8 +2,8 @@
 //! escaped, deterministic, and showing every kind of event.
 
 use distlab::{
-    ms, report_html, simulate, svg, verdicts_html, verdicts_text, Ctx, DiagramOptions, Fault, Highlight, Network,
-    NodeId, Observation, Process, RandomFaults, Scenario, Schedule, Status, Trace, Verdict,
+    ms, report_html, simulate, svg, verdicts_html, verdicts_text, Ctx, Diagram, DiagramOptions, Fault, Focus,
+    Highlight, Network, NodeId, Observation, Process, RandomFaults, Scenario, Schedule, Status, Trace, Verdict,
 };
 use serde::{Deserialize, Serialize};
 
@@ -112,7 +112,7 @@ fn every_diagram_is_well_formed_xml() {
         for scenario in [eventful(3), eventful(8), random_faults(nodes, seed)] {
             let trace = run(&scenario, seed);
             let n = trace.events.len();
-            let highlight = Highlight { event: (seed as usize * 7) % n.max(1), text: format!("seed {seed} & <x>") };
+            let highlight = Highlight::new((seed as usize * 7) % n.max(1), format!("seed {seed} & <x>"));
             let options = [
                 DiagramOptions::default(),
                 DiagramOptions { highlight: Some(highlight.clone()), ..DiagramOptions::default() },
@@ -173,23 +173,25 @@ fn highlight_is_shown_with_its_words() {
     let trace = run(&eventful(3), 3);
     let event = trace.events.len() / 2;
     let text = "two nodes in the critical section at once";
-    let picture =
-        svg(&trace, &DiagramOptions { highlight: Some(Highlight { event, text: text.into() }), ..Default::default() });
+    let picture = svg(&trace, &DiagramOptions { highlight: Some(Highlight::new(event, text)), ..Default::default() });
     assert!(picture.contains(&format!("violation at event #{event}")));
     assert!(picture.contains("class=\"dl-ring\""));
     assert!(picture.contains("class=\"dl-hl\""));
     assert!(picture.contains(text));
     // Outside the shown range it is still named.
-    let outside =
-        DiagramOptions { max_events: 5, highlight: Some(Highlight { event, text: text.into() }), ..Default::default() };
+    let outside = DiagramOptions {
+        max_events: 5,
+        highlight: Some(Highlight::new(event, text)),
+        focus: Focus::OFF,
+        ..Default::default()
+    };
     assert!(svg(&trace, &outside).contains("outside the shown range"));
 }
 
 #[test]
 fn same_trace_same_bytes() {
     for seed in 0..20 {
-        let options =
-            DiagramOptions { highlight: Some(Highlight { event: 9, text: "x".into() }), ..Default::default() };
+        let options = DiagramOptions { highlight: Some(Highlight::new(9, "x")), ..Default::default() };
         let a = svg(&run(&eventful(8), seed), &options);
         let b = svg(&run(&eventful(8), seed), &options);
         assert_eq!(a, b, "seed {seed}");
@@ -215,6 +217,7 @@ fn verdict(check: &str, status: Status, message: &str, trace: &Trace<Msg>, event
         seed: trace.seed,
         scenario: trace.scenario.name.clone(),
         replay: format!("replay --scenario '{}' --seed {}", trace.scenario.name, trace.seed),
+        node: event.and_then(|e| trace.events[e].node()),
     }
 }
 
@@ -278,4 +281,64 @@ fn writes_samples() {
         std::fs::write(dir.join(format!("diagram-{name}.svg")), svg(&trace, &options)).unwrap();
         std::fs::write(dir.join(format!("report-{name}.html")), report_html(&[failing], Some(&trace))).unwrap();
     }
+}
+
+/// A violation in the middle of a long run: what a page shows first.
+fn long_run_with_a_violation() -> (Trace<Msg>, DiagramOptions) {
+    let trace = run(&eventful(8), 5);
+    assert!(trace.events.len() > 200, "a long run");
+    let event = trace.events.len() / 2;
+    let highlight = Highlight::new(event, format!("node 1 broke a rule & said <{NASTY}>"));
+    (trace, DiagramOptions::default().around(highlight))
+}
+
+#[test]
+fn a_long_run_is_drawn_around_its_violation_with_markers() {
+    let (trace, options) = long_run_with_a_violation();
+    let (total, event) = (trace.events.len(), options.highlight.as_ref().unwrap().event);
+    let focus = Focus::default();
+    let window = svg(&trace, &options);
+    let (from, to) = (event - focus.before, event + focus.after + 1);
+    assert!(window.contains(&format!("… {from} earlier events not drawn")), "no earlier marker");
+    assert!(window.contains(&format!("… {} later events not drawn", total - to)), "no later marker");
+    assert!(window.contains(&format!("showing events {from}–{} only", to - 1)));
+    assert!(window.contains(&format!("violation at event #{event}")));
+    // About 30 events, not hundreds: the picture fits a screen.
+    let height: f64 = parses(&window).root_element().attribute("height").unwrap().parse().unwrap();
+    assert!(height < 1100.0, "{height} px tall");
+    assert!(!window.contains(NASTY), "the violation's words are escaped");
+}
+
+#[test]
+fn the_whole_run_stays_one_click_away_without_script() {
+    let (trace, options) = long_run_with_a_violation();
+    let diagram = Diagram::draw(&trace, &options);
+    let whole = &diagram.whole.as_ref().expect("the whole run is kept").svg;
+    assert_eq!(*whole, svg(&trace, &options.unfocused()));
+    assert!(whole.contains("violation at event #"), "the whole run marks the violation too");
+    let html = diagram.html();
+    assert!(html.contains("<details") && html.contains("<summary"));
+    assert!(!html.contains("<script") && !html.contains("href=") && !html.contains("xlink"));
+    parses(&format!("<root>{html}</root>"));
+    // Deterministic, toggle and all.
+    assert_eq!(html, Diagram::draw(&trace, &options).html());
+}
+
+#[test]
+fn a_short_run_is_drawn_whole_without_a_toggle() {
+    let trace = run(&eventful(3), 1);
+    let short = Trace { events: trace.events[..40].to_vec(), ..trace };
+    let options = DiagramOptions::default().around(Highlight::new(35, "x"));
+    let diagram = Diagram::draw(&short, &options);
+    assert!(diagram.whole.is_none());
+    assert!(!diagram.contains("not drawn") && !diagram.html().contains("<details"));
+}
+
+#[test]
+fn the_notebook_report_shows_the_window_and_the_toggle() {
+    let trace = run(&eventful(8), 5);
+    let failing = verdict("mutual exclusion", Status::Fail, "node 3 entered", &trace, Some(trace.events.len() / 2));
+    let page = report_html(&[failing], Some(&trace));
+    assert!(page.contains("earlier events not drawn") && page.contains("<details"));
+    parses(&format!("<root>{page}</root>"));
 }

@@ -86,7 +86,7 @@ pub fn from_report(report: &Report, spec: &ExerciseSpec, penalty: f64, late_note
             ));
             None
         }
-        other => other.clone(),
+        other => other.as_ref().map(|d| d.svg.clone()),
     };
     Feedback {
         score: Some(score),
@@ -172,6 +172,7 @@ mod tests {
             seed: 9,
             scenario: "s".into(),
             replay: format!(":check warmup --scenario s --seed 9 ({check})"),
+            node: None,
         }
     }
 

@@ -261,9 +261,9 @@ impl Run {
 pub struct Report {
     pub exercise: String,
     pub verdicts: Vec<Verdict>,
-    /// A self-contained SVG of the first failing run, where the exercise
-    /// has runs to draw.
-    pub diagram: Option<String>,
+    /// The first failing run (a window around its violation, and the whole
+    /// run), where the exercise has runs to draw.
+    pub diagram: Option<crate::diagram::Diagram>,
 }
 
 /// One check's result over all its runs: it passes only if every run does,
@@ -366,5 +366,6 @@ pub(crate) fn numeric_verdict(
         seed,
         scenario: case,
         replay: format!(":check {exercise} --seed {seed}"),
+        node: None,
     }
 }

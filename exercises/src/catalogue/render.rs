@@ -29,6 +29,7 @@ pub fn check_rows(report: &Report, spec: &ExerciseSpec, scope: Scope) -> Vec<Ver
                 seed: 0,
                 scenario: String::new(),
                 replay: String::new(),
+                node: None,
             },
         })
         .collect()
@@ -62,9 +63,9 @@ pub fn report_html(report: &Report, spec: &ExerciseSpec, scope: Scope) -> String
     if spec.check_spec(crate::check::NODES_RUN_CLEANLY).is_some() {
         out.push_str(&format!("<p style=\"margin:4px 0;color:#555\">{}</p>\n", escape(ISOLATION_NOTE)));
     }
-    if let Some(svg) = &report.diagram {
+    if let Some(diagram) = &report.diagram {
         out.push_str("<p style=\"margin:8px 0 4px\">The first failing run, as a space-time diagram:</p>\n");
-        out.push_str(&format!("<div style=\"overflow:auto;max-height:85vh\">\n{svg}</div>\n"));
+        out.push_str(&diagram.html());
     }
     out.push_str("</div>\n");
     out

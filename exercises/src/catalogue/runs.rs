@@ -6,7 +6,7 @@
 use std::rc::Rc;
 
 use crate::check::{check_trace, Monitor, Provenance, Verdict};
-use crate::diagram::{svg, DiagramOptions, Highlight};
+use crate::diagram::{Diagram, DiagramOptions, Highlight};
 use crate::process::{Message, NodeFactory};
 use crate::rng::{Draw, SeededRng};
 use crate::scenario::Scenario;
@@ -111,7 +111,7 @@ pub fn check_runs<M: Message>(
             Some(h) => options.around(h),
             None => options,
         };
-        svg(&trace, &options)
+        Diagram::draw(&trace, &options)
     });
     Report { exercise: exercise.to_owned(), verdicts, diagram }
 }
@@ -136,6 +136,7 @@ fn no_such_scenario(exercise: &str, only: &super::Only, checks: &[String]) -> Ve
             seed: only.seed,
             scenario: only.scenario.clone(),
             replay: format!(":check {exercise} --scenario \"{}\" --seed {}", only.scenario, only.seed),
+            node: None,
         })
         .collect()
 }

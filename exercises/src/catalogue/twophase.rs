@@ -604,6 +604,7 @@ pub fn explore_blocking(factory: Rc<NodeFactory<TpcMsg>>) -> (crate::check::Verd
                 seed: 0,
                 scenario: "explorer: 3 nodes, all vote yes, one crash".into(),
                 replay,
+                node: None,
             };
             (verdict, None)
         }

@@ -140,6 +140,13 @@ impl Canvas {
         let _ = write!(self.out, "<circle cx=\"{}\" cy=\"{}\" r=\"{}\" class=\"{class}\"/>", num(x), num(y), num(r));
     }
 
+    /// The violation's ring, saying in `data-node` which lifeline it marks.
+    pub fn ring(&mut self, x: f64, y: f64, r: f64, node: Option<usize>) {
+        let node = node.map(|n| format!(" data-node=\"{n}\"")).unwrap_or_default();
+        let _ =
+            write!(self.out, "<circle cx=\"{}\" cy=\"{}\" r=\"{}\" class=\"dl-ring\"{node}/>", num(x), num(y), num(r));
+    }
+
     pub fn diamond(&mut self, x: f64, y: f64, r: f64, class: &str) {
         let _ = write!(
             self.out,

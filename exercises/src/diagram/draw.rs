@@ -6,7 +6,7 @@ use std::fmt::Debug;
 use super::canvas::Canvas;
 use super::layout::{Layout, ROW};
 use super::text::{self, compact, shorten, width, Placer, Rect};
-use super::Highlight;
+use super::{Highlight, Subject};
 use crate::faults::fmt_time;
 use crate::trace::{Dest, DropReason, EventKind, Trace};
 use crate::NodeId;
@@ -208,10 +208,13 @@ impl<M> Arrow<'_, M> {
         // Copies that cross the edge of the shown range are stubs pointing
         // the right way: long lines to the edge would bury the picture.
         let reach = lay.spacing * 0.8 + 24.0;
+        // They stay between the cut lines, off the markers and node names.
         let (start, end) = if !sent_in_range {
-            (towards(end, (start.0, end.1 - 2.0 * ROW - (end.0 - start.0).abs() * 0.3), reach), end)
+            let y = (end.1 - 2.0 * ROW - (end.0 - start.0).abs() * 0.3).max(lay.top);
+            (towards(end, (start.0, y), reach), end)
         } else if edge {
-            (start, towards(start, (end.0, start.1 + 2.0 * ROW + (end.0 - start.0).abs() * 0.3), reach))
+            let y = (start.1 + 2.0 * ROW + (end.0 - start.0).abs() * 0.3).min(lay.bottom);
+            (start, towards(start, (end.0, y), reach))
         } else {
             (start, end)
         };
@@ -308,16 +311,60 @@ pub fn callout_height(h: &Highlight) -> f64 {
     (callout_lines(h).len() + 1) as f64 * 14.0 + 18.0
 }
 
-/// Where the highlight goes: the event's point, the call-out box and its
-/// lines. None when the event is not shown.
+/// The lifeline a highlight is marked on, if any.
+pub fn marked_node<M>(trace: &Trace<M>, h: &Highlight) -> Option<NodeId> {
+    match h.subject {
+        Subject::Event => trace.events.get(h.event).and_then(|e| e.node()),
+        Subject::Node(node) => Some(node),
+        Subject::Run => None,
+    }
+}
+
+/// Whether the check judged the violation somewhere other than at the
+/// event's own point: at a deadline or the end of the run, or about
+/// another node than the event's.
+fn judged_apart<M>(trace: &Trace<M>, h: &Highlight) -> bool {
+    let Some(event) = trace.events.get(h.event) else {
+        return false;
+    };
+    match h.subject {
+        Subject::Event => false,
+        Subject::Node(node) => event.node() != Some(node) || h.at.is_some_and(|t| t != event.at),
+        Subject::Run => true,
+    }
+}
+
+/// Where the violation is, in words: "event #12" or, for one judged over
+/// the run, "node 0, judged at 2 s" or "node 0, at the end of the run (2 s)".
+pub fn place_words<M>(trace: &Trace<M>, h: &Highlight) -> String {
+    let Some(event) = trace.events.get(h.event).filter(|_| judged_apart(trace, h)) else {
+        return format!("event #{}", h.event);
+    };
+    let who = marked_node(trace, h).map_or("the run as a whole".to_owned(), |node| format!("node {node}"));
+    // A run that went quiet before a deadline is judged where it ended.
+    match h.at.unwrap_or(event.at) {
+        at if at >= trace.end => format!("{who}, at the end of the run ({})", fmt_time(trace.end)),
+        at => format!("{who}, judged at {}", fmt_time(at)),
+    }
+}
+
+/// Where the highlight goes: the point on the lifeline it is about (if
+/// it is about one), the call-out box and its lines. None when the event
+/// is not shown.
 fn callout<M>(lay: &Layout, trace: &Trace<M>, h: &Highlight) -> Option<((f64, f64), Rect, Vec<String>)> {
     if !lay.shows(h.event) {
         return None;
     }
     let event = &trace.events[h.event];
     let y = lay.y(h.event);
-    let x = event.node().filter(|&n| n < lay.nodes).map_or(lay.lane_x[0], |n| lay.lane_x[n]);
-    let mut lines = vec![format!("violation at event #{} ({}):", h.event, fmt_time(event.at))];
+    let node = marked_node(trace, h).filter(|&n| n < lay.nodes);
+    let x = node.map_or(lay.lane_x[0], |n| lay.lane_x[n]);
+    let head = if judged_apart(trace, h) {
+        format!("violation: {}", place_words(trace, h))
+    } else {
+        format!("violation at event #{} ({})", h.event, fmt_time(event.at))
+    };
+    let mut lines = vec![format!("{head}:")];
     lines.extend(callout_lines(h));
     let bw = lines.iter().map(|l| width(l, 11.0)).fold(0.0, f64::max) + 16.0;
     let bh = lines.len() as f64 * 14.0 + 8.0;
@@ -341,10 +388,12 @@ pub fn highlight_over<M>(c: &mut Canvas, lay: &Layout, trace: &Trace<M>, h: &Hig
     };
     let mut layer = Canvas { out: String::new(), top: String::new() };
     layer.open("", &h.text);
-    if trace.events[h.event].node().is_some() {
-        layer.circle(x, y, 10.0, "dl-ring");
+    let node = marked_node(trace, h).filter(|&n| n < lay.nodes);
+    if node.is_some() {
+        // The ring says which lifeline; `data-node` lets tests read it.
+        layer.ring(x, y, 10.0, node);
+        layer.line(x, y + 10.0, x, by, "dl-ring");
     }
-    layer.line(x, y + 10.0, x, by, "dl-ring");
     layer.rect(bx, by, right - bx, bottom - by, "dl-callout");
     for (k, line) in lines.iter().enumerate() {
         let style = if k == 0 { "font-weight:bold;fill:#D55E00" } else { "fill:#111" };
