@@ -9,8 +9,9 @@ Installs stock evcxr_jupyter into --stock-root with cargo install if it is
 missing (~10 min), writes a temporary kernelspec for it, and measures for
 each kernel, alternating the kernels each round:
 
-* start: kernel launch to the first result of a cell using distlab (stock
-  needs `:dep distlab = { path = ... }` as its first cell; ours preloads it),
+* start: kernel launch to the first result of a plain Rust cell, and (in
+  another fresh kernel) of a cell using distlab (stock needs
+  `:dep distlab = { path = ... }` first; ours loads it by itself),
 * p50 of 20 simple cells,
 * one struct+impl cell (the session's first), and the p50 of 5 more,
 * resident memory of the kernel's process tree after those cells.
@@ -99,7 +100,11 @@ def run_cell(kc, code, timeout=300):
     return dt
 
 
-def measure(kernel_name: str, first_cell: str):
+DISTLAB_CELL = "let course_node: distlab::NodeId = 3; course_node"
+
+
+def start_to_first_result(kernel_name: str, cells):
+    """A fresh kernel: launch to the result of the last of `cells`."""
     km = KernelManager(kernel_name=kernel_name)
     t0 = time.perf_counter()
     km.start_kernel()
@@ -107,10 +112,29 @@ def measure(kernel_name: str, first_cell: str):
     kc.start_channels()
     try:
         kc.wait_for_ready(timeout=300)
-        if first_cell:
-            run_cell(kc, first_cell)
+        for cell in cells:
+            run_cell(kc, cell)
+        return time.perf_counter() - t0
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+
+
+def measure(kernel_name: str, dep_cell: str):
+    """`dep_cell` loads distlab (stock evcxr needs it; ours loads it itself)."""
+    course_cells = [c for c in (dep_cell, DISTLAB_CELL) if c]
+    start_course = start_to_first_result(kernel_name, course_cells)
+    km = KernelManager(kernel_name=kernel_name)
+    t0 = time.perf_counter()
+    km.start_kernel()
+    kc = km.client()
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=300)
         run_cell(kc, "let first = 1 + 1; first")
         start = time.perf_counter() - t0
+        if dep_cell:
+            run_cell(kc, dep_cell)
         simple = [run_cell(kc, f"let x{i} = {i} * 2; x{i} + 1") for i in range(20)]
         struct = run_cell(kc, STRUCT_CELL)
         # The first struct cell costs more than later ones: report both.
@@ -122,6 +146,7 @@ def measure(kernel_name: str, first_cell: str):
         km.shutdown_kernel(now=True)
     return {
         "start": start,
+        "start_course": start_course,
         "simple_p50": statistics.median(simple),
         "struct": struct,
         "struct_p50": statistics.median(more),
@@ -155,7 +180,8 @@ def main():
     med = {n: {k: statistics.median(x[k] for x in rs) for k in rs[0]} for n, rs in results.items()}
     s, d = med["stock evcxr_jupyter"], med["distlab-kernel"]
     rows = [
-        ("start to first result (s)", "start", 0.5),
+        ("start to first result, plain Rust cell (s)", "start", 0.5),
+        ("start to first result, cell using distlab (s)", "start_course", 0.5),
         ("simple cell p50 (s)", "simple_p50", 1.0),
         ("struct+impl cell (s)", "struct", 1.0),
         ("5 more struct+impl cells, p50 (s)", "struct_p50", 1.0),

@@ -13,7 +13,7 @@ use crate::workdir::KernelConfig;
 use crossbeam_channel::{select, Receiver, Sender};
 use evcxr::{CommandContext, EvalCallbacks, EvalContext, EvalContextOutputs};
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
@@ -75,6 +75,11 @@ pub struct EngineHandle {
     tx: std::sync::mpsc::Sender<Request>,
     child: Arc<Mutex<Option<Arc<Mutex<std::process::Child>>>>>,
     executing: Arc<AtomicBool>,
+    /// Cells sent to the engine and not started yet.
+    queued_cells: Arc<AtomicUsize>,
+    /// An interrupt came while the engine was busy with work of its own
+    /// (see `CourseCrate`) and a cell waited: that cell does not run.
+    interrupt_pending: Arc<AtomicBool>,
     interrupted: Arc<AtomicBool>,
     /// One of our magics (not evcxr) is running: an interrupt stops it
     /// without killing evcxr's runtime.
@@ -83,7 +88,15 @@ pub struct EngineHandle {
 
 impl EngineHandle {
     pub fn send(&self, req: Request) -> bool {
-        self.tx.send(req).is_ok()
+        let cell = matches!(req, Request::Execute { .. });
+        if cell {
+            self.queued_cells.fetch_add(1, Ordering::SeqCst);
+        }
+        let sent = self.tx.send(req).is_ok();
+        if cell && !sent {
+            self.queued_cells.fetch_sub(1, Ordering::SeqCst);
+        }
+        sent
     }
 
     /// Kill evcxr's runtime (at shutdown).
@@ -98,6 +111,10 @@ impl EngineHandle {
     /// lived in the killed process are lost, definitions stay.
     pub fn interrupt(&self) {
         if !self.executing.load(Ordering::SeqCst) {
+            if self.queued_cells.load(Ordering::SeqCst) > 0 {
+                tracing::info!("interrupt: the waiting cell will not run");
+                self.interrupt_pending.store(true, Ordering::SeqCst);
+            }
             return;
         }
         self.interrupted.store(true, Ordering::SeqCst);
@@ -307,6 +324,8 @@ pub fn start(config: KernelConfig, workdir: std::path::PathBuf) -> EngineHandle 
         tx,
         child: Arc::new(Mutex::new(None)),
         executing: Arc::new(AtomicBool::new(false)),
+        queued_cells: Arc::new(AtomicUsize::new(0)),
+        interrupt_pending: Arc::new(AtomicBool::new(false)),
         interrupted: Arc::new(AtomicBool::new(false)),
         magic_running: Arc::new(AtomicBool::new(false)),
     };
@@ -382,6 +401,12 @@ fn engine_thread(
         };
         match req {
             Request::Execute { code, cell_id, events, input, done } => {
+                handle.queued_cells.fetch_sub(1, Ordering::SeqCst);
+                if handle.interrupt_pending.swap(false, Ordering::SeqCst) {
+                    let _ =
+                        done.send(Err(KernelError::new("Interrupted", "the cell was interrupted before it started")));
+                    continue;
+                }
                 handle.interrupted.store(false, Ordering::SeqCst);
                 handle.executing.store(true, Ordering::SeqCst);
                 let cell = Cell { code: &code, id: cell_id.as_deref() };

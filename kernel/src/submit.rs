@@ -259,7 +259,7 @@ pub fn result_display(r: &Submission) -> BTreeMap<String, String> {
         ));
     }
     if let Some(svg) = &r.diagram_svg {
-        html.push_str(&format!("<div style=\"overflow:auto;max-height:85vh\">\n{svg}</div>\n"));
+        html.push_str(&format!("<div style=\"overflow-x:auto\">\n{svg}</div>\n"));
     }
     html.push_str("</div>\n");
     BTreeMap::from([("text/html".to_owned(), html), ("text/plain".to_owned(), plain)])
