@@ -130,6 +130,20 @@ pub enum Stop {
     NodeFailed,
 }
 
+/// Why a run stopped, as a clause of a sentence ("the run stopped because ...").
+impl std::fmt::Display for Stop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Stop::Until => "its time was up",
+            Stop::Quiet => "nothing was left to happen",
+            Stop::EventLimit => "it hit the event limit",
+            Stop::NodeFailed => {
+                "a node failed (see the check 'nodes run without panicking': fix that first, it is the cause)"
+            }
+        })
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Trace<M> {
     pub scenario: Scenario,
