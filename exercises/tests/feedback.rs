@@ -201,3 +201,33 @@ fn a_send_past_the_last_node_is_the_headline_not_a_lack_of_time() {
         assert!(message.contains("a node failed") && !message.contains("NodeFailed"), "{message}");
     }
 }
+
+// ---------------------------------------------------------------- wording
+
+/// A time server that asks a client for the time.
+#[derive(Clone, Debug, Hash, Default)]
+struct ServerThatAsks;
+
+impl Process<distlab::catalogue::cristian::CristianMsg> for ServerThatAsks {
+    fn on_start(&mut self, ctx: &mut Ctx<distlab::catalogue::cristian::CristianMsg>) {
+        if ctx.me() == 0 {
+            ctx.send(1, distlab::catalogue::cristian::CristianMsg::Request { id: 0 });
+        }
+    }
+    fn on_message(
+        &mut self,
+        _: &mut Ctx<distlab::catalogue::cristian::CristianMsg>,
+        _: NodeId,
+        _: distlab::catalogue::cristian::CristianMsg,
+    ) {
+    }
+}
+
+#[test]
+fn node_ids_read_as_node_n_in_messages() {
+    use distlab::catalogue::cristian;
+    let report = cristian::check(Box::new(|_| Box::new(ServerThatAsks) as Box<_>), &Run::public(0));
+    let lead = report.lead(&cristian::SPEC).expect("a failure");
+    assert!(lead.message.contains("sent a Request to node 1"), "{}", lead.message);
+    assert!(report.verdicts.iter().all(|v| !v.message.contains("Node(")), "{:?}", report.verdicts);
+}
