@@ -241,7 +241,7 @@ pub fn check_trace<M: Message>(trace: &Trace<M>, monitors: &[Box<dyn Monitor<M>>
 /// else, in the first run with a failure, the failure at the earliest event
 /// (later violations may follow from it); else the first unknown. Rows,
 /// the diagram and the replay line of a report all follow this one choice.
-pub fn lead_verdict<'a>(verdicts: &'a [Verdict], shown: impl Fn(&Verdict) -> bool) -> Option<&'a Verdict> {
+pub fn lead_verdict(verdicts: &[Verdict], shown: impl Fn(&Verdict) -> bool) -> Option<&Verdict> {
     let candidates: Vec<&Verdict> = verdicts.iter().filter(|v| !v.passed() && shown(v)).collect();
     let failed = |v: &&&Verdict| v.status == Status::Fail;
     if let Some(crash) = candidates.iter().filter(failed).find(|v| v.check == NODES_RUN_CLEANLY) {

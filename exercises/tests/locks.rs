@@ -262,6 +262,9 @@ fn a_lost_waiter_is_caught() {
 fn a_waiter_that_overtakes_is_told_which_rule_it_broke() {
     let message = assert_caught(Bug::Overtake, FAIR, &["ahead of T", "which asked before it and still waits"]);
     assert!(!message.ends_with("waiters are granted in the order they asked, an upgrade first"), "{message}");
+    // The sequence is named in words, not as Rust's Debug output.
+    let report = locks::check(&with_bug(Bug::Overtake), &Run::public(0));
+    assert!(report.verdicts.iter().all(|v| !v.scenario.contains("Shape {")), "{:?}", report.verdicts);
 }
 
 #[test]

@@ -815,6 +815,14 @@ pub struct Shape {
     pub sequences: usize,
 }
 
+/// As a verdict's scenario names it, in words (not Rust's Debug output).
+impl fmt::Display for Shape {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let items = if self.items == 1 { "item" } else { "items" };
+        write!(f, "{} transactions, {} {items}, {} calls per sequence", self.txns, self.items, self.steps)
+    }
+}
+
 pub fn variant(seed: u64) -> Shape {
     let mut rng = SeededRng::new(seed, 0x6c6f_636b);
     Shape { txns: 3 + rng.below(2) as u32, items: 1 + rng.below(2) as usize, steps: 16, sequences: 60 }
@@ -847,7 +855,10 @@ fn public_verdicts(solution: Solution<'_>, seed: u64) -> Vec<crate::check::Verdi
         if let Err(d) = replay_tested(solution, calls, &mut tested) {
             if !first.contains_key(d.check) {
                 let (_, d) = shrink(solution, calls, d);
-                first.insert(d.check, (d.message, format!("sequence {} of {shape:?}, shortened", k + 1)));
+                first.insert(
+                    d.check,
+                    (d.message, format!("sequence {} of {} ({shape}), shortened", k + 1, shape.sequences)),
+                );
             }
         }
     }
@@ -857,13 +868,13 @@ fn public_verdicts(solution: Solution<'_>, seed: u64) -> Vec<crate::check::Verdi
             Some((message, case)) => numeric_verdict(name, false, message, case, seed, SPEC.id),
             None if tested.untested(name).is_some() => {
                 let message = tested.untested(name).unwrap_or_default();
-                numeric_verdict(name, false, message, format!("{shape:?}"), seed, SPEC.id)
+                numeric_verdict(name, false, message, format!("{shape}"), seed, SPEC.id)
             }
             None => numeric_verdict(
                 name,
                 true,
                 format!("{} sequences, every answer by the rules", shape.sequences),
-                format!("{shape:?}"),
+                format!("{shape}"),
                 seed,
                 SPEC.id,
             ),
@@ -893,7 +904,7 @@ super::hidden! {
                 seed,
                 SPEC.id,
             ),
-            None => numeric_verdict(HIDDEN, true, "every answer by the rules".into(), format!("{shape:?}"), seed, SPEC.id),
+            None => numeric_verdict(HIDDEN, true, "every answer by the rules".into(), format!("{shape}"), seed, SPEC.id),
         }]
     }
 }

@@ -76,12 +76,14 @@ pub struct VectorCheck {
     /// after a larger send): the exact check judges each event against
     /// this, so a wrong entry is blamed once, where it first appears.
     actual: Vec<Vec<u64>>,
-    /// Per message: recorded vector of the send, the vector by the rules,
-    /// and the vector it carries.
-    sends: BTreeMap<MsgId, (Option<Vec<u64>>, Vec<u64>, Vec<u64>)>,
+    sends: BTreeMap<MsgId, Sent>,
     /// Every event so far, for the consistency check.
     past: Vec<Past>,
 }
+
+/// Per message: the recorded vector of its send, the vector by the rules,
+/// and the vector it carries.
+type Sent = (Option<Vec<u64>>, Vec<u64>, Vec<u64>);
 
 /// `a` raised entrywise to `b` where both have the same length.
 fn merged(a: &[u64], b: &[u64]) -> Vec<u64> {
