@@ -350,3 +350,37 @@ pub fn nodes_up_at_end<M>(trace: &Trace<M>) -> Vec<bool> {
     }
     up
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(check: &str, status: Status, scenario: &str, event: Option<usize>) -> Verdict {
+        Verdict {
+            check: check.into(),
+            status,
+            message: String::new(),
+            event,
+            at: None,
+            seed: 1,
+            scenario: scenario.into(),
+            replay: format!("replay {scenario}"),
+        }
+    }
+
+    #[test]
+    fn the_lead_is_a_crash_else_the_earliest_failure_of_the_first_failing_run() {
+        let unknown = v("a", Status::Unknown, "s0", None);
+        let late = v("a", Status::Fail, "s1", Some(40));
+        let early = v("b", Status::Fail, "s1", Some(7));
+        let other_run = v("c", Status::Fail, "s2", Some(1));
+        let crash = v(NODES_RUN_CLEANLY, Status::Fail, "s3", Some(90));
+        let all = |vs: &[&Verdict]| vs.iter().map(|v| (*v).clone()).collect::<Vec<_>>();
+        let lead = |vs: Vec<Verdict>| lead_verdict(&vs, |_| true).cloned();
+        assert_eq!(lead(all(&[&unknown, &late, &early, &other_run])), Some(early.clone()));
+        assert_eq!(lead(all(&[&unknown, &late, &early, &other_run, &crash])), Some(crash.clone()));
+        assert_eq!(lead(all(&[&unknown])), Some(unknown.clone()));
+        let hidden = |x: &Verdict| x.check != "b";
+        assert_eq!(lead_verdict(&all(&[&late, &early]), hidden), Some(&late));
+    }
+}

@@ -143,14 +143,16 @@ pub enum Stop {
 /// Why a run stopped, as a clause of a sentence ("the run stopped because ...").
 impl std::fmt::Display for Stop {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Stop::Until => "its time was up",
-            Stop::Quiet => "nothing was left to happen",
-            Stop::EventLimit => "it hit the event limit",
-            Stop::NodeFailed => {
-                "a node failed (see the check 'nodes run without panicking': fix that first, it is the cause)"
-            }
-        })
+        match self {
+            Stop::Until => f.write_str("its time was up"),
+            Stop::Quiet => f.write_str("nothing was left to happen"),
+            Stop::EventLimit => f.write_str("it hit the event limit"),
+            Stop::NodeFailed => write!(
+                f,
+                "a node failed (see the check '{}': fix that first, it is the cause)",
+                crate::check::NODES_RUN_CLEANLY
+            ),
+        }
     }
 }
 
