@@ -230,9 +230,10 @@ pub struct Submission {
     /// The overall message (a summary line, or the compiler's errors).
     pub output: String,
     pub tests: Vec<TestResult>,
-    /// The space-time diagram of the first failing public run, as SVG.
+    /// The space-time diagram of that run, as SVG.
     pub diagram_svg: Option<String>,
-    /// The `:check ...` line that replays the first failing public run.
+    /// The `:check ...` line that replays the run of the first failing row
+    /// (public runs only).
     pub replay: Option<String>,
 }
 

@@ -261,6 +261,31 @@ pub fn check_trace<M: Message>(trace: &Trace<M>, monitors: &[Box<dyn Monitor<M>>
     verdicts
 }
 
+/// The verdict a student should read first among those `shown`: the root
+/// cause of what went wrong. A failed node comes first (a panic or a bad
+/// send stops the run, so every other verdict of that run is a consequence);
+/// else, in the first run with a failure, the failure at the earliest event
+/// (later violations may follow from it); else the first unknown. Rows,
+/// the diagram and the replay line of a report all follow this one choice.
+pub fn lead_verdict(verdicts: &[Verdict], shown: impl Fn(&Verdict) -> bool) -> Option<&Verdict> {
+    let candidates: Vec<&Verdict> = verdicts.iter().filter(|v| !v.passed() && shown(v)).collect();
+    let failed = |v: &&&Verdict| v.status == Status::Fail;
+    if let Some(crash) = candidates.iter().filter(failed).find(|v| v.check == NODES_RUN_CLEANLY) {
+        return Some(crash);
+    }
+    if let Some(first) = candidates.iter().find(failed) {
+        let same_run = |v: &&&Verdict| v.scenario == first.scenario && v.seed == first.seed;
+        // `min_by_key` keeps the first of equals: ties go to monitor order.
+        return candidates
+            .iter()
+            .filter(failed)
+            .filter(same_run)
+            .min_by_key(|v| v.event.unwrap_or(usize::MAX))
+            .copied();
+    }
+    candidates.first().copied()
+}
+
 fn judge<M: Message>(
     trace: &Trace<M>,
     mut monitor: Box<dyn Monitor<M>>,
@@ -289,7 +314,7 @@ fn judge<M: Message>(
         // short by the clock, the event limit or a failure has not.
         if trace.end < due && trace.stop != Stop::Quiet {
             let text = format!(
-                "the run stopped at {} ({:?}), before the deadline {}: not enough time to judge",
+                "not judged: the run stopped at {} because {}, before the deadline {}",
                 fmt_time(trace.end),
                 trace.stop,
                 fmt_time(due)
@@ -315,7 +340,11 @@ fn judge<M: Message>(
         Ok(()) if trace.stop == Stop::NodeFailed => from.verdict(
             name,
             Status::Unknown,
-            "no violation before a node failed, but the rest of the run never happened".into(),
+            format!(
+                "not judged: no violation before the run stopped at {} because {}",
+                fmt_time(trace.end),
+                trace.stop
+            ),
             None,
         ),
         Ok(()) => {
@@ -350,7 +379,37 @@ pub fn nodes_up_at_end<M>(trace: &Trace<M>) -> Vec<bool> {
 
 #[cfg(test)]
 mod tests {
-    use super::named_node;
+    use super::*;
+
+    fn v(check: &str, status: Status, scenario: &str, event: Option<usize>) -> Verdict {
+        Verdict {
+            check: check.into(),
+            status,
+            message: String::new(),
+            event,
+            at: None,
+            seed: 1,
+            scenario: scenario.into(),
+            replay: format!("replay {scenario}"),
+            node: None,
+        }
+    }
+
+    #[test]
+    fn the_lead_is_a_crash_else_the_earliest_failure_of_the_first_failing_run() {
+        let unknown = v("a", Status::Unknown, "s0", None);
+        let late = v("a", Status::Fail, "s1", Some(40));
+        let early = v("b", Status::Fail, "s1", Some(7));
+        let other_run = v("c", Status::Fail, "s2", Some(1));
+        let crash = v(NODES_RUN_CLEANLY, Status::Fail, "s3", Some(90));
+        let all = |vs: &[&Verdict]| vs.iter().map(|v| (*v).clone()).collect::<Vec<_>>();
+        let lead = |vs: Vec<Verdict>| lead_verdict(&vs, |_| true).cloned();
+        assert_eq!(lead(all(&[&unknown, &late, &early, &other_run])), Some(early.clone()));
+        assert_eq!(lead(all(&[&unknown, &late, &early, &other_run, &crash])), Some(crash.clone()));
+        assert_eq!(lead(all(&[&unknown])), Some(unknown.clone()));
+        let hidden = |x: &Verdict| x.check != "b";
+        assert_eq!(lead_verdict(&all(&[&late, &early]), hidden), Some(&late));
+    }
 
     #[test]
     fn the_first_node_a_sentence_names_is_its_subject() {

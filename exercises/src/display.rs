@@ -167,6 +167,7 @@ mod tests {
             seed,
             scenario: if replay.is_empty() { String::new() } else { "s".into() },
             replay: replay.into(),
+            node: None,
         }
     }
 

@@ -216,9 +216,37 @@ fn kind_name(fault: &Fault) -> &'static str {
 pub fn fmt_time(us: Time) -> String {
     if us % 1_000_000 == 0 && us != 0 {
         format!("{} s", us / 1_000_000)
-    } else if us % 1000 == 0 {
-        format!("{} ms", us / 1000)
     } else {
-        format!("{:.3} ms", us as f64 / 1000.0)
+        fmt_ms(us as f64 / 1000.0)
+    }
+}
+
+/// Milliseconds as a person writes them: at most three decimals, without
+/// trailing zeros ("68400 ms", not "68399.99999999999 ms"; "4.924 ms").
+/// Every time or duration in a message goes through this or [`fmt_time`].
+pub fn fmt_ms(ms: f64) -> String {
+    if !ms.is_finite() {
+        return format!("{ms} ms");
+    }
+    let text = format!("{ms:.3}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    let text = if text == "-0" { "0" } else { text };
+    format!("{text} ms")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_read_as_a_person_writes_them() {
+        assert_eq!(fmt_ms(68399.99999999999), "68400 ms");
+        assert_eq!(fmt_ms(4.924), "4.924 ms");
+        assert_eq!(fmt_ms(-0.0001), "0 ms");
+        assert_eq!(fmt_time(4_924), "4.924 ms");
+        assert_eq!(fmt_time(30_000), "30 ms");
+        assert_eq!(fmt_time(2_000_000), "2 s");
+        assert_eq!(fmt_time(0), "0 ms");
+        assert_eq!(fmt_time(1_500), "1.5 ms");
     }
 }

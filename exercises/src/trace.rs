@@ -19,6 +19,16 @@ pub enum Dest {
     AllOthers,
 }
 
+/// As messages say it: "node 0", "every other node" (never `Node(0)`).
+impl std::fmt::Display for Dest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Dest::Node(n) => write!(f, "node {n}"),
+            Dest::AllOthers => f.write_str("every other node"),
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DropReason {
@@ -130,6 +140,22 @@ pub enum Stop {
     NodeFailed,
 }
 
+/// Why a run stopped, as a clause of a sentence ("the run stopped because ...").
+impl std::fmt::Display for Stop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Stop::Until => f.write_str("its time was up"),
+            Stop::Quiet => f.write_str("nothing was left to happen"),
+            Stop::EventLimit => f.write_str("it hit the event limit"),
+            Stop::NodeFailed => write!(
+                f,
+                "a node failed (see the check '{}': fix that first, it is the cause)",
+                crate::check::NODES_RUN_CLEANLY
+            ),
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Trace<M> {
     pub scenario: Scenario,
@@ -171,5 +197,17 @@ impl<M> Trace<M> {
     /// How many messages were sent (a hardware broadcast counts once).
     pub fn messages_sent(&self) -> usize {
         self.events.iter().filter(|e| matches!(e.kind, EventKind::Send { .. })).count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn destinations_read_as_words() {
+        assert_eq!(Dest::Node(0).to_string(), "node 0");
+        assert_eq!(Dest::AllOthers.to_string(), "every other node");
+        assert!(!Stop::NodeFailed.to_string().contains("NodeFailed"));
     }
 }

@@ -211,7 +211,7 @@ fn skew_mistakes_fail_with_a_plain_words_message() {
         failed(&r)[0],
         (
             "textbook: 990 against 1000 per ms, every minute".to_string(),
-            "worst_skew_ms(1000, 990, 60) = 0.01 ms, but two simulated clocks are 600.000 ms apart at the end of the 60 s \
+            "worst_skew_ms(1000, 990, 60) = 0.01 ms, but two simulated clocks are 600 ms apart at the end of the 60 s \
              interval (that is the gap after one ms, not after the whole interval)"
                 .to_string()
         )

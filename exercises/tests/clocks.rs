@@ -196,7 +196,7 @@ impl<const BUG: u8> Process<LamportMsg> for LamportBug<BUG> {
 #[test]
 fn lamport_mistakes_fail_with_a_counterexample() {
     let r = failing(lamport::CONDITION, lamport::check, factory::<_, LamportBug<NO_MAX>>);
-    assert_fails(r, lamport::CONDITION, &["received a message stamped", "must jump past the message's timestamp"]);
+    assert_fails(r, lamport::CONDITION, &["received a message from node", "must jump past the message's timestamp"]);
     let r = failing(lamport::EXACT, lamport::check, factory::<_, LamportBug<NO_MAX>>);
     assert_fails(r, lamport::EXACT, &["the rule gives max("]);
     let r = failing(lamport::CONDITION, lamport::check, factory::<_, LamportBug<NO_TICK_ON_SEND>>);

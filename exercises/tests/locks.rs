@@ -23,6 +23,10 @@ enum Bug {
     UpgradeWithReaders,
     /// A release grants one waiter at most: the readers behind it are lost.
     LostWaiter,
+    /// A release grants every waiter that fits, skipping one that does not.
+    Overtake,
+    /// A release lists its grants last first.
+    Reversed,
 }
 
 /// Correct when `bug` is `None`: readers as a set, the writer apart, and
@@ -91,20 +95,28 @@ impl LockManager for Table {
             }
             return grants;
         }
-        while let Some(&(t, mode)) = e.line.front() {
+        let mut k = 0;
+        while let Some(&(t, mode)) = e.line.get(k) {
             let fits = match mode {
                 Mode::Read => e.writer.is_none(),
                 Mode::Write => e.writer.is_none() && e.readers.is_empty(),
             };
+            if !fits && bug == Bug::Overtake {
+                k += 1;
+                continue;
+            }
             if !fits || (bug == Bug::LostWaiter && !grants.is_empty()) {
                 break;
             }
-            e.line.pop_front();
+            e.line.remove(k);
             match mode {
                 Mode::Read => e.readers.insert(t),
                 Mode::Write => e.writer.replace(t).is_none(),
             };
             grants.push(Grant { txn: t, item, mode });
+        }
+        if bug == Bug::Reversed {
+            grants.reverse();
         }
         grants
     }
@@ -244,6 +256,20 @@ fn an_upgrade_beside_other_readers_is_caught() {
 #[test]
 fn a_lost_waiter_is_caught() {
     assert_caught(Bug::LostWaiter, FAIR, &["is lost for good"]);
+}
+
+#[test]
+fn a_waiter_that_overtakes_is_told_which_rule_it_broke() {
+    let message = assert_caught(Bug::Overtake, FAIR, &["ahead of T", "which asked before it and still waits"]);
+    assert!(!message.ends_with("waiters are granted in the order they asked, an upgrade first"), "{message}");
+    // The sequence is named in words, not as Rust's Debug output.
+    let report = locks::check(&with_bug(Bug::Overtake), &Run::public(0));
+    assert!(report.verdicts.iter().all(|v| !v.scenario.contains("Shape {")), "{:?}", report.verdicts);
+}
+
+#[test]
+fn grants_in_the_wrong_order_are_named_as_such() {
+    assert_caught(Bug::Reversed, FAIR, &["listed in the wrong order", "the order the waiters asked"]);
 }
 
 #[test]

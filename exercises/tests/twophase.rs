@@ -293,7 +293,7 @@ fn a_coordinator_that_forgets_its_decision_is_caught_for_every_student() {
     let s = Style { forget_decision: true, ..BASE };
     let caught = assert_caught_for_every_student(
         s,
-        &["the coordinator (node 0) decided abort", "it had decided commit", "a decision is final"],
+        &["the coordinator (node 0) decided abort", "after deciding commit", "a decision is final"],
     );
     assert!(caught.contains("the coordinator crashes after deciding and comes back"), "{caught:?}");
 }

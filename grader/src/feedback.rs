@@ -6,6 +6,8 @@ use distlab::catalogue::{ExerciseSpec, Report, Scope, Visibility};
 use distlab::check::Status;
 pub use distlab_api::TestResult;
 use distlab_api::{CheckStatus, Visibility as Shown};
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 /// Cap on the compiler's messages kept in a result.
@@ -34,6 +36,11 @@ pub struct Feedback {
     pub tests: Vec<TestResult>,
     pub diagram_svg: Option<String>,
     pub replay: Option<String>,
+    /// Per failing hidden check (by row name): the properties that failed,
+    /// named as in the public checks. All a student may learn of a hidden
+    /// failure before the deadline; never a scenario, seed or replay.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub hidden_failed: BTreeMap<String, Vec<String>>,
 }
 
 pub const HIDDEN_UNTIL_DEADLINE: &str = "Details of hidden checks are shown after the deadline.";
@@ -68,11 +75,8 @@ pub fn from_report(report: &Report, spec: &ExerciseSpec, penalty: f64, late_note
     }
     let raw = report.score(spec, Scope::All);
     let score = raw * (1.0 - penalty.clamp(0.0, 1.0));
-    let replay = report
-        .verdicts
-        .iter()
-        .find(|v| !v.passed() && spec.check_spec(&v.check).is_some_and(|c| c.visibility == Visibility::Public))
-        .map(|v| v.replay.clone());
+    // The replay of the first row, whose run the diagram draws.
+    let replay = report.lead(spec).map(|v| v.replay.clone());
     let mut output = format!("{passed} of {} checks passed: {raw:.2} of {} points.", tests.len(), spec.points);
     if let Some(note) = late_note {
         output.push_str(&format!("\n{note} Score after the late rule: {score:.2}."));
@@ -95,6 +99,45 @@ pub fn from_report(report: &Report, spec: &ExerciseSpec, penalty: f64, late_note
         tests,
         diagram_svg,
         replay: replay.map(|r| capped(r, MAX_REPLAY)),
+        hidden_failed: hidden_failed(report, spec),
+    }
+}
+
+/// For each failing hidden check, the properties that failed: the check's
+/// own name, or for hidden scenarios (whose verdicts read "property:
+/// message") the public checks they ran. Only names from the spec are
+/// kept, so nothing of the scenario can slip through.
+fn hidden_failed(report: &Report, spec: &ExerciseSpec) -> BTreeMap<String, Vec<String>> {
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for r in report.results(spec, Scope::All) {
+        if r.visibility != Visibility::Hidden || r.status == Status::Pass {
+            continue;
+        }
+        let failing: Vec<&str> =
+            report.verdicts.iter().filter(|v| v.check == r.name && !v.passed()).map(|v| v.message.as_str()).collect();
+        let named: Vec<String> = spec
+            .checks
+            .iter()
+            .filter(|c| c.visibility == Visibility::Public)
+            .filter(|c| failing.iter().any(|m| m.starts_with(&format!("{}: ", c.name))))
+            .map(|c| c.name.to_owned())
+            .collect();
+        // A hidden check of its own (not a hidden run of public checks)
+        // names its property itself.
+        let own = named.is_empty() && r.name != distlab::catalogue::runs::HIDDEN_CHECK;
+        out.insert(r.name.clone(), if own { vec![r.name] } else { named });
+    }
+    out
+}
+
+/// What a student reads of a failing hidden check before the deadline.
+fn hidden_row(properties: Option<&Vec<String>>) -> String {
+    match properties {
+        Some(names) if !names.is_empty() => {
+            let names: Vec<String> = names.iter().map(|n| format!("'{n}'")).collect();
+            format!("Failed: {} did not hold in a hidden run. {HIDDEN_UNTIL_DEADLINE}", names.join(", "))
+        }
+        _ => HIDDEN_UNTIL_DEADLINE.into(),
     }
 }
 
@@ -105,7 +148,15 @@ pub fn compile_error(spec: &ExerciseSpec, diagnostics: &str, truncated: bool) ->
     if truncated || diagnostics.len() > MAX_OUTPUT {
         output.push_str("\n[compiler output truncated]");
     }
-    Feedback { score: None, max_score: spec.points as f64, output, tests: Vec::new(), diagram_svg: None, replay: None }
+    Feedback {
+        score: None,
+        max_score: spec.points as f64,
+        output,
+        tests: Vec::new(),
+        diagram_svg: None,
+        replay: None,
+        hidden_failed: BTreeMap::new(),
+    }
 }
 
 /// The grader could not judge the submission (not the student's fault, or
@@ -118,6 +169,7 @@ pub fn error(spec: &ExerciseSpec, why: &str) -> Feedback {
         tests: Vec::new(),
         diagram_svg: None,
         replay: None,
+        hidden_failed: BTreeMap::new(),
     }
 }
 
@@ -145,10 +197,24 @@ impl Feedback {
     /// their status and score.
     pub fn for_student(mut self, deadline_passed: bool) -> Feedback {
         if !deadline_passed {
+            let mut failed = Vec::new();
             for t in &mut self.tests {
-                if t.visibility == Shown::AfterDueDate {
-                    t.output = HIDDEN_UNTIL_DEADLINE.into();
+                if t.visibility != Shown::AfterDueDate {
+                    continue;
                 }
+                let properties = self.hidden_failed.get(&t.name).filter(|_| t.status == CheckStatus::Failed);
+                failed.extend(properties.into_iter().flatten().cloned());
+                t.output = hidden_row(properties);
+            }
+            let mut seen = std::collections::BTreeSet::new();
+            failed.retain(|n| seen.insert(n.clone()));
+            if !failed.is_empty() {
+                let names: Vec<String> = failed.iter().map(|n| format!("'{n}'")).collect();
+                self.output.push_str(&format!(
+                    "\nHidden checks failed on: {}. Read the task's rule for each and ask what a larger or harsher \
+                     run than the public ones would do to your solution.",
+                    names.join(", ")
+                ));
             }
         }
         self
@@ -194,6 +260,49 @@ mod tests {
         assert_eq!((h.output.as_str(), h.status), (HIDDEN_UNTIL_DEADLINE, CheckStatus::Failed));
         assert_eq!(fb.clone().for_student(true), fb);
         assert_eq!(from_report(&report, spec, 0.25, Some("late")).score, Some(1.5));
+    }
+
+    #[test]
+    fn a_failed_node_is_the_first_row_and_gives_the_replay() {
+        let spec = &warmup::SPEC;
+        let mut verdicts: Vec<Verdict> = spec.checks.iter().map(|c| verdict(c.name, true)).collect();
+        let late =
+            Verdict { event: Some(40), scenario: "first".into(), ..verdict("node 0 hears from everyone", false) };
+        let crash = Verdict {
+            message: "node 4 failed in ctx.send: sent to node 5".into(),
+            event: Some(3),
+            scenario: "second".into(),
+            replay: ":check warmup --scenario second --seed 9".into(),
+            ..verdict(distlab::check::NODES_RUN_CLEANLY, false)
+        };
+        verdicts.extend([late, crash]);
+        let report = Report { exercise: "warmup".into(), verdicts, diagram: None };
+        let fb = from_report(&report, spec, 0.0, None);
+        assert_eq!(fb.tests[0].name, distlab::check::NODES_RUN_CLEANLY);
+        assert!(fb.tests[0].output.starts_with("node 4 failed in ctx.send"), "{}", fb.tests[0].output);
+        assert_eq!(fb.replay.as_deref(), Some(":check warmup --scenario second --seed 9"));
+    }
+
+    #[test]
+    fn a_hidden_failure_names_the_property_and_nothing_of_the_run() {
+        let spec = &distlab::catalogue::lamport::SPEC;
+        let mut verdicts: Vec<Verdict> = spec.checks.iter().map(|c| verdict(c.name, true)).collect();
+        verdicts.push(Verdict {
+            message: format!("{}: node 6 recorded 3 for tick 2 after 5", distlab::catalogue::lamport::CONDITION),
+            scenario: "7 nodes, wide delays".into(),
+            seed: 424242,
+            replay: ":check lamport --scenario \"7 nodes, wide delays\" --seed 424242".into(),
+            ..verdict(distlab::catalogue::runs::HIDDEN_CHECK, false)
+        });
+        let report = Report { exercise: "lamport".into(), verdicts, diagram: None };
+        let shown = from_report(&report, spec, 0.0, None).for_student(false);
+        let row = shown.tests.iter().find(|t| t.name == distlab::catalogue::runs::HIDDEN_CHECK).unwrap();
+        assert!(row.output.contains("'clock condition' did not hold"), "{}", row.output);
+        assert!(shown.output.contains("'clock condition'"), "{}", shown.output);
+        let all = serde_json::to_string(&(&shown.output, &shown.tests, &shown.replay, &shown.diagram_svg)).unwrap();
+        for secret in ["424242", "wide delays", "node 6", "--scenario"] {
+            assert!(!all.contains(secret), "'{secret}' leaked: {all}");
+        }
     }
 
     #[test]

@@ -252,9 +252,9 @@ pub fn result_display(r: &Submission) -> BTreeMap<String, String> {
         html.push_str("</table>\n");
     }
     if let Some(replay) = &r.replay {
-        plain.push_str(&format!("replay the first failing run with: {replay}\n"));
+        plain.push_str(&format!("replay the run of the first failing row with: {replay}\n"));
         html.push_str(&format!(
-            "<p style=\"margin:4px 0\">Replay the first failing run: <code>{}</code></p>\n",
+            "<p style=\"margin:4px 0\">Replay the run of the first failing row: <code>{}</code></p>\n",
             esc(replay)
         ));
     }

@@ -324,7 +324,7 @@ impl Monitor<BerkeleyMsg> for AppliedAsSent {
                 self.seen += 1;
                 if delta.abs() > LARGEST_CORRECTION {
                     return Err(format!(
-                        "node {from} sent {to:?} a correction of {}: that is a clock reading, not a change. Send \
+                        "node {from} sent {to} a correction of {}: that is a clock reading, not a change. Send \
                          the difference between the average and the machine's clock; a time would be stale by the \
                          message's delay when it arrives",
                         fmt_skew(*delta)

@@ -190,7 +190,7 @@ impl Monitor<CristianMsg> for OnSchedule {
             (EventKind::Send { from, to, .. }, Some(CristianMsg::Request { .. })) => {
                 if *from == SERVER || *to != Dest::Node(SERVER) {
                     return Err(format!(
-                        "node {from} sent a Request to {to:?}: only clients ask, and only node 0 answers"
+                        "node {from} sent a Request to {to}: only clients ask, and only node 0 answers"
                     ));
                 }
                 self.last_ask[*from] = Some(step.at);

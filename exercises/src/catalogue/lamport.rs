@@ -15,7 +15,7 @@ use super::runs::{check_runs, HIDDEN_CHECK};
 use super::{CheckSpec, ExerciseSpec, Report, Run, Visibility};
 use crate::check::{Monitor, RunEnd, Step, NODES_RUN_CLEANLY};
 use crate::process::{NodeFactory, Observation};
-use crate::trace::MsgId;
+use crate::trace::{EventKind, MsgId};
 use crate::NodeId;
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -52,17 +52,22 @@ enum Property {
     Exact,
 }
 
-/// One monitor per property; all share the tracker and the recomputed
-/// clocks, and differ only in what they reject.
+/// One monitor per property; all share the tracker and differ only in what
+/// they reject.
 #[derive(Clone, Debug, Hash)]
 pub struct LamportCheck {
     property: Property,
     tracker: Tracker,
     /// Each node's last recorded value.
     last: Vec<Option<u64>>,
-    /// Each node's Lamport time by the rules.
-    rule: Vec<u64>,
-    /// Per message: sender, recorded value of the send, value by the rules.
+    /// Each node's clock as the node itself keeps it: its last recorded
+    /// value (even one the workload did not ask for), or a larger stamp it
+    /// sent since. The rules are judged against this, not against values
+    /// recomputed from the start, so a wrong value is blamed once, at the
+    /// event where it first appears, and later events are described with the
+    /// clock the node really had.
+    clock: Vec<u64>,
+    /// Per message: sender, recorded value of the send, stamp it carries.
     sends: BTreeMap<MsgId, (NodeId, Option<u64>, u64)>,
 }
 
@@ -72,76 +77,104 @@ impl LamportCheck {
             property,
             tracker: Tracker::new(nodes),
             last: vec![None; nodes],
-            rule: vec![0; nodes],
+            clock: vec![0; nodes],
             sends: BTreeMap::new(),
         }
     }
 
     fn judge(&mut self, event: Logical<u64>) -> Result<(), String> {
-        let p = self.property;
         match event {
-            Logical::Tick { node, tick, stamp } => {
-                if p == Property::Condition {
-                    if let Some(prev) = self.last[node].filter(|&prev| stamp <= prev) {
-                        return Err(format!(
-                            "node {node} recorded {stamp} for tick {tick} after {prev} for its previous event: \
-                             each event must get a larger value than the one before it on the same node"
-                        ));
-                    }
-                }
-                let expected = self.rule[node] + 1;
-                if p == Property::Exact && stamp != expected {
-                    return Err(format!(
-                        "node {node}'s tick {tick}: its clock was {}, and it recorded {stamp} instead of {expected}: \
-                         a local or send event adds exactly 1 to the clock",
-                        self.rule[node]
-                    ));
-                }
-                self.rule[node] = expected;
-                self.last[node] = Some(stamp);
-            }
-            Logical::Send { node, id, to, stamp } => {
-                let recorded = self.last[node];
-                if p == Property::Stamps && recorded != Some(stamp) {
-                    return Err(format!(
-                        "node {node} recorded {} for its send to node {to} but stamped the message with {stamp}: \
-                         a message carries the clock value of its send event",
-                        recorded.map_or("nothing".into(), |r| r.to_string())
-                    ));
-                }
-                self.sends.insert(id, (node, recorded, self.rule[node]));
-            }
-            Logical::Receive { node, from, id, stamp } => {
-                let Some(&(_, sent, by_rule)) = self.sends.get(&id) else { return Ok(()) };
-                let before = self.rule[node];
-                if p == Property::Condition {
-                    if let Some(prev) = self.last[node].filter(|&prev| stamp <= prev) {
-                        return Err(format!(
-                            "node {node} recorded {stamp} for a receive from node {from} after {prev} for its previous \
-                             event: each event must get a larger value than the one before it on the same node"
-                        ));
-                    }
-                    if let Some(sent) = sent.filter(|&s| stamp <= s) {
-                        return Err(format!(
-                            "node {node} received a message stamped {sent} from node {from} while its clock was {}, \
-                             then recorded {stamp}: the send happened before the receive, so the receive needs a larger \
-                             value; on receipt the clock must jump past the message's timestamp",
-                            self.last[node].map_or("unset".into(), |c| c.to_string())
-                        ));
-                    }
-                }
-                let expected = before.max(by_rule) + 1;
-                if p == Property::Exact && stamp != expected {
-                    return Err(format!(
-                        "node {node} received a message stamped {by_rule} from node {from} while its clock was {before}, \
-                         then recorded {stamp}; the rule gives max({before}, {by_rule}) + 1 = {expected}"
-                    ));
-                }
-                self.rule[node] = expected;
-                self.last[node] = Some(stamp);
+            Logical::Tick { node, tick, stamp } => self.tick(node, tick, stamp),
+            Logical::Send { node, id, to, stamp } => self.send(node, id, to, stamp),
+            Logical::Receive { node, from, id, stamp } => self.receive(node, from, id, stamp),
+        }
+    }
+
+    fn tick(&mut self, node: NodeId, tick: u64, stamp: u64) -> Result<(), String> {
+        let p = self.property;
+        if p == Property::Condition {
+            if let Some(prev) = self.last[node].filter(|&prev| stamp <= prev) {
+                return Err(format!(
+                    "node {node} recorded {stamp} for tick {tick} after {prev} for its previous event: \
+                     each event must get a larger value than the one before it on the same node"
+                ));
             }
         }
+        let before = self.clock[node];
+        let expected = before + 1;
+        if p == Property::Exact && stamp != expected {
+            return Err(format!(
+                "node {node}'s tick {tick} (a local or send event): its clock was {before}, and it recorded {stamp} \
+                 instead of {expected}: a local or send event adds exactly 1 to the clock"
+            ));
+        }
+        self.clock[node] = stamp;
+        self.last[node] = Some(stamp);
         Ok(())
+    }
+
+    fn send(&mut self, node: NodeId, id: MsgId, to: NodeId, stamp: u64) -> Result<(), String> {
+        let recorded = self.last[node];
+        if self.property == Property::Stamps && recorded != Some(stamp) {
+            return Err(format!(
+                "node {node} recorded {} for its send to node {to} but stamped the message with {stamp}: \
+                 a message carries the clock value of its send event",
+                recorded.map_or("nothing".into(), |r| r.to_string())
+            ));
+        }
+        // A node that ticked again before sending has at least that clock;
+        // a stale stamp does not set it back.
+        self.clock[node] = self.clock[node].max(stamp);
+        self.sends.insert(id, (node, recorded, stamp));
+        Ok(())
+    }
+
+    fn receive(&mut self, node: NodeId, from: NodeId, id: MsgId, stamp: u64) -> Result<(), String> {
+        let p = self.property;
+        let before = self.clock[node];
+        let Some(&(_, sent, carried)) = self.sends.get(&id) else {
+            // A message outside the workload: nothing to judge, but the
+            // node's clock still moves.
+            self.clock[node] = stamp;
+            self.last[node] = Some(stamp);
+            return Ok(());
+        };
+        if p == Property::Condition {
+            if let Some(prev) = self.last[node].filter(|&prev| stamp <= prev) {
+                return Err(format!(
+                    "node {node} recorded {stamp} for a receive from node {from} after {prev} for its previous \
+                     event: each event must get a larger value than the one before it on the same node"
+                ));
+            }
+            if let Some(sent) = sent.filter(|&s| stamp <= s) {
+                return Err(format!(
+                    "node {node} received a message from node {from} whose send was recorded as {sent} while its \
+                     clock was {before}, then recorded {stamp}: the send happened before the receive, so the \
+                     receive needs a larger value; on receipt the clock must jump past the message's timestamp"
+                ));
+            }
+        }
+        let expected = before.max(carried) + 1;
+        if p == Property::Exact && stamp != expected {
+            return Err(format!(
+                "node {node} received a message stamped {carried} from node {from} while its clock was {before}, \
+                 then recorded {stamp}; the rule gives max({before}, {carried}) + 1 = {expected}"
+            ));
+        }
+        self.clock[node] = stamp;
+        self.last[node] = Some(stamp);
+        Ok(())
+    }
+}
+
+impl LamportCheck {
+    /// A value recorded outside the workload (an extra event, which the
+    /// workload check reports) still is the node's clock from then on.
+    fn follow(&mut self, step: &Step<'_, LamportMsg>) {
+        if let EventKind::Observe { node, what: Observation::Clock(c) } = step.kind {
+            self.clock[*node] = *c;
+            self.last[*node] = Some(*c);
+        }
     }
 }
 
@@ -159,7 +192,10 @@ impl Monitor<LamportMsg> for LamportCheck {
         match self.tracker.step(step) {
             Err(why) if self.property == Property::Workload => Err(why),
             Ok(Some(event)) => self.judge(event),
-            _ => Ok(()),
+            _ => {
+                self.follow(step);
+                Ok(())
+            }
         }
     }
     fn at_end(&mut self, _: &RunEnd<'_>) -> Result<(), String> {

@@ -454,7 +454,41 @@ fn release_departure(before: &Model, t: Txn, i: Item, said: &[Grant], right: &[G
             ),
         };
     }
-    Departure { check: FAIR, message: format!("{text}: waiters are granted in the order they asked, an upgrade first") }
+    Departure { check: FAIR, message: format!("{text}: {}", order_rule(before, i, said, right)) }
+}
+
+/// The ordering rule a release broke, when every grant it made fits beside
+/// the holders and no waiter the rules grant was left out: an extra grant,
+/// a grant twice, or the right grants in the wrong order.
+fn order_rule(before: &Model, i: Item, said: &[Grant], right: &[Grant]) -> String {
+    // `said` holds every grant of `right` (the caller checked): what is left
+    // is an extra grant, a repeat, or the order.
+    let queue: Vec<(Txn, Mode)> = before.queues.get(&i).into_iter().flatten().copied().collect();
+    if let Some(g) = said.iter().find(|g| !right.contains(g)) {
+        let Some(at) = queue.iter().position(|(t, _)| *t == g.txn) else {
+            return format!("T{} was not waiting for {i}: a release grants only requests that wait", g.txn);
+        };
+        if let Some((ahead, mode)) = queue[..at].iter().find(|(t, _)| !said.iter().any(|s| s.txn == *t)) {
+            return format!(
+                "T{} ({}) got {i} ahead of T{ahead} ({}), which asked before it and still waits: waiters are \
+                 granted strictly in the order they asked (an upgrade first), so a later request never \
+                 overtakes an earlier one that cannot go yet",
+                g.txn,
+                mode_word(g.mode),
+                mode_word(*mode)
+            );
+        }
+        return format!(
+            "T{} ({}) must keep waiting: the rules grant waiters from the front of the line only while each \
+             fits beside the holders",
+            g.txn,
+            mode_word(g.mode)
+        );
+    }
+    if said.len() > right.len() {
+        return "a waiter was granted twice: each grant is reported once".into();
+    }
+    "the grants are listed in the wrong order: list them in the order the waiters asked (an upgrade first)".into()
 }
 
 // ---------------------------------------------------------------------------
@@ -781,6 +815,14 @@ pub struct Shape {
     pub sequences: usize,
 }
 
+/// As a verdict's scenario names it, in words (not Rust's Debug output).
+impl fmt::Display for Shape {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let items = if self.items == 1 { "item" } else { "items" };
+        write!(f, "{} transactions, {} {items}, {} calls per sequence", self.txns, self.items, self.steps)
+    }
+}
+
 pub fn variant(seed: u64) -> Shape {
     let mut rng = SeededRng::new(seed, 0x6c6f_636b);
     Shape { txns: 3 + rng.below(2) as u32, items: 1 + rng.below(2) as usize, steps: 16, sequences: 60 }
@@ -813,7 +855,10 @@ fn public_verdicts(solution: Solution<'_>, seed: u64) -> Vec<crate::check::Verdi
         if let Err(d) = replay_tested(solution, calls, &mut tested) {
             if !first.contains_key(d.check) {
                 let (_, d) = shrink(solution, calls, d);
-                first.insert(d.check, (d.message, format!("sequence {} of {shape:?}, shortened", k + 1)));
+                first.insert(
+                    d.check,
+                    (d.message, format!("sequence {} of {} ({shape}), shortened", k + 1, shape.sequences)),
+                );
             }
         }
     }
@@ -823,13 +868,13 @@ fn public_verdicts(solution: Solution<'_>, seed: u64) -> Vec<crate::check::Verdi
             Some((message, case)) => numeric_verdict(name, false, message, case, seed, SPEC.id),
             None if tested.untested(name).is_some() => {
                 let message = tested.untested(name).unwrap_or_default();
-                numeric_verdict(name, false, message, format!("{shape:?}"), seed, SPEC.id)
+                numeric_verdict(name, false, message, format!("{shape}"), seed, SPEC.id)
             }
             None => numeric_verdict(
                 name,
                 true,
                 format!("{} sequences, every answer by the rules", shape.sequences),
-                format!("{shape:?}"),
+                format!("{shape}"),
                 seed,
                 SPEC.id,
             ),
@@ -859,7 +904,7 @@ super::hidden! {
                 seed,
                 SPEC.id,
             ),
-            None => numeric_verdict(HIDDEN, true, "every answer by the rules".into(), format!("{shape:?}"), seed, SPEC.id),
+            None => numeric_verdict(HIDDEN, true, "every answer by the rules".into(), format!("{shape}"), seed, SPEC.id),
         }]
     }
 }

@@ -169,6 +169,12 @@ impl ExerciseSpec {
         self.checks.iter().find(|c| c.name == name)
     }
 
+    /// Whether a check's details (message, scenario, replay, diagram) may
+    /// be shown before the deadline: not for a hidden check.
+    pub fn shows_details(&self, check: &str) -> bool {
+        self.check_spec(check).is_none_or(|c| c.visibility == Visibility::Public)
+    }
+
     /// The Rust expression that checks the student's solution for `run`
     /// (a `catalogue::Run` expression) and evaluates to a `Report`.
     pub fn check_call(&self, run: &str) -> String {
@@ -280,7 +286,28 @@ pub struct CheckResult {
 }
 
 impl Report {
+    /// The verdict a student reads first: the root cause among the public
+    /// verdicts ([`crate::check::lead_verdict`]). Its run is the one the
+    /// report's diagram draws, and its replay line is the report's.
+    pub fn lead(&self, spec: &ExerciseSpec) -> Option<&Verdict> {
+        crate::check::lead_verdict(&self.verdicts, |v| spec.shows_details(&v.check))
+    }
+
+    /// One result per check of `scope`: the check of [`Report::lead`] first,
+    /// the others in the spec's order.
     pub fn results(&self, spec: &ExerciseSpec, scope: Scope) -> Vec<CheckResult> {
+        let mut results = self.results_in_spec_order(spec, scope);
+        if let Some(lead) = self.lead(spec) {
+            if let Some(at) = results.iter().position(|r| r.name == lead.check) {
+                let mut first = results.remove(at);
+                first.first_problem = Some(lead.clone());
+                results.insert(0, first);
+            }
+        }
+        results
+    }
+
+    fn results_in_spec_order(&self, spec: &ExerciseSpec, scope: Scope) -> Vec<CheckResult> {
         spec.checks
             .iter()
             .filter(|c| scope.includes(c.visibility))

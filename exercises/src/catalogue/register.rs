@@ -178,7 +178,7 @@ impl Tracker {
                 };
                 if !matches!(to, Dest::Node(r) if *r < self.replicas) {
                     return Err(format!(
-                        "client node {from} sent {msg:?} to {to:?}: requests go to replicas (nodes 0 to {})",
+                        "client node {from} sent {msg:?} to {to}: requests go to replicas (nodes 0 to {})",
                         self.replicas - 1
                     ));
                 }

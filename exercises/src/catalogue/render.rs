@@ -1,6 +1,6 @@
 //! A report as a notebook or a page shows it: one row per check (the
-//! first problem of that check, if any), the score, and the diagram of the
-//! first failing public run.
+//! first problem of that check, if any; the root cause first), the score,
+//! and the diagram of the first row's run.
 
 use crate::check::{Status, Verdict};
 use crate::diagram::escape;
@@ -9,7 +9,7 @@ use crate::display::verdicts_html;
 use super::{ExerciseSpec, Report, Scope};
 
 /// One verdict per check of `scope`: its first problem, or a summary of its
-/// passing runs.
+/// passing runs; the root cause ([`Report::lead`]) first.
 pub fn check_rows(report: &Report, spec: &ExerciseSpec, scope: Scope) -> Vec<Verdict> {
     report
         .results(spec, scope)
@@ -64,7 +64,7 @@ pub fn report_html(report: &Report, spec: &ExerciseSpec, scope: Scope) -> String
         out.push_str(&format!("<p style=\"margin:4px 0;color:#555\">{}</p>\n", escape(ISOLATION_NOTE)));
     }
     if let Some(diagram) = &report.diagram {
-        out.push_str("<p style=\"margin:8px 0 4px\">The first failing run, as a space-time diagram:</p>\n");
+        out.push_str("<p style=\"margin:8px 0 4px\">The run of the first row, as a space-time diagram:</p>\n");
         out.push_str(&diagram.html());
     }
     out.push_str("</div>\n");

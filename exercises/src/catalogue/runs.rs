@@ -5,7 +5,7 @@
 
 use std::rc::Rc;
 
-use crate::check::{check_trace, Monitor, Provenance, Verdict};
+use crate::check::{check_trace, Monitor, Provenance, Status, Verdict, NODES_RUN_CLEANLY};
 use crate::diagram::{Diagram, DiagramOptions, Highlight};
 use crate::process::{Message, NodeFactory};
 use crate::rng::{Draw, SeededRng};
@@ -61,7 +61,9 @@ pub fn check_runs<M: Message>(
 ) -> Report {
     let factory: Rc<NodeFactory<M>> = Rc::from(factory);
     let mut verdicts = Vec::new();
-    let mut first_failure: Option<(Trace<M>, Verdict)> = None;
+    let spec = super::exercise(exercise);
+    let shown = |v: &Verdict| spec.is_none_or(|spec| spec.shows_details(&v.check));
+    let mut kept = KeptTraces::default();
     // The checks' names, for a replay line naming a scenario that is not
     // here; only a replay needs them.
     let scenarios_checks: Vec<String> = match (&run.only, scenarios.first()) {
@@ -91,10 +93,8 @@ pub fn check_runs<M: Message>(
                     v.check = HIDDEN_CHECK.to_owned();
                 }
             }
-            if first_failure.is_none() && !s.hidden {
-                if let Some(bad) = judged.iter().find(|v| !v.passed()) {
-                    first_failure = Some((trace, bad.clone()));
-                }
+            if !s.hidden {
+                kept.offer(trace, judged.iter().filter(|v| shown(v)).collect());
             }
             verdicts.extend(judged);
         }
@@ -102,18 +102,60 @@ pub fn check_runs<M: Message>(
     if let (Some(only), true) = (&run.only, verdicts.is_empty()) {
         verdicts = no_such_scenario(exercise, only, &scenarios_checks);
     }
-    let diagram = first_failure.map(|(trace, verdict)| {
-        let options = DiagramOptions {
-            title: Some(format!("{}: {}", verdict.check, verdict.scenario)),
-            ..DiagramOptions::default()
-        };
-        let options = match Highlight::from_verdict(&verdict) {
-            Some(h) => options.around(h),
-            None => options,
-        };
-        Diagram::draw(&trace, &options)
-    });
+    // The diagram is of the lead's run, the one the report's first row and
+    // replay line name.
+    let lead = crate::check::lead_verdict(&verdicts, shown);
+    let diagram = lead.and_then(|lead| kept.of(lead).map(|trace| draw(trace, lead)));
     Report { exercise: exercise.to_owned(), verdicts, diagram }
+}
+
+fn draw<M: Message>(trace: &Trace<M>, verdict: &Verdict) -> Diagram {
+    let options =
+        DiagramOptions { title: Some(format!("{}: {}", verdict.check, verdict.scenario)), ..DiagramOptions::default() };
+    let options = match Highlight::from_verdict(verdict) {
+        Some(h) => options.around(h),
+        None => options,
+    };
+    Diagram::draw(trace, &options)
+}
+
+/// The public runs that [`crate::check::lead_verdict`] can pick, without
+/// keeping every trace: the first with a failed node, the first with a
+/// failure, the first with an unknown.
+struct KeptTraces<M> {
+    crashed: Option<Trace<M>>,
+    failed: Option<Trace<M>>,
+    unknown: Option<Trace<M>>,
+}
+
+impl<M> Default for KeptTraces<M> {
+    fn default() -> Self {
+        KeptTraces { crashed: None, failed: None, unknown: None }
+    }
+}
+
+impl<M: Message> KeptTraces<M> {
+    fn offer(&mut self, trace: Trace<M>, judged: Vec<&Verdict>) {
+        let has = |f: &dyn Fn(&Verdict) -> bool| judged.iter().any(|v| f(v));
+        let slot = if self.crashed.is_none() && has(&|v| !v.passed() && v.check == NODES_RUN_CLEANLY) {
+            &mut self.crashed
+        } else if self.failed.is_none() && has(&|v| v.status == Status::Fail) {
+            &mut self.failed
+        } else if self.unknown.is_none() && has(&|v| v.status == Status::Unknown) {
+            &mut self.unknown
+        } else {
+            return;
+        };
+        *slot = Some(trace);
+    }
+
+    /// The kept run `lead` is about, if any.
+    fn of(&self, lead: &Verdict) -> Option<&Trace<M>> {
+        [&self.crashed, &self.failed, &self.unknown]
+            .into_iter()
+            .flatten()
+            .find(|t| t.seed == lead.seed && t.scenario.name == lead.scenario)
+    }
 }
 
 /// A replay line for a scenario this build does not have (a hidden one:

@@ -131,6 +131,7 @@ fn hint(got: f64, simulated: f64, resync_every_s: f64) -> &'static str {
 }
 
 pub fn check(solution: Solution<'_>, run: &Run) -> Report {
+    use crate::faults::fmt_ms;
     let (seed, scope) = (run.seed, run.scope);
     let mut cases: Vec<(&'static str, (f64, f64, f64))> = Vec::new();
     if scope.runs_public() {
@@ -145,11 +146,15 @@ pub fn check(solution: Solution<'_>, run: &Run) -> Report {
         let simulated = simulated_worst_skew(&[fast, slow], every).expect("catalogue clocks are valid");
         let call = format!("worst_skew_ms({fast}, {slow}, {every})");
         let (ok, message) = match call_guarded(|| solution(fast, slow, every)) {
-            Ok(got) if close(got, simulated) => (true, format!("{call} = {got:.3} ms; simulated {simulated:.3} ms")),
+            Ok(got) if close(got, simulated) => {
+                (true, format!("{call} = {}; simulated {}", fmt_ms(got), fmt_ms(simulated)))
+            }
             Ok(got) => (
                 false,
                 format!(
-                    "{call} = {got} ms, but two simulated clocks are {simulated:.3} ms apart at the end of the {every} s interval{}",
+                    "{call} = {}, but two simulated clocks are {} apart at the end of the {every} s interval{}",
+                    fmt_ms(got),
+                    fmt_ms(simulated),
                     hint(got, simulated, every)
                 ),
             ),

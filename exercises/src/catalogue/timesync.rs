@@ -100,7 +100,8 @@ pub fn delay_range(delay: &Delay) -> (Time, Time) {
 
 /// Microseconds as milliseconds with three decimals, signed: `+4.250 ms`.
 pub fn fmt_skew(us: Time) -> String {
-    format!("{:+.3} ms", us as f64 / 1000.0)
+    let sign = if us < 0 { "-" } else { "+" };
+    format!("{sign}{}", crate::faults::fmt_ms(us.unsigned_abs() as f64 / 1000.0))
 }
 
 /// Clocks drawn from `seed` for `nodes` nodes: drift up to `max_drift`

@@ -160,8 +160,8 @@ impl Monitor<TpcMsg> for Atomicity {
         for (&other, &(theirs, when)) in &self.ledger.decided {
             if theirs != d && other == node {
                 return Err(format!(
-                    "{} decided {} at {at}, but it had decided {} at {}: a decision is final, also across a \
-                     crash (persist it, and read it back in on_recover)",
+                    "{} decided {} at {at} after deciding {} at {}: a decision is final, also across a crash \
+                     (persist it, and read it back in on_recover)",
                     who(node),
                     word(d),
                     word(theirs),
@@ -169,12 +169,11 @@ impl Monitor<TpcMsg> for Atomicity {
                 ));
             }
             if theirs != d {
-                let same =
-                    if other == node { "earlier".to_owned() } else { format!("while {} had decided", who(other)) };
                 return Err(format!(
-                    "{} decided {} at {at} {same} {} at {}: all nodes must reach the same outcome",
+                    "{} decided {} at {at}, but {} had decided {} at {}: all nodes must reach the same outcome",
                     who(node),
                     word(d),
+                    who(other),
                     word(theirs),
                     fmt_time(when)
                 ));

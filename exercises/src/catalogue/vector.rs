@@ -15,7 +15,7 @@ use super::runs::{check_runs, HIDDEN_CHECK};
 use super::{CheckSpec, ExerciseSpec, Report, Run, Visibility};
 use crate::check::{Monitor, RunEnd, Step, NODES_RUN_CLEANLY};
 use crate::process::{NodeFactory, Observation};
-use crate::trace::MsgId;
+use crate::trace::{EventKind, MsgId};
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum VectorMsg {
@@ -69,11 +69,45 @@ pub struct VectorCheck {
     nodes: usize,
     tracker: Tracker,
     last: Vec<Option<Vec<u64>>>,
+    /// Each node's vector by the rules: happens-before, for the consistency
+    /// check.
     rule: Vec<Vec<u64>>,
-    /// Per message: recorded vector of the send and the vector by the rules.
-    sends: BTreeMap<MsgId, (Option<Vec<u64>>, Vec<u64>)>,
+    /// Each node's vector as the node keeps it (its last record, or more
+    /// after a larger send): the exact check judges each event against
+    /// this, so a wrong entry is blamed once, where it first appears.
+    actual: Vec<Vec<u64>>,
+    sends: BTreeMap<MsgId, Sent>,
     /// Every event so far, for the consistency check.
     past: Vec<Past>,
+}
+
+/// Per message: the recorded vector of its send, the vector by the rules,
+/// and the vector it carries.
+type Sent = (Option<Vec<u64>>, Vec<u64>, Vec<u64>);
+
+/// `a` raised entrywise to `b` where both have the same length.
+fn merged(a: &[u64], b: &[u64]) -> Vec<u64> {
+    if a.len() != b.len() {
+        return a.to_vec();
+    }
+    a.iter().zip(b).map(|(x, y)| *x.max(y)).collect()
+}
+
+/// `v` with 1 added to entry `node`.
+fn bumped(mut v: Vec<u64>, node: usize) -> Vec<u64> {
+    v[node] += 1;
+    v
+}
+
+/// One event to judge: what it is, the vector recorded, the vector the
+/// node's own clock gives, and why, and the vector by the rules.
+struct Judged {
+    node: usize,
+    stamp: Vec<u64>,
+    what: String,
+    expected: Vec<u64>,
+    why: String,
+    rule: Vec<u64>,
 }
 
 impl VectorCheck {
@@ -84,82 +118,133 @@ impl VectorCheck {
             tracker: Tracker::new(nodes),
             last: vec![None; nodes],
             rule: vec![vec![0; nodes]; nodes],
+            actual: vec![vec![0; nodes]; nodes],
             sends: BTreeMap::new(),
             past: Vec::new(),
         }
     }
 
     fn judge(&mut self, event: Logical<Vec<u64>>) -> Result<(), String> {
-        let (node, stamp, what, expected, why) = match event {
-            Logical::Send { node, id, to, stamp } => {
-                let recorded = self.last[node].clone();
-                if self.property == Property::Stamps && recorded.as_ref() != Some(&stamp) {
-                    return Err(format!(
-                        "node {node} recorded {} for its send to node {to} but stamped the message with {stamp:?}: \
-                         a message carries the vector of its send event",
-                        recorded.map_or("nothing".into(), |r| format!("{r:?}"))
-                    ));
+        let judged = match event {
+            Logical::Send { node, id, to, stamp } => return self.send(node, id, to, stamp),
+            Logical::Tick { node, tick, stamp } => self.tick(node, tick, stamp),
+            Logical::Receive { node, from, id, stamp } => match self.receive(node, from, id, stamp.clone()) {
+                Some(judged) => judged,
+                None => {
+                    // A message outside the workload: nothing to judge, but
+                    // the node's vector still moves.
+                    self.follow(node, stamp);
+                    return Ok(());
                 }
-                self.sends.insert(id, (recorded, self.rule[node].clone()));
-                return Ok(());
-            }
-            Logical::Tick { node, tick, stamp } => {
-                let mut expected = self.rule[node].clone();
-                expected[node] += 1;
-                let why = format!(
-                    "its vector was {:?}; a local or send event adds 1 to the node's own entry (entry {node}) and \
-                     changes nothing else",
-                    self.rule[node]
-                );
-                (node, stamp, format!("node {node}'s tick {tick}"), expected, why)
-            }
-            Logical::Receive { node, from, id, stamp } => {
-                let Some((_, by_rule)) = self.sends.get(&id) else { return Ok(()) };
-                let mut expected: Vec<u64> = self.rule[node].iter().zip(by_rule).map(|(a, b)| *a.max(b)).collect();
-                expected[node] += 1;
-                let why = format!(
-                    "it got a message stamped {by_rule:?} from node {from} while its vector was {:?}; a receive takes \
-                     the entrywise max with the message's vector, then adds 1 to the node's own entry (entry {node})",
-                    self.rule[node]
-                );
-                (node, stamp, format!("node {node}'s receive from node {from}"), expected, why)
-            }
+            },
         };
-        if self.property == Property::Exact {
-            if stamp.len() != self.nodes {
+        self.exact(&judged)?;
+        self.consistent(&judged)?;
+        let Judged { node, stamp, rule, .. } = judged;
+        self.rule[node] = rule;
+        self.follow(node, stamp);
+        Ok(())
+    }
+
+    fn send(&mut self, node: usize, id: MsgId, to: usize, stamp: Vec<u64>) -> Result<(), String> {
+        let recorded = self.last[node].clone();
+        if self.property == Property::Stamps && recorded.as_ref() != Some(&stamp) {
+            return Err(format!(
+                "node {node} recorded {} for its send to node {to} but stamped the message with {stamp:?}: \
+                 a message carries the vector of its send event",
+                recorded.map_or("nothing".into(), |r| format!("{r:?}"))
+            ));
+        }
+        // A node that ticked again before sending has at least that vector.
+        self.actual[node] = merged(&self.actual[node], &stamp);
+        self.sends.insert(id, (recorded, self.rule[node].clone(), stamp));
+        Ok(())
+    }
+
+    fn tick(&self, node: usize, tick: u64, stamp: Vec<u64>) -> Judged {
+        let why = format!(
+            "its vector was {:?}; a local or send event adds 1 to the node's own entry (entry {node}) and changes \
+             nothing else",
+            self.actual[node]
+        );
+        Judged {
+            node,
+            stamp,
+            what: format!("node {node}'s tick {tick}"),
+            expected: bumped(self.actual[node].clone(), node),
+            why,
+            rule: bumped(self.rule[node].clone(), node),
+        }
+    }
+
+    fn receive(&self, node: usize, from: usize, id: MsgId, stamp: Vec<u64>) -> Option<Judged> {
+        let (_, by_rule, carried) = self.sends.get(&id)?;
+        let why = format!(
+            "it got a message stamped {carried:?} from node {from} while its vector was {:?}; a receive takes the \
+             entrywise max with the message's vector, then adds 1 to the node's own entry (entry {node})",
+            self.actual[node]
+        );
+        Some(Judged {
+            node,
+            stamp,
+            what: format!("node {node}'s receive from node {from}"),
+            expected: bumped(merged(&self.actual[node], carried), node),
+            why,
+            rule: bumped(merged(&self.rule[node], by_rule), node),
+        })
+    }
+
+    fn exact(&self, j: &Judged) -> Result<(), String> {
+        if self.property != Property::Exact {
+            return Ok(());
+        }
+        let Judged { stamp, what, expected, why, .. } = j;
+        if stamp.len() != self.nodes {
+            return Err(format!(
+                "{what} recorded {stamp:?}, with {} entries: a vector has one entry per node ({})",
+                stamp.len(),
+                self.nodes
+            ));
+        }
+        if stamp != expected {
+            return Err(format!("{what} recorded {stamp:?} instead of {expected:?}: {why}"));
+        }
+        Ok(())
+    }
+
+    fn consistent(&mut self, j: &Judged) -> Result<(), String> {
+        if self.property != Property::Consistent {
+            return Ok(());
+        }
+        let Judged { stamp, what, rule, .. } = j;
+        for p in &self.past {
+            let truly = before(&p.rule, rule);
+            if truly && !before(&p.recorded, stamp) {
                 return Err(format!(
-                    "{what} recorded {stamp:?}, with {} entries: a vector has one entry per node ({})",
-                    stamp.len(),
-                    self.nodes
+                    "{} ({:?}) happens before {what} ({stamp:?}), but the vectors don't show it: the later \
+                     event's vector must be at least as large in every entry, and larger in one",
+                    p.what, p.recorded
                 ));
             }
-            if stamp != expected {
-                return Err(format!("{what} recorded {stamp:?} instead of {expected:?}: {why}"));
+            if !truly && (before(&p.recorded, stamp) || before(stamp, &p.recorded)) {
+                return Err(format!(
+                    "{} ({:?}) and {what} ({stamp:?}) are concurrent, but one vector is below the other, which \
+                     claims one happened before the other",
+                    p.what, p.recorded
+                ));
             }
         }
-        if self.property == Property::Consistent {
-            for p in &self.past {
-                let truly = before(&p.rule, &expected);
-                if truly && !before(&p.recorded, &stamp) {
-                    return Err(format!(
-                        "{} ({:?}) happens before {what} ({stamp:?}), but the vectors don't show it: the later \
-                         event's vector must be at least as large in every entry, and larger in one",
-                        p.what, p.recorded
-                    ));
-                }
-                if !truly && (before(&p.recorded, &stamp) || before(&stamp, &p.recorded)) {
-                    return Err(format!(
-                        "{} ({:?}) and {what} ({stamp:?}) are concurrent, but one vector is below the other, which \
-                         claims one happened before the other",
-                        p.what, p.recorded
-                    ));
-                }
-            }
-            self.past.push(Past { what, recorded: stamp.clone(), rule: expected.clone() });
-        }
-        self.rule[node] = expected;
-        self.last[node] = Some(stamp);
+        self.past.push(Past { what: what.clone(), recorded: stamp.clone(), rule: rule.clone() });
         Ok(())
+    }
+
+    /// `stamp`, recorded by `node`, is its vector from now on (when it has
+    /// the right length), even if the workload did not ask for it.
+    fn follow(&mut self, node: usize, stamp: Vec<u64>) {
+        if stamp.len() == self.nodes {
+            self.actual[node] = stamp.clone();
+        }
+        self.last[node] = Some(stamp);
     }
 }
 
@@ -177,7 +262,12 @@ impl Monitor<VectorMsg> for VectorCheck {
         match self.tracker.step(step) {
             Err(why) if self.property == Property::Workload => Err(why),
             Ok(Some(event)) => self.judge(event),
-            _ => Ok(()),
+            _ => {
+                if let EventKind::Observe { node, what: Observation::Vector(v) } = step.kind {
+                    self.follow(*node, v.clone());
+                }
+                Ok(())
+            }
         }
     }
     fn at_end(&mut self, _: &RunEnd<'_>) -> Result<(), String> {
