@@ -230,10 +230,10 @@ pub struct Submission {
     /// The overall message (a summary line, or the compiler's errors).
     pub output: String,
     pub tests: Vec<TestResult>,
-    /// The space-time diagram of that run, as SVG.
+    /// The space-time diagram of the run of the first failing row (public
+    /// runs only), as SVG.
     pub diagram_svg: Option<String>,
-    /// The `:check ...` line that replays the run of the first failing row
-    /// (public runs only).
+    /// The `:check ...` line that replays that same run.
     pub replay: Option<String>,
 }
 
