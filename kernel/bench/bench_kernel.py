@@ -18,6 +18,7 @@ each kernel, alternating the kernels each round:
 """
 
 import argparse
+import contextlib
 import json
 import os
 import pathlib
@@ -103,8 +104,9 @@ def run_cell(kc, code, timeout=300):
 DISTLAB_CELL = "let course_node: distlab::NodeId = 3; course_node"
 
 
-def start_to_first_result(kernel_name: str, cells):
-    """A fresh kernel: launch to the result of the last of `cells`."""
+@contextlib.contextmanager
+def fresh_kernel(kernel_name: str):
+    """A launched, ready kernel: (manager, client, launch time), shut down after."""
     km = KernelManager(kernel_name=kernel_name)
     t0 = time.perf_counter()
     km.start_kernel()
@@ -112,25 +114,25 @@ def start_to_first_result(kernel_name: str, cells):
     kc.start_channels()
     try:
         kc.wait_for_ready(timeout=300)
-        for cell in cells:
-            run_cell(kc, cell)
-        return time.perf_counter() - t0
+        yield km, kc, t0
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
+
+
+def start_to_first_result(kernel_name: str, cells):
+    """A fresh kernel: launch to the result of the last of `cells`."""
+    with fresh_kernel(kernel_name) as (_, kc, t0):
+        for cell in cells:
+            run_cell(kc, cell)
+        return time.perf_counter() - t0
 
 
 def measure(kernel_name: str, dep_cell: str):
     """`dep_cell` loads distlab (stock evcxr needs it; ours loads it itself)."""
     course_cells = [c for c in (dep_cell, DISTLAB_CELL) if c]
     start_course = start_to_first_result(kernel_name, course_cells)
-    km = KernelManager(kernel_name=kernel_name)
-    t0 = time.perf_counter()
-    km.start_kernel()
-    kc = km.client()
-    kc.start_channels()
-    try:
-        kc.wait_for_ready(timeout=300)
+    with fresh_kernel(kernel_name) as (km, kc, t0):
         run_cell(kc, "let first = 1 + 1; first")
         start = time.perf_counter() - t0
         if dep_cell:
@@ -141,9 +143,6 @@ def measure(kernel_name: str, dep_cell: str):
         more = [run_cell(kc, STRUCT_CELL.replace("Node", f"Node{i}")) for i in range(5)]
         time.sleep(1)
         rss = rss_tree_mib(km.provisioner.process.pid)
-    finally:
-        kc.stop_channels()
-        km.shutdown_kernel(now=True)
     return {
         "start": start,
         "start_course": start_course,

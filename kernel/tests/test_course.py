@@ -151,16 +151,23 @@ def closed_port_url():
     return f"http://127.0.0.1:{port}"
 
 
+def kernel_env(home, **extra):
+    """The test's own environment for a kernel: no grader from the caller's
+    environment, login file and outbox under `home`."""
+    env = dict(os.environ)
+    env.pop("DISTLAB_GRADER_URL", None)
+    env.pop("DISTLAB_TOKEN", None)
+    env["XDG_CONFIG_HOME"] = str(home / "config")
+    env["XDG_DATA_HOME"] = str(home / "data")
+    env.update(extra)
+    return env
+
+
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
     home = tmp_path_factory.mktemp("home")
     grader = FakeGrader()
-    kernel_env = dict(os.environ)
-    kernel_env.pop("DISTLAB_GRADER_URL", None)
-    kernel_env.pop("DISTLAB_TOKEN", None)
-    kernel_env["XDG_CONFIG_HOME"] = str(home / "config")
-    kernel_env["XDG_DATA_HOME"] = str(home / "data")
-    km, kc = start_new_kernel(kernel_name=KERNEL, startup_timeout=TIMEOUT, env=kernel_env)
+    km, kc = start_new_kernel(kernel_name=KERNEL, startup_timeout=TIMEOUT, env=kernel_env(home))
     yield {"km": km, "kc": kc, "grader": grader, "home": home}
     kc.stop_channels()
     km.shutdown_kernel(now=True)
@@ -169,7 +176,11 @@ def env(tmp_path_factory):
 
 def run(kc, code, timeout=TIMEOUT):
     """Execute; return (reply content, iopub messages of this request)."""
-    msg_id = kc.execute(code)
+    return collect(kc, kc.execute(code), timeout)
+
+
+def collect(kc, msg_id, timeout=TIMEOUT):
+    """The reply to request `msg_id` and its iopub messages up to idle."""
     reply = kc.get_shell_msg(timeout=timeout)
     while reply["parent_header"].get("msg_id") != msg_id:
         reply = kc.get_shell_msg(timeout=timeout)
@@ -350,19 +361,7 @@ def run_in_cell(kc, code, cell_id, timeout=TIMEOUT):
         "allow_stdin": False, "stop_on_error": True,
     }, metadata={"cellId": cell_id, "deletedCells": [], "recordTiming": False})
     kc.shell_channel.send(msg)
-    msg_id = msg["header"]["msg_id"]
-    reply = kc.get_shell_msg(timeout=timeout)
-    while reply["parent_header"].get("msg_id") != msg_id:
-        reply = kc.get_shell_msg(timeout=timeout)
-    msgs = []
-    while True:
-        m = kc.get_iopub_msg(timeout=timeout)
-        if m["parent_header"].get("msg_id") != msg_id:
-            continue
-        if m["msg_type"] == "status" and m["content"]["execution_state"] == "idle":
-            break
-        msgs.append(m)
-    return reply["content"], msgs
+    return collect(kc, msg["header"]["msg_id"], timeout)
 
 
 def stderr_text(msgs):
@@ -384,13 +383,8 @@ def notebook_kernel(tmp_path_factory):
          "source": ["// exercise: warmup\n", "fn warmup_node() {}\n"]},
     ]}
     (folder / "01-welcome.ipynb").write_text(json.dumps(nb))
-    kernel_env = dict(os.environ)
-    kernel_env.pop("DISTLAB_GRADER_URL", None)
-    kernel_env.pop("DISTLAB_TOKEN", None)
-    kernel_env["XDG_CONFIG_HOME"] = str(home / "config")
-    kernel_env["XDG_DATA_HOME"] = str(home / "data")
-    kernel_env["JPY_SESSION_NAME"] = "course/01-welcome.ipynb"
-    km, kc = start_new_kernel(kernel_name=KERNEL, startup_timeout=TIMEOUT, env=kernel_env, cwd=str(folder))
+    km, kc = start_new_kernel(kernel_name=KERNEL, startup_timeout=TIMEOUT, cwd=str(folder),
+                              env=kernel_env(home, JPY_SESSION_NAME="course/01-welcome.ipynb"))
     yield kc
     kc.stop_channels()
     km.shutdown_kernel(now=True)
@@ -447,13 +441,8 @@ def test_login_over_https_trusts_only_known_certificates(tmp_path):
     course_ca, course_server = certificate_authority(tmp_path, "course")
     _, stranger_server = certificate_authority(tmp_path, "stranger")
     good, bad = FakeGrader(tls=course_server), FakeGrader(tls=stranger_server)
-    kernel_env = dict(os.environ)
-    kernel_env.pop("DISTLAB_GRADER_URL", None)
-    kernel_env.pop("DISTLAB_TOKEN", None)
-    kernel_env["XDG_CONFIG_HOME"] = str(tmp_path / "config")
-    kernel_env["XDG_DATA_HOME"] = str(tmp_path / "data")
-    kernel_env["SSL_CERT_FILE"] = course_ca
-    km, kc = start_new_kernel(kernel_name=KERNEL, startup_timeout=TIMEOUT, env=kernel_env)
+    km, kc = start_new_kernel(kernel_name=KERNEL, startup_timeout=TIMEOUT,
+                              env=kernel_env(tmp_path, SSL_CERT_FILE=course_ca))
     try:
         reply, msgs = run(kc, ":login")
         assert reply["status"] == "ok", reply
