@@ -276,12 +276,15 @@ async fn submission(
 async fn grades(State(state): State<Arc<AppState>>, headers: HeaderMap) -> ApiResult<Json<wire::Grades>> {
     let who = student(&state, &headers).await?;
     let db = Arc::clone(&state.db);
-    let mine = blocking(move || db.with(|c| submissions::list(c, Some(&who), i64::MAX))).await?;
+    let (mine, best) = blocking(move || {
+        db.with(|c| Ok((submissions::list(c, Some(&who), i64::MAX)?, crate::gradebook::best_scores_of(c, &who)?)))
+    })
+    .await?;
     let exercises = catalogue::all()
         .iter()
         .map(|e| {
             let of_this = mine.iter().filter(|s| s.exercise == e.id);
-            let best = of_this.clone().filter(|s| s.status == "graded").filter_map(|s| s.score).reduce(f64::max);
+            let best = best.get(e.id).copied();
             let submissions = of_this
                 .take(wire::GRADES_SUBMISSIONS)
                 .map(|s| {
@@ -316,7 +319,8 @@ pub fn submission_view(s: submissions::Submission, deadline_passed: bool) -> any
     // one in the table until the new one is written).
     let fb = s.feedback.filter(|_| status.is_final()).map(|f| f.for_student(deadline_passed));
     let (score, max_score, output, tests, diagram_svg, replay) = match fb {
-        Some(f) => (f.score, f.max_score, f.output, f.tests, f.diagram_svg, f.replay),
+        // An instructor's override is the score that counts.
+        Some(f) => (s.override_score.or(f.score), f.max_score, f.output, f.tests, f.diagram_svg, f.replay),
         None => (None, max, String::new(), Vec::new(), None, None),
     };
     Ok(wire::Submission {

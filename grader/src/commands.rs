@@ -152,7 +152,8 @@ pub fn regrade(a: RegradeArgs) -> Result<()> {
         anyhow::ensure!(crate::catalogue::spec(e).is_some(), "there is no exercise {e:?}");
     }
     let db = Arc::new(Db::open(&a.db)?);
-    let queued = db.with(|c| queue::enqueue_regrade(c, a.exercise.as_deref()))?;
+    let scope = a.exercise.clone().map_or(queue::RegradeScope::All, queue::RegradeScope::Exercise);
+    let queued = db.with(|c| queue::enqueue_regrade(c, &scope, "(command line)"))?.queued;
     let total = db.with(|c| queue::pending(c))? as u64;
     println!("{queued} submission(s) queued for regrading");
     if total == 0 {

@@ -120,6 +120,81 @@ const MIGRATIONS: &[&str] = &[
         SELECT submission_id, score, max_score, (SELECT coalesce(substr(substr(o, 1, instr(o || char(10), char(10)) - 1), 1, 200), '')
             FROM (SELECT CASE WHEN json_valid(report) THEN json_extract(report, '$.output') END AS o)), length(CAST(report AS BLOB)) FROM results;
     "#,
+    // 3: the instructor's pages. Overrides are audit rows (the newest per
+    // submission counts; a NULL score withdraws it). `best_scores` holds each
+    // student's best score per exercise, overrides included, kept by
+    // triggers so every writer (grading, regrade, override, import) keeps it
+    // true and the pages never aggregate every submission. `regrades` and
+    // their items remember the scores before a regrade, to list what changed.
+    r#"
+    ALTER TABLE submissions ADD COLUMN started_at TEXT;
+    CREATE INDEX submissions_by_exercise ON submissions (exercise, id);
+    CREATE INDEX submissions_by_graded_at ON submissions (graded_at);
+    CREATE TABLE overrides (
+        id INTEGER PRIMARY KEY,
+        submission_id INTEGER NOT NULL REFERENCES submissions(id),
+        score REAL,
+        comment TEXT NOT NULL,
+        instructor TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX overrides_by_submission ON overrides (submission_id, id);
+    CREATE TABLE best_scores (
+        student_id TEXT NOT NULL,
+        exercise TEXT NOT NULL,
+        score REAL NOT NULL,
+        submission_id INTEGER NOT NULL,
+        late INTEGER NOT NULL,
+        PRIMARY KEY (student_id, exercise)
+    ) WITHOUT ROWID;
+    CREATE INDEX best_scores_by_exercise ON best_scores (exercise, score);
+    -- A submission's score as it counts: the newest override, else the
+    -- grader's score of a graded submission. While a graded submission
+    -- waits for its regrade, its last score still counts (the gradebook
+    -- does not empty during a regrade).
+    CREATE VIEW counted_scores AS
+    SELECT s.id AS submission_id, s.student_id, s.exercise, s.late,
+        coalesce((SELECT o.score FROM overrides o WHERE o.submission_id = s.id ORDER BY o.id DESC LIMIT 1),
+                 CASE WHEN s.status = 'graded' OR (s.status IN ('queued', 'running') AND s.graded_at IS NOT NULL)
+                     THEN (SELECT l.score FROM result_lines l WHERE l.submission_id = s.id) END)
+            AS score
+    FROM submissions s;
+    CREATE TRIGGER best_after_status AFTER UPDATE OF status, late ON submissions BEGIN
+        DELETE FROM best_scores WHERE student_id = NEW.student_id AND exercise = NEW.exercise;
+        INSERT INTO best_scores (student_id, exercise, score, submission_id, late)
+            SELECT student_id, exercise, score, submission_id, late FROM counted_scores
+            WHERE student_id = NEW.student_id AND exercise = NEW.exercise AND score IS NOT NULL
+            ORDER BY score DESC, submission_id LIMIT 1;
+    END;
+    CREATE TRIGGER best_after_override AFTER INSERT ON overrides BEGIN
+        DELETE FROM best_scores WHERE (student_id, exercise) = (SELECT student_id, exercise FROM submissions WHERE id = NEW.submission_id);
+        INSERT INTO best_scores (student_id, exercise, score, submission_id, late)
+            SELECT c.student_id, c.exercise, c.score, c.submission_id, c.late FROM counted_scores c
+            JOIN submissions s ON s.id = NEW.submission_id AND c.student_id = s.student_id AND c.exercise = s.exercise
+            WHERE c.score IS NOT NULL ORDER BY c.score DESC, c.submission_id LIMIT 1;
+    END;
+    INSERT INTO best_scores (student_id, exercise, score, submission_id, late)
+        SELECT student_id, exercise, score, submission_id, late FROM (
+            SELECT *, row_number() OVER (PARTITION BY student_id, exercise ORDER BY score DESC, submission_id) AS n
+            FROM counted_scores WHERE score IS NOT NULL)
+        WHERE n = 1;
+    CREATE TABLE regrades (
+        id INTEGER PRIMARY KEY,
+        -- What was regraded: one exercise, one submission, or (both NULL) all.
+        exercise TEXT,
+        submission_id INTEGER,
+        instructor TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        total INTEGER NOT NULL
+    );
+    CREATE TABLE regrade_items (
+        regrade_id INTEGER NOT NULL REFERENCES regrades(id),
+        submission_id INTEGER NOT NULL REFERENCES submissions(id),
+        old_status TEXT NOT NULL,
+        old_score REAL,
+        PRIMARY KEY (regrade_id, submission_id)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// A handle on the database file; cheap to share (`Arc<Db>`).

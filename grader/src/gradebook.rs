@@ -24,15 +24,19 @@ pub fn students(c: &Connection) -> Result<Vec<Student>> {
     Ok(rows)
 }
 
-/// Best score per (student, exercise) over graded submissions (the late
-/// rule is already in each score).
+/// Best score per (student, exercise): the newest override of a
+/// submission, else its graded score (the late rule is already in each
+/// score). Kept up to date by the gradebook's triggers (`db.rs`).
 pub fn best_scores(c: &Connection) -> Result<BTreeMap<(String, String), f64>> {
-    let mut stmt = c.prepare(
-        "SELECT s.student_id, s.exercise, MAX(r.score) FROM submissions s
-         JOIN results r ON r.submission_id = s.id
-         WHERE s.status = 'graded' AND r.score IS NOT NULL GROUP BY s.student_id, s.exercise",
-    )?;
+    let mut stmt = c.prepare("SELECT student_id, exercise, score FROM best_scores")?;
     let rows = stmt.query_map([], |r| Ok(((r.get(0)?, r.get(1)?), r.get(2)?)))?;
+    Ok(rows.collect::<rusqlite::Result<BTreeMap<_, _>>>()?)
+}
+
+/// One student's best score per exercise, by exercise id.
+pub fn best_scores_of(c: &Connection, student: &str) -> Result<BTreeMap<String, f64>> {
+    let mut stmt = c.prepare("SELECT exercise, score FROM best_scores WHERE student_id = ?1")?;
+    let rows = stmt.query_map([student], |r| Ok((r.get(0)?, r.get(1)?)))?;
     Ok(rows.collect::<rusqlite::Result<BTreeMap<_, _>>>()?)
 }
 

@@ -55,7 +55,10 @@ pub fn claim(c: &mut Connection, owner: &str) -> Result<Option<Claimed>> {
         "UPDATE jobs SET state = 'running', owner = ?2, lease_until = ?3, attempts = attempts + 1 WHERE submission_id = ?1",
         params![id, owner, now + LEASE_SECS],
     )?;
-    tx.execute("UPDATE submissions SET status = 'running' WHERE id = ?1", [id])?;
+    tx.execute(
+        "UPDATE submissions SET status = 'running', started_at = ?2 WHERE id = ?1",
+        params![id, crate::db::now_rfc3339()],
+    )?;
     let claimed = tx.query_row(
         "SELECT id, student_id, exercise, source, submitted_at FROM submissions WHERE id = ?1",
         [id],
@@ -149,21 +152,57 @@ pub fn release(c: &Connection, owner: &str, id: i64) -> Result<()> {
     Ok(())
 }
 
-/// Puts submissions back in the queue for regrading; returns how many.
-pub fn enqueue_regrade(c: &mut Connection, exercise: Option<&str>) -> Result<usize> {
+/// What a regrade covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RegradeScope {
+    All,
+    Exercise(String),
+    Submission(i64),
+}
+
+/// A regrade just queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Regrade {
+    pub id: i64,
+    /// Submissions queued by it (one already waiting is not queued twice).
+    pub queued: usize,
+}
+
+/// Puts submissions back in the queue for regrading and remembers each
+/// one's status and score before, so the regrade page can list what changed.
+pub fn enqueue_regrade(c: &mut Connection, scope: &RegradeScope, instructor: &str) -> Result<Regrade> {
+    let (exercise, submission) = match scope {
+        RegradeScope::All => (None, None),
+        RegradeScope::Exercise(e) => (Some(e.as_str()), None),
+        RegradeScope::Submission(id) => (None, Some(*id)),
+    };
     let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let now = crate::db::now_rfc3339();
-    let n = tx.execute(
-        "INSERT OR IGNORE INTO jobs (submission_id, state, queued_at)
-         SELECT id, 'queued', ?2 FROM submissions WHERE ?1 IS NULL OR exercise = ?1",
-        params![exercise, now],
-    )?;
     tx.execute(
-        "UPDATE submissions SET status = 'queued' WHERE id IN (SELECT submission_id FROM jobs WHERE state = 'queued')",
-        [],
+        "INSERT INTO regrades (exercise, submission_id, instructor, started_at, total) VALUES (?1, ?2, ?3, ?4, 0)",
+        params![exercise, submission, instructor, now],
+    )?;
+    let regrade = tx.last_insert_rowid();
+    let picked = "FROM submissions s WHERE (?1 IS NULL OR s.exercise = ?1) AND (?2 IS NULL OR s.id = ?2)
+        AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.submission_id = s.id)";
+    tx.execute(
+        &format!(
+            "INSERT INTO regrade_items (regrade_id, submission_id, old_status, old_score)
+             SELECT ?3, s.id, s.status, (SELECT c.score FROM counted_scores c WHERE c.submission_id = s.id) {picked}"
+        ),
+        params![exercise, submission, regrade],
+    )?;
+    let n = tx.execute(
+        &format!("INSERT INTO jobs (submission_id, state, queued_at) SELECT s.id, 'queued', ?3 {picked}"),
+        params![exercise, submission, now],
+    )?;
+    tx.execute("UPDATE regrades SET total = ?2 WHERE id = ?1", params![regrade, n as i64])?;
+    tx.execute(
+        "UPDATE submissions SET status = 'queued' WHERE id IN (SELECT submission_id FROM regrade_items WHERE regrade_id = ?1)",
+        [regrade],
     )?;
     tx.commit()?;
-    Ok(n)
+    Ok(Regrade { id: regrade, queued: n })
 }
 
 /// Jobs not yet finished.

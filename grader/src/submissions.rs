@@ -74,9 +74,15 @@ pub struct Submission {
     pub late: bool,
     pub attempt: Option<i64>,
     pub result_writes: i64,
-    /// From `result_lines`: what lists show without reading the report.
+    /// When a worker last took it.
+    pub started_at: Option<String>,
+    /// The score that counts (an override, else the grader's) and the
+    /// summary line, from `result_lines`: what lists show without reading
+    /// the report.
     pub score: Option<f64>,
     pub summary: Option<String>,
+    /// The instructor's override in force, if any.
+    pub override_score: Option<f64>,
     /// The whole report; `None` from `list` (never read for lists).
     pub feedback: Option<Feedback>,
 }
@@ -86,17 +92,20 @@ pub struct Submission {
 const COLUMNS: &str = "s.id, s.student_id, s.exercise, s.status, s.submitted_at, s.graded_at, s.late,
     CASE WHEN s.status = 'graded' THEN (SELECT count(*) FROM submissions o WHERE o.student_id = s.student_id
         AND o.exercise = s.exercise AND o.status = 'graded' AND o.id <= s.id) END,
-    s.result_writes, l.score, l.summary";
+    s.result_writes, coalesce(o.score, l.score), l.summary, o.score, s.started_at";
 
 /// `COLUMNS` plus the report (`full`) or NULL in its place.
 fn select(full: bool) -> String {
     let (report, join) =
         if full { ("r.report", "LEFT JOIN results r ON r.submission_id = s.id") } else { ("NULL", "") };
-    format!("SELECT {COLUMNS}, {report} FROM submissions s LEFT JOIN result_lines l ON l.submission_id = s.id {join}")
+    format!(
+        "SELECT {COLUMNS}, {report} FROM submissions s LEFT JOIN result_lines l ON l.submission_id = s.id
+         LEFT JOIN overrides o ON o.id = (SELECT max(id) FROM overrides WHERE submission_id = s.id) {join}"
+    )
 }
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Submission> {
-    let report: Option<String> = r.get(11)?;
+    let report: Option<String> = r.get(13)?;
     Ok(Submission {
         id: r.get(0)?,
         student_id: r.get(1)?,
@@ -109,6 +118,8 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Submission> {
         result_writes: r.get(8)?,
         score: r.get(9)?,
         summary: r.get(10)?,
+        override_score: r.get(11)?,
+        started_at: r.get(12)?,
         feedback: report.and_then(|j| serde_json::from_str(&j).ok()),
     })
 }
