@@ -41,6 +41,8 @@ pub mod server;
 pub mod stamp;
 pub mod stats;
 pub mod submissions;
+#[cfg(test)]
+mod test_support;
 pub mod worker;
 
 pub use compile::{compile, CompileOptions, CompileOutcome};

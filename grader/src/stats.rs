@@ -83,7 +83,7 @@ pub fn exercises(c: &Connection, only: Option<&str>) -> Result<Vec<ExerciseStats
     }
     let mut submitters: BTreeMap<String, u64> = BTreeMap::new();
     let mut stmt = c.prepare_cached(
-        "SELECT exercise, count(DISTINCT student_id) FROM submissions WHERE ?1 IS NULL OR exercise = ?1 GROUP BY exercise",
+        "SELECT exercise, count(*) FROM attempt_counts WHERE ?1 IS NULL OR exercise = ?1 GROUP BY exercise",
     )?;
     let mut rows = stmt.query(params![only])?;
     while let Some(r) = rows.next()? {
@@ -115,25 +115,37 @@ pub fn exercises(c: &Connection, only: Option<&str>) -> Result<Vec<ExerciseStats
     Ok(out)
 }
 
-/// Failure rate of every check over the students' best submissions, most
-/// failed first (`only` narrows to one exercise).
+/// Failure rate of every check over the students' best submissions that
+/// ran checks, most failed first (`only` narrows to one exercise). Every
+/// check of the catalogue is listed, failed by nobody or not; a name only
+/// old results carry is listed too.
 pub fn check_rates(c: &Connection, only: Option<&str>) -> Result<Vec<CheckRate>> {
+    let mut failed: BTreeMap<(String, String), u64> = BTreeMap::new();
+    let mut checked: BTreeMap<String, u64> = BTreeMap::new();
     let mut stmt = c.prepare_cached(
-        "SELECT b.exercise, rc.name, sum(rc.status <> 'passed'), count(*)
-         FROM best_scores b JOIN result_checks rc ON rc.submission_id = b.submission_id
-         WHERE ?1 IS NULL OR b.exercise = ?1
-         GROUP BY b.exercise, rc.name",
+        "SELECT exercise, failed_checks FROM best_scores WHERE (?1 IS NULL OR exercise = ?1) AND checks > 0",
     )?;
-    let mut rates = stmt
-        .query_map(params![only], |r| {
-            Ok(CheckRate {
-                exercise: r.get(0)?,
-                name: r.get(1)?,
-                failed: r.get::<_, i64>(2)? as u64,
-                total: r.get::<_, i64>(3)? as u64,
-            })
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut rows = stmt.query(params![only])?;
+    while let Some(r) = rows.next()? {
+        let exercise: String = r.get(0)?;
+        let names = r.get_ref(1)?.as_str()?;
+        for name in names.split('\n').filter(|n| !n.is_empty()) {
+            *failed.entry((exercise.clone(), name.to_owned())).or_default() += 1;
+        }
+        *checked.entry(exercise).or_default() += 1;
+    }
+    let mut rates = Vec::new();
+    for e in crate::catalogue::all().iter().filter(|e| only.is_none_or(|o| o == e.id)) {
+        let total = checked.get(e.id).copied().unwrap_or(0);
+        for check in e.checks {
+            let failed = failed.remove(&(e.id.to_owned(), check.name.to_owned())).unwrap_or(0);
+            rates.push(CheckRate { exercise: e.id.to_owned(), name: check.name.to_owned(), failed, total });
+        }
+    }
+    for ((exercise, name), n) in failed {
+        let total = checked.get(&exercise).copied().unwrap_or(n);
+        rates.push(CheckRate { exercise, name, failed: n, total });
+    }
     rates.sort_by(|a, b| b.failed_percent().total_cmp(&a.failed_percent()).then(b.failed.cmp(&a.failed)));
     Ok(rates)
 }

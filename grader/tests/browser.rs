@@ -10,6 +10,8 @@ mod common;
 
 // The steps, one page each (a test's root file finds modules beside it, so
 // each is named by its path).
+#[path = "browser/access.rs"]
+mod access;
 #[path = "browser/exercise.rs"]
 mod exercise;
 #[path = "browser/gradebook.rs"]
@@ -227,6 +229,7 @@ fn dashboard_and_student_page_in_chromium() {
         let c = connect(&driver, profile.path()).await?;
         let r = async {
             instructor_pages(&c, &fixture, &shots).await?;
+            access::student_token_refused(&c, &fixture).await.context("access step")?;
             student_page(&c, &fixture).await
         }
         .await;

@@ -134,40 +134,6 @@ async fn a_failed_form_says_why_and_keeps_what_was_typed() {
     assert!(html.contains("no student") && html.contains("value=\"s9\""), "{html}");
 }
 
-/// A graded warmup submission of `student` scoring `score` (of 5).
-fn graded(db: &Db, student: &str, score: f64) -> i64 {
-    use crate::feedback::Feedback;
-    db.with(|c| {
-        let unlimited = SubmissionLimit::new(0, Duration::from_secs(60));
-        let crate::submissions::Stored::Created(id) =
-            crate::submissions::store(c, student, "warmup", None, "fn main() {}", &unlimited)?
-        else {
-            anyhow::bail!("not stored")
-        };
-        let job = queue::claim(c, "w")?.expect("a job");
-        assert_eq!(job.submission_id, id);
-        let fb = Feedback {
-            score: Some(score),
-            max_score: 5.0,
-            output: format!("{score} of 5"),
-            tests: vec![crate::feedback::TestResult {
-                name: "pong answers ping".into(),
-                score: 0.0,
-                max_score: 2.0,
-                status: if score < 5.0 { distlab_api::CheckStatus::Failed } else { distlab_api::CheckStatus::Passed },
-                output: String::new(),
-                visibility: distlab_api::Visibility::Visible,
-            }],
-            diagram_svg: None,
-            replay: None,
-            hidden_failed: Default::default(),
-        };
-        assert!(queue::complete(c, "w", id, queue::Verdict::Graded, false, &fb)?);
-        Ok(id)
-    })
-    .unwrap()
-}
-
 #[tokio::test]
 async fn the_gradebook_sorts_filters_and_escapes() {
     let dir = tempfile::tempdir().unwrap();
@@ -178,9 +144,9 @@ async fn the_gradebook_sorts_filters_and_escapes() {
         Ok(())
     })
     .unwrap();
-    graded(&db, "s1", 2.0);
-    graded(&db, "s2", 5.0);
-    graded(&db, "s3", 4.0);
+    crate::test_support::graded(&db, "warmup", "s1", 2.0);
+    crate::test_support::graded(&db, "warmup", "s2", 5.0);
+    crate::test_support::graded(&db, "warmup", "s3", 4.0);
     let order = |html: &str| -> Vec<String> {
         html.match_indices("data-student=\"")
             .map(|(i, m)| html[i + m.len()..].split('"').next().unwrap().to_owned())
