@@ -47,8 +47,7 @@ proceeds as usual, and the budget allows for it: at most n(n-1) `Election`s per 
 node *ignores* the second `Election`. Taken literally that breaks the algorithm: the
 second sender also waits for an `Answer`, and hearing none it would declare itself
 coordinator while a higher node is alive. So our nodes answer every `Election`; what
-they do not do twice is start an election of their own. The checks of this exercise
-would catch a node that ignores the second one.
+they do not do twice is start an election of their own.
 
 ### Exercise: the bully algorithm
 """),
