@@ -124,6 +124,25 @@ How to read the report:
   an X; the event where the check failed is highlighted (hover any mark for details). Here you can see a ping lost on the way and node 0
   doing nothing about it.
 
+The replay line works because a run is fixed by its scenario and its seed: the
+same two give the same run, event for event. Here is the failing run of `PingOnce`
+again, alone, taken from the report above. The same check fails at the same event
+and the diagram is the same one. (For your own solution you would just paste the
+replay line: it reruns your solution cell's node.)
+"""),
+        code(r"""
+use distlab::catalogue::{exercise, warmup, Run};
+
+let spec = exercise("warmup").unwrap();
+let first = report.lead(spec).expect("PingOnce fails a check").clone();
+println!("replaying scenario {:?} with seed {}", first.scenario, first.seed);
+let again = warmup::check(Box::new(|_| Box::new(PingOnce)), &Run::replay(&first.scenario, first.seed));
+let same = again.lead(spec).expect("the replay fails too").clone();
+println!("same check: {}, same message: {}, same event: {}",
+    same.check == first.check, same.message == first.message, same.event == first.event);
+distlab::catalogue::render::show(&again);
+""", role="demo"),
+        md(r"""
 Now write the real thing. Node 0 remembers who is still silent and, on a timer,
 pings them again; everyone answers pings.
 """),
@@ -172,7 +191,12 @@ println!("{progress:?}, estimate {}", f64::from(progress.estimate));
 | 5 | logical clocks: Lamport, vector clocks, totally ordered multicast |
 | 6 | election: bully and ring |
 | 7 | mutual exclusion: central coordinator, Ricart and Agrawala, token ring |
-| 10 | quorums |
+| 8 | transactions: locks, serializable schedules, timestamps and optimistic control |
+| 9 | consistency models: sequential, FIFO and causal histories |
+| 10 | quorums: which read and write quorums the voting rules allow |
+| 11 | fault tolerance and commit: reliable multicast, two- and three-phase commit |
+| 12 | shared memory and sockets (in preparation) |
+| 13 | naming and distributed garbage collection |
 
 Every number in these notebooks is computed twice: by the formula you derive and by
 a simulation. Where the textbook's printed answer and the simulation disagree, we

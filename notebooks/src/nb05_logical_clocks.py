@@ -15,10 +15,14 @@ Physical clocks never agree exactly, yet many algorithms only need to agree on t
 - a is the sending of a message and b its receipt, or
 - there is some c with a -> c and c -> b.
 
-Two events with neither a -> b nor b -> a are **concurrent**. In the textbook's
-figure of three processes, a message concurrent with message A can only run between
-processes 1 and 2, and must leave and arrive before anything that A leads to: e.g. one
-leaving process 2 at time 0 and arriving at process 1 at time 8.
+Two events with neither a -> b nor b -> a are **concurrent**. A message is concurrent
+with a message A when neither one's sending leads to the other's receipt. Problem 5.3
+of the source asks for such a message in a figure of its own, which you do not have
+here. A small case of our own: A is process 0's first event, a message to process 1,
+and process 2's first event sends a message M to process 1 as well. Neither sender had
+heard from anyone when it sent, so neither sending leads to the other: M is
+concurrent with A, whichever of the two process 1 receives first. The vector-clock
+exercise at the end of this notebook decides such questions from the timestamps alone.
 
 ## The workload
 
@@ -54,8 +58,9 @@ values follow the rules exactly.
 
 ### Exercise: Lamport clocks
 
-Record each event's clock with `ctx.observe(Observation::Clock(c))`, exactly once per
-event, before sending.
+The one message type is `LamportMsg::App { ts }`: an application message carrying
+the Lamport time of its send. Record each event's clock with
+`ctx.observe(Observation::Clock(c))`, exactly once per event, before sending.
 """),
         *exercise("lamport"),
         md(r"""
@@ -75,7 +80,9 @@ happens-before does.
 
 ### Exercise: vector clocks
 
-Record each event's vector with `ctx.observe(Observation::Vector(v))`.
+The one message type is `VectorMsg::App { vt }`: an application message carrying the
+vector of its send. Record each event's vector with
+`ctx.observe(Observation::Vector(v))`.
 """),
         *exercise("vector"),
         md(r"""
@@ -101,8 +108,11 @@ talking must still send something, or the last messages are never delivered).
 
 ### Exercise: totally ordered multicast
 
-Every `PERIOD` each node multicasts its next message (`seq` 1 to `MULTICASTS`) to all
-others and queues it for itself. Record each delivery with
+Two message types: `ToMsg::Multicast { ts, seq }`, message number `seq` of its
+sender stamped with the sender's Lamport time, and `ToMsg::Ack { ts, origin, seq }`,
+an acknowledgement of message `seq` of node `origin`, stamped with the acknowledging
+node's time. Every `PERIOD` each node multicasts its next message (`seq` 1 to
+`MULTICASTS`) to all others and queues it for itself. Record each delivery with
 `ctx.observe(Observation::Deliver { origin, seq })`, your own messages included. The
 checks: all nodes deliver all messages in one order, and a multicast costs at most
 (n-1) + n(n-1) messages.

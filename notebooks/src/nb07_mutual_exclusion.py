@@ -50,7 +50,24 @@ Variations worth discussing:
 
 ### Exercise: the centralized algorithm
 
-Node 0 only coordinates; nodes 1 to n-1 follow the workload.
+Messages: `CentralMsg::Request` (to the coordinator: may I enter?),
+`CentralMsg::Grant` (from the coordinator: go ahead) and `CentralMsg::Release` (to the
+coordinator: I have left).
+
+- **Node 0** is the coordinator and never asks for the critical section itself. It
+  remembers who is inside, grants a `Request` at once when nobody is, and otherwise
+  queues the asker (first come, first served) without answering. On `Release` it
+  grants the next node in the queue, if any.
+- **Nodes 1 to n-1** follow the workload of `distlab::catalogue::mutex`, driven by
+  their own timers: at `first_request(me)` after starting, observe
+  `Observation::RequestCritical` and send `Request` to node 0; on `Grant`, observe
+  `Observation::EnterCritical` and stay inside for `HOLD`; then observe
+  `Observation::ExitCritical`, send `Release`, wait `think_time(n)` and ask again,
+  `ROUNDS` times in all.
+
+The checks: never two nodes inside at once; every request granted by the scenario's
+deadline; at most 3 messages per entry; and a request made while nobody else wants in
+is granted within two message delays.
 """),
         *exercise("central"),
         md(r"""

@@ -64,6 +64,14 @@ nodes decide differently; commit only when every participant voted yes),
 run is blocked in the sense above: that case is reported as "blocked" and does not count
 against you. Finally the explorer searches a small system (coordinator and two
 participants, one crash) for the shortest run that blocks.
+
+**One node type, two roles.** The simulator builds every node from the same
+`twophase_node`, so your `TwoPhase` plays both parts and tells them apart by its id:
+node 0 coordinates, nodes 1 to n-1 participate. The starter already splits
+`on_message` that way into `coordinator_gets` and `participant_gets`; fill those in,
+then `on_start` (the coordinator sends `Prepare`), `on_timer` (a missing vote, or an
+outcome that does not come) and `on_recover` (what each role does with what it
+persisted).
 """),
         *exercise("twophase"),
         md(r"""

@@ -764,6 +764,19 @@ super::exercise_source! {
         }
         // END SOLUTION
         // BEGIN STARTER
+        // // One node type, two roles: node 0 coordinates, every other node participates.
+        // impl TwoPhase {
+        //     /// Node 0: collect the votes, decide, tell everyone, answer `Ask`.
+        //     fn coordinator_gets(&mut self, ctx: &mut Ctx<TpcMsg>, from: NodeId, msg: TpcMsg) {
+        //         let _ = (ctx, from, msg);
+        //     }
+        //
+        //     /// Nodes 1..n: vote on `Prepare` (persist the vote before it leaves),
+        //     /// then learn the outcome, asking around if it does not come.
+        //     fn participant_gets(&mut self, ctx: &mut Ctx<TpcMsg>, from: NodeId, msg: TpcMsg) {
+        //         let _ = (ctx, from, msg);
+        //     }
+        // }
         // END STARTER
 
         impl Process<TpcMsg> for TwoPhase {
@@ -788,7 +801,11 @@ super::exercise_source! {
                 }
                 // END SOLUTION
                 // BEGIN STARTER
-                // let _ = (ctx, from, msg);
+                // if ctx.me() == 0 {
+                //     self.coordinator_gets(ctx, from, msg);
+                // } else {
+                //     self.participant_gets(ctx, from, msg);
+                // }
                 // END STARTER
             }
 
