@@ -238,7 +238,7 @@ pub(super) async fn regrade(me: Instructor, State(state): State<Arc<AppState>>, 
         w.notify();
     }
     match r {
-        Ok(r) => back_with(&format!("{} submission(s) queued for regrading.", r.queued)),
+        Ok(r) => Redirect::to(&format!("/dashboard/regrades/{}", r.id)).into_response(),
         Err(e) => form_failed(&state, &me.session, "queue the regrade", e, Typed::default()).await,
     }
 }

@@ -28,10 +28,14 @@ const LOGIN_COOKIE: &str = "distlab_login";
 
 mod dashboard;
 mod login;
+mod regrade_pages;
 mod student;
+mod student_view;
 mod submission;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_submission;
 
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
@@ -40,6 +44,13 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/logout", post(login::logout))
         .route("/dashboard", get(dashboard::dashboard))
         .route("/dashboard/submissions/{id}", get(submission::submission_page))
+        .route("/dashboard/submissions/{id}/override", post(submission::override_score))
+        .route("/dashboard/submissions/{id}/withdraw", post(submission::withdraw_override))
+        .route("/dashboard/submissions/{id}/regrade", post(submission::regrade_one))
+        .route("/dashboard/students/{id}", get(student_view::student_view))
+        .route("/dashboard/students/{id}/diff", get(student_view::student_diff))
+        .route("/dashboard/regrades", get(regrade_pages::regrade_list))
+        .route("/dashboard/regrades/{id}", get(regrade_pages::regrade_page))
         .route("/dashboard/settings", post(dashboard::save_settings))
         .route("/dashboard/extension", post(dashboard::grant_extension))
         .route("/dashboard/regrade", post(dashboard::regrade))
@@ -56,6 +67,9 @@ fn templates() -> &'static Environment<'static> {
             ("dashboard.html", include_str!("../../templates/dashboard.html")),
             ("submission.html", include_str!("../../templates/submission.html")),
             ("student.html", include_str!("../../templates/student.html")),
+            ("student_view.html", include_str!("../../templates/student_view.html")),
+            ("regrades.html", include_str!("../../templates/regrades.html")),
+            ("regrade.html", include_str!("../../templates/regrade.html")),
         ] {
             env.add_template(name, text).expect("templates parse");
         }
