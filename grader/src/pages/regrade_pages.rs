@@ -12,7 +12,7 @@ fn row(g: &regrades::RegradeRow) -> minijinja::Value {
     context! {
         id => g.id, scope => g.scope(), instructor => g.instructor, started_at => g.started_at,
         total => g.total, done => g.done, finished => g.finished(),
-        exercise => g.exercise, submission_id => g.submission_id,
+        exercise_url => g.exercise.as_deref().map(url_escape), exercise => g.exercise, submission_id => g.submission_id,
     }
 }
 
@@ -46,7 +46,7 @@ pub(super) async fn regrade_page(me: Instructor, State(state): State<Arc<AppStat
         .iter()
         .map(|ch| {
             context! {
-                id => ch.submission_id, student => ch.student_id, exercise => ch.exercise,
+                id => ch.submission_id, student_url => url_escape(&ch.student_id), student => ch.student_id, exercise => ch.exercise,
                 old_status => ch.old_status, new_status => ch.new_status,
                 old_score => score(ch.old_score), new_score => score(ch.new_score),
             }

@@ -206,7 +206,7 @@ async fn page(state: &Arc<AppState>, me: &Instructor, id: String, diff: Option<D
                 })
                 .collect();
             Some(context! {
-                id => ex, points => points, rows, chart => minijinja::Value::from_safe_string(chart(points, &dots)),
+                id => ex, url => url_escape(ex), points => points, rows, chart => minijinja::Value::from_safe_string(chart(points, &dots)),
             })
         })
         .collect();
@@ -223,7 +223,7 @@ async fn page(state: &Arc<AppState>, me: &Instructor, id: String, diff: Option<D
         "student_view.html",
         context! {
             instructor => me.session.instructor, csrf => me.session.csrf,
-            student => context! { id => id, name => name, email => email },
+            student => context! { url => url_escape(&id), id => id, name => name, email => email },
             exercises, options, a, b, diff => lines,
         },
     )

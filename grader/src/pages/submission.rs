@@ -116,7 +116,8 @@ async fn page(
     let ctx = context! {
         instructor => me.session.instructor, csrf => me.session.csrf, message, error,
         s => context! {
-            id => sub.id, exercise => sub.exercise, student_id => sub.student_id, student_name => name,
+            id => sub.id, exercise_url => url_escape(&sub.exercise), student_url => url_escape(&sub.student_id),
+            exercise => sub.exercise, student_id => sub.student_id, student_name => name,
             submitted_at => sub.submitted_at, started_at => sub.started_at, graded_at => sub.graded_at,
             queue_wait => readable_span(Some(&sub.submitted_at), sub.started_at.as_deref()),
             grading_time => readable_span(sub.started_at.as_deref(), sub.graded_at.as_deref()),

@@ -204,7 +204,7 @@ async fn an_override_is_audited_counted_and_withdrawn_and_bad_input_is_refused_w
     assert!(loc.starts_with(&format!("/dashboard/submissions/{a}?message=")), "{loc}");
     let (s, _, html) = send(&t.app, get(&loc, &me)).await;
     assert_eq!(s, StatusCode::OK);
-    assert!(html.contains(&format!("<strong id=\"counted\">{points:.2}</strong>")), "{html}");
+    assert!(html.contains(&format!("<strong id=\"counted\">{:.2}</strong>", points as f64)), "{html}");
     assert!(html.contains("id=\"audit\"") && html.contains("<td>prof</td>") && html.contains("rescued &lt;script&gt;"));
     assert!(html.contains("Score overridden"));
     let best = t.db.with(|c| gradebook::best_scores(c)).unwrap();
