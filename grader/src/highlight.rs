@@ -131,8 +131,7 @@ fn tokens(src: &str) -> Vec<(Kind, &str)> {
             }
         } else if c.is_ascii_digit() {
             while i < chars.len()
-                && (ident_char(chars[i].1)
-                    || (chars[i].1 == '.' && at(i + 1).is_some_and(|d| d.is_ascii_digit())))
+                && (ident_char(chars[i].1) || (chars[i].1 == '.' && at(i + 1).is_some_and(|d| d.is_ascii_digit())))
             {
                 i += 1;
             }
@@ -200,11 +199,7 @@ pub fn to_html(src: &str) -> String {
         lines.pop();
     }
     let width = lines.len().to_string().len();
-    lines
-        .iter()
-        .enumerate()
-        .map(|(n, l)| format!("<span class=\"ln\">{:>width$}</span> {l}\n", n + 1))
-        .collect()
+    lines.iter().enumerate().map(|(n, l)| format!("<span class=\"ln\">{:>width$}</span> {l}\n", n + 1)).collect()
 }
 
 #[cfg(test)]

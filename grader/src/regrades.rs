@@ -157,7 +157,10 @@ mod tests {
         let one = db.with(|c| queue::enqueue_regrade(c, &RegradeScope::Submission(a), "ta")).unwrap();
         let l = db.with(|c| list(c, 10)).unwrap();
         assert_eq!(l.iter().map(|g| g.id).collect::<Vec<_>>(), [one.id, r.id]);
-        assert_eq!((l[0].instructor.as_str(), l[0].scope(), l[0].done, l[0].total), ("ta", format!("submission {a}"), 0, 1));
+        assert_eq!(
+            (l[0].instructor.as_str(), l[0].scope(), l[0].done, l[0].total),
+            ("ta", format!("submission {a}"), 0, 1)
+        );
         assert!(db.with(|c| progress(c, 999)).unwrap().is_none());
     }
 }

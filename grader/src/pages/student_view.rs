@@ -14,7 +14,11 @@ pub(super) struct DiffQuery {
     b: Option<String>,
 }
 
-pub(super) async fn student_view(me: Instructor, State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Response {
+pub(super) async fn student_view(
+    me: Instructor,
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Response {
     page(&state, &me, id, None).await
 }
 
@@ -135,7 +139,8 @@ async fn page(state: &Arc<AppState>, me: &Instructor, id: String, diff: Option<D
                 None => None,
                 Some((a, b)) => {
                     let mut stmt = c.prepare("SELECT source FROM submissions WHERE id = ?1 AND student_id = ?2")?;
-                    let mut one = |s: i64| stmt.query_row(rusqlite::params![s, student], |r| r.get::<_, String>(0)).optional();
+                    let mut one =
+                        |s: i64| stmt.query_row(rusqlite::params![s, student], |r| r.get::<_, String>(0)).optional();
                     Some((one(a)?, one(b)?))
                 }
             };
@@ -154,7 +159,8 @@ async fn page(state: &Arc<AppState>, me: &Instructor, id: String, diff: Option<D
             let mut lines = Vec::new();
             for group in d.grouped_ops(3) {
                 let (first, last) = (group.first().expect("a group"), group.last().expect("a group"));
-                let (o, n) = (first.old_range().start..last.old_range().end, first.new_range().start..last.new_range().end);
+                let (o, n) =
+                    (first.old_range().start..last.old_range().end, first.new_range().start..last.new_range().end);
                 lines.push(context! { tag => "hunk", text => format!("@@ -{},{} +{},{} @@", o.start + 1, o.len(), n.start + 1, n.len()) });
                 for op in &group {
                     for change in d.iter_changes(op) {

@@ -74,9 +74,8 @@ async fn page(
         db.with(|c| {
             let Some(sub) = submissions::get(c, id)? else { return Ok(None) };
             let source = submissions::source(c, id)?.unwrap_or_default();
-            let name: Option<String> = c
-                .query_row("SELECT name FROM students WHERE id = ?1", [&sub.student_id], |r| r.get(0))
-                .optional()?;
+            let name: Option<String> =
+                c.query_row("SELECT name FROM students WHERE id = ?1", [&sub.student_id], |r| r.get(0)).optional()?;
             Ok(Some((sub, source, name.unwrap_or_default(), overrides::of(c, id)?)))
         })
     })
@@ -162,28 +161,26 @@ pub(super) async fn override_score(
     if let Err(r) = me.check_csrf(&f.csrf) {
         return r.into_response();
     }
-    let checked = (|| {
-        if f.score.len() > MAX_FIELD {
-            return Err(Refused(StatusCode::PAYLOAD_TOO_LARGE, format!("the score is over {MAX_FIELD} bytes")));
-        }
-        if f.comment.chars().count() > MAX_COMMENT {
-            return Err(Refused(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!("the comment is over {MAX_COMMENT} characters"),
-            ));
-        }
-        let score: f64 = f
-            .score
-            .trim()
-            .parse()
-            .ok()
-            .filter(|v: &f64| v.is_finite())
-            .ok_or_else(|| Refused(StatusCode::BAD_REQUEST, format!("the score {:?} is not a number", f.score)))?;
-        if f.comment.trim().is_empty() {
-            return Err(Refused(StatusCode::BAD_REQUEST, "a comment saying why is required".into()));
-        }
-        Ok(score)
-    })();
+    let checked =
+        (|| {
+            if f.score.len() > MAX_FIELD {
+                return Err(Refused(StatusCode::PAYLOAD_TOO_LARGE, format!("the score is over {MAX_FIELD} bytes")));
+            }
+            if f.comment.chars().count() > MAX_COMMENT {
+                return Err(Refused(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("the comment is over {MAX_COMMENT} characters"),
+                ));
+            }
+            let score: f64 =
+                f.score.trim().parse().ok().filter(|v: &f64| v.is_finite()).ok_or_else(|| {
+                    Refused(StatusCode::BAD_REQUEST, format!("the score {:?} is not a number", f.score))
+                })?;
+            if f.comment.trim().is_empty() {
+                return Err(Refused(StatusCode::BAD_REQUEST, "a comment saying why is required".into()));
+            }
+            Ok(score)
+        })();
     let db = Arc::clone(&state.db);
     let (instructor, comment) = (me.session.instructor.clone(), f.comment.trim().to_owned());
     let result = match checked {
@@ -202,14 +199,18 @@ pub(super) async fn override_score(
             })
         })
         .await
-        .unwrap_or_else(|e| Err(Refused(StatusCode::INTERNAL_SERVER_ERROR, format!("the gradebook could not be written ({e:#})")))),
+        .unwrap_or_else(|e| {
+            Err(Refused(StatusCode::INTERNAL_SERVER_ERROR, format!("the gradebook could not be written ({e:#})")))
+        }),
     };
     match result {
         Ok(score) => {
             let q = url_escape(&format!("Score overridden to {score:.2}."));
             Redirect::to(&format!("/dashboard/submissions/{id}?message={q}")).into_response()
         }
-        Err(Refused(StatusCode::NOT_FOUND, why)) => PageError(StatusCode::NOT_FOUND, format!("Could not override: {why}.")).into_response(),
+        Err(Refused(StatusCode::NOT_FOUND, why)) => {
+            PageError(StatusCode::NOT_FOUND, format!("Could not override: {why}.")).into_response()
+        }
         Err(Refused(status, why)) => {
             // An oversize field is not echoed back.
             let typed = if status == StatusCode::PAYLOAD_TOO_LARGE {

@@ -131,7 +131,12 @@ async fn every_page_and_form_sends_strangers_and_students_to_the_login() {
     assert_eq!(writes(&t.db), before);
     // The instructor gets each page; a forged form is refused and writes nothing.
     let me = [("cookie", t.cookie.as_str())];
-    for path in [format!("/dashboard/submissions/{a}"), "/dashboard/students/s1".into(), "/dashboard/regrades".into(), "/dashboard/regrades/1".into()] {
+    for path in [
+        format!("/dashboard/submissions/{a}"),
+        "/dashboard/students/s1".into(),
+        "/dashboard/regrades".into(),
+        "/dashboard/regrades/1".into(),
+    ] {
         let (s, _, html) = send(&t.app, get(&path, &me)).await;
         assert_eq!(s, StatusCode::OK, "{path}: {html}");
         assert!(html.contains("Logged in as prof"), "{path}");
@@ -183,7 +188,11 @@ async fn an_override_is_audited_counted_and_withdrawn_and_bad_input_is_refused_w
     assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
     let (s, _, html) = send(
         &t.app,
-        post("/dashboard/submissions/999/override", &me, &[("csrf", t.csrf.as_str()), ("score", "1"), ("comment", "x")]),
+        post(
+            "/dashboard/submissions/999/override",
+            &me,
+            &[("csrf", t.csrf.as_str()), ("score", "1"), ("comment", "x")],
+        ),
     )
     .await;
     assert_eq!(s, StatusCode::NOT_FOUND, "{html}");
@@ -209,7 +218,9 @@ async fn an_override_is_audited_counted_and_withdrawn_and_bad_input_is_refused_w
     assert!(html.contains("Score overridden"));
     let best = t.db.with(|c| gradebook::best_scores(c)).unwrap();
     assert_eq!(best[&("s1".to_string(), "warmup".to_string())], points as f64);
-    let results: f64 = t.db.with(|c| Ok(c.query_row("SELECT score FROM results WHERE submission_id = ?1", [a], |r| r.get(0))?)).unwrap();
+    let results: f64 =
+        t.db.with(|c| Ok(c.query_row("SELECT score FROM results WHERE submission_id = ?1", [a], |r| r.get(0))?))
+            .unwrap();
     assert_eq!(results, 1.0, "the result itself is untouched");
     // Withdrawn: a second row; the graded score counts again.
     let (s, _, _) =
@@ -237,7 +248,10 @@ async fn an_override_is_audited_counted_and_withdrawn_and_bad_input_is_refused_w
     .unwrap();
     let (_, _, html) = send(&t.app, get(&loc, &me)).await;
     assert!(html.contains("1 of 1 done") && !html.contains("http-equiv=\"refresh\""), "{html}");
-    assert!(html.contains("1.00 -&gt; 3.00") && html.contains(&format!("href=\"/dashboard/submissions/{a}\"")), "{html}");
+    assert!(
+        html.contains("1.00 -&gt; 3.00") && html.contains(&format!("href=\"/dashboard/submissions/{a}\"")),
+        "{html}"
+    );
     let (_, _, html) = send(&t.app, get("/dashboard/regrades", &me)).await;
     assert!(html.contains("submission ") && html.contains("<td>prof</td>"), "{html}");
     // The dashboard's regrade form goes to the new regrade's page too.
