@@ -9,6 +9,7 @@ use tower::ServiceExt;
 
 use super::*;
 use crate::db::Db;
+use crate::gradebook;
 use crate::overrides::tests::{grade, graded};
 use crate::ratelimit::{RateLimit, SubmissionLimit};
 
