@@ -225,11 +225,6 @@ fn local_input(t: Option<chrono::DateTime<chrono::Utc>>) -> (String, String) {
     }
 }
 
-fn back_with(message: &str) -> Response {
-    let q: String = url_escape(message);
-    Redirect::to(&format!("/dashboard?message={q}")).into_response()
-}
-
 fn url_escape(s: &str) -> String {
     s.bytes()
         .map(|b| {
