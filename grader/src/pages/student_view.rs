@@ -199,7 +199,7 @@ async fn page(state: &Arc<AppState>, me: &Instructor, id: String, diff: Option<D
             if mine.is_empty() {
                 return None;
             }
-            let points = catalogue::spec(ex).map_or(0.0, |s| s.points as f64);
+            let points = catalogue::spec(ex).map_or(0, |s| s.points);
             let dots: Vec<_> = mine.iter().map(|s| (s.id, s.score, readable_time(&s.submitted_at))).collect();
             let rows: Vec<_> = mine
                 .iter()
@@ -212,7 +212,7 @@ async fn page(state: &Arc<AppState>, me: &Instructor, id: String, diff: Option<D
                 })
                 .collect();
             Some(context! {
-                id => ex, url => url_escape(ex), points => points, rows, chart => minijinja::Value::from_safe_string(chart(points, &dots)),
+                id => ex, url => url_escape(ex), points => points, rows, chart => minijinja::Value::from_safe_string(chart(points as f64, &dots)),
             })
         })
         .collect();

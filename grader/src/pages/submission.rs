@@ -304,3 +304,23 @@ pub(super) async fn regrade_one(
         Err(e) => PageError::from(e).into_response(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_and_failure_lines_read_as_people_write_them() {
+        fn t(s: &str) -> Option<&str> {
+            Some(s)
+        }
+        assert_eq!(readable_span(t("2026-12-01T10:00:00Z"), t("2026-12-01T10:00:03.2Z")).as_deref(), Some("3.2 s"));
+        assert_eq!(readable_span(t("2026-12-01T10:00:00Z"), t("2026-12-01T10:04:12Z")).as_deref(), Some("4 min 12 s"));
+        assert_eq!(readable_span(t("2026-12-01T10:00:00Z"), t("2026-12-01T12:05:00Z")).as_deref(), Some("2 h 5 min"));
+        assert_eq!(readable_span(t("2026-12-01T10:00:00Z"), None), None);
+        assert_eq!(readable_span(t("2026-12-01T10:00:01Z"), t("2026-12-01T10:00:00Z")), None);
+        let out = "node 0 never got a pong\nscenario 'lossy', seed 42\nreplay: replay(\"warmup\", 42)";
+        assert_eq!(seed_and_replay(out), ("42".into(), "replay(\"warmup\", 42)".into()));
+        assert_eq!(seed_and_replay("passed (3 runs)"), (String::new(), String::new()));
+    }
+}
