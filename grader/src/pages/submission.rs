@@ -212,12 +212,9 @@ pub(super) async fn override_score(
             PageError(StatusCode::NOT_FOUND, format!("Could not override: {why}.")).into_response()
         }
         Err(Refused(status, why)) => {
-            // An oversize field is not echoed back.
-            let typed = if status == StatusCode::PAYLOAD_TOO_LARGE {
-                OverrideTyped::default()
-            } else {
-                OverrideTyped { score: f.score, comment: f.comment }
-            };
+            // An oversize field is not echoed back; the other one is.
+            let fits = |v: String, max: usize| if v.chars().count() > max { String::new() } else { v };
+            let typed = OverrideTyped { score: fits(f.score, MAX_FIELD), comment: fits(f.comment, MAX_COMMENT) };
             page(&state, &me, id, Some((format!("Could not override the score: {why}."), true)), typed, status).await
         }
     }

@@ -182,11 +182,12 @@ async fn an_override_is_audited_counted_and_withdrawn_and_bad_input_is_refused_w
         assert!(html.contains(&format!(">{comment}</textarea>")), "typed comment kept");
     }
     let long = "x".repeat(2001);
-    let (s, _, html) = send(&t.app, over("1", &long)).await;
+    let (s, _, html) = send(&t.app, over("1.5", &long)).await;
     assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
-    assert!(html.contains("over 2000 characters") && !html.contains(&long));
-    let (s, _, _) = send(&t.app, over(&"9".repeat(65), "a reason")).await;
+    assert!(html.contains("over 2000 characters") && !html.contains(&long) && html.contains("value=\"1.5\""));
+    let (s, _, html) = send(&t.app, over(&"9".repeat(65), "a reason")).await;
     assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(html.contains("over 64 bytes") && !html.contains(&"9".repeat(65)) && html.contains(">a reason</textarea>"));
     let (s, _, html) = send(
         &t.app,
         post(
