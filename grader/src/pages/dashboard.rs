@@ -30,7 +30,7 @@ pub(super) async fn regrade(
         w.notify();
     }
     match r {
-        Ok(r) => back_with(&format!("{} submission(s) queued for regrading.", r.queued)),
+        Ok(r) => Redirect::to(&format!("/dashboard/regrades/{}", r.id)).into_response(),
         Err(e) => PageError::from(e.context("queueing the regrade")).into_response(),
     }
 }

@@ -31,10 +31,14 @@ mod exercise;
 mod grid;
 mod login;
 mod overview;
+mod regrade_pages;
 mod student;
+mod student_view;
 mod submission;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_submission;
 
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
@@ -48,6 +52,13 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/dashboard/exercises/{id}/extensions", post(exercise::grant_extension))
         .route("/dashboard/exercises/{id}/extensions/revoke", post(exercise::revoke_extension))
         .route("/dashboard/submissions/{id}", get(submission::submission_page))
+        .route("/dashboard/submissions/{id}/override", post(submission::override_score))
+        .route("/dashboard/submissions/{id}/withdraw", post(submission::withdraw_override))
+        .route("/dashboard/submissions/{id}/regrade", post(submission::regrade_one))
+        .route("/dashboard/students/{id}", get(student_view::student_view))
+        .route("/dashboard/students/{id}/diff", get(student_view::student_diff))
+        .route("/dashboard/regrades", get(regrade_pages::regrade_list))
+        .route("/dashboard/regrades/{id}", get(regrade_pages::regrade_page))
         .route("/dashboard/regrade", post(dashboard::regrade))
         .route("/student", get(student::student_form).post(student::student_page))
 }
@@ -65,6 +76,9 @@ fn templates() -> &'static Environment<'static> {
             ("exercise.html", include_str!("../../templates/exercise.html")),
             ("submission.html", include_str!("../../templates/submission.html")),
             ("student.html", include_str!("../../templates/student.html")),
+            ("student_view.html", include_str!("../../templates/student_view.html")),
+            ("regrades.html", include_str!("../../templates/regrades.html")),
+            ("regrade.html", include_str!("../../templates/regrade.html")),
         ] {
             env.add_template(name, text).expect("templates parse");
         }
@@ -209,11 +223,6 @@ fn local_input(t: Option<chrono::DateTime<chrono::Utc>>) -> (String, String) {
         Some(t) => (t.format("%Y-%m-%dT%H:%M").to_string(), crate::db::rfc3339(t)),
         None => (String::new(), String::new()),
     }
-}
-
-fn back_with(message: &str) -> Response {
-    let q: String = url_escape(message);
-    Redirect::to(&format!("/dashboard?message={q}")).into_response()
 }
 
 fn url_escape(s: &str) -> String {
