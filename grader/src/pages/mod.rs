@@ -27,11 +27,15 @@ const COOKIE: &str = "distlab_session";
 const LOGIN_COOKIE: &str = "distlab_login";
 
 mod dashboard;
+pub mod live;
 mod login;
+mod roster;
 mod student;
 mod submission;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_roster;
 
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
@@ -44,6 +48,13 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/dashboard/extension", post(dashboard::grant_extension))
         .route("/dashboard/regrade", post(dashboard::regrade))
         .route("/student", get(student::student_form).post(student::student_page))
+        .route("/dashboard/roster", get(roster::roster_page))
+        .route("/dashboard/roster/import", roster::import_route())
+        .route("/dashboard/roster/add", post(roster::add))
+        .route("/dashboard/roster/revoke", post(roster::revoke))
+        .route("/dashboard/roster/reissue", post(roster::reissue))
+        .route("/dashboard/export.csv", get(roster::export))
+        .route("/dashboard/events", get(live::events))
 }
 
 fn templates() -> &'static Environment<'static> {
@@ -56,6 +67,9 @@ fn templates() -> &'static Environment<'static> {
             ("dashboard.html", include_str!("../../templates/dashboard.html")),
             ("submission.html", include_str!("../../templates/submission.html")),
             ("student.html", include_str!("../../templates/student.html")),
+            ("roster.html", include_str!("../../templates/roster.html")),
+            ("tokens.html", include_str!("../../templates/tokens.html")),
+            ("live.html", include_str!("../../templates/live.html")),
         ] {
             env.add_template(name, text).expect("templates parse");
         }
