@@ -41,10 +41,7 @@ impl Row {
     /// Checks one student (`place` names it in the message, e.g. "row 3").
     pub fn new(place: &str, id: &str, name: &str, email: &str) -> Result<Row, Invalid> {
         let (id, name, email) = (id.trim(), name.trim(), email.trim());
-        if id.is_empty()
-            || id.len() > MAX_ID
-            || !id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-        {
+        if id.is_empty() || id.len() > MAX_ID || !id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
             return Err(Invalid(format!(
                 "{place}: student id {id:?} must be 1 to {MAX_ID} letters, digits, '-', '_' or '.'"
             )));
@@ -79,8 +76,7 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Row>, Invalid> {
     if text.trim().is_empty() {
         return Err(Invalid("the file is empty (expected a header id,name,email and one row per student)".into()));
     }
-    let mut reader =
-        csv::ReaderBuilder::new().trim(csv::Trim::All).flexible(false).from_reader(text.as_bytes());
+    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).flexible(false).from_reader(text.as_bytes());
     let header = reader.headers().map_err(|e| Invalid(format!("row 1 (the header) cannot be read: {e}")))?.clone();
     let column = |name: &str| header.iter().position(|h| h.eq_ignore_ascii_case(name));
     let (Some(id), Some(name), Some(email)) = (column("id"), column("name"), column("email")) else {
@@ -151,7 +147,8 @@ pub fn store(
 /// Adds one new student with a token; an id already on the roster is refused.
 pub fn add(c: &mut Connection, row: &Row) -> Result<Issued> {
     let tx = c.transaction()?;
-    let exists: Option<i64> = tx.query_row("SELECT 1 FROM students WHERE id = ?1", [&row.id], |r| r.get(0)).optional()?;
+    let exists: Option<i64> =
+        tx.query_row("SELECT 1 FROM students WHERE id = ?1", [&row.id], |r| r.get(0)).optional()?;
     if exists.is_some() {
         return Err(Invalid(format!("student {} is already on the roster", row.id)).into());
     }

@@ -35,7 +35,12 @@ pub(super) async fn roster_page(
 
 /// The roster page with a notice on top (`true`: an error) and, after a
 /// failed add, what was typed.
-async fn page(state: &Arc<AppState>, session: &Session, notice: Option<(String, bool)>, typed: Option<AddForm>) -> Response {
+async fn page(
+    state: &Arc<AppState>,
+    session: &Session,
+    notice: Option<(String, bool)>,
+    typed: Option<AddForm>,
+) -> Response {
     let db = Arc::clone(&state.db);
     let students = match blocking(move || db.with(|c| roster::list(c))).await {
         Ok(s) => s,
@@ -62,7 +67,13 @@ async fn page(state: &Arc<AppState>, session: &Session, notice: Option<(String, 
 
 /// A roster form that did not go through: the page again with why, 400 for
 /// input to fix, 500 (said plainly) for a failed write.
-async fn failed(state: &Arc<AppState>, session: &Session, what: &str, e: anyhow::Error, typed: Option<AddForm>) -> Response {
+async fn failed(
+    state: &Arc<AppState>,
+    session: &Session,
+    what: &str,
+    e: anyhow::Error,
+    typed: Option<AddForm>,
+) -> Response {
     let (status, text) = match e.downcast_ref::<deadlines::Invalid>() {
         Some(invalid) => (StatusCode::BAD_REQUEST, format!("Could not {what}: {invalid}. Nothing was stored.")),
         None => {
@@ -108,7 +119,10 @@ fn upload_error(e: MultipartError) -> Response {
 fn too_big() -> Response {
     PageError(
         StatusCode::PAYLOAD_TOO_LARGE,
-        format!("The roster file is over {} KiB; nothing was imported. Split the class list into smaller files.", MAX_UPLOAD / 1024),
+        format!(
+            "The roster file is over {} KiB; nothing was imported. Split the class list into smaller files.",
+            MAX_UPLOAD / 1024
+        ),
     )
     .into_response()
 }
@@ -215,7 +229,11 @@ pub(super) async fn revoke(me: Instructor, State(state): State<Arc<AppState>>, F
 }
 
 /// Revokes every token of a student and issues one new one, shown once.
-pub(super) async fn reissue(me: Instructor, State(state): State<Arc<AppState>>, Form(f): Form<StudentForm>) -> Response {
+pub(super) async fn reissue(
+    me: Instructor,
+    State(state): State<Arc<AppState>>,
+    Form(f): Form<StudentForm>,
+) -> Response {
     if let Err(e) = me.check_csrf(&f.csrf) {
         return e.into_response();
     }
@@ -224,9 +242,11 @@ pub(super) async fn reissue(me: Instructor, State(state): State<Arc<AppState>>, 
     }
     let (db, student) = (Arc::clone(&state.db), f.student.clone());
     match blocking(move || db.with(|c| roster::reissue(c, &student))).await {
-        Ok(issued) => {
-            show_tokens(&me.session, &format!("Reissued the token of {} (the old ones no longer work).", issued.id), &[issued])
-        }
+        Ok(issued) => show_tokens(
+            &me.session,
+            &format!("Reissued the token of {} (the old ones no longer work).", issued.id),
+            &[issued],
+        ),
         Err(e) => failed(&state, &me.session, "reissue the token", e, None).await,
     }
 }

@@ -116,11 +116,7 @@ async fn roster_routes_send_strangers_and_students_to_the_login_and_change_nothi
     let f = setup(dir.path());
     let bearer = format!("Bearer {}", f.token);
     let before = counts(&f.db);
-    for headers in [
-        vec![],
-        vec![("authorization", bearer.as_str())],
-        vec![("cookie", "distlab_session=0000")],
-    ] {
+    for headers in [vec![], vec![("authorization", bearer.as_str())], vec![("cookie", "distlab_session=0000")]] {
         let csrf = f.csrf.as_str();
         let requests = [
             get("/dashboard/roster", &headers),
@@ -182,9 +178,8 @@ async fn an_imported_roster_shows_each_token_once() {
     }
     assert!(page.contains("<tr data-student=\"s1\">"), "{page}");
     // Only hashes are stored.
-    let stored: Vec<String> = f
-        .db
-        .with(|c| {
+    let stored: Vec<String> =
+        f.db.with(|c| {
             let mut st = c.prepare("SELECT hash FROM tokens")?;
             let rows = st.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
             Ok(rows)
@@ -277,7 +272,8 @@ async fn revoke_and_reissue_end_the_old_tokens() {
     let dir = tempfile::tempdir().unwrap();
     let f = setup(dir.path());
     let me = [("cookie", f.cookie.as_str())];
-    let (s, _, html) = send(&f.app, post("/dashboard/roster/reissue", &me, &[("csrf", &f.csrf), ("student", "s1")])).await;
+    let (s, _, html) =
+        send(&f.app, post("/dashboard/roster/reissue", &me, &[("csrf", &f.csrf), ("student", "s1")])).await;
     assert_eq!(s, StatusCode::OK, "{html}");
     let new = tokens_in(&html);
     assert_eq!(new.len(), 1);
@@ -292,7 +288,8 @@ async fn revoke_and_reissue_end_the_old_tokens() {
     assert!(page.contains("Revoked 1 token(s) of s1."), "{page}");
     assert!(page.contains("<td class=\"num tokens\">0</td>"), "{page}");
     // Nobody to revoke: said, nothing changed.
-    let (s, _, html) = send(&f.app, post("/dashboard/roster/revoke", &me, &[("csrf", &f.csrf), ("student", "s9")])).await;
+    let (s, _, html) =
+        send(&f.app, post("/dashboard/roster/revoke", &me, &[("csrf", &f.csrf), ("student", "s9")])).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     assert!(html.contains("there is no student"), "{html}");
 }
@@ -337,8 +334,14 @@ async fn read_events(body: Body, wait: Duration, until: &str) -> String {
 
 fn grade(db: &Db, student: &str) -> i64 {
     db.with(|c| {
-        let crate::submissions::Stored::Created(id) =
-            submissions::store(c, student, "warmup", None, "fn main() {}", &SubmissionLimit::new(0, Duration::from_secs(60)))?
+        let crate::submissions::Stored::Created(id) = submissions::store(
+            c,
+            student,
+            "warmup",
+            None,
+            "fn main() {}",
+            &SubmissionLimit::new(0, Duration::from_secs(60)),
+        )?
         else {
             panic!("not stored")
         };
