@@ -145,9 +145,26 @@ const MIGRATIONS: &[&str] = &[
         score REAL NOT NULL,
         submission_id INTEGER NOT NULL,
         late INTEGER NOT NULL,
+        -- The checks that submission fails, one name per line, and how many
+        -- it ran: the pages' failure rates without reading every check row.
+        failed_checks TEXT NOT NULL,
+        checks INTEGER NOT NULL,
         PRIMARY KEY (student_id, exercise)
     ) WITHOUT ROWID;
     CREATE INDEX best_scores_by_exercise ON best_scores (exercise, score);
+    -- Submissions per student and exercise (the pages' "who submitted").
+    CREATE TABLE attempt_counts (
+        student_id TEXT NOT NULL,
+        exercise TEXT NOT NULL,
+        submissions INTEGER NOT NULL,
+        PRIMARY KEY (student_id, exercise)
+    ) WITHOUT ROWID;
+    CREATE TRIGGER attempts_after_insert AFTER INSERT ON submissions BEGIN
+        INSERT INTO attempt_counts (student_id, exercise, submissions) VALUES (NEW.student_id, NEW.exercise, 1)
+        ON CONFLICT (student_id, exercise) DO UPDATE SET submissions = submissions + 1;
+    END;
+    INSERT INTO attempt_counts (student_id, exercise, submissions)
+        SELECT student_id, exercise, count(*) FROM submissions GROUP BY student_id, exercise;
     -- A submission's score as it counts: the newest override, else the
     -- grader's score of a graded submission. While a graded submission
     -- waits for its regrade, its last score still counts (the gradebook
@@ -159,25 +176,29 @@ const MIGRATIONS: &[&str] = &[
                      THEN (SELECT l.score FROM result_lines l WHERE l.submission_id = s.id) END)
             AS score
     FROM submissions s;
+    -- What a submission would bring to `best_scores`.
+    CREATE VIEW best_candidates AS
+    SELECT c.student_id, c.exercise, c.score, c.submission_id, c.late,
+        coalesce((SELECT group_concat(rc.name, char(10)) FROM result_checks rc
+                  WHERE rc.submission_id = c.submission_id AND rc.status <> 'passed'), '') AS failed_checks,
+        (SELECT count(*) FROM result_checks rc WHERE rc.submission_id = c.submission_id) AS checks
+    FROM counted_scores c WHERE c.score IS NOT NULL;
     CREATE TRIGGER best_after_status AFTER UPDATE OF status, late ON submissions BEGIN
         DELETE FROM best_scores WHERE student_id = NEW.student_id AND exercise = NEW.exercise;
-        INSERT INTO best_scores (student_id, exercise, score, submission_id, late)
-            SELECT student_id, exercise, score, submission_id, late FROM counted_scores
-            WHERE student_id = NEW.student_id AND exercise = NEW.exercise AND score IS NOT NULL
+        INSERT INTO best_scores SELECT * FROM best_candidates
+            WHERE student_id = NEW.student_id AND exercise = NEW.exercise
             ORDER BY score DESC, submission_id LIMIT 1;
     END;
     CREATE TRIGGER best_after_override AFTER INSERT ON overrides BEGIN
         DELETE FROM best_scores WHERE (student_id, exercise) = (SELECT student_id, exercise FROM submissions WHERE id = NEW.submission_id);
-        INSERT INTO best_scores (student_id, exercise, score, submission_id, late)
-            SELECT c.student_id, c.exercise, c.score, c.submission_id, c.late FROM counted_scores c
-            JOIN submissions s ON s.id = NEW.submission_id AND c.student_id = s.student_id AND c.exercise = s.exercise
-            WHERE c.score IS NOT NULL ORDER BY c.score DESC, c.submission_id LIMIT 1;
+        INSERT INTO best_scores SELECT b.* FROM best_candidates b
+            JOIN submissions s ON s.id = NEW.submission_id AND b.student_id = s.student_id AND b.exercise = s.exercise
+            ORDER BY b.score DESC, b.submission_id LIMIT 1;
     END;
-    INSERT INTO best_scores (student_id, exercise, score, submission_id, late)
-        SELECT student_id, exercise, score, submission_id, late FROM (
-            SELECT *, row_number() OVER (PARTITION BY student_id, exercise ORDER BY score DESC, submission_id) AS n
-            FROM counted_scores WHERE score IS NOT NULL)
-        WHERE n = 1;
+    INSERT INTO best_scores SELECT student_id, exercise, score, submission_id, late, failed_checks, checks FROM (
+        SELECT *, row_number() OVER (PARTITION BY student_id, exercise ORDER BY score DESC, submission_id) AS n
+        FROM best_candidates)
+    WHERE n = 1;
     CREATE TABLE regrades (
         id INTEGER PRIMARY KEY,
         -- What was regraded: one exercise, one submission, or (both NULL) all.

@@ -69,6 +69,30 @@ pub fn set_extension(c: &Connection, student: &str, exercise: &str, until: DateT
     Ok(())
 }
 
+/// An extension as the exercise page lists it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Extension {
+    pub student_id: String,
+    pub name: String,
+    pub until: String,
+}
+
+/// The extensions granted on one exercise, by student id.
+pub fn extensions(c: &Connection, exercise: &str) -> Result<Vec<Extension>> {
+    let mut stmt = c.prepare_cached(
+        "SELECT e.student_id, s.name, e.deadline FROM extensions e JOIN students s ON s.id = e.student_id
+         WHERE e.exercise = ?1 ORDER BY e.student_id",
+    )?;
+    let rows =
+        stmt.query_map([exercise], |r| Ok(Extension { student_id: r.get(0)?, name: r.get(1)?, until: r.get(2)? }))?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// Takes an extension back; false when there was none.
+pub fn revoke_extension(c: &Connection, student: &str, exercise: &str) -> Result<bool> {
+    Ok(c.execute("DELETE FROM extensions WHERE student_id = ?1 AND exercise = ?2", params![student, exercise])? > 0)
+}
+
 /// The deadlines that apply to one student (an extension moves both the
 /// deadline and, if earlier, the late deadline).
 pub fn for_student(c: &Connection, student: &str, exercise: &str) -> Result<Settings> {

@@ -96,3 +96,57 @@ pub fn write_csv(c: &Connection, out: impl Write) -> Result<usize> {
     w.flush()?;
     Ok(students.len())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::Db;
+    use crate::queue::{self, RegradeScope, Verdict};
+    use crate::test_support::{commit, graded, submitted};
+
+    fn best(db: &Db, student: &str) -> Option<f64> {
+        db.with(|c| best_scores_of(c, student)).unwrap().get("warmup").copied()
+    }
+
+    fn override_score(db: &Db, id: i64, score: Option<f64>) {
+        db.with(|c| {
+            c.execute(
+                "INSERT INTO overrides (submission_id, score, comment, instructor, created_at) VALUES (?1, ?2, 'why', 'prof', 'now')",
+                rusqlite::params![id, score],
+            )?;
+            Ok(())
+        })
+        .unwrap();
+    }
+
+    #[test]
+    fn the_best_score_follows_grades_overrides_and_regrades() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("g.db")).unwrap();
+        let first = graded(&db, "warmup", "s1", 2.0);
+        assert_eq!(best(&db, "s1"), Some(2.0));
+        // A compile error never counts, and a queued submission has no score yet.
+        let broken = submitted(&db, "warmup", "s1");
+        commit(&db, broken, Verdict::CompileError, None);
+        let second = graded(&db, "warmup", "s1", 4.0);
+        assert_eq!(best(&db, "s1"), Some(4.0));
+        submitted(&db, "warmup", "s1");
+        assert_eq!(best(&db, "s1"), Some(4.0));
+        // An override counts, even lowering a score, and the export shows it.
+        override_score(&db, second, Some(1.0));
+        assert_eq!(best(&db, "s1"), Some(2.0), "the first submission is now the best");
+        override_score(&db, first, Some(5.0));
+        assert_eq!(best(&db, "s1"), Some(5.0));
+        let csv = dir.path().join("out.csv");
+        db.with(|c| export_csv(c, &csv)).unwrap();
+        assert!(std::fs::read_to_string(&csv).unwrap().contains(",5.00,"), "the export uses the override");
+        // Withdrawn: the graded score counts again.
+        override_score(&db, first, None);
+        override_score(&db, second, None);
+        assert_eq!(best(&db, "s1"), Some(4.0));
+        // While a regrade waits and runs, the old score still counts.
+        let r = db.with(|c| queue::enqueue_regrade(c, &RegradeScope::Exercise("warmup".into()), "prof")).unwrap();
+        assert_eq!(r.queued, 3, "every submission without a job of its own");
+        assert_eq!(best(&db, "s1"), Some(4.0));
+    }
+}

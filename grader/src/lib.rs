@@ -18,6 +18,7 @@ pub mod auth;
 pub mod blocking;
 pub mod cache;
 pub mod catalogue;
+pub mod charts;
 pub mod commands;
 pub mod compile;
 pub mod course_sources;
@@ -38,7 +39,10 @@ mod scratch;
 pub mod secret;
 pub mod server;
 pub mod stamp;
+pub mod stats;
 pub mod submissions;
+#[cfg(test)]
+mod test_support;
 pub mod worker;
 
 pub use compile::{compile, CompileOptions, CompileOutcome};

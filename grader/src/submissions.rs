@@ -139,6 +139,28 @@ pub fn list(c: &Connection, student: Option<&str>, limit: i64) -> Result<Vec<Sub
     list_where(c, student, limit, false)
 }
 
+/// One exercise's submissions, newest first, a page at a time; `failing`
+/// keeps only students' best submissions that fail that check.
+pub fn list_for_exercise(
+    c: &Connection,
+    exercise: &str,
+    failing: Option<&str>,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<Submission>> {
+    let filter = match failing {
+        None => "s.exercise = ?1 AND ?2 IS NULL",
+        Some(_) => {
+            "s.id IN (SELECT b.submission_id FROM best_scores b JOIN result_checks rc ON rc.submission_id = b.submission_id
+                      WHERE b.exercise = ?1 AND rc.name = ?2 AND rc.status <> 'passed')"
+        }
+    };
+    let sql = format!("{} WHERE {filter} ORDER BY s.id DESC LIMIT ?3 OFFSET ?4", select(false));
+    let mut stmt = c.prepare_cached(&sql)?;
+    let rows = stmt.query_map(params![exercise, failing, limit, offset], row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
 /// The same with each whole report (one student's page of feedback).
 pub fn list_with_reports(c: &Connection, student: &str, limit: i64) -> Result<Vec<Submission>> {
     list_where(c, Some(student), limit, true)

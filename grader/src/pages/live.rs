@@ -179,7 +179,8 @@ impl Stream {
             let data = serde_json::json!({
                 "id": s.id, "student": s.student_id, "exercise": s.exercise, "status": s.status,
                 "score": s.score.map(|v| format!("{v:.2}")).unwrap_or_default(),
-                "summary": s.summary.unwrap_or_default(), "graded_at": graded_at, "late": s.late,
+                "summary": s.summary.unwrap_or_default(), "graded_at": graded_at,
+                "submitted_at": s.submitted_at, "late": s.late,
             });
             self.queued.push_back(Event::default().event("graded").id(self.cursor.encode()).data(data.to_string()));
         }

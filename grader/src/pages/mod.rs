@@ -18,7 +18,7 @@ use serde::Deserialize;
 use crate::auth::{self, Session};
 use crate::blocking::blocking;
 use crate::server::AppState;
-use crate::{catalogue, deadlines, gradebook, queue, submissions};
+use crate::{catalogue, deadlines, queue, submissions};
 
 const COOKIE: &str = "distlab_session";
 /// The login form's CSRF token (double submit: this cookie and the form's
@@ -27,8 +27,11 @@ const COOKIE: &str = "distlab_session";
 const LOGIN_COOKIE: &str = "distlab_login";
 
 mod dashboard;
+mod exercise;
+mod grid;
 pub mod live;
 mod login;
+mod overview;
 mod roster;
 mod student;
 mod submission;
@@ -42,10 +45,13 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/", get(|| async { Redirect::to("/dashboard") }))
         .route("/login", get(login::login_form).post(login::login))
         .route("/logout", post(login::logout))
-        .route("/dashboard", get(dashboard::dashboard))
+        .route("/dashboard", get(overview::overview))
+        .route("/dashboard/gradebook", get(grid::gradebook))
+        .route("/dashboard/exercises/{id}", get(exercise::exercise))
+        .route("/dashboard/exercises/{id}/settings", post(exercise::save_settings))
+        .route("/dashboard/exercises/{id}/extensions", post(exercise::grant_extension))
+        .route("/dashboard/exercises/{id}/extensions/revoke", post(exercise::revoke_extension))
         .route("/dashboard/submissions/{id}", get(submission::submission_page))
-        .route("/dashboard/settings", post(dashboard::save_settings))
-        .route("/dashboard/extension", post(dashboard::grant_extension))
         .route("/dashboard/regrade", post(dashboard::regrade))
         .route("/student", get(student::student_form).post(student::student_page))
         .route("/dashboard/roster", get(roster::roster_page))
@@ -64,7 +70,10 @@ fn templates() -> &'static Environment<'static> {
         for (name, text) in [
             ("base.html", include_str!("../../templates/base.html")),
             ("login.html", include_str!("../../templates/login.html")),
-            ("dashboard.html", include_str!("../../templates/dashboard.html")),
+            ("overview.html", include_str!("../../templates/overview.html")),
+            ("recent.html", include_str!("../../templates/recent.html")),
+            ("gradebook.html", include_str!("../../templates/gradebook.html")),
+            ("exercise.html", include_str!("../../templates/exercise.html")),
             ("submission.html", include_str!("../../templates/submission.html")),
             ("student.html", include_str!("../../templates/student.html")),
             ("roster.html", include_str!("../../templates/roster.html")),
@@ -75,7 +84,6 @@ fn templates() -> &'static Environment<'static> {
         }
         env.add_filter("time", time_filter);
         env
-
     })
 }
 
@@ -182,19 +190,39 @@ impl Instructor {
     }
 }
 
-fn parse_time(field: &str, s: &str) -> anyhow::Result<Option<chrono::DateTime<chrono::Utc>>> {
+/// A time from a form: empty is none; RFC 3339 as typed; or a browser's
+/// `datetime-local` value ("2026-12-01T23:59") in the zone `offset_minutes`
+/// east of UTC, which the page's script fills in (no script: UTC).
+fn parse_time(field: &str, s: &str, offset_minutes: &str) -> anyhow::Result<Option<chrono::DateTime<chrono::Utc>>> {
     let s = s.trim();
     if s.is_empty() {
         return Ok(None);
     }
-    let t = chrono::DateTime::parse_from_rfc3339(s).map_err(|e| {
-        deadlines::Invalid(format!("the {field} {s:?} is not an RFC 3339 time like 2026-12-01T23:59:00Z ({e})"))
-    })?;
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Ok(Some(t.with_timezone(&chrono::Utc)));
+    }
+    let invalid = || deadlines::Invalid(format!("the {field} {s:?} is not a date and time like 2026-12-01 23:59"));
+    let local = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"]
+        .iter()
+        .find_map(|f| chrono::NaiveDateTime::parse_from_str(s, f).ok())
+        .ok_or_else(invalid)?;
+    let minutes: i32 = match offset_minutes.trim() {
+        "" => 0,
+        m => m.parse().map_err(|_| deadlines::Invalid(format!("the time zone offset {m:?} is not a number")))?,
+    };
+    let zone = chrono::FixedOffset::east_opt(minutes * 60)
+        .ok_or_else(|| deadlines::Invalid(format!("the time zone offset {minutes} min is out of range")))?;
+    let t = local.and_local_timezone(zone).single().ok_or_else(invalid)?;
     Ok(Some(t.with_timezone(&chrono::Utc)))
 }
 
-fn parse_exercise(id: &str) -> anyhow::Result<&'static distlab::catalogue::ExerciseSpec> {
-    Ok(catalogue::spec(id).ok_or_else(|| deadlines::Invalid(format!("there is no exercise {id:?}")))?)
+/// A stored time as a `datetime-local` value in UTC (the script shows it
+/// in the reader's zone).
+fn local_input(t: Option<chrono::DateTime<chrono::Utc>>) -> (String, String) {
+    match t {
+        Some(t) => (t.format("%Y-%m-%dT%H:%M").to_string(), crate::db::rfc3339(t)),
+        None => (String::new(), String::new()),
+    }
 }
 
 fn back_with(message: &str) -> Response {
@@ -213,4 +241,3 @@ fn url_escape(s: &str) -> String {
         })
         .collect()
 }
-

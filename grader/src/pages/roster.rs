@@ -9,7 +9,7 @@ use axum::extract::{DefaultBodyLimit, Multipart, Query};
 use axum::routing::MethodRouter;
 
 use super::*;
-use crate::roster;
+use crate::{gradebook, roster};
 
 /// Largest roster file the page takes (a class of thousands is ~100 KiB).
 pub(super) const MAX_UPLOAD: usize = 1 << 20;

@@ -2,7 +2,11 @@
 
 use super::*;
 
-pub(super) async fn submission_page(_me: Instructor, State(state): State<Arc<AppState>>, Path(id): Path<i64>) -> Response {
+pub(super) async fn submission_page(
+    _me: Instructor,
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<i64>,
+) -> Response {
     let db = Arc::clone(&state.db);
     let found = blocking(move || db.with(|c| Ok((submissions::get(c, id)?, submissions::source(c, id)?)))).await;
     let (sub, source) = match found {

@@ -263,7 +263,7 @@ async fn names_stay_text_in_the_page_the_sheet_and_the_export() {
     assert_eq!(&x2[3], "'+x@y");
     // The same bytes as the CLI's export.
     let path = dir.path().join("export.csv");
-    f.db.with(|c| gradebook::export_csv(c, &path)).unwrap();
+    f.db.with(|c| crate::gradebook::export_csv(c, &path)).unwrap();
     assert_eq!(std::fs::read_to_string(&path).unwrap(), body);
 }
 
