@@ -115,6 +115,41 @@ fn strip_text_cell(source: &str) -> Result<String, MarkerError> {
     Ok(out)
 }
 
+/// What a text cell must end its first heading with to be left out of the
+/// release (with the `solution` tag).
+pub const INSTRUCTOR_NOTES: &str = "(instructor notes)";
+
+/// A text cell tagged `solution` holds instructor notes and nothing else:
+/// it opens with a heading ending in "(instructor notes)" and has no other
+/// heading. Teaching text sharing such a cell vanished from the students'
+/// notebooks (three-phase commit did), so the release refuses it.
+fn instructor_notes_only(source: &str) -> Result<(), MarkerError> {
+    let mut headings = source.lines().enumerate().filter(|(_, l)| l.trim_start().starts_with('#'));
+    let first_line = source.lines().position(|l| !l.trim().is_empty());
+    match headings.next() {
+        Some((i, h)) if Some(i) == first_line && h.trim_end().ends_with(INSTRUCTOR_NOTES) => {}
+        _ => {
+            return Err(MarkerError {
+                line: first_line.unwrap_or(0) + 1,
+                why: format!(
+                    "a text cell tagged `{SOLUTION_TAG}` is left out of the students' notebook, so it must hold \
+                     instructor notes only: open it with a heading ending in \"{INSTRUCTOR_NOTES}\""
+                ),
+            })
+        }
+    }
+    if let Some((i, h)) = headings.next() {
+        return Err(MarkerError {
+            line: i + 1,
+            why: format!(
+                "the heading {:?} sits in an instructor-notes cell, which students never see: move that text to a cell of its own",
+                h.trim()
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// A cell's source as one string, and whether it was a list of lines.
 fn source_text(cell: &Value) -> Result<(String, bool), String> {
     match cell.get("source") {
@@ -176,10 +211,6 @@ pub fn release_notebook(file: &str, text: &str) -> Result<Released, ReleaseError
     let mut cells_removed = 0;
     for (index, mut cell) in cells.into_iter().enumerate() {
         let number = index + 1;
-        if tags(&cell).contains(&SOLUTION_TAG) {
-            cells_removed += 1;
-            continue;
-        }
         let marker = |e: MarkerError| ReleaseError::Marker {
             notebook: file.to_owned(),
             cell: number,
@@ -189,6 +220,13 @@ pub fn release_notebook(file: &str, text: &str) -> Result<Released, ReleaseError
         };
         let (source, as_list) = source_text(&cell).map_err(|why| format(format!("cell {number}: {why}")))?;
         let is_code = cell.get("cell_type").and_then(Value::as_str) == Some("code");
+        if tags(&cell).contains(&SOLUTION_TAG) {
+            if !is_code {
+                instructor_notes_only(&source).map_err(marker)?;
+            }
+            cells_removed += 1;
+            continue;
+        }
         let student = if is_code { strip_solutions(&source) } else { strip_text_cell(&source) }.map_err(marker)?;
         if is_code {
             if let Some(id) = exercise_id(&source) {
@@ -357,6 +395,24 @@ mod tests {
     }
 
     #[test]
+    fn a_hidden_text_cell_holds_instructor_notes_only() {
+        let release = |source: &str| {
+            let text = notebook(
+                json!([{"cell_type": "markdown", "id": "b", "metadata": {"tags": ["solution"]}, "source": source}]),
+            );
+            release_notebook("t.ipynb", &text).map(|r| r.cells_removed).map_err(|e| e.to_string())
+        };
+        assert_eq!(release("### Answers (instructor notes)\n\n- 42\n"), Ok(1));
+        assert_eq!(release("\n### Derivation (instructor notes)\ntext\n"), Ok(1));
+        // Teaching text before the notes, or a second heading after them, would vanish.
+        let e = release("## Three-phase commit\nteaching\n### Answers (instructor notes)\n- 42\n").unwrap_err();
+        assert!(e.contains("cell 1") && e.contains("line 1") && e.contains("(instructor notes)"), "{e}");
+        let e = release("### Answers (instructor notes)\n- 42\n## Three-phase commit\nteaching\n").unwrap_err();
+        assert!(e.contains("line 3") && e.contains("Three-phase commit") && e.contains("cell of its own"), "{e}");
+        assert!(release("the answer is 42\n").is_err(), "no heading at all");
+    }
+
+    #[test]
     fn hidden_lines_are_dropped_everywhere() {
         assert_eq!(strip("let a = 1;\nassert_eq!(a, 1); // HIDDEN\nlet b = 2;\n"), "let a = 1;\nlet b = 2;\n");
         assert_eq!(strip_text_cell("keep\ndrop me // HIDDEN\n").unwrap(), "keep\n");
@@ -366,7 +422,7 @@ mod tests {
     fn notebook_cells_outputs_tags_and_unknown_fields() {
         let text = notebook(json!([
             {"cell_type": "markdown", "id": "a", "metadata": {}, "source": "# Title\n"},
-            {"cell_type": "markdown", "id": "b", "metadata": {"tags": ["solution"]}, "source": ["the answer is 42\n"]},
+            {"cell_type": "markdown", "id": "b", "metadata": {"tags": ["solution"]}, "source": ["### Answer (instructor notes)\n", "the answer is 42\n"]},
             {"cell_type": "code", "id": "c", "execution_count": 3, "metadata": {"distlab": {"role": "solution"}}, "extra": true,
              "outputs": [{"output_type": "stream", "name": "stdout", "text": "42\n"}],
              "source": ["// exercise: demo\n", "fn f() -> u32 {\n", "    // BEGIN SOLUTION\n", "    42\n", "    // END SOLUTION\n", "}"]},

@@ -155,3 +155,42 @@ fn every_released_starter_is_the_crate_scaffold() {
     let all: BTreeSet<String> = distlab::catalogue::registry().iter().map(|s| s.id.to_owned()).collect();
     assert_eq!(seen, all, "exercises without a solution cell in the notebooks");
 }
+
+/// Every text cell of the instructor notebooks reaches the students, word
+/// for word (less `// HIDDEN` lines), unless it is instructor notes: tagged
+/// `solution` and opening with a heading that says so. (Three-phase commit
+/// once shared a solution cell with the answers and never reached anyone.)
+#[test]
+fn no_markdown_cell_is_lost() {
+    let src = course_dir();
+    let out = tempfile::tempdir().unwrap();
+    release::release_dir(&src, out.path()).unwrap();
+    let (mut kept, mut notes) = (0, 0);
+    for path in release::notebooks_in(&src).unwrap() {
+        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        let student = read(&out.path().join(&name));
+        let student_cells: Vec<&Value> = student["cells"].as_array().unwrap().iter().collect();
+        for cell in read(&path)["cells"].as_array().unwrap() {
+            if cell["cell_type"] != "markdown" {
+                continue;
+            }
+            let text = source(cell);
+            if is_solution_cell(cell) {
+                let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or_default();
+                assert!(
+                    first.starts_with('#') && first.trim_end().ends_with(release::INSTRUCTOR_NOTES),
+                    "{name}: a hidden text cell that is not instructor notes: {first:?}"
+                );
+                notes += 1;
+                continue;
+            }
+            let expected: String = text.split_inclusive('\n').filter(|l| !l.contains("// HIDDEN")).collect();
+            let found = student_cells.iter().find(|s| s["id"] == cell["id"]);
+            let found = found.unwrap_or_else(|| panic!("{name}: text cell {} is missing: {text:.80}", cell["id"]));
+            assert_eq!(source(found), expected, "{name}: text cell {} changed", cell["id"]);
+            kept += 1;
+        }
+    }
+    assert!(kept >= 90 && notes >= 9, "{kept} text cells kept, {notes} instructor notes");
+    println!("{kept} text cells kept, {notes} instructor-notes cells left out");
+}

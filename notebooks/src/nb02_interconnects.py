@@ -39,7 +39,10 @@ for (topology, textbook) in [(Topology::Grid, 30), (Topology::Torus, 15), (Topol
 **The source is wrong about the torus.** In a ring of 16 CPUs the farthest CPU is 8
 steps away, whichever way round you go (going one way takes 8, the other way 8 too).
 A torus is a ring in each direction, so the worst pair is 8 + 8 = **16** hops apart,
-not 15. (15 would be right for a ring of 15, or if the two directions did not add up.)
+not 15. No square torus can have 15 as its diameter: a ring of k CPUs has diameter
+floor(k/2) (a ring of 15 has 7, not 15), so a k x k torus has 2 floor(k/2), always an
+even number. Reaching 15 takes rings of different sizes, such as a 15 x 16 torus
+(7 + 8), which has 240 CPUs, not 256.
 
 ## Exercise: the diameter for any size
 

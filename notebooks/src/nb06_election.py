@@ -43,6 +43,12 @@ each higher node gets two. That is harmless: it answers both, but starts only on
 election of its own (the second `Election` finds it already electing). The election
 proceeds as usual, and the budget allows for it: at most n(n-1) `Election`s per round.
 
+**Here we differ from the source on purpose.** Its answer to problem 5.6 says a higher
+node *ignores* the second `Election`. Taken literally that breaks the algorithm: the
+second sender also waits for an `Answer`, and hearing none it would declare itself
+coordinator while a higher node is alive. So our nodes answer every `Election`; what
+they do not do twice is start an election of their own.
+
 ### Exercise: the bully algorithm
 """),
         *exercise("bully"),

@@ -185,6 +185,10 @@ has, nobody can have committed yet, so they can abort. Note that this is **not**
 majority vote: the survivors decide by the states they find, not by counting, and a
 process that was down meanwhile adopts their decision when it comes back.
 
+This settles problem 7.17, which asks whether committing in 3PC comes down to a
+majority vote: it does not.
+"""),
+        md(r"""
 ### Answers (instructor notes)
 
 - 2PC blocks when the coordinator is down and every live participant voted yes without

@@ -114,9 +114,11 @@ for w in wrong.iter().take(8) { println!("  {w}"); }
 A remote object can be reclaimed once no process holds a reference to it. Plain
 **reference counting** keeps a counter at the object: every new reference sends an
 increment, every dropped one a decrement. Across a network that is costly and racy:
-when P1 hands its reference to P2, P2 (or P1) must tell the object *before* P1 may
-drop its own copy, or a decrement can overtake the increment and the object is freed
-while P2 still uses it. Every copy costs a round trip to the object.
+when P1 hands its reference to P2, P2 must tell the object and hear back *before* P1
+may drop its own copy, or a decrement can overtake the increment and the object is
+freed while P2 still uses it. Letting P1 send the increment instead does not help
+(problem 4.18): P2 may drop its new copy at once, and its decrement can reach the
+object before P1's increment does. Every copy costs a round trip to the object.
 
 ### Weighted reference counting
 
