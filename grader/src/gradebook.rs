@@ -2,6 +2,7 @@
 //! graded score, and its Canvas-importable CSV export.
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, Result};
@@ -55,10 +56,19 @@ pub fn csv_safe(s: &str) -> String {
 /// row gives each column's maximum; "Final Points" is a column Canvas
 /// treats as computed and skips on import. Returns the number of students.
 pub fn export_csv(c: &Connection, path: &Path) -> Result<usize> {
+    let file = std::fs::File::create(path).with_context(|| format!("writing {}", path.display()))?;
+    let mut out = std::io::BufWriter::new(file);
+    let n = write_csv(c, &mut out)?;
+    out.flush().with_context(|| format!("writing {}", path.display()))?;
+    Ok(n)
+}
+
+/// The same CSV to any writer (the CLI's file, the dashboard's download).
+pub fn write_csv(c: &Connection, out: impl Write) -> Result<usize> {
     let students = students(c)?;
     let scores = best_scores(c)?;
     let exercises = catalogue::all();
-    let mut w = csv::Writer::from_path(path).with_context(|| format!("writing {}", path.display()))?;
+    let mut w = csv::Writer::from_writer(out);
     let mut header: Vec<String> = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"].map(String::from).into();
     header.extend(exercises.iter().map(|e| format!("{} ({})", e.title, e.id)));
     header.push("Final Points".into());

@@ -173,6 +173,30 @@ fn list_where(c: &Connection, student: Option<&str>, limit: i64, full: bool) -> 
     Ok(rows)
 }
 
+/// Submissions graded after the cursor `(graded_at, id)` (all graded ones
+/// when `None`), oldest first, without their reports: the live dashboard's
+/// feed. Reads the `graded_at` index from the cursor on.
+pub fn graded_since(c: &Connection, after: Option<(&str, i64)>, limit: i64) -> Result<Vec<Submission>> {
+    let (t, id) = after.unwrap_or(("", 0));
+    let sql = format!(
+        "{} WHERE s.graded_at >= ?1 AND (s.graded_at > ?1 OR s.id > ?2) ORDER BY s.graded_at, s.id LIMIT ?3",
+        select(false)
+    );
+    let mut stmt = c.prepare(&sql)?;
+    let rows = stmt.query_map(params![t, id, limit], row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+/// The newest `(graded_at, id)`: a live feed starting now starts after it.
+pub fn newest_graded(c: &Connection) -> Result<Option<(String, i64)>> {
+    Ok(c.query_row(
+        "SELECT graded_at, id FROM submissions WHERE graded_at IS NOT NULL ORDER BY graded_at DESC, id DESC LIMIT 1",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .optional()?)
+}
+
 /// Marks a new result time (used by the queue when it commits a result).
 pub(crate) fn graded_now() -> String {
     now_rfc3339()

@@ -16,8 +16,12 @@ mod access;
 mod exercise;
 #[path = "browser/gradebook.rs"]
 mod gradebook;
+#[path = "browser/live.rs"]
+mod live;
 #[path = "browser/overview.rs"]
 mod overview;
+#[path = "browser/roster.rs"]
+mod roster;
 #[path = "browser/submission.rs"]
 mod submission;
 
@@ -174,6 +178,8 @@ async fn instructor_pages(c: &Client, f: &Fixture, shots: &Path) -> anyhow::Resu
     gradebook::grid(c, f, shots).await.context("gradebook step")?;
     submission::report(c, f, shots).await.context("submission step")?;
     exercise::deadlines(c, f, shots).await.context("exercise step")?;
+    let token = roster::import(c, f, shots).await.context("roster step")?;
+    live::recent(c, f, shots, &token).await.context("live step")?;
     log_out(c, f).await
 }
 

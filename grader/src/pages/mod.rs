@@ -29,14 +29,18 @@ const LOGIN_COOKIE: &str = "distlab_login";
 mod dashboard;
 mod exercise;
 mod grid;
+pub mod live;
 mod login;
 mod overview;
 mod regrade_pages;
+mod roster;
 mod student;
 mod student_view;
 mod submission;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_roster;
 #[cfg(test)]
 mod tests_submission;
 
@@ -61,6 +65,13 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/dashboard/regrades/{id}", get(regrade_pages::regrade_page))
         .route("/dashboard/regrade", post(dashboard::regrade))
         .route("/student", get(student::student_form).post(student::student_page))
+        .route("/dashboard/roster", get(roster::roster_page))
+        .route("/dashboard/roster/import", roster::import_route())
+        .route("/dashboard/roster/add", post(roster::add))
+        .route("/dashboard/roster/revoke", post(roster::revoke))
+        .route("/dashboard/roster/reissue", post(roster::reissue))
+        .route("/dashboard/export.csv", get(roster::export))
+        .route("/dashboard/events", get(live::events))
 }
 
 fn templates() -> &'static Environment<'static> {
@@ -79,6 +90,9 @@ fn templates() -> &'static Environment<'static> {
             ("student_view.html", include_str!("../../templates/student_view.html")),
             ("regrades.html", include_str!("../../templates/regrades.html")),
             ("regrade.html", include_str!("../../templates/regrade.html")),
+            ("roster.html", include_str!("../../templates/roster.html")),
+            ("tokens.html", include_str!("../../templates/tokens.html")),
+            ("live.html", include_str!("../../templates/live.html")),
         ] {
             env.add_template(name, text).expect("templates parse");
         }
