@@ -27,12 +27,14 @@ pub(super) async fn overview(
             let mut rates = stats::check_rates(c, None)?;
             rates.retain(|r| r.failed > 0);
             rates.truncate(HEAT_MAP_ROWS);
+            // The live stream starts right after the newest grading this page shows.
+            let cursor = super::live::Cursor::now(c)?.encode();
             let recent = submissions::list(c, None, RECENT)?;
-            Ok((ex, rates, recent, queue::pending(c)?))
+            Ok((ex, rates, recent, queue::pending(c)?, cursor))
         })
     })
     .await;
-    let (ex, rates, recent, pending) = match data {
+    let (ex, rates, recent, pending, live_cursor) = match data {
         Ok(d) => d,
         Err(e) => return PageError::from(e).into_response(),
     };
@@ -63,7 +65,7 @@ pub(super) async fn overview(
         "overview.html",
         context! {
             instructor => me.session.instructor, csrf => me.session.csrf, message => q.message,
-            exercises, heat, recent, pending,
+            exercises, heat, recent, pending, live_cursor,
         },
     )
     .unwrap_or_else(|e| e.into_response())

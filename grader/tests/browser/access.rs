@@ -9,9 +9,21 @@ use super::*;
 
 /// Every instructor page a student might try (GET).
 fn instructor_pages(f: &Fixture) -> Vec<String> {
-    let mut pages: Vec<String> =
-        ["/dashboard", "/dashboard/gradebook", "/dashboard/exercises/warmup"].map(String::from).into();
+    let mut pages: Vec<String> = [
+        "/dashboard",
+        "/dashboard/gradebook",
+        "/dashboard/exercises/warmup",
+        "/dashboard/students/s1",
+        "/dashboard/roster",
+        "/dashboard/regrades",
+        "/dashboard/regrades/1",
+        "/dashboard/export.csv",
+        "/dashboard/events",
+    ]
+    .map(String::from)
+    .into();
     pages.push(format!("/dashboard/submissions/{}", f.wrong_id));
+    pages.push(format!("/dashboard/students/s1/diff?a={}&b={}", f.wrong_id, f.good_id));
     pages
 }
 

@@ -92,8 +92,12 @@ pub async fn report(c: &Client, f: &Fixture, shots: &Path) -> anyhow::Result<()>
     let audit = text(c, "#audit").await?;
     ensure!(audit.contains("prof") && audit.contains(comment), "the audit row, comment as text: {audit:?}");
     screenshot(c, shots, "override.png").await?;
-    // TODO: check /dashboard/export.csv once the export page is on main; the
-    // gradebook reads the same best scores.
+    // The export the instructor downloads carries the override.
+    let js = "return fetch('/dashboard/export.csv').then((r) => r.text());";
+    let csv = c.execute(js, vec![]).await.context("fetching the export")?;
+    let row = csv.as_str().unwrap_or_default().lines().find(|l| l.contains(",s1,")).map(str::to_owned);
+    let row = row.with_context(|| format!("s1 in the export: {csv}"))?;
+    ensure!(row.contains(",4.50,"), "the export uses the override: {row:?}");
     c.goto(&format!("{url}/dashboard/gradebook")).await?;
     let total = text(c, "#gradebook tr[data-student='s1'] td.total").await?;
     ensure!(total == "4.50", "the gradebook shows the override: {total:?}");
