@@ -164,7 +164,9 @@ fn main() -> anyhow::Result<()> {
         ("gradebook, sorted by an exercise, filtered", format!("/dashboard/gradebook?sort={first}&dir=desc&q=1")),
         ("exercise", format!("/dashboard/exercises/{first}")),
         ("exercise, submissions failing a check", format!("/dashboard/exercises/{first}?failing={failing}")),
+        ("student (instructor view)", "/dashboard/students/s0500".to_owned()),
         ("submission", "/dashboard/submissions/150000".to_owned()),
+        ("roster", "/dashboard/roster".to_owned()),
     ];
     println!("{STUDENTS} students x {EXERCISES} exercises x {SUBMISSIONS} submissions; {ROUNDS} requests per page");
     println!("| page | p50 | p95 | max | bytes |\n|---|---:|---:|---:|---:|");

@@ -97,5 +97,28 @@ pub async fn grid(c: &Client, f: &Fixture, shots: &Path) -> anyhow::Result<()> {
     total_is_in_view(c).await?;
     screenshot(c, shots, "gradebook.png").await?;
 
+    // Sorted by warmup: a click on its header puts the lower score first, a
+    // second click the higher; the filter keeps the matching student only.
+    let order = || async {
+        let mut ids = Vec::new();
+        for r in c.find_all(Locator::Css("#gradebook tr[data-student]")).await? {
+            ids.push(r.attr("data-student").await?.unwrap_or_default());
+        }
+        anyhow::Ok(ids)
+    };
+    let header = "//table[@id='gradebook']//th/a[text()='warmup']";
+    c.find(Locator::XPath(header)).await?.click().await?;
+    wait_for_xpath(c, "//table[@id='gradebook']//th[contains(., 'warmup ▲')]").await?;
+    ensure!(order().await? == ["s1", "s0"], "ascending by warmup: {:?}", order().await?);
+    c.find(Locator::XPath(header)).await?.click().await?;
+    wait_for_xpath(c, "//table[@id='gradebook']//th[contains(., 'warmup ▼')]").await?;
+    ensure!(order().await? == ["s0", "s1"], "descending by warmup: {:?}", order().await?);
+    fill(c, "#filter input[name=q]", "s1").await?;
+    c.find(Locator::XPath("//form[@id='filter']//button[text()='Filter']")).await?.click().await?;
+    wait_for_xpath(c, "//p[contains(., 'matching “s1”')]").await?;
+    ensure!(order().await? == ["s1"], "filtered: {:?}", order().await?);
+    let sorted = c.current_url().await?;
+    ensure!(sorted.query().unwrap_or_default().contains("sort=warmup"), "the filter keeps the sort: {sorted}");
+    screenshot(c, shots, "gradebook-sorted-filtered.png").await?;
     Ok(())
 }
