@@ -19,7 +19,7 @@ const EXERCISES: usize = 30;
 const SUBMISSIONS: usize = 10;
 const ROUNDS: usize = 30;
 /// Names the seeded shape; a file with another shape is seeded again.
-const SHAPE: &str = "students=1000 exercises=30 submissions=10 v2";
+const SHAPE: &str = "students=1000 exercises=30 submissions=10 v3";
 
 fn agent() -> ureq::Agent {
     ureq::Agent::config_builder().http_status_as_error(false).build().into()

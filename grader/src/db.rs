@@ -189,6 +189,14 @@ const MIGRATIONS: &[&str] = &[
             WHERE student_id = NEW.student_id AND exercise = NEW.exercise
             ORDER BY score DESC, submission_id LIMIT 1;
     END;
+    -- A result written after its status (not the worker's order, but any
+    -- writer's) still counts.
+    CREATE TRIGGER best_after_result AFTER INSERT ON result_lines BEGIN
+        DELETE FROM best_scores WHERE (student_id, exercise) = (SELECT student_id, exercise FROM submissions WHERE id = NEW.submission_id);
+        INSERT INTO best_scores SELECT b.* FROM best_candidates b
+            JOIN submissions s ON s.id = NEW.submission_id AND b.student_id = s.student_id AND b.exercise = s.exercise
+            ORDER BY b.score DESC, b.submission_id LIMIT 1;
+    END;
     CREATE TRIGGER best_after_override AFTER INSERT ON overrides BEGIN
         DELETE FROM best_scores WHERE (student_id, exercise) = (SELECT student_id, exercise FROM submissions WHERE id = NEW.submission_id);
         INSERT INTO best_scores SELECT b.* FROM best_candidates b

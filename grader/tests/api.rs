@@ -366,26 +366,25 @@ fn instructor_pages_need_a_login_and_csrf_tokens() {
     assert!(html.contains("&lt;script&gt;") && !html.contains("<script>alert"), "source is escaped");
 
     let settings = [
-        ("exercise", "warmup"),
         ("deadline", "2030-01-01T00:00:00Z"),
         ("late_deadline", "2030-01-03T00:00:00Z"),
         ("late_penalty", "0.2"),
     ];
     let mut forged = settings.to_vec();
     forged.push(("csrf", "forged"));
-    let (s, _, _, _) = form(&format!("{url}/dashboard/settings"), Some(&cookie), &forged);
+    let (s, _, _, _) = form(&format!("{url}/dashboard/exercises/warmup/settings"), Some(&cookie), &forged);
     assert_eq!(s, 403, "a form without the session's CSRF token is refused");
     let mut good = settings.to_vec();
     good.push(("csrf", &csrf));
-    let (s, _, loc, _) = form(&format!("{url}/dashboard/settings"), Some(&cookie), &good);
+    let (s, _, loc, _) = form(&format!("{url}/dashboard/exercises/warmup/settings"), Some(&cookie), &good);
     assert_eq!(s, 303);
     assert!(loc.unwrap().contains("Saved"));
     let (_, ex, _) = request("GET", &format!("{url}/api/v1/exercises"), Some(&students[0].1), &[], None);
     let w = ex.as_array().unwrap().iter().find(|e| e["id"] == "warmup").unwrap().clone();
     assert!(w["deadline"].as_str().unwrap().starts_with("2030-01-01T00:00:00"), "{w}");
 
-    let ext = [("csrf", csrf.as_str()), ("student", "s1"), ("exercise", "warmup"), ("until", "2030-02-01T00:00:00Z")];
-    let (s, _, _, _) = form(&format!("{url}/dashboard/extension"), Some(&cookie), &ext);
+    let ext = [("csrf", csrf.as_str()), ("student", "s1"), ("until", "2030-02-01T00:00:00Z")];
+    let (s, _, _, _) = form(&format!("{url}/dashboard/exercises/warmup/extensions"), Some(&cookie), &ext);
     assert_eq!(s, 303);
     let (_, ex, _) = request("GET", &format!("{url}/api/v1/exercises"), Some(&students[1].1), &[], None);
     let w = ex.as_array().unwrap().iter().find(|e| e["id"] == "warmup").unwrap().clone();
@@ -682,8 +681,8 @@ fn oversize_fields_are_refused_and_csv_cells_are_not_formulas() {
     let (_, html) = page(&format!("{url}/dashboard"), Some(&session));
     let csrf = csrf_of(&html);
     let huge = "s".repeat(1 << 20);
-    let ext = [("csrf", csrf.as_str()), ("student", &huge), ("exercise", "warmup"), ("until", "2030-02-01T00:00:00Z")];
-    let (s, _, _, body) = form(&format!("{url}/dashboard/extension"), Some(&session), &ext);
+    let ext = [("csrf", csrf.as_str()), ("student", &huge), ("until", "2030-02-01T00:00:00Z")];
+    let (s, _, _, body) = form(&format!("{url}/dashboard/exercises/warmup/extensions"), Some(&session), &ext);
     assert_eq!(s, 413, "{}", &body[..body.len().min(300)]);
     assert!(body.contains("student field is over 64 bytes"), "{}", &body[..body.len().min(300)]);
     let (s, _, _, _) = form(&format!("{url}/student"), None, &[("token", &huge)]);
@@ -756,7 +755,12 @@ fn the_dashboard_lists_without_reading_reports() {
     // A database from before the summaries gets them at migration.
     srv.kill();
     db.execute_batch(
-        "DROP TRIGGER result_lines_insert; DROP TRIGGER result_lines_update; DROP TABLE result_lines;
+        "DROP TRIGGER best_after_status; DROP TRIGGER best_after_override; DROP TRIGGER best_after_result;
+         DROP TRIGGER attempts_after_insert; DROP VIEW best_candidates; DROP VIEW counted_scores;
+         DROP TABLE best_scores; DROP TABLE attempt_counts; DROP TABLE overrides; DROP TABLE regrade_items;
+         DROP TABLE regrades; DROP INDEX submissions_by_exercise; DROP INDEX submissions_by_graded_at;
+         ALTER TABLE submissions DROP COLUMN started_at;
+         DROP TRIGGER result_lines_insert; DROP TRIGGER result_lines_update; DROP TABLE result_lines;
          PRAGMA user_version = 1;",
     )
     .unwrap();
@@ -766,4 +770,7 @@ fn the_dashboard_lists_without_reading_reports() {
     let bytes: i64 =
         db.query_row("SELECT report_bytes FROM result_lines WHERE submission_id = 1", [], |r| r.get(0)).unwrap();
     assert!(bytes > 2 << 20, "{bytes}");
+    let best: f64 =
+        db.query_row("SELECT score FROM best_scores WHERE student_id = 's0'", [], |r| r.get(0)).unwrap();
+    assert_eq!(best, 5.0, "migration 3 fills the best scores of old results");
 }

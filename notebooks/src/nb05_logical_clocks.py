@@ -119,6 +119,49 @@ checks: all nodes deliver all messages in one order, and a multicast costs at mo
 """),
         *exercise("tomulticast"),
         md(r"""
+### With a sequencer instead (problem 6.24)
+
+Lamport timestamps are one way to agree on an order; another is a **sequencer**, one
+process that hands out consecutive numbers. Problem 6.24 compares three ways to use
+one: (1) send the operation to the sequencer, which numbers it and multicasts it;
+(2) multicast the operation, and let the sequencer multicast its number afterwards;
+(3) first get a number from the sequencer, then multicast the operation with it.
+
+The source's answer counts one point-to-point message for (3), the one carrying the
+number. That leaves out the request for the number: the sender must ask before the
+sequencer can answer, so (3) costs two point-to-point messages. The cell counts all
+three for a group of n processes (the sender and the sequencer among them), with a
+multicast sent as n-1 separate messages or as one hardware multicast, and the bytes
+of an operation of 1 KiB carried each way.
+"""),
+        code(r"""
+// Messages and bytes per ordered operation, for each way of using a sequencer.
+const OP: u64 = 1024; // bytes of one operation
+const NUMBER: u64 = 8; // bytes of a sequence number or a request for one
+fn costs(n: u64, hardware: bool) -> [(u64, u64); 3] {
+    let fan = if hardware { 1 } else { n - 1 }; // messages of one multicast
+    [
+        (1 + fan, OP + fan * (OP + NUMBER)),    // (1) to the sequencer, then its multicast
+        (2 * fan, fan * OP + fan * NUMBER),      // (2) the operation, then the number, both multicast
+        (2 + fan, 2 * NUMBER + fan * (OP + NUMBER)), // (3) ask, get the number, multicast both
+    ]
+}
+println!("{:>4} {:>9}   {:>16} {:>16} {:>16}", "n", "multicast", "(1) via seq.", "(2) two mcasts", "(3) number first");
+for n in [4, 16] {
+    for hardware in [false, true] {
+        let c = costs(n, hardware);
+        let cell = |(m, b): (u64, u64)| format!("{m:>3} msg {:>5.1} KiB", b as f64 / 1024.0);
+        println!("{n:>4} {:>9}   {} {} {}", if hardware { "hardware" } else { "n-1 sends" }, cell(c[0]), cell(c[1]), cell(c[2]));
+    }
+}
+""", role="demo"),
+        md(r"""
+Without hardware multicast, (1) needs the fewest messages but carries every operation
+twice, once to the sequencer and once to everyone: the sequencer's link carries all the
+traffic. (2) sends the operation only once, but doubles the number of messages. (3)
+keeps the sequencer's load to small messages at the price of one more round trip before
+the operation can leave.
+
 ### Exercise: before, after or concurrent?
 
 Vector clocks are worth their size because they answer a question Lamport clocks

@@ -29,6 +29,83 @@ a separate promise (notebook 5), and some applications need none: fragments of a
 that each carry their own coordinates, or the numbered pages of a book, can be put in
 place in whatever order they come.
 
+## Retrying a request: at least once or at most once? (problem 7.7)
+
+A client whose request gets no reply cannot tell a lost request from a lost reply. It
+can **retry** until a reply comes (at-least-once: the server may run the request more
+than once) or **give up** (at-most-once: the request may not have run at all). The
+source's answer to problem 7.7 picks at-least-once for reading and writing files and
+for compiling ("there is no harm trying over and over"), and one try for remote
+banking. The cell puts numbers on that, and on a third option: retry with a **request
+id** that the server remembers, so a repeat is answered from the server's memory
+instead of running again. 10 000 requests, each request and each reply lost with
+probability 0.1.
+"""),
+        code(r"""
+use distlab::rng::{Draw, SeededRng};
+use std::collections::BTreeSet;
+
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Semantics { AtLeastOnce, AtMostOnce, RetryWithIds }
+#[derive(Clone, Copy, Debug)]
+enum Op { WriteAtOffset, Append, Deposit }
+
+/// Runs `n` requests of one kind; returns how far the server's state is from
+/// the intended one, and how many requests ran more than once or never.
+fn run(op: Op, semantics: Semantics, n: u64, rng: &mut SeededRng) -> (i64, u64, u64) {
+    let lost = |rng: &mut SeededRng| rng.unit() < 0.1;
+    let (mut blocks, mut records, mut balance) = (BTreeSet::new(), 0i64, 0i64);
+    let mut seen = BTreeSet::new(); // request ids the server already ran
+    let (mut repeats, mut never) = (0, 0);
+    for id in 0..n {
+        let mut runs = 0;
+        loop {
+            if !lost(rng) {
+                // The request arrives.
+                if semantics != Semantics::RetryWithIds || seen.insert(id) {
+                    runs += 1;
+                    match op {
+                        Op::WriteAtOffset => { blocks.insert(id); }
+                        Op::Append => records += 1,
+                        Op::Deposit => balance += 1,
+                    }
+                }
+                if !lost(rng) { break; } // the reply arrives
+            }
+            if semantics == Semantics::AtMostOnce { break; } // no reply: give up
+        }
+        repeats += (runs > 1) as u64;
+        never += (runs == 0) as u64;
+    }
+    let off = match op {
+        Op::WriteAtOffset => n as i64 - blocks.len() as i64,
+        Op::Append => records - n as i64,
+        Op::Deposit => balance - n as i64,
+    };
+    (off, repeats, never)
+}
+
+let mut rng = SeededRng::new(7, 0);
+println!("{:<16} {:<14} {:>14} {:>10} {:>10}", "semantics", "operation", "state is off by", "ran twice+", "never ran");
+for semantics in [Semantics::AtLeastOnce, Semantics::AtMostOnce, Semantics::RetryWithIds] {
+    for op in [Op::WriteAtOffset, Op::Append, Op::Deposit] {
+        let (off, repeats, never) = run(op, semantics, 10_000, &mut rng);
+        println!("{:<16} {:<14} {off:>14} {repeats:>10} {never:>10}", format!("{semantics:?}"), format!("{op:?}"));
+    }
+}
+""", role="demo"),
+        md(r"""
+Writing a block at a given offset is **idempotent**: running it twice leaves the same
+file, so at-least-once is harmless, and the source is right for that case (and for
+compiling, which only produces the same output again). Appending is not: about one
+request in ten runs twice or more (its first reply is lost, and a retry gets through),
+and the file has that many extra records. So "reading and writing files" is safe to
+retry only when the writes say where they go. For banking, at-most-once errs the other
+way: about one deposit in ten never runs (its request was lost), and the client cannot
+tell those from the ones whose reply was lost, which did run. Retrying with request ids
+gets both right, every deposit exactly once, at the cost of a table of ids at the
+server.
+
 ## Two-phase commit
 
 A transaction that touched several machines must commit on all of them or on none.

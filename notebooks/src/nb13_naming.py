@@ -120,6 +120,64 @@ freed while P2 still uses it. Letting P1 send the increment instead does not hel
 (problem 4.18): P2 may drop its new copy at once, and its decrement can reach the
 object before P1's increment does. Every copy costs a round trip to the object.
 
+Problem 4.18 asks whether it helps to let P1 send the increment instead of P2. The
+cell below tries every order in which the object can receive the messages of one hand-
+over, P1 to P2, after which both drop their references. The count starts at 1 (P1's
+reference) and must reach 0 only with the last message; reaching 0 earlier frees the
+object while someone still holds it. Messages of one sender arrive in the order sent,
+and "waits for" is a message sent only after the object has applied another.
+"""),
+        code(r"""
+// One hand-over, three ways. Each message: (sender, change to the count, label).
+// `after[i]` lists the messages that must reach the object before message i can.
+fn early_frees(msgs: &[(&str, i64, &str)], after: &[Vec<usize>]) -> (usize, usize, Vec<String>) {
+    let n = msgs.len();
+    let mut orders = Vec::new();
+    fn extend(n: usize, after: &[Vec<usize>], order: &mut Vec<usize>, all: &mut Vec<Vec<usize>>) {
+        if order.len() == n { all.push(order.clone()); return; }
+        for i in 0..n {
+            if !order.contains(&i) && after[i].iter().all(|j| order.contains(j)) {
+                order.push(i);
+                extend(n, after, order, all);
+                order.pop();
+            }
+        }
+    }
+    extend(n, after, &mut Vec::new(), &mut orders);
+    let mut bad = Vec::new();
+    for order in &orders {
+        let mut count = 1;
+        for (k, &i) in order.iter().enumerate() {
+            count += msgs[i].1;
+            if count == 0 && k + 1 < n {
+                bad.push(order.iter().map(|&i| msgs[i].2).collect::<Vec<_>>().join(", "));
+                break;
+            }
+        }
+    }
+    (orders.len(), bad.len(), bad)
+}
+
+let schemes = [
+    ("P1 increments (the problem's proposal)",
+     vec![("P1", 1, "P1 +1"), ("P2", -1, "P2 -1"), ("P1", -1, "P1 -1")], vec![vec![], vec![], vec![0]]),
+    ("P2 increments, P1 drops at once",
+     vec![("P2", 1, "P2 +1"), ("P2", -1, "P2 -1"), ("P1", -1, "P1 -1")], vec![vec![], vec![0], vec![]]),
+    ("P2 increments, P1 waits for the object's ack",
+     vec![("P2", 1, "P2 +1"), ("P2", -1, "P2 -1"), ("P1", -1, "P1 -1")], vec![vec![], vec![0], vec![0]]),
+];
+for (name, msgs, after) in &schemes {
+    let (orders, bad, examples) = early_frees(msgs, after);
+    println!("{name}: {bad} of {orders} delivery orders free the object early");
+    for e in examples { println!("    e.g. {e}"); }
+}
+""", role="demo"),
+        md(r"""
+Only the last scheme is safe in every order: P2's increment and decrement travel on one
+channel, so the decrement cannot overtake, and P1 lets go only once the increment has
+landed. Moving the increment to P1 (the problem's proposal) leaves a race of its own:
+P2's decrement can arrive first, as the source's answer says.
+
 ### Weighted reference counting
 
 Give the object a **total weight** (say 2^16) and the first reference the same weight.
