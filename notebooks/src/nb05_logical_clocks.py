@@ -153,7 +153,7 @@ for n in [4, 16] {
         let cell = |(m, b): (u64, u64)| format!("{m:>3} msg {:>5.1} KiB", b as f64 / 1024.0);
         println!("{n:>4} {:>9}   {} {} {}", if hardware { "hardware" } else { "n-1 sends" }, cell(c[0]), cell(c[1]), cell(c[2]));
     }
-}
+};
 """, role="demo"),
         md(r"""
 Without hardware multicast, (1) needs the fewest messages but carries every operation

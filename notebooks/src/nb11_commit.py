@@ -92,7 +92,7 @@ for semantics in [Semantics::AtLeastOnce, Semantics::AtMostOnce, Semantics::Retr
         let (off, repeats, never) = run(op, semantics, 10_000, &mut rng);
         println!("{:<16} {:<14} {off:>14} {repeats:>10} {never:>10}", format!("{semantics:?}"), format!("{op:?}"));
     }
-}
+};
 """, role="demo"),
         md(r"""
 Writing a block at a given offset is **idempotent**: running it twice leaves the same

@@ -170,7 +170,7 @@ for (name, msgs, after) in &schemes {
     let (orders, bad, examples) = early_frees(msgs, after);
     println!("{name}: {bad} of {orders} delivery orders free the object early");
     for e in examples { println!("    e.g. {e}"); }
-}
+};
 """, role="demo"),
         md(r"""
 Only the last scheme is safe in every order: P2's increment and decrement travel on one
