@@ -139,8 +139,9 @@ pub fn assert_no_leftovers(user: SandboxUser) {
     if user.uid == SandboxUser::current().uid {
         return; // not root: cannot tell our processes from the sandbox's
     }
-    // The sandbox may take a moment to be torn down by the kernel.
-    for _ in 0..50 {
+    // The sandbox may take a moment to be torn down by the kernel (longer on
+    // a loaded machine: 1 s was once not enough while two builds ran).
+    for _ in 0..250 {
         if processes_of_uid(user.uid).is_empty() {
             return;
         }
