@@ -283,5 +283,63 @@ In the run above the object sees G[1] = -1 after P1's copy is deleted: it has co
 a generation-1 reference going away without ever having heard of one. Only the owner's
 delete, which reports its one copy, brings G[1] back to zero. Until then G[0] = 1 keeps
 the object alive: an entry below zero never lets the object go early.
+
+Problem 4.20 asks whether the object can be collected while references of a generation
+it has not heard of are still around. The source says no. One run proves little, so the
+cell tries 10 000 random histories: references copied from any live reference, deleted
+in any order, their delete messages delivered in any order. After every delivery it
+asks whether the table says "free" while a reference is still alive.
+"""),
+        code(r"""
+use distlab::rng::{Draw, SeededRng};
+use std::collections::BTreeMap;
+
+let mut rng = SeededRng::new(420, 0);
+let (mut early, mut freed_in_time, mut lowest) = (0, 0, 0i64);
+for _ in 0..10_000 {
+    // Each reference: (generation, copies made, alive).
+    let mut refs: Vec<(u32, i64, bool)> = vec![(0, 0, true)];
+    let mut in_flight: Vec<(u32, i64)> = Vec::new(); // delete messages on their way
+    let mut g: BTreeMap<u32, i64> = BTreeMap::from([(0, 1)]);
+    let mut copies_left = 1 + rng.below(8);
+    loop {
+        let alive: Vec<usize> = (0..refs.len()).filter(|&i| refs[i].2).collect();
+        if alive.is_empty() && in_flight.is_empty() { break; }
+        match rng.below(3) {
+            0 if copies_left > 0 && !alive.is_empty() => {
+                let parent = alive[rng.below(alive.len() as u64) as usize];
+                refs[parent].1 += 1; // no message
+                let generation = refs[parent].0 + 1;
+                refs.push((generation, 0, true));
+                copies_left -= 1;
+            }
+            1 if !alive.is_empty() => {
+                let r = alive[rng.below(alive.len() as u64) as usize];
+                refs[r].2 = false;
+                in_flight.push((refs[r].0, refs[r].1));
+            }
+            _ if !in_flight.is_empty() => {
+                let (generation, copies) = in_flight.swap_remove(rng.below(in_flight.len() as u64) as usize);
+                *g.entry(generation).or_default() -= 1;
+                *g.entry(generation + 1).or_default() += copies;
+                lowest = lowest.min(*g.values().min().unwrap());
+                if g.values().all(|&n| n == 0) {
+                    if refs.iter().any(|r| r.2) { early += 1 } else { freed_in_time += 1 }
+                    break;
+                }
+            }
+            _ => {}
+        }
+    }
+}
+println!("histories freed while a reference was alive: {early}");
+println!("histories freed after the last reference went: {freed_in_time}");
+println!("lowest table entry seen: {lowest}");
+""", role="demo"),
+        md(r"""
+Not once, although entries went well below zero on the way: the source is right. The
+reason is the one given above: a generation's count can only be driven to zero, or
+below, by deletes of references whose parent's delete, with its count of copies, is
+still to come, and until it comes the parent's own entry is above zero.
 """),
     ]
