@@ -337,9 +337,11 @@ println!("histories freed after the last reference went: {freed_in_time}");
 println!("lowest table entry seen: {lowest}");
 """, role="demo"),
         md(r"""
-Not once, although entries went well below zero on the way: the source is right. The
-reason is the one given above: a generation's count can only be driven to zero, or
-below, by deletes of references whose parent's delete, with its count of copies, is
-still to come, and until it comes the parent's own entry is above zero.
+Not once, although entries went well below zero on the way: the source is right. A
+simulation is evidence, not a proof; the proof is the source's argument. Each delete
+message reports, together with its own removal, every copy the reference made. So
+until the last delete has arrived, the table is missing at least one pair of changes,
+a -1 and the +1 of the copy it came from, and those cannot leave every entry at zero
+while a reference is still alive.
 """),
     ]
