@@ -338,10 +338,9 @@ println!("lowest table entry seen: {lowest}");
 """, role="demo"),
         md(r"""
 Not once, although entries went well below zero on the way: the source is right. A
-simulation is evidence, not a proof; the proof is the source's argument. Each delete
-message reports, together with its own removal, every copy the reference made. So
-until the last delete has arrived, the table is missing at least one pair of changes,
-a -1 and the +1 of the copy it came from, and those cannot leave every entry at zero
-while a reference is still alive.
+simulation is evidence, not a proof. The source's argument: the delete of a
+generation-k reference tells the object about every generation-(k+1) copy it made, so
+a generation the object has not heard of always has a parent whose delete has not
+arrived yet, and that parent is still counted in the table.
 """),
     ]
