@@ -365,11 +365,8 @@ fn instructor_pages_need_a_login_and_csrf_tokens() {
     assert_eq!(s, 200);
     assert!(html.contains("&lt;script&gt;") && !html.contains("<script>alert"), "source is escaped");
 
-    let settings = [
-        ("deadline", "2030-01-01T00:00:00Z"),
-        ("late_deadline", "2030-01-03T00:00:00Z"),
-        ("late_penalty", "0.2"),
-    ];
+    let settings =
+        [("deadline", "2030-01-01T00:00:00Z"), ("late_deadline", "2030-01-03T00:00:00Z"), ("late_penalty", "0.2")];
     let mut forged = settings.to_vec();
     forged.push(("csrf", "forged"));
     let (s, _, _, _) = form(&format!("{url}/dashboard/exercises/warmup/settings"), Some(&cookie), &forged);
@@ -770,7 +767,6 @@ fn the_dashboard_lists_without_reading_reports() {
     let bytes: i64 =
         db.query_row("SELECT report_bytes FROM result_lines WHERE submission_id = 1", [], |r| r.get(0)).unwrap();
     assert!(bytes > 2 << 20, "{bytes}");
-    let best: f64 =
-        db.query_row("SELECT score FROM best_scores WHERE student_id = 's0'", [], |r| r.get(0)).unwrap();
+    let best: f64 = db.query_row("SELECT score FROM best_scores WHERE student_id = 's0'", [], |r| r.get(0)).unwrap();
     assert_eq!(best, 5.0, "migration 3 fills the best scores of old results");
 }
