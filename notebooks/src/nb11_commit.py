@@ -29,6 +29,48 @@ a separate promise (notebook 5), and some applications need none: fragments of a
 that each carry their own coordinates, or the numbered pages of a book, can be put in
 place in whatever order they come.
 
+Problem 7.10 asks exactly this: must the communication layer keep a copy of every
+message for retransmission? The cell sends a 1 MiB file in 1 KiB packets to 10
+receivers, each packet lost on the way to each receiver with probability 0.05.
+Receivers report gaps (negative feedback), and the sender repairs them. If the layer
+keeps every packet until all receivers have it, it must hold what the cell prints
+after each round; if it reads a lost packet back from the file instead, it keeps
+nothing, and every receiver still ends up with every packet.
+"""),
+        code(r"""
+use distlab::rng::{Draw, SeededRng};
+
+let mut rng = SeededRng::new(710, 0);
+let (packets, receivers, loss) = (1024usize, 10usize, 0.05);
+// have[r][p]: receiver r holds packet p. A round sends what is missing; gaps are
+// reported after each round, and acknowledged packets leave the layer's buffer.
+let mut have = vec![vec![false; packets]; receivers];
+let mut to_send: Vec<usize> = (0..packets).collect();
+let (mut rounds, mut sent) = (0, 0);
+while !to_send.is_empty() {
+    rounds += 1;
+    for &p in &to_send {
+        for r in 0..receivers {
+            if !have[r][p] {
+                sent += 1;
+                if rng.unit() >= loss { have[r][p] = true; }
+            }
+        }
+    }
+    // What a layer that keeps copies must still hold: packets some receiver lacks.
+    to_send = (0..packets).filter(|&p| (0..receivers).any(|r| !have[r][p])).collect();
+    println!("after round {rounds}: {:>4} KiB still missing at some receiver", to_send.len());
+}
+let all = have.iter().all(|r| r.iter().all(|&h| h));
+println!("every receiver has every packet: {all}, after {sent} packet sends ({} repairs)", sent - packets * receivers);
+println!("a layer that reads repairs back from the file holds 0 KiB throughout");
+""", role="demo"),
+        md(r"""
+The same repairs reach the same receivers either way: what changes is who holds the
+data meanwhile. The source's answer is right, with the condition it states: the
+application must still have the data when a repair is asked for (a file on disk does;
+a live video frame that is gone does not).
+
 ## Retrying a request: at least once or at most once? (problem 7.7)
 
 A client whose request gets no reply cannot tell a lost request from a lost reply. It
