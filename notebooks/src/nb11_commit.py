@@ -71,6 +71,36 @@ data meanwhile. The source's answer is right, with the condition it states: the
 application must still have the data when a repair is asked for (a file on disk does;
 a live video frame that is gone does not).
 
+### FIFO and total order together (problem 7.14)
+
+Problem 7.14 asks which delivery orders a multicast that is both FIFO-ordered and
+totally ordered allows, for a figure we do not have. Take the smallest case that
+makes the point: P1 multicasts m1 then m2, and P4 multicasts m3 then m4. Total order
+means every member delivers the four in one and the same order; FIFO means that order
+keeps m1 before m2 and m3 before m4. The cell lists the orders that remain.
+"""),
+        code(r"""
+let msgs = ["m1", "m2", "m3", "m4"];
+fn sender(m: &str) -> &'static str { if m == "m1" || m == "m2" { "P1" } else { "P4" } }
+let mut orders = Vec::new();
+for a in 0..4 { for b in 0..4 { for c in 0..4 { for d in 0..4 {
+    let o = [a, b, c, d];
+    if (0..4).all(|i| o.iter().filter(|&&x| x == i).count() == 1) {
+        let pos = |name: &str| o.iter().position(|&i| msgs[i] == name).unwrap();
+        // FIFO: each sender's messages in the order sent.
+        if pos("m1") < pos("m2") && pos("m3") < pos("m4") {
+            orders.push(o.iter().map(|&i| format!("{}({})", msgs[i], sender(msgs[i]))).collect::<Vec<_>>().join(" "));
+        }
+    }
+}}}}
+println!("{} orders keep both senders' order:", orders.len());
+for o in &orders { println!("  {o}"); };
+""", role="demo"),
+        md(r"""
+Six orders: choose where P1's two messages go among four places, C(4, 2) = 6; the
+rest is forced. Total order then picks one of the six for everybody. Without FIFO,
+total order alone would allow all 4! = 24.
+
 ## Retrying a request: at least once or at most once? (problem 7.7)
 
 A client whose request gets no reply cannot tell a lost request from a lost reply. It
