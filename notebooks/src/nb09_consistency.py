@@ -217,6 +217,79 @@ client's own write; the blocking one never misses, since the client hears back o
 every replica has the write, but each write waits for the slowest backup.
 """),
         md(r"""
+## When may a replica forget a write? (problem 6.27)
+
+In lazy replication each replica applies writes locally and passes them on later, in
+causal order. The replica where a write began keeps it in a **write queue** until it
+may forget it. Problem 6.27 asks when that is: once every replica has performed it.
+The origin learns that from acknowledgements: each replica tells the others the vector
+timestamp of what it has performed, and a write can go once every acknowledgement
+covers its timestamp. The cell runs three replicas that write and gossip at random, and
+checks that rule against a hasty one that forgets a write as soon as *one* other
+replica has acknowledged it.
+"""),
+        code(r"""
+{
+use distlab::rng::{Draw, SeededRng};
+
+const N: usize = 3;
+// Per replica: what it has performed (a vector), its queue of own writes (their
+// timestamps), and the newest vector each other replica has acknowledged.
+struct Replica { done: [u64; N], queue: Vec<[u64; N]>, acked: [[u64; N]; N] }
+
+for hasty in [false, true] {
+    let mut rng = SeededRng::new(627, 0);
+    let mut rs: Vec<Replica> = (0..N).map(|_| Replica { done: [0; N], queue: vec![], acked: [[0; N]; N] }).collect();
+    let mut all_writes: Vec<(usize, [u64; N])> = Vec::new();
+    let (mut forgotten, mut too_early, mut longest) = (0, 0, 0);
+    for _ in 0..5_000 {
+        let i = rng.below(N as u64) as usize;
+        if rng.unit() < 0.3 {
+            // A local write: stamped with what i has seen, one more of its own.
+            let mut ts = rs[i].done;
+            ts[i] += 1;
+            rs[i].done = ts;
+            rs[i].queue.push(ts);
+            all_writes.push((i, ts));
+        } else {
+            // i passes its queue to j, which performs what it can in causal order
+            // (writes from i in order, their dependencies already performed), then acks.
+            let j = (i + 1 + rng.below(N as u64 - 1) as usize) % N;
+            for w in rs[i].queue.clone() {
+                let next_of_i = w[i] == rs[j].done[i] + 1;
+                let deps = (0..N).all(|k| k == i || w[k] <= rs[j].done[k]);
+                if next_of_i && deps { rs[j].done[i] = w[i]; }
+            }
+            let ack = rs[j].done;
+            rs[i].acked[j] = ack;
+        }
+        // i forgets what the rule allows.
+        let (done_all, acked) = (rs.iter().map(|r| r.done).collect::<Vec<_>>(), rs[i].acked);
+        let keep: Vec<[u64; N]> = rs[i].queue.iter().cloned().filter(|w| {
+            let covered = |j: usize| acked[j][i] >= w[i];
+            let may_go = if hasty { (0..N).any(|j| j != i && covered(j)) } else { (0..N).all(|j| j == i || covered(j)) };
+            if may_go {
+                forgotten += 1;
+                if (0..N).any(|j| done_all[j][i] < w[i]) { too_early += 1; }
+            }
+            !may_go
+        }).collect();
+        rs[i].queue = keep;
+        longest = longest.max(rs.iter().map(|r| r.queue.len()).max().unwrap());
+    }
+    let rule = if hasty { "one acknowledgement is enough" } else { "every replica acknowledged" };
+    println!("{rule:<30}: {} writes, {forgotten} forgotten, {too_early} before every replica had them; longest queue {longest}",
+        all_writes.len());
+}
+};
+""", role="demo"),
+        md(r"""
+With the rule from the source no write is forgotten before every replica has it. The
+hasty rule forgets writes a third replica still lacks; nobody can send them to it any
+more, and every later write from the same origin then waits behind the gap for ever,
+which is why its queue grows into the hundreds. The price of the safe rule is a short
+queue: a write waits for the slowest replica's acknowledgement.
+
 ### Answers (instructor notes)
 
 - 001110 under sequential consistency: legal (P1, then P3, then P2).
