@@ -15,14 +15,33 @@ Physical clocks never agree exactly, yet many algorithms only need to agree on t
 - a is the sending of a message and b its receipt, or
 - there is some c with a -> c and c -> b.
 
-Two events with neither a -> b nor b -> a are **concurrent**. A message is concurrent
-with a message A when neither one's sending leads to the other's receipt. Problem 5.3
+Two events with neither a -> b nor b -> a are **concurrent**. We call a message
+concurrent with a message A when their sendings are concurrent. Problem 5.3
 of the source asks for such a message in a figure of its own, which you do not have
 here. A small case of our own: A is process 0's first event, a message to process 1,
 and process 2's first event sends a message M to process 1 as well. Neither sender had
-heard from anyone when it sent, so neither sending leads to the other: M is
+heard from anyone when it sent, so neither sending happens before the other: M is
 concurrent with A, whichever of the two process 1 receives first. The vector-clock
-exercise at the end of this notebook decides such questions from the timestamps alone.
+exercise at the end of this notebook decides such questions from the timestamps alone;
+here is that small case stamped by hand.
+"""),
+        code(r"""
+{
+// Vector stamps of the small case: entry k counts process k's events seen so far.
+let send_a = [1, 0, 0]; // process 0's first event
+let send_m = [0, 0, 1]; // process 2's first event
+let recv_a = [1, 1, 0]; // process 1 receives A first...
+let recv_m = [1, 2, 1]; // ...then M
+let before = |x: [u32; 3], y: [u32; 3]| x.iter().zip(&y).all(|(a, b)| a <= b) && x != y;
+println!("send A before send M: {}, send M before send A: {}", before(send_a, send_m), before(send_m, send_a));
+println!("send M before receive A: {}, send A before receive M: {}", before(send_m, recv_a), before(send_a, recv_m));
+};
+""", role="demo"),
+        md(r"""
+Neither sending comes before the other: the two messages are concurrent. Their
+receipts are not: process 1 takes one of them first, so one sending always happens
+before the other message's receipt (here A's). Concurrency of two messages says
+nothing about the order in which a common receiver gets them.
 
 ## The workload
 
