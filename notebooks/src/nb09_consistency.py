@@ -168,6 +168,43 @@ Here causal consistency allows exactly what FIFO allows: every process writes be
 reads anything, so no write depends on a value read earlier; all three writes are
 concurrent, and causality imposes no common order on them.
 
+## All the strings H of a small history (problem 6.11)
+
+Sequential consistency says some single string H of all operations, keeping each
+process's own order, explains every read (each read returns the latest write before it
+in H). Problem 6.11 asks for every such H of two processes in a figure we do not have;
+the method is the same for any history, so here is one of our own: P1 does W(x)a then
+W(x)c, and P2 reads a and then writes b. The cell tries every interleaving and keeps
+those that explain the read.
+"""),
+        code(r"""
+{
+#[derive(Clone, Copy)]
+enum Op { W(char), R(char) }
+let p1 = [Op::W('a'), Op::W('c')];
+let p2 = [Op::R('a'), Op::W('b')];
+let show = |op: &Op| match op { Op::W(v) => format!("W(x){v}"), Op::R(v) => format!("R(x){v}") };
+let mut found = Vec::new();
+// An interleaving: which process goes at each of the four steps (two of each).
+for mask in 0u32..16 {
+    if mask.count_ones() != 2 { continue; }
+    let (mut i, mut j, mut x, mut h, mut ok) = (0, 0, 'N', Vec::new(), true);
+    for step in 0..4 {
+        let op = if mask & (1 << step) != 0 { i += 1; p1[i - 1] } else { j += 1; p2[j - 1] };
+        match op { Op::W(v) => x = v, Op::R(v) => ok &= v == x }
+        h.push(show(&op));
+    }
+    if ok { found.push(h.join(" ")); }
+}
+println!("{} strings H explain the history:", found.len());
+for h in &found { println!("  H = {h}"); }
+};
+""", role="demo"),
+        md(r"""
+The read of a forces W(x)a before it and W(x)c after it; where W(x)b goes relative to
+W(x)c is free, so two strings remain. (Problem 6.8 asks about a figure as well; the
+checker you wrote answers that kind of question for any history you give it.)
+
 ## Primary-backup and your own writes (problem 6.22)
 
 In a primary-backup store every write goes to the primary, which passes it on to the
