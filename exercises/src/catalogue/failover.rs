@@ -64,6 +64,10 @@ pub enum Need {
 /// only crashed nodes drop messages).
 pub const MAX_DELAY: Time = leader::MAX_DELAY;
 
+/// How long a node stays inside: longer than in `central`, so that a
+/// coordinator can fail, and a new one take over, while someone is inside.
+pub const HOLD: Time = ms(20);
+
 /// How long after the last fault the system must have settled.
 pub const DEADLINE: Time = ms(800);
 
@@ -73,7 +77,7 @@ pub const COST: &str = "messages within the budget";
 
 /// Messages allowed per entry into the critical section: Request, Grant,
 /// Release, plus a few probes while waiting in a queue.
-pub const PER_ENTRY: usize = 8;
+pub const PER_ENTRY: usize = 10;
 /// Messages allowed per round of elections and polling, per pair of nodes
 /// (a round at the start and one per crash or recovery).
 pub const PER_ROUND: usize = 4;
@@ -85,7 +89,8 @@ pub const SPEC: ExerciseSpec = ExerciseSpec {
     position: 11,
     points: 10,
     task: "Write a node for `FailoverMsg`. Every node follows the workload of the `central` exercise \
-           (`first_request`, `HOLD`, `think_time`, `ROUNDS`, with the same observations), and any node \
+           (`first_request`, `think_time`, `ROUNDS`, with the same observations), but stays inside for \
+           `failover::HOLD` (20 ms), and any node \
            can be the coordinator: the live node with the highest id, found by a bully election \
            (`Election` to every higher id, `Answer` back, `Coordinator` to everyone; call \
            `ctx.observe(Observation::Leader(id))` each time you take `id` as coordinator). The \
@@ -107,7 +112,7 @@ pub const SPEC: ExerciseSpec = ExerciseSpec {
            that. Checks: never two nodes inside; within `DEADLINE` (800 ms) of the last fault every \
            live node has made its `ROUNDS` entries since it (re)started and nobody waits; then \
            exactly one coordinator, the highest live id, followed by every live node; and at most \
-           `PER_ENTRY` (8) messages per entry plus `PER_ROUND` (4) per pair of nodes for each round \
+           `PER_ENTRY` (10) messages per entry plus `PER_ROUND` (4) per pair of nodes for each round \
            of elections (one at the start, one per crash or recovery).",
     scaffold: SCAFFOLD,
     solution: SOLUTION,
@@ -383,8 +388,8 @@ super::exercise_source! {
         // BEGIN CELL
         use std::collections::{BTreeSet, VecDeque};
 
-        use distlab::catalogue::failover::{FailoverMsg, Need, MAX_DELAY};
-        use distlab::catalogue::mutex::{first_request, think_time, HOLD, ROUNDS};
+        use distlab::catalogue::failover::{FailoverMsg, Need, HOLD, MAX_DELAY};
+        use distlab::catalogue::mutex::{first_request, think_time, ROUNDS};
         use distlab::{ms, Ctx, NodeId, Observation, Process, Time, TimerTag};
 
         const ASK: TimerTag = 1; // workload: time to ask
