@@ -5,7 +5,7 @@
 //! higher id that does not take over) fail the right check, with a diagram.
 use std::collections::{BTreeSet, VecDeque};
 
-use distlab::catalogue::failover::{self, FailoverMsg, Need, AGREE, HOLD, LIVENESS, MAX_DELAY};
+use distlab::catalogue::failover::{self, FailoverMsg, Need, AGREE, COST, HOLD, LIVENESS, MAX_DELAY};
 use distlab::catalogue::mutex::{first_request, think_time, ROUNDS, SAFETY};
 use distlab::catalogue::{ExerciseSpec, Report, Run, Scope};
 use distlab::*;
@@ -362,9 +362,7 @@ fn reference_passes() {
 #[test]
 fn other_correct_designs_pass() {
     let other = Knobs { lowest_first: true, patience: ms(40), ..Knobs::default() };
-    let loud = Knobs { always_broadcast: true, ..correct() };
     assert_passes(&failover::SPEC, with(other), "lowest id first, patient");
-    let _ = loud;
     assert_passes(&failover::SPEC, with(correct()), "FIFO, other code");
 }
 
@@ -386,6 +384,15 @@ fn clients_that_never_time_out_wait_forever() {
 #[test]
 fn a_recovering_higher_id_must_take_over() {
     assert_caught(with(Knobs { recover_quietly: true, ..correct() }), AGREE, &["highest live id"]);
+}
+
+/// The bully exercise's habit, kept here: every ELECTION from below makes
+/// the coordinator hold an election and announce itself to everyone again.
+/// With every node electing at the start and on each fault, the
+/// announcements multiply.
+#[test]
+fn re_announcing_to_everyone_blows_the_budget() {
+    assert_caught(with(Knobs { always_broadcast: true, ..correct() }), COST, &["messages", "this run allows"]);
 }
 
 #[test]
