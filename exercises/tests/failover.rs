@@ -346,7 +346,10 @@ impl Process<FailoverMsg> for Node {
 
 fn with(knobs: Knobs) -> impl Fn(&Run) -> Report {
     move |run| {
-        failover::check(Box::new(move |_| -> Box<dyn Process<FailoverMsg>> { Box::new(Node { knobs, ..Node::default() }) }), run)
+        failover::check(
+            Box::new(move |_| -> Box<dyn Process<FailoverMsg>> { Box::new(Node { knobs, ..Node::default() }) }),
+            run,
+        )
     }
 }
 
@@ -398,10 +401,7 @@ fn re_announcing_to_everyone_blows_the_budget() {
 #[test]
 fn the_scaffold_scores_zero() {
     let spec = &failover::SPEC;
-    let report = failover::check(
-        Box::new(|_| -> Box<dyn Process<FailoverMsg>> { Box::new(Idle) }),
-        &Run::all(1),
-    );
+    let report = failover::check(Box::new(|_| -> Box<dyn Process<FailoverMsg>> { Box::new(Idle) }), &Run::all(1));
     assert_eq!(report.score(spec, Scope::All), 0.0);
 }
 
@@ -421,7 +421,8 @@ fn budget_use() {
     let mut worst = 0.0f64;
     for sr in failover::scenarios() {
         for seed in 0..40 {
-            let trace = sim::simulate_with(&sr.scenario, seed, std::rc::Rc::from(failover::reference::solution())).unwrap();
+            let trace =
+                sim::simulate_with(&sr.scenario, seed, std::rc::Rc::from(failover::reference::solution())).unwrap();
             let sent = trace.events.iter().filter(|e| matches!(e.kind, EventKind::Send { .. })).count();
             let entries = trace
                 .events
@@ -435,7 +436,10 @@ fn budget_use() {
             let per_entry = sent as f64 / entries as f64;
             worst = worst.max(per_pair_round);
             if seed == 0 {
-                println!("{}: sent {sent}, entries {entries}, {per_entry:.1}/entry, over per pair-round {per_pair_round:.2}", sr.scenario.name);
+                println!(
+                    "{}: sent {sent}, entries {entries}, {per_entry:.1}/entry, over per pair-round {per_pair_round:.2}",
+                    sr.scenario.name
+                );
             }
         }
     }
