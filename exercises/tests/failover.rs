@@ -274,6 +274,9 @@ impl Process<FailoverMsg> for Node {
             FailoverMsg::Grant => ctx.send(from, FailoverMsg::Release),
             FailoverMsg::Alive => ctx.cancel_timer(NO_ALIVE),
             FailoverMsg::Poll => {
+                if from > me && self.leader.is_none_or(|l| from > l) {
+                    self.follow(ctx, from);
+                }
                 let need = match (self.inside, self.wanting) {
                     (true, _) => Need::Holding,
                     (_, true) => Need::Wanting,
@@ -444,4 +447,21 @@ fn budget_use() {
         }
     }
     println!("worst per pair-round beyond PER_ENTRY: {worst:.2}");
+}
+
+/// Many more seeds than the suite runs (by hand, with --ignored).
+#[test]
+#[ignore]
+fn many_seeds() {
+    for seed in 100..400 {
+        for (what, report) in [
+            ("reference", failover::check(failover::reference::solution(), &Run::all(seed))),
+            ("variant", with(Knobs { lowest_first: true, patience: ms(40), ..Knobs::default() })(&Run::all(seed))),
+            ("fifo", with(correct())(&Run::all(seed))),
+        ] {
+            if let Some(bad) = report.verdicts.iter().find(|v| !v.passed()) {
+                panic!("{what}: {bad}");
+            }
+        }
+    }
 }

@@ -114,6 +114,11 @@ election; `Poll` and its answer `State(Need::Holding | Need::Wanting | Need::Not
   question is answered within `2 * MAX_DELAY`, a granted node has released within
   `HOLD + 2 * MAX_DELAY`.
 - Call `ctx.observe(Observation::Leader(id))` each time you take `id` as coordinator.
+- Two announcements can cross: a lower node claims the lead just as a higher one comes
+  back, and a third node hears them in the wrong order. Something later than both must
+  set it right; the new coordinator's poll is a natural candidate.
+- Every fault in the scenarios comes while some node still has requests to make, so
+  a waiting node is there to notice it.
 
 The checks: never two nodes inside, and nobody enters without a `Grant`; within
 `DEADLINE` of the last fault no live node waits and each has made its `ROUNDS` entries

@@ -109,7 +109,8 @@ pub const SPEC: ExerciseSpec = ExerciseSpec {
            that stays too long.\n\n\
            Messages take between 1 ms and `MAX_DELAY` (5 ms) and are never lost between live nodes, \
            so a question gets its answer within `2 * MAX_DELAY` or never: derive every timeout from \
-           that. Checks: never two nodes inside; within `DEADLINE` (800 ms) of the last fault every \
+           that. Every fault comes while some node still has requests to make, so a waiting node is \
+           there to notice it. Checks: never two nodes inside; within `DEADLINE` (800 ms) of the last fault every \
            live node has made its `ROUNDS` entries since it (re)started and nobody waits; then \
            exactly one coordinator, the highest live id, followed by every live node; and at most \
            `PER_ENTRY` (10) messages per entry plus `PER_ROUND` (4) per pair of nodes for each round \
@@ -593,6 +594,11 @@ super::exercise_source! {
                     FailoverMsg::Grant => ctx.send(from, FailoverMsg::Release),
                     FailoverMsg::Alive => ctx.cancel_timer(NO_ALIVE),
                     FailoverMsg::Poll => {
+                        // Only a new coordinator polls everyone, after any older claim
+                        // has landed: if I follow a lower one, its Coordinator crossed this one's.
+                        if from > me && self.leader.is_none_or(|l| from > l) {
+                            self.follow(ctx, from);
+                        }
                         let need = if self.inside {
                             Need::Holding
                         } else if self.wanting {
