@@ -453,7 +453,7 @@ fn budget_use() {
 #[test]
 #[ignore]
 fn many_seeds() {
-    for seed in 100..400 {
+    for seed in 100..1100 {
         for (what, report) in [
             ("reference", failover::check(failover::reference::solution(), &Run::all(seed))),
             ("variant", with(Knobs { lowest_first: true, patience: ms(40), ..Knobs::default() })(&Run::all(seed))),
