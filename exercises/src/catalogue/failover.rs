@@ -110,7 +110,7 @@ pub const SPEC: ExerciseSpec = ExerciseSpec {
            Messages take between 1 ms and `MAX_DELAY` (5 ms) and are never lost between live nodes, \
            so a question gets its answer within `2 * MAX_DELAY` or never: derive every timeout from \
            that. Every fault comes while some node still has requests to make, so a waiting node is \
-           there to notice it. Checks: never two nodes inside; within `DEADLINE` (800 ms) of the last fault every \
+           there to notice it. Checks: never two nodes inside, and none without a `Grant` since it asked; within `DEADLINE` (800 ms) of the last fault every \
            live node has made its `ROUNDS` entries since it (re)started and nobody waits; then \
            exactly one coordinator, the highest live id, followed by every live node; and at most \
            `PER_ENTRY` (10) messages per entry plus `PER_ROUND` (4) per pair of nodes for each round \
