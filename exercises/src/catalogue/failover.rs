@@ -90,31 +90,29 @@ pub const SPEC: ExerciseSpec = ExerciseSpec {
     points: 10,
     task: "Write a node for `FailoverMsg`. Every node follows the workload of the `central` exercise \
            (`first_request`, `think_time`, `ROUNDS`, with the same observations), but stays inside for \
-           `failover::HOLD` (20 ms), and any node \
-           can be the coordinator: the live node with the highest id, found by a bully election \
-           (`Election` to every higher id, `Answer` back, `Coordinator` to everyone; call \
-           `ctx.observe(Observation::Leader(id))` each time you take `id` as coordinator). The \
-           coordinator grants one node at a time, itself included (it sends itself `Request`, and \
-           gets `Grant` like anyone: a node enters only after a `Grant` reached it).\n\n\
-           Coordinators and clients crash and recover. A crash takes a node out of the critical \
-           section and wipes its memory; a recovering node starts its workload from the beginning \
-           and holds an election (a recovering higher id takes over).\n\
-           - A node that has waited a while for its grant sends `AreYouAlive` to its coordinator, \
-           which answers `Alive`; no answer means the coordinator is gone: hold an election.\n\
-           - A new coordinator knows nothing of the queue. Before granting anything it waits until \
-           any `Grant` of the previous coordinator has landed, then sends `Poll` to every node; each \
-           answers `State(Holding)`, `State(Wanting)` or `State(Nothing)`. The holder it learns of \
-           must leave before anyone else enters.\n\
-           - A holder that crashes never sends `Release`: the coordinator should check on a holder \
-           that stays too long.\n\n\
-           Messages take between 1 ms and `MAX_DELAY` (5 ms) and are never lost between live nodes, \
-           so a question gets its answer within `2 * MAX_DELAY` or never: derive every timeout from \
-           that. Every fault comes while some node still has requests to make, so a waiting node is \
-           there to notice it. Checks: never two nodes inside, and none without a `Grant` since it asked; within `DEADLINE` (800 ms) of the last fault every \
-           live node has made its `ROUNDS` entries since it (re)started and nobody waits; then \
-           exactly one coordinator, the highest live id, followed by every live node; and at most \
-           `PER_ENTRY` (10) messages per entry plus `PER_ROUND` (4) per pair of nodes for each round \
-           of elections (one at the start, one per crash or recovery).",
+           `failover::HOLD` (20 ms), and any node can be the coordinator: the live node with the \
+           highest id, found by a bully election (`Election` to every higher id, `Answer` back, \
+           `Coordinator` to everyone; call `ctx.observe(Observation::Leader(id))` each time you take \
+           `id` as coordinator). The coordinator grants one node at a time, itself included (it sends \
+           itself `Request`, and gets `Grant` like anyone: a node enters only after a `Grant` reached \
+           it).\n\nCoordinators and clients crash and recover. A crash takes a node out of the critical \
+           section and wipes its memory; a recovering node starts its workload from the beginning and \
+           holds an election (a recovering higher id takes over).\n- A node that has waited a while for \
+           its grant sends `AreYouAlive` to its coordinator, which answers `Alive`; no answer means the \
+           coordinator is gone: hold an election.\n- A new coordinator knows nothing of the queue. \
+           Before granting anything it waits until any `Grant` of the previous coordinator has landed, \
+           then sends `Poll` to every node; each answers `State(Holding)`, `State(Wanting)` or \
+           `State(Nothing)`. The holder it learns of must leave before anyone else enters.\n- A holder \
+           that crashes never sends `Release`: the coordinator should check on a holder that stays too \
+           long.\n\nMessages take between 1 ms and `MAX_DELAY` (5 ms) and are never lost between live \
+           nodes, so a question gets its answer within `2 * MAX_DELAY` or never: derive every timeout \
+           from that. Every fault comes while some node still has requests to make, so a waiting node \
+           is there to notice it. Checks: never two nodes inside, and none without a `Grant` since it \
+           asked; within `DEADLINE` (800 ms) of the last fault every live node has made its `ROUNDS` \
+           entries since it (re)started and nobody waits; then exactly one coordinator, the highest \
+           live id, followed by every live node; and at most `PER_ENTRY` (10) messages per entry plus \
+           `PER_ROUND` (4) per pair of nodes for each round of elections (one at the start, one per \
+           crash or recovery).",
     scaffold: SCAFFOLD,
     solution: SOLUTION,
     check_fn: CHECK_FN,
