@@ -71,6 +71,62 @@ is granted within two message delays.
 """),
         *exercise("central"),
         md(r"""
+### When the coordinator fails
+
+The centralized algorithm puts all its knowledge in one process. If that process
+crashes, the queue and the name of the process inside go with it, and the waiting nodes
+hear nothing, exactly as they would in a long queue. Recovering takes three steps.
+
+1. **Noticing.** A node that has waited a while asks the coordinator `AreYouAlive`.
+   Messages take at most `MAX_DELAY`, so an answer comes within `2 * MAX_DELAY` or not
+   at all; no answer means the coordinator is gone. (This is sound only because the
+   scenarios bound the delay and lose no message between live nodes. On a real network a
+   slow coordinator looks exactly like a dead one.)
+2. **Choosing a successor.** The node that noticed holds a bully election, as in
+   notebook 6: the live node with the highest id wins and announces itself. A node that
+   recovers holds one too, so a higher id that comes back takes over from a lower one.
+3. **Rebuilding the state.** The new coordinator knows nothing of the old queue. It asks
+   every node with `Poll`, and each answers whether it is inside, waiting or neither.
+   Until the answers are in, it grants nothing: someone may still be inside on the old
+   coordinator's grant, and a second grant would put two nodes in.
+
+Two timing details make step 3 safe. The old coordinator, if it is still alive (a
+higher id took over), may have sent a `Grant` just before it learned of its successor;
+the new coordinator waits for such a grant to land before it polls, so the poll sees the
+node inside. And a node that crashes inside never sends `Release`: the coordinator
+checks on a holder that stays too long, and silence again means a crash.
+
+What does a crash inside the critical section mean? Here, the node leaves it: it loses
+its memory, the resource (think of a lock held in that process's memory) is free again,
+and the checks count the node out. A node that recovers starts its workload over.
+
+### Exercise: failover
+
+Every node now asks for the critical section and any node can coordinate. Messages:
+`Request`, `Grant`, `Release` as before, also to itself when the coordinator wants in;
+`AreYouAlive` and `Alive` for the probe; `Election`, `Answer` and `Coordinator` for the
+election; `Poll` and its answer `State(Need::Holding | Need::Wanting | Need::Nothing)`.
+
+- The workload is the one of `central`, with one change: a node stays inside for
+  `failover::HOLD` (20 ms), long enough for a coordinator to fail while someone is
+  inside.
+- Messages take between 1 ms and `MAX_DELAY` (5 ms). Derive every timeout from that: a
+  question is answered within `2 * MAX_DELAY`, a granted node has released within
+  `HOLD + 2 * MAX_DELAY`.
+- Call `ctx.observe(Observation::Leader(id))` each time you take `id` as coordinator.
+- Two announcements can cross: a lower node claims the lead just as a higher one comes
+  back, and a third node hears them in the wrong order. Something later than both must
+  set it right; the new coordinator's poll is a natural candidate.
+- Every fault in the scenarios comes while some node still has requests to make, so
+  a waiting node is there to notice it.
+
+The checks: never two nodes inside, and nobody enters without a `Grant`; within
+`DEADLINE` of the last fault no live node waits and each has made its `ROUNDS` entries
+since it last started; then one coordinator, the highest live id, followed by every live
+node; and the messages stay within a budget (per entry, plus per election round).
+"""),
+        *exercise("failover"),
+        md(r"""
 ## 2. Fully distributed: Ricart and Agrawala
 
 No coordinator: a node that wants in asks **everyone** and enters once **all** the

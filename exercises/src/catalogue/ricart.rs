@@ -34,7 +34,7 @@ pub const SPEC: ExerciseSpec = ExerciseSpec {
     id: "ricart",
     title: "Mutual exclusion: Ricart and Agrawala",
     notebook: 7,
-    position: 2,
+    position: 3,
     points: 10,
     task: "Write a node for `RaMsg`. Every node follows the workload in `distlab::catalogue::mutex`: it \
            asks `first_request(i)` after it starts, stays inside for `HOLD`, waits `think_time(n)` \

@@ -35,7 +35,7 @@ pub const SPEC: ExerciseSpec = ExerciseSpec {
     id: "tokenring",
     title: "Mutual exclusion: token ring",
     notebook: 7,
-    position: 3,
+    position: 4,
     points: 10,
     task: "Write a node for `TokenMsg`. The nodes form a ring; node 0 holds the one `Token` at the \
            start. Every node follows the workload in `distlab::catalogue::mutex`: it asks \
