@@ -43,6 +43,7 @@ pub mod register;
 pub mod replicas;
 pub mod ricart;
 pub mod ring;
+pub mod ringfix;
 pub mod seqcons;
 pub mod skew;
 pub mod tmr;
