@@ -1,9 +1,8 @@
 //! Notebook 7, the token ring that survives faults: the reference and
 //! another correct design pass over hundreds of runs, public and hidden;
 //! the usual ways to get it wrong (no answers, giving up too early,
-//! everyone regenerating, taking a resent copy for a new token, keeping
-//! the token over a crash, resending in a flood) fail the check they break,
-//! in plain words, with a diagram.
+//! everyone regenerating on silence, resending in a flood) fail the check
+//! they break, in plain words, with a diagram.
 use std::collections::BTreeSet;
 
 use distlab::catalogue::mutex::{first_request, think_time, HOLD, ROUNDS, SAFETY};
@@ -29,10 +28,6 @@ struct Knobs {
     no_answers: bool,
     /// Mistake: every node that has not seen the token for a while makes one.
     everyone_regenerates: bool,
-    /// Mistake: any `Token` is taken as the token, whatever its hop.
-    no_dedup: bool,
-    /// Mistake: the token is persisted and held again after a recovery.
-    keep_over_crash: bool,
 }
 
 impl Default for Knobs {
@@ -44,8 +39,6 @@ impl Default for Knobs {
             tries: 4,
             no_answers: false,
             everyone_regenerates: false,
-            no_dedup: false,
-            keep_over_crash: false,
         }
     }
 }
@@ -83,7 +76,6 @@ impl Fix {
     }
     fn pass(&mut self, ctx: &mut Ctx<RingMsg>) {
         let Some(giver) = self.holding.take() else { return };
-        ctx.persist("holding", &false);
         if let Some(giver) = giver {
             if !self.k.no_answers {
                 ctx.send(giver, RingMsg::Passed { hop: self.seen });
@@ -107,7 +99,6 @@ impl Fix {
     fn accept(&mut self, ctx: &mut Ctx<RingMsg>, hop: u64, from: Option<NodeId>) {
         self.seen = hop;
         ctx.persist("seen", &self.seen);
-        ctx.persist("holding", &true);
         self.holding = Some(from);
         self.sent = None;
         ctx.cancel_timer(RESEND);
@@ -131,9 +122,7 @@ impl Process<RingMsg> for Fix {
     }
     fn on_message(&mut self, ctx: &mut Ctx<RingMsg>, from: NodeId, msg: RingMsg) {
         match msg {
-            RingMsg::Token { hop } if hop > self.seen || (self.k.no_dedup && self.holding.is_none()) => {
-                self.accept(ctx, hop.max(self.seen), Some(from))
-            }
+            RingMsg::Token { hop } if hop > self.seen => self.accept(ctx, hop, Some(from)),
             RingMsg::Token { hop } if hop == self.seen && self.holding.is_some() => {}
             RingMsg::Token { hop } => ctx.send(from, RingMsg::Passed { hop }),
             RingMsg::Passed { hop } => {
@@ -187,10 +176,6 @@ impl Process<RingMsg> for Fix {
     fn on_recover(&mut self, ctx: &mut Ctx<RingMsg>) {
         self.seen = ctx.recall("seen").unwrap_or(0);
         ctx.set_timer(ASK, first_request(ctx.me()));
-        if self.k.keep_over_crash && ctx.recall("holding") == Some(true) {
-            // "Persisted, so the token survives the crash": used when I ask.
-            self.holding = Some(None);
-        }
     }
 }
 
@@ -271,19 +256,7 @@ fn giving_up_before_an_answer_can_come_makes_two_tokens() {
 #[test]
 fn everyone_regenerating_on_silence_makes_two_tokens() {
     let k = Knobs { no_answers: true, everyone_regenerates: true, ..Knobs::default() };
-    assert_caught(fix_with(k), ONE_TOKEN, &["now there are two"]);
-}
-
-#[test]
-fn taking_a_resent_copy_for_the_token_is_caught() {
-    let v = assert_caught(fix_with(Knobs { no_dedup: true, ..Knobs::default() }), ONE_TOKEN, &["node"]);
-    assert!(v.message.contains("now there are two") || v.message.contains("old copy"), "{v}");
-}
-
-#[test]
-fn keeping_the_token_over_a_crash_is_caught() {
-    let v = assert_caught(fix_with(Knobs { keep_over_crash: true, ..Knobs::default() }), ONE_TOKEN, &["node"]);
-    assert!(v.message.contains("without holding the token") || v.message.contains("now there are two"), "{v}");
+    assert_caught(fix_with(k), ONE_TOKEN, &["without the newest token", "second token"]);
 }
 
 #[test]
@@ -313,4 +286,22 @@ fn the_scaffold_scores_nothing() {
     }
     let report = ringfix::check(Box::new(|_| Box::new(Idle)), &Run::all(0));
     assert_eq!(report.score(spec, Scope::All), 0.0);
+}
+
+/// Every check, public and hidden, for 200 students' seeds: the reference
+/// and the other design never trip a check (a flaky verdict would fail a
+/// correct student).
+#[test]
+fn correct_designs_pass_for_200_students() {
+    let other = Knobs { reverse: true, same_hop_on_skip: true, answer: ms(20), tries: 3, ..Knobs::default() };
+    let designs: [(&str, Box<dyn Fn(&Run) -> Report>); 2] =
+        [("reference", Box::new(ringfix::reference::check)), ("reversed ring", Box::new(fix_with(other)))];
+    for seed in 0..200 {
+        for (what, check) in &designs {
+            let report = check(&Run::all(seed));
+            if let Some(bad) = report.verdicts.iter().find(|v| !v.passed()) {
+                panic!("{what}, student seed {seed}: {bad}");
+            }
+        }
+    }
 }
