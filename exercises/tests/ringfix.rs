@@ -294,7 +294,8 @@ fn the_scaffold_scores_nothing() {
 #[test]
 fn correct_designs_pass_for_200_students() {
     let other = Knobs { reverse: true, same_hop_on_skip: true, answer: ms(20), tries: 3, ..Knobs::default() };
-    let designs: [(&str, Box<dyn Fn(&Run) -> Report>); 2] =
+    type Design = (&'static str, Box<dyn Fn(&Run) -> Report>);
+    let designs: [Design; 2] =
         [("reference", Box::new(ringfix::reference::check)), ("reversed ring", Box::new(fix_with(other)))];
     for seed in 0..200 {
         for (what, check) in &designs {

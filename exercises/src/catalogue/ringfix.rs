@@ -184,10 +184,11 @@ impl Monitor<RingMsg> for OneToken {
             (EventKind::Crash { node }, _) => {
                 self.holders.remove(node);
             }
-            (EventKind::Send { from, .. }, Some(RingMsg::Token { hop })) => {
-                if self.holders.get(from).is_some_and(|(held, _)| hop >= held) {
-                    self.holders.remove(from);
-                }
+            // Passing it on ends the holding; resending an older hop does not.
+            (EventKind::Send { from, .. }, Some(RingMsg::Token { hop }))
+                if self.holders.get(from).is_some_and(|(held, _)| hop >= held) =>
+            {
+                self.holders.remove(from);
             }
             (EventKind::Deliver { from, to, .. }, Some(RingMsg::Token { hop })) => {
                 self.got.insert(*to, *hop);
