@@ -190,7 +190,7 @@ fn fix_with(k: Knobs) -> impl Fn(&Run) -> Report {
     }
 }
 
-/// Run seeds per design: each gives 12 public and 6 hidden simulations,
+/// Run seeds per design: each gives 16 public and 6 hidden simulations,
 /// so 15 give well over 200 distinct ones.
 const SEEDS: u64 = 15;
 
