@@ -72,8 +72,11 @@ pub const SPEC: ExerciseSpec = ExerciseSpec {
            unless you are the one waiting for that answer.\n\n\
            The model makes timeouts sound: every message arrives within `MAX_DELAY` = 5 ms unless it is \
            lost; messages are lost only on a cut link or to a crashed node; a cut lasts at most `MAX_CUT` = \
-           15 ms; faults are at least 100 ms apart, and two neighbours are never down at the same time. So an answer comes within 2 × 5 ms + `HOLD` = 15 ms of \
-           sending, and a live successor answers one of the sends you make over 15 ms + a few answer times. \
+           15 ms; faults are at least 100 ms apart, and two neighbours are never down at the same time. \
+           So an answer comes within 2 × 5 ms + `HOLD` = 15 ms of sending if nothing is cut: wait a little \
+           longer than that before resending, and count a successor as crashed only once it stayed silent \
+           through sends spread wider than the longest cut plus one answer time (4 sends 16 ms apart are \
+           enough). \
            Checks: never two nodes inside; never two tokens (a node gets a token only when nobody else \
            holds one, and enters only with the newest); every live node gets in `ROUNDS` times after the \
            faults stop; a node resends a hop no sooner than a round trip (10 ms) after sending it.",
