@@ -306,3 +306,39 @@ fn correct_designs_pass_for_200_students() {
         }
     }
 }
+
+/// The holder crashes inside: its predecessor, and only it, makes the
+/// token again, once, past the dead node; nobody else makes one.
+#[test]
+fn a_token_lost_with_its_holder_is_made_again_once_by_its_predecessor() {
+    let scenario = ringfix::scenarios().into_iter().find(|s| s.scenario.name.contains("holding")).unwrap().scenario;
+    let mut lost = 0;
+    for seed in 0..20 {
+        let trace = simulate_with(&scenario, seed, std::rc::Rc::from(ringfix::reference::solution())).unwrap();
+        let crash = trace.events.iter().position(|e| matches!(e.kind, EventKind::Crash { node: 1 })).unwrap();
+        let inside = trace.events[..crash].iter().rev().find_map(|e| match &e.kind {
+            EventKind::Observe { node: 1, what: Observation::EnterCritical } => Some(true),
+            EventKind::Observe { node: 1, what: Observation::ExitCritical } => Some(false),
+            _ => None,
+        });
+        if inside != Some(true) {
+            continue;
+        }
+        lost += 1;
+        // The hops sent before the crash, and the new ones after it.
+        let mut hops = BTreeSet::new();
+        let mut made = Vec::new();
+        for (i, e) in trace.events.iter().enumerate() {
+            if let EventKind::Send { from, to: Dest::Node(to), msg: RingMsg::Token { hop } } = &e.kind {
+                if i > crash && !hops.contains(hop) && made.is_empty() {
+                    made.push((*from, *to));
+                }
+                hops.insert(*hop);
+            }
+        }
+        assert_eq!(made, vec![(0, 2)], "seed {seed}: the first new token after the crash");
+        let report = ringfix::check(ringfix::reference::solution(), &Run::replay(&scenario.name, seed));
+        assert!(report.verdicts.iter().all(|v| v.passed()), "seed {seed}");
+    }
+    assert!(lost >= 5, "the holder crashed inside in only {lost} of 20 runs");
+}
