@@ -106,6 +106,9 @@ pub fn deadline(nodes: usize) -> Time {
 /// A scenario over a network with delays up to [`MAX_DELAY`] that loses
 /// nothing outside the faults; it runs just past the liveness deadline.
 pub fn scenario(name: &str, nodes: usize, delay: Delay, faults: Vec<Fault>) -> Scenario {
+    // The task promises this spacing; timeouts sized from it are sound.
+    let starts: Vec<Time> = faults.iter().map(Fault::start).collect();
+    assert!(starts.windows(2).all(|w| w[1] - w[0] >= FAULT_GAP), "{name}: faults closer than FAULT_GAP");
     let schedule = Schedule { name: name.into(), faults };
     let until = schedule.quiet_after() + deadline(nodes) + ms(10);
     Scenario { network: Network { delay, ..Network::default() }, schedule, until, ..Scenario::new(name, nodes) }
