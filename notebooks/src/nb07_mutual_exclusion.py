@@ -247,6 +247,47 @@ Node 0 holds the token at the start.
 """),
         *exercise("tokenring"),
         md(r"""
+## 4. A token ring that survives faults
+
+The ring above trusts the network with its one token. Lose one message, or crash the
+node that holds the token, and every node waits forever: nobody is wrong, they are all
+waiting for a token that no longer exists. Making a new one is the obvious cure and the
+dangerous one. A node that has not seen the token for a while cannot know whether it is
+lost or only slow (held by a node inside, or on a long hop); if it makes a new one and
+the old one was merely late, there are two tokens and two nodes may enter. Worse, if
+every node that notices the silence makes one, a single loss gives several.
+
+So the question is not "when is the token lost?" but "**who** may decide that it is?".
+Give that job to exactly one node at a time: the node that sent the last hop. It stays
+responsible for the token until its successor answers `Passed` (sent when the successor
+hands the token on, or at once for a copy it has already handed on). Until then it
+resends the token now and then; the hops are numbered, so a copy can be told from the
+token and a node never takes the same hop twice. If the successor stays silent through
+every resend, it has crashed, and the sender, and only the sender, jumps over it with a
+fresh token to the next node. A crashed node is skipped this way on every round; trying
+the successor first each time lets it rejoin when it comes back. A node that recovers
+has lost its memory, the token included, which is right: its predecessor has already
+made a new one.
+
+"Silent through every resend" only means "crashed" if the network promises something.
+Here it does: every message arrives within `MAX_DELAY` = 5 ms unless it is lost; only a
+cut link (for at most `MAX_CUT` = 15 ms) or a crashed receiver loses messages; faults
+are at least 100 ms apart, and two neighbours are never down at once. From these you
+size the timeouts: an answer comes within a round trip plus one stay inside (2 × 5 ms +
+`HOLD`), and a successor that is alive answers one of the resends you make once the cut
+is over. The last rule is the limit of the design: if the one node responsible crashes
+while it waits on a crashed successor, the token is gone and nobody may safely make
+another. Real systems add a slower second line of defence (an election of who
+regenerates), and pay for it with the same question of lost or slow.
+
+### Exercise: token ring with a lost token and crashed nodes
+
+The checks count tokens from the messages, not from what your nodes say: a token that
+reaches a node while another live node still holds one, or an entry with a resent or
+remembered copy, is a second token.
+"""),
+        *exercise("ringfix"),
+        md(r"""
 ## The cost table, measured
 
 `mutex::measure` runs a node on a network where every message takes exactly one

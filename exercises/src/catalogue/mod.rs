@@ -44,6 +44,7 @@ pub mod register;
 pub mod replicas;
 pub mod ricart;
 pub mod ring;
+pub mod ringfix;
 pub mod seqcons;
 pub mod skew;
 pub mod tmr;

@@ -7,7 +7,7 @@
 //! Discussion material kept out of the public checks (reliable network): a
 //! lost token stops everyone, and silence cannot tell a lost token from a
 //! slow one; a crashed node breaks the ring unless the holder skips it,
-//! which needs acknowledgements.
+//! which needs acknowledgements (the `ringfix` exercise).
 
 use std::collections::BTreeSet;
 
