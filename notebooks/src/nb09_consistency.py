@@ -326,7 +326,8 @@ hasty rule forgets writes a third replica still lacks; nobody can send them to i
 more, and every later write from the same origin then waits behind the gap for ever,
 which is why its queue grows into the hundreds. The price of the safe rule is a short
 queue: a write waits for the slowest replica's acknowledgement.
-
+"""),
+        md(r"""
 ### Answers (instructor notes)
 
 - 001110 under sequential consistency: legal (P1, then P3, then P2).
