@@ -622,7 +622,9 @@ def instructor_sees_the_score(stack, shots, score):
     driver.find_element(By.NAME, "password").send_keys(stack["password"])
     shots.take("dashboard-login")
     driver.find_element(By.XPATH, "//button[text()='Log in']").click()
-    wait("the gradebook after logging in", heading("Gradebook"))
+    wait("the course overview after logging in", heading("Course overview"))
+    driver.find_element(By.XPATH, "//nav/a[text()='Gradebook']").click()
+    wait("the gradebook", heading("Gradebook"))
 
     headers = [h.text.split("\n")[0] for h in driver.find_elements(By.CSS_SELECTOR, "#gradebook tr:first-child th")]
     assert "warmup" in headers, f"no warmup column in the gradebook: {headers}"
