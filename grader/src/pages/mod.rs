@@ -38,6 +38,8 @@ mod student;
 mod student_view;
 mod submission;
 #[cfg(test)]
+mod test_kit;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_roster;

@@ -1,63 +1,21 @@
 //! The pages' access rules and forms, through the router.
 
-use std::time::Duration;
-
 use axum::body::Body;
 use axum::http::Request;
-use tower::ServiceExt;
 
+use super::test_kit::{get, kit, post_form, send};
 use super::*;
 use crate::db::Db;
-use crate::ratelimit::{RateLimit, SubmissionLimit};
 
-/// A gradebook with student s1 (returns their token) and a logged-in
-/// instructor (returns the session cookie and its CSRF token).
+/// The kit as a tuple: (router, gradebook, s1's token, session cookie, CSRF token).
 fn setup(dir: &std::path::Path) -> (Router, Arc<Db>, String, String, String) {
-    let db = Arc::new(Db::open(&dir.join("db.sqlite")).unwrap());
-    let token = db
-        .with(|c| {
-            c.execute("INSERT INTO students (id, name, email) VALUES ('s1', 'Ada', 'ada@x')", [])?;
-            auth::issue_token(c, "s1")
-        })
-        .unwrap();
-    auth::add_instructor(&db, "prof", "correct horse battery").unwrap();
-    let session = auth::create_session(&db, "prof").unwrap();
-    let csrf = auth::session(&db, &session).unwrap().unwrap().csrf;
-    let state = Arc::new(AppState {
-        db: Arc::clone(&db),
-        secret: vec![7; 32],
-        submission_limit: SubmissionLimit::new(0, Duration::from_secs(60)),
-        login_rate: RateLimit::new(5, Duration::from_secs(60)),
-        login_client_rate: RateLimit::new(30, Duration::from_secs(60)),
-        login_checks: tokio::sync::Semaphore::new(1),
-        wake: None,
-    });
-    (routes().with_state(state), db, token, format!("{COOKIE}={session}"), csrf)
-}
-
-async fn send(app: &Router, req: Request<Body>) -> (StatusCode, Option<String>, String) {
-    let r = app.clone().oneshot(req).await.unwrap();
-    let loc = r.headers().get(header::LOCATION).map(|l| l.to_str().unwrap().to_owned());
-    let status = r.status();
-    let body = axum::body::to_bytes(r.into_body(), usize::MAX).await.unwrap();
-    (status, loc, String::from_utf8(body.to_vec()).unwrap())
-}
-
-fn get(path: &str, headers: &[(&str, &str)]) -> Request<Body> {
-    let mut b = Request::get(path);
-    for (k, v) in headers {
-        b = b.header(*k, *v);
-    }
-    b.body(Body::empty()).unwrap()
+    let k = kit(dir, "Ada");
+    (k.app, k.db, k.token, k.cookie, k.csrf)
 }
 
 fn post(path: &str, cookie: Option<&str>, fields: &[(&str, &str)]) -> Request<Body> {
-    let body: Vec<String> = fields.iter().map(|(k, v)| format!("{k}={}", url_escape(v))).collect();
-    let mut b = Request::post(path).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
-    if let Some(c) = cookie {
-        b = b.header(header::COOKIE, c);
-    }
-    b.body(Body::from(body.join("&"))).unwrap()
+    let headers: Vec<(&str, &str)> = cookie.map(|c| ("cookie", c)).into_iter().collect();
+    post_form(path, &headers, fields)
 }
 
 #[tokio::test]

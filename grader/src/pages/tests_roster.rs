@@ -8,66 +8,19 @@ use axum::http::Request;
 use futures_util::StreamExt;
 use tower::ServiceExt;
 
+use super::test_kit::{get, kit, post_form, send_raw as send, Kit as Fixture};
 use super::*;
 use crate::db::Db;
 use crate::feedback::Feedback;
-use crate::ratelimit::{RateLimit, SubmissionLimit};
-
-struct Fixture {
-    app: Router,
-    db: Arc<Db>,
-    /// Student s1's token.
-    token: String,
-    cookie: String,
-    csrf: String,
-}
+use crate::ratelimit::SubmissionLimit;
 
 /// A gradebook with student s1 (Ada) and a logged-in instructor.
 fn setup(dir: &std::path::Path) -> Fixture {
-    let db = Arc::new(Db::open(&dir.join("db.sqlite")).unwrap());
-    let token = db
-        .with(|c| {
-            c.execute("INSERT INTO students (id, name, email) VALUES ('s1', 'Ada', 'ada@x')", [])?;
-            auth::issue_token(c, "s1")
-        })
-        .unwrap();
-    auth::add_instructor(&db, "prof", "correct horse battery").unwrap();
-    let session = auth::create_session(&db, "prof").unwrap();
-    let csrf = auth::session(&db, &session).unwrap().unwrap().csrf;
-    let state = Arc::new(AppState {
-        db: Arc::clone(&db),
-        secret: vec![7; 32],
-        submission_limit: SubmissionLimit::new(0, Duration::from_secs(60)),
-        login_rate: RateLimit::new(5, Duration::from_secs(60)),
-        login_client_rate: RateLimit::new(30, Duration::from_secs(60)),
-        login_checks: tokio::sync::Semaphore::new(1),
-        wake: None,
-    });
-    Fixture { app: routes().with_state(state), db, token, cookie: format!("{COOKIE}={session}"), csrf }
-}
-
-async fn send(app: &Router, req: Request<Body>) -> (StatusCode, HeaderMap, String) {
-    let r = app.clone().oneshot(req).await.unwrap();
-    let (status, headers) = (r.status(), r.headers().clone());
-    let body = axum::body::to_bytes(r.into_body(), usize::MAX).await.unwrap();
-    (status, headers, String::from_utf8_lossy(&body).into_owned())
-}
-
-fn get(path: &str, headers: &[(&str, &str)]) -> Request<Body> {
-    let mut b = Request::get(path);
-    for (k, v) in headers {
-        b = b.header(*k, *v);
-    }
-    b.body(Body::empty()).unwrap()
+    kit(dir, "Ada")
 }
 
 fn post(path: &str, headers: &[(&str, &str)], fields: &[(&str, &str)]) -> Request<Body> {
-    let body: Vec<String> = fields.iter().map(|(k, v)| format!("{k}={}", url_escape(v))).collect();
-    let mut b = Request::post(path).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
-    for (k, v) in headers {
-        b = b.header(*k, *v);
-    }
-    b.body(Body::from(body.join("&"))).unwrap()
+    post_form(path, headers, fields)
 }
 
 const BOUNDARY: &str = "roster-test-boundary-7f3a";

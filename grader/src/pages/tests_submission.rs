@@ -1,17 +1,14 @@
 //! The submission, student and regrade pages through the router: access
 //! rules, the override form's every refusal, and escaping.
 
-use std::time::Duration;
-
 use axum::body::Body;
 use axum::http::Request;
-use tower::ServiceExt;
 
+use super::test_kit::{get, kit, post_form, send, Kit};
 use super::*;
 use crate::db::Db;
 use crate::gradebook;
 use crate::overrides::tests::{grade, graded};
-use crate::ratelimit::{RateLimit, SubmissionLimit};
 
 const XSS: &str = "<script>alert(1)</script>";
 
@@ -27,13 +24,7 @@ struct Setup {
 }
 
 fn setup(dir: &std::path::Path) -> Setup {
-    let db = Arc::new(Db::open(&dir.join("db.sqlite")).unwrap());
-    let token = db
-        .with(|c| {
-            c.execute("INSERT INTO students (id, name, email) VALUES ('s1', ?1, 'ada@x')", [format!("Ada {XSS}")])?;
-            auth::issue_token(c, "s1")
-        })
-        .unwrap();
+    let Kit { app, db, token, cookie, csrf } = kit(dir, &format!("Ada {XSS}"));
     let subs = db
         .with(|c| {
             Ok([
@@ -43,44 +34,11 @@ fn setup(dir: &std::path::Path) -> Setup {
             ])
         })
         .unwrap();
-    auth::add_instructor(&db, "prof", "correct horse battery").unwrap();
-    let session = auth::create_session(&db, "prof").unwrap();
-    let csrf = auth::session(&db, &session).unwrap().unwrap().csrf;
-    let state = Arc::new(AppState {
-        db: Arc::clone(&db),
-        secret: vec![7; 32],
-        submission_limit: SubmissionLimit::new(0, Duration::from_secs(60)),
-        login_rate: RateLimit::new(5, Duration::from_secs(60)),
-        login_client_rate: RateLimit::new(30, Duration::from_secs(60)),
-        login_checks: tokio::sync::Semaphore::new(1),
-        wake: None,
-    });
-    Setup { app: routes().with_state(state), db, token, cookie: format!("{COOKIE}={session}"), csrf, subs }
-}
-
-async fn send(app: &Router, req: Request<Body>) -> (StatusCode, Option<String>, String) {
-    let r = app.clone().oneshot(req).await.unwrap();
-    let loc = r.headers().get(header::LOCATION).map(|l| l.to_str().unwrap().to_owned());
-    let status = r.status();
-    let body = axum::body::to_bytes(r.into_body(), usize::MAX).await.unwrap();
-    (status, loc, String::from_utf8(body.to_vec()).unwrap())
-}
-
-fn get(path: &str, headers: &[(&str, &str)]) -> Request<Body> {
-    let mut b = Request::get(path);
-    for (k, v) in headers {
-        b = b.header(*k, *v);
-    }
-    b.body(Body::empty()).unwrap()
+    Setup { app, db, token, cookie, csrf, subs }
 }
 
 fn post(path: &str, headers: &[(&str, &str)], fields: &[(&str, &str)]) -> Request<Body> {
-    let body: Vec<String> = fields.iter().map(|(k, v)| format!("{k}={}", url_escape(v))).collect();
-    let mut b = Request::post(path).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
-    for (k, v) in headers {
-        b = b.header(*k, *v);
-    }
-    b.body(Body::from(body.join("&"))).unwrap()
+    post_form(path, headers, fields)
 }
 
 /// Rows in the tables the pages write.
