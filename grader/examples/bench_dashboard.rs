@@ -44,7 +44,7 @@ fn exercise_ids() -> Vec<(String, Vec<String>, f64)> {
 fn seed(path: &Path) -> anyhow::Result<()> {
     let db = Db::open(path)?;
     let seeded: Option<String> = db.with(|c| {
-        Ok(c.query_row("SELECT CAST(value AS TEXT) FROM meta WHERE key = 'bench_shape'", [], |r| r.get(0)).ok())
+        Ok(c.query_row("SELECT CAST(value AS TEXT) FROM meta WHERE key = 'bench_shape'", (), |r| r.get(0)).ok())
     })?;
     if seeded.as_deref() == Some(SHAPE) {
         println!("reusing the seeded gradebook {}", path.display());
@@ -59,22 +59,32 @@ fn seed(path: &Path) -> anyhow::Result<()> {
     db.with(|c| {
         let tx = c.transaction()?;
         {
-            let mut student = tx.prepare("INSERT INTO students (id, name, email) VALUES (?1, ?2, ?3)")?;
-            let mut sub = tx.prepare(
-                "INSERT INTO submissions (student_id, exercise, source, status, submitted_at, late)
-                 VALUES (?1, ?2, ?3, 'queued', ?4, ?5)",
-            )?;
-            let mut result = tx.prepare(
-                "INSERT INTO results (submission_id, score, max_score, report, written_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?;
-            let mut check = tx.prepare(
-                "INSERT INTO result_checks (submission_id, name, score, max_score, status, visibility)
-                 VALUES (?1, ?2, ?3, ?4, ?5, 'visible')",
-            )?;
+            let student = |p| tx.execute("INSERT INTO students (id, name, email) VALUES (?1, ?2, ?3)", p);
+            let sub = |p| {
+                tx.query_row(
+                    "INSERT INTO submissions (student_id, exercise, source, status, submitted_at, late)
+                     VALUES (?1, ?2, ?3, 'queued', ?4, ?5) RETURNING id",
+                    p,
+                    |r| r.get::<i64>(0),
+                )
+            };
+            let result = |p| {
+                tx.execute(
+                    "INSERT INTO results (submission_id, score, max_score, report, written_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    p,
+                )
+            };
+            let check = |p| {
+                tx.execute(
+                    "INSERT INTO result_checks (submission_id, name, score, max_score, status, visibility)
+                     VALUES (?1, ?2, ?3, ?4, ?5, 'visible')",
+                    p,
+                )
+            };
             let base = chrono::Utc::now() - chrono::Duration::days(30);
             for s in 0..STUDENTS {
                 let id = format!("s{s:04}");
-                student.execute(rusqlite::params![id, format!("Student {s}"), format!("{id}@example.org")])?;
+                student(distlab_grader::params![id, format!("Student {s}"), format!("{id}@example.org")])?;
                 let skill: f64 = rng.random_range(0.2..1.0);
                 for (e, checks, points) in &exercises {
                     for k in 0..SUBMISSIONS {
@@ -82,8 +92,7 @@ fn seed(path: &Path) -> anyhow::Result<()> {
                         let at = distlab_grader::db::rfc3339(at);
                         let late = rng.random_bool(0.05);
                         let source = format!("// {id} {e} attempt {k}\nfn solve() {{}}\n");
-                        sub.execute(rusqlite::params![id, e, source, at, late])?;
-                        let sid = tx.last_insert_rowid();
+                        let sid = sub(distlab_grader::params![id, e, source, at, late])?;
                         let passed: Vec<bool> = checks.iter().map(|_| rng.random_bool(skill)).collect();
                         let share = points / checks.len() as f64;
                         let score = share * passed.iter().filter(|p| **p).count() as f64;
@@ -96,9 +105,9 @@ fn seed(path: &Path) -> anyhow::Result<()> {
                         let report = serde_json::json!({"score": score, "max_score": points,
                             "output": format!("{} of {} checks passed", passed.iter().filter(|p| **p).count(), checks.len()),
                             "tests": tests, "diagram_svg": null, "replay": null});
-                        result.execute(rusqlite::params![sid, score, points, report.to_string(), at])?;
+                        result(distlab_grader::params![sid, score, points, report.to_string(), at])?;
                         for (n, p) in checks.iter().zip(&passed) {
-                            check.execute(rusqlite::params![
+                            check(distlab_grader::params![
                                 sid,
                                 n,
                                 if *p { share } else { 0.0 },
@@ -110,18 +119,18 @@ fn seed(path: &Path) -> anyhow::Result<()> {
                 }
             }
             // Graded through the same trigger a worker's commit fires.
-            tx.execute("UPDATE submissions SET status = 'graded', graded_at = submitted_at, result_writes = 1", [])?;
+            tx.execute("UPDATE submissions SET status = 'graded', graded_at = submitted_at, result_writes = 1", ())?;
             tx.execute("INSERT INTO meta (key, value) VALUES ('bench_shape', ?1)", [SHAPE])?;
         }
         tx.commit()?;
         Ok(())
     })?;
     let (subs, best): (i64, i64) = db.with(|c| {
-        Ok(c.query_row("SELECT (SELECT count(*) FROM submissions), (SELECT count(*) FROM best_scores)", [], |r| {
+        c.query_row("SELECT (SELECT count(*) FROM submissions), (SELECT count(*) FROM best_scores)", (), |r| {
             Ok((r.get(0)?, r.get(1)?))
-        })?)
+        })
     })?;
-    db.with(|c| Ok(c.execute_batch("ANALYZE; PRAGMA wal_checkpoint(TRUNCATE);")?))?;
+    db.with(|c| c.execute_batch("ANALYZE; PRAGMA wal_checkpoint(TRUNCATE);"))?;
     println!(
         "seeded {subs} submissions ({best} best scores) in {:.1} s: {:.0} MiB",
         start.elapsed().as_secs_f64(),
@@ -143,7 +152,7 @@ fn main() -> anyhow::Result<()> {
 
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let opts = ServeOptions {
-        db: path.clone(),
+        db: path.clone().into(),
         addr: format!("127.0.0.1:{port}").parse()?,
         workers: 0,
         prepared: None,

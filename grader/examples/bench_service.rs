@@ -119,7 +119,7 @@ fn main() -> anyhow::Result<()> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let workers = default_workers();
     let opts = ServeOptions {
-        db,
+        db: db.clone().into(),
         addr: format!("127.0.0.1:{port}").parse()?,
         workers,
         prepared: Some(prepared.clone()),

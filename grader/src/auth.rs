@@ -2,11 +2,11 @@
 //! passwords (argon2) and instructor sessions (random id, stored hashed, with
 //! a CSRF token for forms).
 
+use crate::params;
 use anyhow::{Context, Result};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use rand::RngCore;
-use rusqlite::{params, OptionalExtension};
 use sha2::{Digest, Sha256};
 
 use crate::db::{now_rfc3339, now_secs, Db};
@@ -33,7 +33,7 @@ pub fn token_hash(token: &str) -> String {
 }
 
 /// Creates a new token for `student` and returns it (shown once).
-pub fn issue_token(c: &rusqlite::Connection, student: &str) -> Result<String> {
+pub fn issue_token(c: &crate::db::Conn, student: &str) -> Result<String> {
     let token = random_token();
     c.execute(
         "INSERT INTO tokens (hash, student_id, created_at) VALUES (?1, ?2, ?3)",
@@ -45,7 +45,7 @@ pub fn issue_token(c: &rusqlite::Connection, student: &str) -> Result<String> {
 /// The student a bearer token belongs to.
 pub fn student_for_token(db: &Db, token: &str) -> Result<Option<String>> {
     let hash = token_hash(token);
-    db.with(|c| Ok(c.query_row("SELECT student_id FROM tokens WHERE hash = ?1", [hash], |r| r.get(0)).optional()?))
+    db.with(|c| c.query_opt("SELECT student_id FROM tokens WHERE hash = ?1", [hash], |r| r.get(0)))
 }
 
 pub fn hash_password(password: &str) -> Result<String> {
@@ -79,9 +79,8 @@ pub fn add_instructor(db: &Db, name: &str, password: &str) -> Result<()> {
 
 /// Checks a password (argon2 is slow on purpose: call off the async runtime).
 pub fn check_password(db: &Db, name: &str, password: &str) -> Result<bool> {
-    let stored: Option<String> = db.with(|c| {
-        Ok(c.query_row("SELECT password_hash FROM instructors WHERE name = ?1", [name], |r| r.get(0)).optional()?)
-    })?;
+    let stored: Option<String> =
+        db.with(|c| c.query_opt("SELECT password_hash FROM instructors WHERE name = ?1", [name], |r| r.get(0)))?;
     // An unknown name is checked against a dummy hash of the same parameters,
     // so it takes as long as a known one: timing does not tell which names exist.
     let known = stored.is_some();
@@ -127,12 +126,11 @@ pub fn create_session(db: &Db, instructor: &str) -> Result<String> {
 pub fn session(db: &Db, id: &str) -> Result<Option<Session>> {
     let hash = token_hash(id);
     db.with(|c| {
-        Ok(c.query_row(
+        c.query_opt(
             "SELECT instructor, csrf FROM sessions WHERE hash = ?1 AND expires_at >= ?2",
             params![hash, now_secs()],
             |r| Ok(Session { instructor: r.get(0)?, csrf: r.get(1)? }),
         )
-        .optional()?)
     })
 }
 

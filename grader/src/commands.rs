@@ -8,13 +8,11 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
-use crate::cache::CompileCache;
-use crate::db::Db;
+use crate::db::{Db, Target};
 use crate::prepare::{prepare, PrepareOptions, Prepared, Progress};
-use crate::sandbox::SlotPool;
 use crate::server::{serve, ServeOptions};
-use crate::worker::{self, Grader, Wake};
-use crate::{auth, gradebook, queue, roster, secret};
+use crate::worker::{self, Grader};
+use crate::{auth, gradebook, queue, roster};
 
 /// The slot users (bwrap resolves binds as them) must be able to traverse
 /// every directory above the prepared one: under a 0700 state dir (as
@@ -78,7 +76,7 @@ pub fn default_workers() -> usize {
 }
 
 pub struct ServeArgs {
-    pub db: PathBuf,
+    pub db: Target,
     pub addr: SocketAddr,
     pub workers: Option<usize>,
     pub prepared: PathBuf,
@@ -102,8 +100,8 @@ pub fn serve_command(a: ServeArgs) -> Result<()> {
     })
 }
 
-pub fn roster_import(db: &Path, csv: &Path, tokens: &Path) -> Result<()> {
-    let db = Db::open(db)?;
+pub fn roster_import(db: &Target, csv: &Path, tokens: &Path) -> Result<()> {
+    let db = Db::open(db.clone())?;
     let issued = roster::import(&db, csv, tokens)?;
     println!("imported {} student(s); each token is shown once and saved in its file (mode 0600):", issued.len());
     for i in &issued {
@@ -112,7 +110,7 @@ pub fn roster_import(db: &Path, csv: &Path, tokens: &Path) -> Result<()> {
     Ok(())
 }
 
-pub fn instructor_add(db: &Path, name: &str, password_stdin: bool) -> Result<()> {
+pub fn instructor_add(db: &Target, name: &str, password_stdin: bool) -> Result<()> {
     let password = if password_stdin {
         let mut line = String::new();
         std::io::stdin().lock().read_line(&mut line).context("reading the password from stdin")?;
@@ -123,21 +121,21 @@ pub fn instructor_add(db: &Path, name: &str, password_stdin: bool) -> Result<()>
         anyhow::ensure!(first == again, "the two passwords differ; nothing was stored");
         first
     };
-    let db = Db::open(db)?;
+    let db = Db::open(db.clone())?;
     auth::add_instructor(&db, name, &password)?;
     println!("instructor {name} can log in at /login");
     Ok(())
 }
 
-pub fn export(db: &Path, csv: &Path) -> Result<()> {
-    let db = Db::open(db)?;
+pub fn export(db: &Target, csv: &Path) -> Result<()> {
+    let db = Db::open(db.clone())?;
     let n = db.with(|c| gradebook::export_csv(c, csv))?;
     println!("wrote {} ({n} students)", csv.display());
     Ok(())
 }
 
 pub struct RegradeArgs {
-    pub db: PathBuf,
+    pub db: Target,
     pub exercise: Option<String>,
     pub prepared: PathBuf,
     pub workspace: PathBuf,
@@ -151,7 +149,7 @@ pub fn regrade(a: RegradeArgs) -> Result<()> {
     if let Some(e) = &a.exercise {
         anyhow::ensure!(crate::catalogue::spec(e).is_some(), "there is no exercise {e:?}");
     }
-    let db = Arc::new(Db::open(&a.db)?);
+    let db = Arc::new(Db::open(a.db.clone())?);
     let scope = a.exercise.clone().map_or(queue::RegradeScope::All, queue::RegradeScope::Exercise);
     let queued = db.with(|c| queue::enqueue_regrade(c, &scope, "(command line)"))?.queued;
     let total = db.with(|c| queue::pending(c))? as u64;
@@ -161,15 +159,7 @@ pub fn regrade(a: RegradeArgs) -> Result<()> {
     }
     let prepared = load_or_prepare(&a.workspace, &a.prepared)?;
     let n = a.workers.unwrap_or_else(default_workers);
-    let grader = Arc::new(Grader {
-        secret: secret::course_secret(&db)?,
-        db: Arc::clone(&db),
-        slots: SlotPool::system(n, &prepared.root.join("slots"))?,
-        cache: CompileCache::new(&a.cache, &prepared)?,
-        prepared,
-        wake: Wake::default(),
-        stop: Default::default(),
-    });
+    let grader = Arc::new(Grader::new(Arc::clone(&db), prepared, n, &a.cache)?);
     let workers = worker::spawn(Arc::clone(&grader), n);
     let bar = indicatif::ProgressBar::new(total);
     bar.set_style(indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} graded, {elapsed} ({eta} left)")?);
@@ -182,11 +172,53 @@ pub fn regrade(a: RegradeArgs) -> Result<()> {
         std::thread::sleep(Duration::from_millis(200));
     }
     bar.finish();
-    grader.stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    grader.wake.notify();
+    grader.stop();
     for w in workers {
         let _ = w.join();
     }
     std::io::stdout().flush()?;
     Ok(())
+}
+
+pub struct WorkerArgs {
+    pub db: Target,
+    pub prepared: PathBuf,
+    pub workers: Option<usize>,
+    pub cache: PathBuf,
+}
+
+/// Grading only, no HTTP: takes jobs from the shared database until SIGINT
+/// or SIGTERM, then finishes the jobs in hand and stops. The prepared
+/// directory must exist and match this grader (it is never prepared here:
+/// a worker machine may have no course workspace).
+pub fn worker_command(a: WorkerArgs) -> Result<()> {
+    let prepared = load_prepared(&a.prepared)?;
+    let db = Arc::new(Db::open(a.db.clone())?);
+    let n = a.workers.unwrap_or_else(default_workers).max(1);
+    let grader = Arc::new(Grader::new(Arc::clone(&db), prepared, n, &a.cache)?);
+    let threads = worker::spawn(Arc::clone(&grader), n);
+    // The line scripts and tests wait for.
+    println!("grading with {n} worker(s) from {}", a.db);
+    std::io::stdout().flush()?;
+    tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(crate::server::shutdown_signal());
+    eprintln!("stopping: finishing the jobs in hand");
+    grader.stop();
+    for t in threads {
+        let _ = t.join();
+    }
+    Ok(())
+}
+
+/// A prepared directory that exists and fits this grader, or why not.
+fn load_prepared(root: &Path) -> Result<Prepared> {
+    check_sandbox_can_reach(root)?;
+    anyhow::ensure!(
+        root.join(crate::prepare::MANIFEST).exists(),
+        "{} is not a prepared directory: run `distlab-grader prepare --prepared {}` on this machine (or copy one \
+         prepared by the same grader build) before starting workers",
+        root.display(),
+        root.display()
+    );
+    crate::stamp::ensure_current(root, Path::new("."))?;
+    Prepared::load(root)
 }

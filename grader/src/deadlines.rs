@@ -4,9 +4,10 @@
 //! full; up to the late deadline it loses `late_penalty` (a fraction); after
 //! that it scores nothing. Times are RFC 3339 strings in the database.
 
+use crate::db::Conn;
+use crate::params;
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, OptionalExtension};
 
 /// One exercise's settings.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
@@ -17,17 +18,16 @@ pub struct Settings {
     pub late_penalty: f64,
 }
 
-fn parse(s: Option<String>) -> rusqlite::Result<Option<DateTime<Utc>>> {
+fn parse(s: Option<String>) -> anyhow::Result<Option<DateTime<Utc>>> {
     Ok(s.and_then(|s| DateTime::parse_from_rfc3339(&s).ok()).map(|d| d.with_timezone(&Utc)))
 }
 
-pub fn settings(c: &Connection, exercise: &str) -> Result<Settings> {
-    Ok(c.query_row(
+pub fn settings(c: &Conn, exercise: &str) -> Result<Settings> {
+    Ok(c.query_opt(
         "SELECT deadline, late_deadline, late_penalty FROM exercise_settings WHERE exercise = ?1",
         [exercise],
         |r| Ok(Settings { deadline: parse(r.get(0)?)?, late_deadline: parse(r.get(1)?)?, late_penalty: r.get(2)? }),
-    )
-    .optional()?
+    )?
     .unwrap_or_default())
 }
 
@@ -37,7 +37,7 @@ pub fn settings(c: &Connection, exercise: &str) -> Result<Settings> {
 #[error("{0}")]
 pub struct Invalid(pub String);
 
-pub fn set_settings(c: &Connection, exercise: &str, s: &Settings) -> Result<()> {
+pub fn set_settings(c: &Conn, exercise: &str, s: &Settings) -> Result<()> {
     if !(0.0..=1.0).contains(&s.late_penalty) {
         return Err(Invalid("the late penalty must be between 0 and 1".into()).into());
     }
@@ -56,7 +56,7 @@ pub fn set_settings(c: &Connection, exercise: &str, s: &Settings) -> Result<()> 
     Ok(())
 }
 
-pub fn set_extension(c: &Connection, student: &str, exercise: &str, until: DateTime<Utc>) -> Result<()> {
+pub fn set_extension(c: &Conn, student: &str, exercise: &str, until: DateTime<Utc>) -> Result<()> {
     let n: i64 = c.query_row("SELECT count(*) FROM students WHERE id = ?1", [student], |r| r.get(0))?;
     if n != 1 {
         return Err(Invalid(format!("there is no student {student:?}")).into());
@@ -78,32 +78,29 @@ pub struct Extension {
 }
 
 /// The extensions granted on one exercise, by student id.
-pub fn extensions(c: &Connection, exercise: &str) -> Result<Vec<Extension>> {
-    let mut stmt = c.prepare_cached(
+pub fn extensions(c: &Conn, exercise: &str) -> Result<Vec<Extension>> {
+    c.query_map(
         "SELECT e.student_id, s.name, e.deadline FROM extensions e JOIN students s ON s.id = e.student_id
          WHERE e.exercise = ?1 ORDER BY e.student_id",
-    )?;
-    let rows =
-        stmt.query_map([exercise], |r| Ok(Extension { student_id: r.get(0)?, name: r.get(1)?, until: r.get(2)? }))?;
-    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        [exercise],
+        |r| Ok(Extension { student_id: r.get(0)?, name: r.get(1)?, until: r.get(2)? }),
+    )
 }
 
 /// Takes an extension back; false when there was none.
-pub fn revoke_extension(c: &Connection, student: &str, exercise: &str) -> Result<bool> {
+pub fn revoke_extension(c: &Conn, student: &str, exercise: &str) -> Result<bool> {
     Ok(c.execute("DELETE FROM extensions WHERE student_id = ?1 AND exercise = ?2", params![student, exercise])? > 0)
 }
 
 /// The deadlines that apply to one student (an extension moves both the
 /// deadline and, if earlier, the late deadline).
-pub fn for_student(c: &Connection, student: &str, exercise: &str) -> Result<Settings> {
+pub fn for_student(c: &Conn, student: &str, exercise: &str) -> Result<Settings> {
     let mut s = settings(c, exercise)?;
-    let ext: Option<String> = c
-        .query_row(
-            "SELECT deadline FROM extensions WHERE student_id = ?1 AND exercise = ?2",
-            params![student, exercise],
-            |r| r.get(0),
-        )
-        .optional()?;
+    let ext: Option<String> = c.query_opt(
+        "SELECT deadline FROM extensions WHERE student_id = ?1 AND exercise = ?2",
+        params![student, exercise],
+        |r| r.get(0),
+    )?;
     if let Some(ext) = parse(ext)? {
         s.deadline = Some(s.deadline.map_or(ext, |d| d.max(ext)));
         s.late_deadline = s.late_deadline.map(|l| l.max(ext));

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 
+use crate::db::Conn;
 use anyhow::{Context, Result};
-use rusqlite::Connection;
 
 use crate::catalogue;
 
@@ -17,28 +17,28 @@ pub struct Student {
     pub email: String,
 }
 
-pub fn students(c: &Connection) -> Result<Vec<Student>> {
-    let mut stmt = c.prepare("SELECT id, name, email FROM students ORDER BY id")?;
-    let rows = stmt
-        .query_map([], |r| Ok(Student { id: r.get(0)?, name: r.get(1)?, email: r.get(2)? }))?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(rows)
+pub fn students(c: &Conn) -> Result<Vec<Student>> {
+    c.query_map("SELECT id, name, email FROM students ORDER BY id", (), |r| {
+        Ok(Student { id: r.get(0)?, name: r.get(1)?, email: r.get(2)? })
+    })
 }
 
 /// Best score per (student, exercise): the newest override of a
 /// submission, else its graded score (the late rule is already in each
 /// score). Kept up to date by the gradebook's triggers (`db.rs`).
-pub fn best_scores(c: &Connection) -> Result<BTreeMap<(String, String), f64>> {
-    let mut stmt = c.prepare("SELECT student_id, exercise, score FROM best_scores")?;
-    let rows = stmt.query_map([], |r| Ok(((r.get(0)?, r.get(1)?), r.get(2)?)))?;
-    Ok(rows.collect::<rusqlite::Result<BTreeMap<_, _>>>()?)
+pub fn best_scores(c: &Conn) -> Result<BTreeMap<(String, String), f64>> {
+    let rows = c.query_map("SELECT student_id, exercise, score FROM best_scores", (), |r| {
+        Ok(((r.get(0)?, r.get(1)?), r.get(2)?))
+    })?;
+    Ok(rows.into_iter().collect())
 }
 
 /// One student's best score per exercise, by exercise id.
-pub fn best_scores_of(c: &Connection, student: &str) -> Result<BTreeMap<String, f64>> {
-    let mut stmt = c.prepare("SELECT exercise, score FROM best_scores WHERE student_id = ?1")?;
-    let rows = stmt.query_map([student], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    Ok(rows.collect::<rusqlite::Result<BTreeMap<_, _>>>()?)
+pub fn best_scores_of(c: &Conn, student: &str) -> Result<BTreeMap<String, f64>> {
+    let rows = c.query_map("SELECT exercise, score FROM best_scores WHERE student_id = ?1", [student], |r| {
+        Ok((r.get(0)?, r.get(1)?))
+    })?;
+    Ok(rows.into_iter().collect())
 }
 
 /// A cell a spreadsheet will not run as a formula (OWASP CSV injection):
@@ -55,7 +55,7 @@ pub fn csv_safe(s: &str) -> String {
 /// "SIS User ID" (our student id) or "SIS Login ID"; a "Points Possible"
 /// row gives each column's maximum; "Final Points" is a column Canvas
 /// treats as computed and skips on import. Returns the number of students.
-pub fn export_csv(c: &Connection, path: &Path) -> Result<usize> {
+pub fn export_csv(c: &Conn, path: &Path) -> Result<usize> {
     let file = std::fs::File::create(path).with_context(|| format!("writing {}", path.display()))?;
     let mut out = std::io::BufWriter::new(file);
     let n = write_csv(c, &mut out)?;
@@ -64,7 +64,7 @@ pub fn export_csv(c: &Connection, path: &Path) -> Result<usize> {
 }
 
 /// The same CSV to any writer (the CLI's file, the dashboard's download).
-pub fn write_csv(c: &Connection, out: impl Write) -> Result<usize> {
+pub fn write_csv(c: &Conn, out: impl Write) -> Result<usize> {
     let students = students(c)?;
     let scores = best_scores(c)?;
     let exercises = catalogue::all();
@@ -112,7 +112,7 @@ mod tests {
         db.with(|c| {
             c.execute(
                 "INSERT INTO overrides (submission_id, score, comment, instructor, created_at) VALUES (?1, ?2, 'why', 'prof', 'now')",
-                rusqlite::params![id, score],
+                crate::params![id, score],
             )?;
             Ok(())
         })
@@ -122,7 +122,7 @@ mod tests {
     #[test]
     fn the_best_score_follows_grades_overrides_and_regrades() {
         let dir = tempfile::tempdir().unwrap();
-        let db = Db::open(&dir.path().join("g.db")).unwrap();
+        let db = crate::test_support::open_db(dir.path());
         let first = graded(&db, "warmup", "s1", 2.0);
         assert_eq!(best(&db, "s1"), Some(2.0));
         // A compile error never counts, and a queued submission has no score yet.

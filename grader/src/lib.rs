@@ -30,6 +30,7 @@ pub mod grading;
 pub mod highlight;
 pub mod overrides;
 pub mod pages;
+pub mod pg_cluster;
 pub mod prepare;
 pub mod queue;
 pub mod ratelimit;

@@ -17,9 +17,10 @@ struct Cli {
     /// Prepared directory (toolchain copy, course rlib, manifest).
     #[arg(long, global = true, default_value = "var/prepared")]
     prepared: PathBuf,
-    /// The gradebook database.
-    #[arg(long, global = true, default_value = "var/distlab.db")]
-    db: PathBuf,
+    /// The gradebook: a SQLite file, or a postgres://user:password@host/db URL.
+    /// Give a URL with a password in DISTLAB_DB, where `ps` does not show it.
+    #[arg(long, global = true, default_value = "var/distlab.db", env = "DISTLAB_DB")]
+    db: String,
     /// Cache of compiled submissions.
     #[arg(long, global = true, default_value = "var/cache")]
     cache: PathBuf,
@@ -70,6 +71,13 @@ enum Cmd {
         /// Connections open at once (more wait until one closes).
         #[arg(long, default_value_t = 512)]
         max_connections: usize,
+    },
+    /// Grade only (no HTTP): take jobs from a shared database until stopped.
+    /// Run on any machine that has the prepared directory.
+    Worker {
+        /// Grading workers in this process (default: one per core).
+        #[arg(long)]
+        workers: Option<usize>,
     },
     /// Manage the class list.
     Roster {
@@ -135,6 +143,7 @@ fn main() -> Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    let db_target = distlab_grader::db::Target::parse(&cli.db);
     match cli.command {
         Cmd::Prepare { slots } => {
             let prepared = commands::prepare_with_progress(&cli.workspace, &cli.prepared)?;
@@ -153,7 +162,7 @@ fn main() -> Result<()> {
         }
         Cmd::Serve { addr, workers, rate_limit, header_timeout, body_timeout, request_timeout, max_connections } => {
             commands::serve_command(commands::ServeArgs {
-                db: cli.db,
+                db: db_target,
                 addr,
                 workers,
                 prepared: cli.prepared,
@@ -168,15 +177,21 @@ fn main() -> Result<()> {
                 },
             })?
         }
+        Cmd::Worker { workers } => commands::worker_command(commands::WorkerArgs {
+            db: db_target,
+            prepared: cli.prepared,
+            workers,
+            cache: cli.cache,
+        })?,
         Cmd::Roster { command: RosterCmd::Import { file, tokens } } => {
-            commands::roster_import(&cli.db, &file, &tokens)?
+            commands::roster_import(&db_target, &file, &tokens)?
         }
         Cmd::Instructor { command: InstructorCmd::Add { name, password_stdin } } => {
-            commands::instructor_add(&cli.db, &name, password_stdin)?
+            commands::instructor_add(&db_target, &name, password_stdin)?
         }
-        Cmd::Export { csv } => commands::export(&cli.db, &csv)?,
+        Cmd::Export { csv } => commands::export(&db_target, &csv)?,
         Cmd::Regrade { exercise, workers } => commands::regrade(commands::RegradeArgs {
-            db: cli.db,
+            db: db_target,
             exercise,
             prepared: cli.prepared,
             workspace: cli.workspace,

@@ -2,8 +2,9 @@
 //! newest row of a submission counts; a row without a score withdraws the
 //! override. `best_scores` follows by trigger (`db.rs`).
 
+use crate::db::Conn;
+use crate::params;
 use anyhow::Result;
-use rusqlite::{params, Connection};
 
 /// Longest override comment.
 pub const MAX_COMMENT: usize = 2000;
@@ -18,21 +19,21 @@ pub struct Override {
 }
 
 /// Appends an override row (`score` None withdraws) and returns its id.
-pub fn add(c: &Connection, submission: i64, score: Option<f64>, comment: &str, instructor: &str) -> Result<i64> {
-    c.execute(
-        "INSERT INTO overrides (submission_id, score, comment, instructor, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+pub fn add(c: &Conn, submission: i64, score: Option<f64>, comment: &str, instructor: &str) -> Result<i64> {
+    c.query_row(
+        "INSERT INTO overrides (submission_id, score, comment, instructor, created_at) VALUES (?1, ?2, ?3, ?4, ?5)
+         RETURNING id",
         params![submission, score, comment, instructor, crate::db::now_rfc3339()],
-    )?;
-    Ok(c.last_insert_rowid())
+        |r| r.get(0),
+    )
 }
 
 /// Every override row of a submission, newest first.
-pub fn of(c: &Connection, submission: i64) -> Result<Vec<Override>> {
-    let mut stmt = c.prepare(
+pub fn of(c: &Conn, submission: i64) -> Result<Vec<Override>> {
+    c.query_map(
         "SELECT id, score, comment, instructor, created_at FROM overrides WHERE submission_id = ?1 ORDER BY id DESC",
-    )?;
-    let rows = stmt
-        .query_map([submission], |r| {
+        [submission],
+        |r| {
             Ok(Override {
                 id: r.get(0)?,
                 score: r.get(1)?,
@@ -40,9 +41,8 @@ pub fn of(c: &Connection, submission: i64) -> Result<Vec<Override>> {
                 instructor: r.get(3)?,
                 created_at: r.get(4)?,
             })
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(rows)
+        },
+    )
 }
 
 #[cfg(test)]
@@ -58,8 +58,9 @@ pub(crate) mod tests {
 
     /// Stores a submission of `student` and grades it with `score` (None:
     /// a compile error) out of 10; returns its id.
-    pub(crate) fn graded(c: &mut Connection, student: &str, exercise: &str, source: &str, score: Option<f64>) -> i64 {
-        c.execute("INSERT OR IGNORE INTO students (id, name, email) VALUES (?1, ?1, '')", [student]).unwrap();
+    pub(crate) fn graded(c: &mut Conn, student: &str, exercise: &str, source: &str, score: Option<f64>) -> i64 {
+        c.execute("INSERT INTO students (id, name, email) VALUES (?1, ?1, '') ON CONFLICT DO NOTHING", [student])
+            .unwrap();
         let unlimited = SubmissionLimit::new(0, Duration::from_secs(60));
         let Stored::Created(id) = submissions::store(c, student, exercise, None, source, &unlimited).unwrap() else {
             panic!("not stored")
@@ -69,7 +70,7 @@ pub(crate) mod tests {
     }
 
     /// Claims `id` (it must be the only job queued) and completes it.
-    pub(crate) fn grade(c: &mut Connection, id: i64, score: Option<f64>) {
+    pub(crate) fn grade(c: &mut Conn, id: i64, score: Option<f64>) {
         let claimed = queue::claim(c, "w").unwrap().expect("a job");
         assert_eq!(claimed.submission_id, id);
         let verdict = if score.is_some() { Verdict::Graded } else { Verdict::CompileError };
@@ -88,7 +89,7 @@ pub(crate) mod tests {
     #[test]
     fn an_override_reaches_the_gradebook_and_the_export_and_withdrawing_restores_the_grade() {
         let dir = tempfile::tempdir().unwrap();
-        let db = Db::open(&dir.path().join("g.db")).unwrap();
+        let db = crate::test_support::open_db(dir.path());
         let csv_of = |db: &Db| {
             let path = dir.path().join("out.csv");
             db.with(|c| crate::gradebook::export_csv(c, &path)).unwrap();
@@ -115,13 +116,8 @@ pub(crate) mod tests {
         assert!(csv_of(&db).contains(",6.00,"));
         let rows = db.with(|c| of(c, first)).unwrap();
         assert_eq!(rows.iter().map(|o| o.score).collect::<Vec<_>>(), [None, Some(1.0), Some(9.5)]);
-        let graded_scores: Vec<f64> = db
-            .with(|c| {
-                let mut s = c.prepare("SELECT score FROM results ORDER BY submission_id")?;
-                let v = s.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<Vec<_>>>()?;
-                Ok(v)
-            })
-            .unwrap();
+        let graded_scores: Vec<f64> =
+            db.with(|c| c.query_map("SELECT score FROM results ORDER BY submission_id", (), |r| r.get(0))).unwrap();
         assert_eq!(graded_scores, [4.0, 6.0]);
     }
 }

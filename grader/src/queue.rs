@@ -1,16 +1,23 @@
-//! The job queue in SQLite: workers claim jobs atomically, hold them under a
-//! lease, and commit a result exactly once per job (the job row is deleted
-//! in the same transaction that writes the result, and only by its owner).
+//! The job queue, in the gradebook's database: workers (threads of one
+//! server, or worker processes on many machines) claim jobs atomically,
+//! hold them under a lease that a heartbeat keeps alive, and commit a
+//! result exactly once per job: the job row is deleted in the same
+//! transaction that writes the result, and only by the lease holder. A job
+//! whose worker died (no heartbeat) is taken by another after the lease.
+//! Times here are the database's clock (`unixepoch()`), so machines whose
+//! clocks differ agree on when a lease ends.
 
 use anyhow::Result;
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
-use crate::db::now_secs;
+use crate::db::{Backend, Conn};
 use crate::feedback::Feedback;
+use crate::params;
 
-/// How long a claim holds without being finished before another worker
-/// may take the job (longer than any compile plus check).
-pub const LEASE_SECS: i64 = 600;
+/// How long a claim holds without a heartbeat before another worker may
+/// take the job.
+pub const LEASE_SECS: i64 = 20;
+/// How often a worker process renews the leases of the jobs it holds.
+pub const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(4);
 
 /// A job a worker holds.
 #[derive(Debug, Clone)]
@@ -20,40 +27,86 @@ pub struct Claimed {
     pub exercise: String,
     pub source: String,
     pub submitted_at: String,
+    /// How many times it has been claimed, this claim included.
+    pub attempts: i64,
 }
 
-/// At start of a (single) server: jobs that were running when the previous
-/// process died go back to the queue.
-pub fn requeue_running(c: &Connection) -> Result<usize> {
-    let n =
-        c.execute("UPDATE jobs SET state = 'queued', owner = NULL, lease_until = NULL WHERE state = 'running'", [])?;
-    c.execute("UPDATE submissions SET status = 'queued' WHERE id IN (SELECT submission_id FROM jobs)", [])?;
+/// A worker's name in the `owner` column: host, process id, a random tag
+/// for this start of the process, and the worker's number.
+pub fn owner_name(run: &str, worker: usize) -> String {
+    format!("{}:{}:{run}:{worker}", hostname(), std::process::id())
+}
+
+fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most buf.len() bytes into buf.
+    let ok = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0;
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    if ok {
+        String::from_utf8_lossy(&buf[..end]).into_owned()
+    } else {
+        "unknown".into()
+    }
+}
+
+/// Jobs left running by a process of this machine that no longer exists
+/// (a grader killed and started again) go back to the queue now rather
+/// than after their lease. Jobs of other machines, or of live processes,
+/// are left to their leases.
+pub fn requeue_orphans(c: &mut Conn) -> Result<usize> {
+    let owners: Vec<String> =
+        c.query_map("SELECT DISTINCT owner FROM jobs WHERE state = 'running' AND owner IS NOT NULL", (), |r| r.get(0))?;
+    let here = hostname();
+    let mut n = 0;
+    for owner in owners {
+        let mut parts = owner.split(':');
+        let (Some(host), Some(pid)) = (parts.next(), parts.next().and_then(|p| p.parse::<i32>().ok())) else {
+            continue;
+        };
+        // SAFETY: signal 0 only checks that the process exists.
+        let gone =
+            unsafe { libc::kill(pid, 0) } != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+        if host == here && gone {
+            let tx = c.transaction()?;
+            tx.execute(
+                "UPDATE submissions SET status = 'queued' WHERE id IN (SELECT submission_id FROM jobs WHERE owner = ?1)",
+                [&owner],
+            )?;
+            n += tx.execute(
+                "UPDATE jobs SET state = 'queued', owner = NULL, lease_until = NULL WHERE owner = ?1 AND state = 'running'",
+                [&owner],
+            )?;
+            tx.commit()?;
+        }
+    }
     Ok(n)
 }
 
-/// Takes the oldest queued job (or one whose lease expired).
-pub fn claim(c: &mut Connection, owner: &str) -> Result<Option<Claimed>> {
-    let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let now = now_secs();
-    let id: Option<i64> = tx
-        .query_row(
-            // Fair across students: a student whose job is being graded
-            // waits behind every student who has none running, so one
-            // student's flood can hold at most one worker while others wait.
-            "SELECT j.submission_id FROM jobs j JOIN submissions s ON s.id = j.submission_id
-             WHERE j.state = 'queued' OR (j.state = 'running' AND j.lease_until < ?1)
-             ORDER BY (SELECT COUNT(*) FROM jobs r JOIN submissions rs ON rs.id = r.submission_id
-                       WHERE r.state = 'running' AND r.lease_until >= ?1 AND rs.student_id = s.student_id),
-                      j.submission_id
-             LIMIT 1",
-            [now],
-            |r| r.get(0),
-        )
-        .optional()?;
-    let Some(id) = id else { return Ok(None) };
-    tx.execute(
-        "UPDATE jobs SET state = 'running', owner = ?2, lease_until = ?3, attempts = attempts + 1 WHERE submission_id = ?1",
-        params![id, owner, now + LEASE_SECS],
+/// Takes the oldest queued job (or one whose lease expired). Fair across
+/// students: a student whose job is being graded waits behind every
+/// student who has none running, so one student's flood holds at most one
+/// worker while others wait. On Postgres, rows another worker is claiming
+/// at this moment are skipped, not waited for.
+pub fn claim(c: &mut Conn, owner: &str) -> Result<Option<Claimed>> {
+    let lock = match c.backend() {
+        Backend::Sqlite => "",
+        Backend::Postgres => "FOR UPDATE OF j SKIP LOCKED",
+    };
+    let pick = format!(
+        "SELECT j.submission_id FROM jobs j JOIN submissions s ON s.id = j.submission_id
+         WHERE j.state = 'queued' OR (j.state = 'running' AND j.lease_until < unixepoch())
+         ORDER BY (SELECT COUNT(*) FROM jobs r JOIN submissions rs ON rs.id = r.submission_id
+                   WHERE r.state = 'running' AND r.lease_until >= unixepoch() AND rs.student_id = s.student_id),
+                  j.submission_id
+         LIMIT 1 {lock}"
+    );
+    let tx = c.transaction()?;
+    let Some(id) = tx.query_opt(&pick, (), |r| r.get::<i64>(0))? else { return Ok(None) };
+    let attempts: i64 = tx.query_row(
+        "UPDATE jobs SET state = 'running', owner = ?2, lease_until = unixepoch() + ?3, attempts = attempts + 1
+         WHERE submission_id = ?1 RETURNING attempts",
+        params![id, owner, LEASE_SECS],
+        |r| r.get(0),
     )?;
     tx.execute(
         "UPDATE submissions SET status = 'running', started_at = ?2 WHERE id = ?1",
@@ -69,11 +122,20 @@ pub fn claim(c: &mut Connection, owner: &str) -> Result<Option<Claimed>> {
                 exercise: r.get(2)?,
                 source: r.get(3)?,
                 submitted_at: r.get(4)?,
+                attempts,
             })
         },
     )?;
     tx.commit()?;
     Ok(Some(claimed))
+}
+
+/// Renews the lease of every job `owner` holds; returns how many.
+pub fn heartbeat(c: &Conn, owner: &str) -> Result<usize> {
+    c.execute(
+        "UPDATE jobs SET lease_until = unixepoch() + ?2 WHERE owner = ?1 AND state = 'running'",
+        params![owner, LEASE_SECS],
+    )
 }
 
 /// The end status of a graded job.
@@ -97,15 +159,10 @@ impl Verdict {
 /// Commits the result of a job this worker owns. Returns false (and writes
 /// nothing) when the job is no longer ours: its lease expired and another
 /// worker took it.
-pub fn complete(
-    c: &mut Connection,
-    owner: &str,
-    id: i64,
-    verdict: Verdict,
-    late: bool,
-    feedback: &Feedback,
-) -> Result<bool> {
-    let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+pub fn complete(c: &mut Conn, owner: &str, id: i64, verdict: Verdict, late: bool, feedback: &Feedback) -> Result<bool> {
+    let tx = c.transaction()?;
+    // The lease holder only: a worker whose lease was taken over writes
+    // nothing (on Postgres this waits for the other claim and sees it).
     let ours = tx.execute(
         "DELETE FROM jobs WHERE submission_id = ?1 AND owner = ?2 AND state = 'running'",
         params![id, owner],
@@ -137,19 +194,17 @@ pub fn complete(
     Ok(true)
 }
 
-/// How many times a job has been claimed.
-pub fn claim_count(c: &Connection, id: i64) -> Result<i64> {
-    Ok(c.query_row("SELECT attempts FROM jobs WHERE submission_id = ?1", [id], |r| r.get(0)).optional()?.unwrap_or(0))
-}
-
 /// Gives a job back to the queue (the grader failed, not the submission);
-pub fn release(c: &Connection, owner: &str, id: i64) -> Result<()> {
-    c.execute(
+pub fn release(c: &mut Conn, owner: &str, id: i64) -> Result<()> {
+    let tx = c.transaction()?;
+    let ours = tx.execute(
         "UPDATE jobs SET state = 'queued', owner = NULL, lease_until = NULL WHERE submission_id = ?1 AND owner = ?2",
         params![id, owner],
     )?;
-    c.execute("UPDATE submissions SET status = 'queued' WHERE id = ?1", [id])?;
-    Ok(())
+    if ours > 0 {
+        tx.execute("UPDATE submissions SET status = 'queued' WHERE id = ?1", [id])?;
+    }
+    tx.commit()
 }
 
 /// What a regrade covers.
@@ -170,30 +225,35 @@ pub struct Regrade {
 
 /// Puts submissions back in the queue for regrading and remembers each
 /// one's status and score before, so the regrade page can list what changed.
-pub fn enqueue_regrade(c: &mut Connection, scope: &RegradeScope, instructor: &str) -> Result<Regrade> {
+pub fn enqueue_regrade(c: &mut Conn, scope: &RegradeScope, instructor: &str) -> Result<Regrade> {
     let (exercise, submission) = match scope {
         RegradeScope::All => (None, None),
         RegradeScope::Exercise(e) => (Some(e.as_str()), None),
         RegradeScope::Submission(id) => (None, Some(*id)),
     };
-    let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let tx = c.transaction()?;
     let now = crate::db::now_rfc3339();
-    tx.execute(
-        "INSERT INTO regrades (exercise, submission_id, instructor, started_at, total) VALUES (?1, ?2, ?3, ?4, 0)",
+    let regrade: i64 = tx.query_row(
+        "INSERT INTO regrades (exercise, submission_id, instructor, started_at, total) VALUES (?1, ?2, ?3, ?4, 0)
+         RETURNING id",
         params![exercise, submission, instructor, now],
+        |r| r.get(0),
     )?;
-    let regrade = tx.last_insert_rowid();
-    let picked = "FROM submissions s WHERE (?1 IS NULL OR s.exercise = ?1) AND (?2 IS NULL OR s.id = ?2)
+    let picked = "FROM submissions s WHERE (CAST(?1 AS TEXT) IS NULL OR s.exercise = ?1)
+        AND (CAST(?2 AS BIGINT) IS NULL OR s.id = ?2)
         AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.submission_id = s.id)";
     tx.execute(
         &format!(
             "INSERT INTO regrade_items (regrade_id, submission_id, old_status, old_score)
-             SELECT ?3, s.id, s.status, (SELECT c.score FROM counted_scores c WHERE c.submission_id = s.id) {picked}"
+             SELECT CAST(?3 AS BIGINT), s.id, s.status, (SELECT c.score FROM counted_scores c WHERE c.submission_id = s.id) {picked}"
         ),
         params![exercise, submission, regrade],
     )?;
     let n = tx.execute(
-        &format!("INSERT INTO jobs (submission_id, state, queued_at) SELECT s.id, 'queued', ?3 {picked}"),
+        &format!(
+            "INSERT INTO jobs (submission_id, state, queued_at) SELECT s.id, 'queued', CAST(?3 AS TEXT) {picked}
+             ON CONFLICT DO NOTHING"
+        ),
         params![exercise, submission, now],
     )?;
     tx.execute("UPDATE regrades SET total = ?2 WHERE id = ?1", params![regrade, n as i64])?;
@@ -206,26 +266,28 @@ pub fn enqueue_regrade(c: &mut Connection, scope: &RegradeScope, instructor: &st
 }
 
 /// Jobs not yet finished.
-pub fn pending(c: &Connection) -> Result<i64> {
-    Ok(c.query_row("SELECT count(*) FROM jobs", [], |r| r.get(0))?)
+pub fn pending(c: &Conn) -> Result<i64> {
+    c.query_row("SELECT count(*) FROM jobs", (), |r| r.get(0))
 }
 
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
 
-    use crate::db::Db;
     use crate::ratelimit::SubmissionLimit;
     use crate::submissions::{store, Stored};
 
     #[test]
     fn a_student_with_a_job_running_waits_behind_the_others() {
         let dir = tempfile::tempdir().unwrap();
-        let db = Db::open(&dir.path().join("g.db")).unwrap();
+        let db = crate::test_support::open_db(dir.path());
         let unlimited = SubmissionLimit::new(0, Duration::from_secs(60));
         let submit = |student: &str| {
             db.with(|c| {
-                c.execute("INSERT OR IGNORE INTO students (id, name, email) VALUES (?1, ?1, '')", [student])?;
+                c.execute(
+                    "INSERT INTO students (id, name, email) VALUES (?1, ?1, '') ON CONFLICT DO NOTHING",
+                    [student],
+                )?;
                 match store(c, student, "warmup", None, "fn x() {}", &unlimited)? {
                     Stored::Created(id) => Ok(id),
                     _ => anyhow::bail!("not stored"),

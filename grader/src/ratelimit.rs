@@ -7,9 +7,10 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::db::Conn;
+use crate::params;
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection};
 
 /// Whole seconds to wait (at least 1, at most the window) until `oldest`
 /// leaves the window that ends at `now`.
@@ -36,19 +37,18 @@ impl SubmissionLimit {
     /// `None` if one more submission may be stored at `now`, else the
     /// seconds to wait. Call inside the transaction that stores it, so two
     /// concurrent requests cannot both take the last place.
-    pub fn wait(&self, c: &Connection, student: &str, exercise: &str, now: DateTime<Utc>) -> Result<Option<u64>> {
+    pub fn wait(&self, c: &Conn, student: &str, exercise: &str, now: DateTime<Utc>) -> Result<Option<u64>> {
         if self.per_window == 0 {
             return Ok(None);
         }
         let window = chrono::Duration::from_std(self.window).context("rate-limit window")?;
         let since = crate::db::rfc3339(now - window);
-        let mut stmt = c.prepare_cached(
+        let recent = c.query_map(
             "SELECT submitted_at FROM submissions WHERE student_id = ?1 AND exercise = ?2 AND submitted_at > ?3
              ORDER BY submitted_at DESC LIMIT ?4",
+            params![student, exercise, since, self.per_window as i64],
+            |r| r.get::<String>(0),
         )?;
-        let recent = stmt
-            .query_map(params![student, exercise, since, self.per_window as i64], |r| r.get::<_, String>(0))?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
         if recent.len() < self.per_window {
             return Ok(None);
         }
@@ -175,23 +175,31 @@ mod tests {
 
     #[test]
     fn submissions_are_counted_in_the_table_within_the_window() {
-        let c = Connection::open_in_memory().unwrap();
-        c.execute_batch("CREATE TABLE submissions (student_id TEXT, exercise TEXT, submitted_at TEXT)").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::test_support::open_db(dir.path());
         let now = Utc::now();
         let add = |ago: i64, student: &str, exercise: &str| {
             let t = crate::db::rfc3339(now - chrono::Duration::seconds(ago));
-            c.execute("INSERT INTO submissions VALUES (?1, ?2, ?3)", params![student, exercise, t]).unwrap();
+            db.with(|c| {
+                c.execute("INSERT INTO students (id, name, email) VALUES (?1, ?1, '') ON CONFLICT DO NOTHING", [student])?;
+                c.execute(
+                    "INSERT INTO submissions (student_id, exercise, source, status, submitted_at) VALUES (?1, ?2, '', 'graded', ?3)",
+                    params![student, exercise, t],
+                )
+            })
+            .unwrap();
         };
+        let wait = |limit: &SubmissionLimit, student: &str| db.with(|c| limit.wait(c, student, "x", now)).unwrap();
         let limit = SubmissionLimit::new(2, Duration::from_secs(60));
         add(90, "a", "x"); // outside the window
         add(45, "a", "x");
         add(10, "b", "x");
         add(10, "a", "y");
-        assert_eq!(limit.wait(&c, "a", "x", now).unwrap(), None);
+        assert_eq!(wait(&limit, "a"), None);
         add(5, "a", "x");
         // The 45 s old one leaves the window in 15 s.
-        assert_eq!(limit.wait(&c, "a", "x", now).unwrap(), Some(15));
-        assert_eq!(limit.wait(&c, "b", "x", now).unwrap(), None);
-        assert_eq!(SubmissionLimit::new(0, Duration::from_secs(60)).wait(&c, "a", "x", now).unwrap(), None);
+        assert_eq!(wait(&limit, "a"), Some(15));
+        assert_eq!(wait(&limit, "b"), None);
+        assert_eq!(wait(&SubmissionLimit::new(0, Duration::from_secs(60)), "a"), None);
     }
 }

@@ -3,8 +3,8 @@
 //! and what changed (status, or the counted score against the one before).
 //! Every query goes through `regrade_items`' primary key and submission ids.
 
+use crate::db::Conn;
 use anyhow::Result;
-use rusqlite::{Connection, OptionalExtension};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct RegradeRow {
@@ -40,7 +40,7 @@ const ROW: &str = "SELECT g.id, g.exercise, g.submission_id, g.instructor, g.sta
     g.total - (SELECT count(*) FROM jobs j JOIN regrade_items i ON i.regrade_id = g.id AND i.submission_id = j.submission_id)
     FROM regrades g";
 
-fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RegradeRow> {
+fn row(r: &crate::db::Row) -> anyhow::Result<RegradeRow> {
     Ok(RegradeRow {
         id: r.get(0)?,
         exercise: r.get(1)?,
@@ -53,15 +53,14 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RegradeRow> {
 }
 
 /// The newest `limit` regrades, newest first, each with its progress.
-pub fn list(c: &Connection, limit: i64) -> Result<Vec<RegradeRow>> {
-    let mut stmt = c.prepare(&format!("{ROW} ORDER BY g.id DESC LIMIT ?1"))?;
-    let rows = stmt.query_map([limit], row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+pub fn list(c: &Conn, limit: i64) -> Result<Vec<RegradeRow>> {
+    let rows = c.query_map(&format!("{ROW} ORDER BY g.id DESC LIMIT ?1"), [limit], row)?;
     Ok(rows)
 }
 
 /// One regrade with its progress (done of total).
-pub fn progress(c: &Connection, id: i64) -> Result<Option<RegradeRow>> {
-    Ok(c.query_row(&format!("{ROW} WHERE g.id = ?1"), [id], row).optional()?)
+pub fn progress(c: &Conn, id: i64) -> Result<Option<RegradeRow>> {
+    c.query_opt(&format!("{ROW} WHERE g.id = ?1"), [id], row)
 }
 
 /// A submission whose regrade changed its status or counted score.
@@ -78,17 +77,16 @@ pub struct Change {
 
 /// The finished items of a regrade whose status or counted score differs
 /// from before, in submission order (at most `limit`).
-pub fn changes(c: &Connection, id: i64, limit: i64) -> Result<Vec<Change>> {
-    let mut stmt = c.prepare(
+pub fn changes(c: &Conn, id: i64, limit: i64) -> Result<Vec<Change>> {
+    let rows = c.query_map(
         "SELECT i.submission_id, s.student_id, s.exercise, i.old_status, s.status, i.old_score, cs.score
          FROM regrade_items i JOIN submissions s ON s.id = i.submission_id
          JOIN counted_scores cs ON cs.submission_id = i.submission_id
          WHERE i.regrade_id = ?1 AND s.status NOT IN ('queued', 'running')
-           AND (s.status IS NOT i.old_status OR cs.score IS NOT i.old_score)
+           AND (s.status IS DISTINCT FROM i.old_status OR cs.score IS DISTINCT FROM i.old_score)
          ORDER BY i.submission_id LIMIT ?2",
-    )?;
-    let rows = stmt
-        .query_map([id, limit], |r| {
+        [id, limit],
+        |r| {
             Ok(Change {
                 submission_id: r.get(0)?,
                 student_id: r.get(1)?,
@@ -98,22 +96,21 @@ pub fn changes(c: &Connection, id: i64, limit: i64) -> Result<Vec<Change>> {
                 old_score: r.get(5)?,
                 new_score: r.get(6)?,
             })
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+        },
+    )?;
     Ok(rows)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::Db;
     use crate::overrides::tests::{grade, graded};
     use crate::queue::{self, RegradeScope};
 
     #[test]
     fn a_regrade_reports_progress_and_what_changed() {
         let dir = tempfile::tempdir().unwrap();
-        let db = Db::open(&dir.path().join("g.db")).unwrap();
+        let db = crate::test_support::open_db(dir.path());
         let (a, b, c3) = db
             .with(|c| {
                 Ok((

@@ -8,8 +8,9 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
+use crate::db::Conn;
+use crate::params;
 use anyhow::{Context, Result};
-use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::auth::issue_token;
 use crate::db::Db;
@@ -123,11 +124,7 @@ fn csv_error(e: &csv::Error) -> String {
 /// Existing students keep their id, get the new name and email, and a new
 /// token as well (their old one stays valid). `before_commit` sees the
 /// tokens before the commit: an error there stores nothing.
-pub fn store(
-    c: &mut Connection,
-    rows: &[Row],
-    before_commit: impl FnOnce(&[Issued]) -> Result<()>,
-) -> Result<Vec<Issued>> {
+pub fn store(c: &mut Conn, rows: &[Row], before_commit: impl FnOnce(&[Issued]) -> Result<()>) -> Result<Vec<Issued>> {
     let tx = c.transaction()?;
     let mut issued = Vec::new();
     for row in rows {
@@ -145,10 +142,9 @@ pub fn store(
 }
 
 /// Adds one new student with a token; an id already on the roster is refused.
-pub fn add(c: &mut Connection, row: &Row) -> Result<Issued> {
+pub fn add(c: &mut Conn, row: &Row) -> Result<Issued> {
     let tx = c.transaction()?;
-    let exists: Option<i64> =
-        tx.query_row("SELECT 1 FROM students WHERE id = ?1", [&row.id], |r| r.get(0)).optional()?;
+    let exists: Option<i64> = tx.query_opt("SELECT 1 FROM students WHERE id = ?1", [&row.id], |r| r.get(0))?;
     if exists.is_some() {
         return Err(Invalid(format!("student {} is already on the roster", row.id)).into());
     }
@@ -159,7 +155,7 @@ pub fn add(c: &mut Connection, row: &Row) -> Result<Issued> {
 }
 
 /// Revokes every token of `student`; returns how many there were.
-pub fn revoke(c: &mut Connection, student: &str) -> Result<usize> {
+pub fn revoke(c: &mut Conn, student: &str) -> Result<usize> {
     let tx = c.transaction()?;
     student_name(&tx, student)?;
     let n = tx.execute("DELETE FROM tokens WHERE student_id = ?1", [student])?;
@@ -168,7 +164,7 @@ pub fn revoke(c: &mut Connection, student: &str) -> Result<usize> {
 }
 
 /// Revokes every token of `student` and issues one new token, at once.
-pub fn reissue(c: &mut Connection, student: &str) -> Result<Issued> {
+pub fn reissue(c: &mut Conn, student: &str) -> Result<Issued> {
     let tx = c.transaction()?;
     let name = student_name(&tx, student)?;
     tx.execute("DELETE FROM tokens WHERE student_id = ?1", [student])?;
@@ -177,9 +173,8 @@ pub fn reissue(c: &mut Connection, student: &str) -> Result<Issued> {
     Ok(Issued { id: student.to_owned(), name, token, token_file: PathBuf::new() })
 }
 
-fn student_name(c: &Connection, student: &str) -> Result<String> {
-    c.query_row("SELECT name FROM students WHERE id = ?1", [student], |r| r.get(0))
-        .optional()?
+fn student_name(c: &Conn, student: &str) -> Result<String> {
+    c.query_opt("SELECT name FROM students WHERE id = ?1", [student], |r| r.get(0))?
         .ok_or_else(|| Invalid(format!("there is no student {student:?}")).into())
 }
 
@@ -193,18 +188,15 @@ pub struct Listed {
     pub submissions: i64,
 }
 
-pub fn list(c: &Connection) -> Result<Vec<Listed>> {
-    let mut stmt = c.prepare(
+pub fn list(c: &Conn) -> Result<Vec<Listed>> {
+    let rows = c.query_map(
         "SELECT s.id, s.name, s.email, coalesce(t.n, 0), coalesce(x.n, 0) FROM students s
          LEFT JOIN (SELECT student_id, count(*) AS n FROM tokens GROUP BY student_id) t ON t.student_id = s.id
          LEFT JOIN (SELECT student_id, count(*) AS n FROM submissions GROUP BY student_id) x ON x.student_id = s.id
          ORDER BY s.id",
+        (),
+        |r| Ok(Listed { id: r.get(0)?, name: r.get(1)?, email: r.get(2)?, tokens: r.get(3)?, submissions: r.get(4)? }),
     )?;
-    let rows = stmt
-        .query_map([], |r| {
-            Ok(Listed { id: r.get(0)?, name: r.get(1)?, email: r.get(2)?, tokens: r.get(3)?, submissions: r.get(4)? })
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(rows)
 }
 

@@ -4,7 +4,6 @@
 use anyhow::Result;
 use hmac::{Hmac, Mac};
 use rand::RngCore;
-use rusqlite::OptionalExtension;
 use sha2::Sha256;
 
 use crate::db::Db;
@@ -12,20 +11,12 @@ use crate::db::Db;
 /// Loads the course secret, creating it on first use.
 pub fn course_secret(db: &Db) -> Result<Vec<u8>> {
     db.with(|c| {
-        let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let existing: Option<Vec<u8>> =
-            tx.query_row("SELECT value FROM meta WHERE key = 'course_secret'", [], |r| r.get(0)).optional()?;
-        let secret = match existing {
-            Some(s) => s,
-            None => {
-                let mut s = vec![0u8; 32];
-                rand::rng().fill_bytes(&mut s);
-                tx.execute("INSERT INTO meta (key, value) VALUES ('course_secret', ?1)", [&s])?;
-                s
-            }
-        };
-        tx.commit()?;
-        Ok(secret)
+        // Processes starting together (a server and its workers) may all
+        // offer one: the first stored wins, and everyone reads that one.
+        let mut offer = vec![0u8; 32];
+        rand::rng().fill_bytes(&mut offer);
+        c.execute("INSERT INTO meta (key, value) VALUES ('course_secret', ?1) ON CONFLICT DO NOTHING", [offer])?;
+        c.query_row("SELECT value FROM meta WHERE key = 'course_secret'", (), |r| r.get(0))
     })
 }
 

@@ -9,13 +9,11 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
-use crate::cache::CompileCache;
-use crate::db::Db;
+use crate::db::{Db, Target};
 use crate::prepare::Prepared;
 use crate::ratelimit::{RateLimit, SubmissionLimit};
-use crate::sandbox::SlotPool;
-use crate::worker::{self, Grader, Wake};
-use crate::{queue, secret};
+use crate::secret;
+use crate::worker::{self, Grader};
 
 /// Shared by every request handler.
 pub struct AppState {
@@ -47,7 +45,7 @@ impl WakeHandle {
 
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
-    pub db: PathBuf,
+    pub db: Target,
     pub addr: SocketAddr,
     /// Grading workers; 0 serves the API only (jobs wait in the queue).
     pub workers: usize,
@@ -91,25 +89,13 @@ impl Default for HttpLimits {
 }
 
 pub fn serve(opts: ServeOptions) -> Result<()> {
-    let db = Arc::new(Db::open(&opts.db)?);
+    let db = Arc::new(Db::open(opts.db.clone())?);
     let secret = secret::course_secret(&db)?;
     crate::auth::warm_up();
-    let requeued = db.with(|c| queue::requeue_running(c))?;
-    if requeued > 0 {
-        tracing::warn!(requeued, "jobs left running by a previous process are queued again");
-    }
     let grader = match (&opts.prepared, opts.workers) {
         (_, 0) => None,
         (None, _) => anyhow::bail!("workers need a prepared directory"),
-        (Some(p), n) => Some(Arc::new(Grader {
-            db: Arc::clone(&db),
-            prepared: p.clone(),
-            slots: SlotPool::system(n, &p.root.join("slots"))?,
-            cache: CompileCache::new(&opts.cache_dir, p)?,
-            secret: secret.clone(),
-            wake: Wake::default(),
-            stop: Default::default(),
-        })),
+        (Some(p), n) => Some(Arc::new(Grader::new(Arc::clone(&db), p.clone(), n, &opts.cache_dir)?)),
     };
     let workers = grader.as_ref().map(|g| worker::spawn(Arc::clone(g), opts.workers)).unwrap_or_default();
     let state = Arc::new(AppState {
@@ -202,7 +188,7 @@ async fn serve_http(listener: tokio::net::TcpListener, app: axum::Router, limits
     Ok(())
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
     tokio::select! {

@@ -6,8 +6,9 @@
 
 use std::collections::BTreeMap;
 
+use crate::db::Conn;
+use crate::params;
 use anyhow::Result;
-use rusqlite::{params, Connection};
 
 /// Bars of a score histogram: equal slices of the exercise's points.
 pub const BINS: usize = 10;
@@ -70,24 +71,22 @@ fn median(sorted: &[f64]) -> Option<f64> {
 
 /// Every catalogue exercise's summary, in catalogue order (`only` narrows
 /// to one exercise).
-pub fn exercises(c: &Connection, only: Option<&str>) -> Result<Vec<ExerciseStats>> {
+pub fn exercises(c: &Conn, only: Option<&str>) -> Result<Vec<ExerciseStats>> {
     let mut scores: BTreeMap<String, (Vec<f64>, u64)> = BTreeMap::new();
-    let mut stmt = c.prepare_cached(
-        "SELECT exercise, score, late FROM best_scores WHERE ?1 IS NULL OR exercise = ?1 ORDER BY exercise, score",
-    )?;
-    let mut rows = stmt.query(params![only])?;
-    while let Some(r) = rows.next()? {
+    for r in c.rows(
+        "SELECT exercise, score, late FROM best_scores WHERE CAST(?1 AS TEXT) IS NULL OR exercise = ?1 ORDER BY exercise, score",
+        params![only],
+    )? {
         let e = scores.entry(r.get(0)?).or_default();
         e.0.push(r.get(1)?);
-        e.1 += r.get::<_, bool>(2)? as u64;
+        e.1 += r.get::<bool>(2)? as u64;
     }
     let mut submitters: BTreeMap<String, u64> = BTreeMap::new();
-    let mut stmt = c.prepare_cached(
-        "SELECT exercise, count(*) FROM attempt_counts WHERE ?1 IS NULL OR exercise = ?1 GROUP BY exercise",
-    )?;
-    let mut rows = stmt.query(params![only])?;
-    while let Some(r) = rows.next()? {
-        submitters.insert(r.get(0)?, r.get::<_, i64>(1)? as u64);
+    for r in c.rows(
+        "SELECT exercise, count(*) FROM attempt_counts WHERE CAST(?1 AS TEXT) IS NULL OR exercise = ?1 GROUP BY exercise",
+        params![only],
+    )? {
+        submitters.insert(r.get(0)?, r.get::<i64>(1)? as u64);
     }
     let out = crate::catalogue::all()
         .iter()
@@ -119,16 +118,15 @@ pub fn exercises(c: &Connection, only: Option<&str>) -> Result<Vec<ExerciseStats
 /// ran checks, most failed first (`only` narrows to one exercise). Every
 /// check of the catalogue is listed, failed by nobody or not; a name only
 /// old results carry is listed too.
-pub fn check_rates(c: &Connection, only: Option<&str>) -> Result<Vec<CheckRate>> {
+pub fn check_rates(c: &Conn, only: Option<&str>) -> Result<Vec<CheckRate>> {
     let mut failed: BTreeMap<(String, String), u64> = BTreeMap::new();
     let mut checked: BTreeMap<String, u64> = BTreeMap::new();
-    let mut stmt = c.prepare_cached(
-        "SELECT exercise, failed_checks FROM best_scores WHERE (?1 IS NULL OR exercise = ?1) AND checks > 0",
-    )?;
-    let mut rows = stmt.query(params![only])?;
-    while let Some(r) = rows.next()? {
+    for r in c.rows(
+        "SELECT exercise, failed_checks FROM best_scores WHERE (CAST(?1 AS TEXT) IS NULL OR exercise = ?1) AND checks > 0",
+        params![only],
+    )? {
         let exercise: String = r.get(0)?;
-        let names = r.get_ref(1)?.as_str()?;
+        let names = r.get::<String>(1)?;
         for name in names.split('\n').filter(|n| !n.is_empty()) {
             *failed.entry((exercise.clone(), name.to_owned())).or_default() += 1;
         }

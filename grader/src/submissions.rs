@@ -1,8 +1,9 @@
 //! Submissions in the gradebook: storing one (idempotently, with its job in
 //! the same transaction) and reading them back.
 
+use crate::db::{Backend, Conn};
+use crate::params;
 use anyhow::Result;
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use crate::db::{now_rfc3339, rfc3339};
 use crate::feedback::Feedback;
@@ -20,27 +21,33 @@ pub enum Stored {
 }
 
 /// A submission with the same key from the same student, if any.
-pub fn by_key(c: &Connection, student: &str, key: &str) -> Result<Option<i64>> {
-    Ok(c.query_row(
+pub fn by_key(c: &Conn, student: &str, key: &str) -> Result<Option<i64>> {
+    c.query_opt(
         "SELECT id FROM submissions WHERE student_id = ?1 AND idempotency_key = ?2",
         params![student, key],
         |r| r.get(0),
     )
-    .optional()?)
 }
 
 /// Stores a submission and its job unless `limit` refuses it; returns only
 /// after the commit. The limit is read in the same (immediate) transaction,
 /// so concurrent requests cannot overshoot it.
 pub fn store(
-    c: &mut Connection,
+    c: &mut Conn,
     student: &str,
     exercise: &str,
     key: Option<&str>,
     source: &str,
     limit: &SubmissionLimit,
 ) -> Result<Stored> {
-    let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let tx = c.transaction()?;
+    if tx.backend() == Backend::Postgres {
+        // SQLite's immediate transaction already serialises writers; on
+        // Postgres one student's concurrent submissions queue on the
+        // student's row, so the key and the limit are read after the other
+        // commits.
+        tx.execute("SELECT 1 FROM students WHERE id = ?1 FOR UPDATE", [student])?;
+    }
     if let Some(key) = key {
         if let Some(id) = by_key(&tx, student, key)? {
             return Ok(Stored::Existing(id));
@@ -51,12 +58,12 @@ pub fn store(
         return Ok(Stored::Refused { retry_after });
     }
     let now = rfc3339(at);
-    tx.execute(
+    let id: i64 = tx.query_row(
         "INSERT INTO submissions (student_id, exercise, idempotency_key, source, status, submitted_at)
-         VALUES (?1, ?2, ?3, ?4, 'queued', ?5)",
+         VALUES (?1, ?2, ?3, ?4, 'queued', ?5) RETURNING id",
         params![student, exercise, key, source, now],
+        |r| r.get(0),
     )?;
-    let id = tx.last_insert_rowid();
     tx.execute("INSERT INTO jobs (submission_id, state, queued_at) VALUES (?1, 'queued', ?2)", params![id, now])?;
     tx.commit()?;
     Ok(Stored::Created(id))
@@ -104,7 +111,7 @@ fn select(full: bool) -> String {
     )
 }
 
-fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Submission> {
+fn row(r: &crate::db::Row) -> anyhow::Result<Submission> {
     let report: Option<String> = r.get(13)?;
     Ok(Submission {
         id: r.get(0)?,
@@ -124,77 +131,74 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Submission> {
     })
 }
 
-pub fn get(c: &Connection, id: i64) -> Result<Option<Submission>> {
+pub fn get(c: &Conn, id: i64) -> Result<Option<Submission>> {
     let sql = format!("{} WHERE s.id = ?1", select(true));
-    Ok(c.query_row(&sql, [id], row).optional()?)
+    c.query_opt(&sql, [id], row)
 }
 
-pub fn source(c: &Connection, id: i64) -> Result<Option<String>> {
-    Ok(c.query_row("SELECT source FROM submissions WHERE id = ?1", [id], |r| r.get(0)).optional()?)
+pub fn source(c: &Conn, id: i64) -> Result<Option<String>> {
+    c.query_opt("SELECT source FROM submissions WHERE id = ?1", [id], |r| r.get(0))
 }
 
 /// Submissions, newest first, without their reports (score and summary
 /// line only); `student` narrows to one student.
-pub fn list(c: &Connection, student: Option<&str>, limit: i64) -> Result<Vec<Submission>> {
+pub fn list(c: &Conn, student: Option<&str>, limit: i64) -> Result<Vec<Submission>> {
     list_where(c, student, limit, false)
 }
 
 /// One exercise's submissions, newest first, a page at a time; `failing`
 /// keeps only students' best submissions that fail that check.
 pub fn list_for_exercise(
-    c: &Connection,
+    c: &Conn,
     exercise: &str,
     failing: Option<&str>,
     limit: i64,
     offset: i64,
 ) -> Result<Vec<Submission>> {
     let filter = match failing {
-        None => "s.exercise = ?1 AND ?2 IS NULL",
+        None => "s.exercise = ?1 AND CAST(?2 AS TEXT) IS NULL",
         Some(_) => {
             "s.id IN (SELECT b.submission_id FROM best_scores b JOIN result_checks rc ON rc.submission_id = b.submission_id
                       WHERE b.exercise = ?1 AND rc.name = ?2 AND rc.status <> 'passed')"
         }
     };
     let sql = format!("{} WHERE {filter} ORDER BY s.id DESC LIMIT ?3 OFFSET ?4", select(false));
-    let mut stmt = c.prepare_cached(&sql)?;
-    let rows = stmt.query_map(params![exercise, failing, limit, offset], row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    let rows = c.query_map(&sql, params![exercise, failing, limit, offset], row)?;
     Ok(rows)
 }
 
 /// The same with each whole report (one student's page of feedback).
-pub fn list_with_reports(c: &Connection, student: &str, limit: i64) -> Result<Vec<Submission>> {
+pub fn list_with_reports(c: &Conn, student: &str, limit: i64) -> Result<Vec<Submission>> {
     list_where(c, Some(student), limit, true)
 }
 
-fn list_where(c: &Connection, student: Option<&str>, limit: i64, full: bool) -> Result<Vec<Submission>> {
-    let sql = format!("{} WHERE (?1 IS NULL OR s.student_id = ?1) ORDER BY s.id DESC LIMIT ?2", select(full));
-    let mut stmt = c.prepare(&sql)?;
-    let rows = stmt.query_map(params![student, limit], row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+fn list_where(c: &Conn, student: Option<&str>, limit: i64, full: bool) -> Result<Vec<Submission>> {
+    let sql =
+        format!("{} WHERE (CAST(?1 AS TEXT) IS NULL OR s.student_id = ?1) ORDER BY s.id DESC LIMIT ?2", select(full));
+    let rows = c.query_map(&sql, params![student, limit], row)?;
     Ok(rows)
 }
 
 /// Submissions graded after the cursor `(graded_at, id)` (all graded ones
 /// when `None`), oldest first, without their reports: the live dashboard's
 /// feed. Reads the `graded_at` index from the cursor on.
-pub fn graded_since(c: &Connection, after: Option<(&str, i64)>, limit: i64) -> Result<Vec<Submission>> {
+pub fn graded_since(c: &Conn, after: Option<(&str, i64)>, limit: i64) -> Result<Vec<Submission>> {
     let (t, id) = after.unwrap_or(("", 0));
     let sql = format!(
         "{} WHERE s.graded_at >= ?1 AND (s.graded_at > ?1 OR s.id > ?2) ORDER BY s.graded_at, s.id LIMIT ?3",
         select(false)
     );
-    let mut stmt = c.prepare(&sql)?;
-    let rows = stmt.query_map(params![t, id, limit], row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    let rows = c.query_map(&sql, params![t, id, limit], row)?;
     Ok(rows)
 }
 
 /// The newest `(graded_at, id)`: a live feed starting now starts after it.
-pub fn newest_graded(c: &Connection) -> Result<Option<(String, i64)>> {
-    Ok(c.query_row(
+pub fn newest_graded(c: &Conn) -> Result<Option<(String, i64)>> {
+    c.query_opt(
         "SELECT graded_at, id FROM submissions WHERE graded_at IS NOT NULL ORDER BY graded_at DESC, id DESC LIMIT 1",
-        [],
+        (),
         |r| Ok((r.get(0)?, r.get(1)?)),
     )
-    .optional()?)
 }
 
 /// Marks a new result time (used by the queue when it commits a result).

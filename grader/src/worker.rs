@@ -1,4 +1,4 @@
-//! The worker pool: N threads take jobs from the SQLite queue, each grades
+//! The worker pool: N threads take jobs from the database's queue, each grades
 //! on a sandbox slot of its own and commits the result. Plain threads, not
 //! async tasks: compiling and checking block and burn CPU.
 
@@ -10,7 +10,7 @@ use anyhow::Result;
 use chrono::{DateTime, Utc};
 
 use crate::cache::CompileCache;
-use crate::db::Db;
+use crate::db::{Backend, Db};
 use crate::grading::{grade, Graded};
 use crate::prepare::Prepared;
 use crate::queue::{self, Claimed, Verdict};
@@ -26,6 +26,42 @@ pub struct Grader {
     pub secret: Vec<u8>,
     pub wake: Wake,
     pub stop: AtomicBool,
+}
+
+impl Grader {
+    /// A grader with `slots` sandbox slots (one per worker) on `prepared`.
+    pub fn new(db: Arc<Db>, prepared: Prepared, slots: usize, cache_dir: &std::path::Path) -> Result<Grader> {
+        Ok(Grader {
+            secret: secret::course_secret(&db)?,
+            db,
+            slots: SlotPool::system(slots, &prepared.root.join("slots"))?,
+            cache: CompileCache::new(cache_dir, &prepared)?,
+            prepared,
+            wake: Wake::default(),
+            stop: Default::default(),
+        })
+    }
+
+    /// Asks the workers to stop after the job each is grading.
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.wake.notify();
+    }
+
+    /// Why the prepared directory no longer fits this grader, if it does
+    /// not (an admin prepared it again for other course sources).
+    fn stale(&self) -> Option<String> {
+        use crate::stamp::Stamp;
+        match Stamp::read(&self.prepared.root) {
+            Ok(Some(s)) if s.course_sources == Stamp::expected_sources() => None,
+            Ok(_) => Some(format!(
+                "{} was prepared from other course sources than this grader was built from: start a grader built \
+                 from those sources, or prepare the directory again with this one",
+                self.prepared.root.display()
+            )),
+            Err(e) => Some(format!("{e:#}")),
+        }
+    }
 }
 
 /// Wakes idle workers when a job arrives (they also poll, so a missed wake
@@ -76,30 +112,110 @@ fn quiet_worker_panics() {
     });
 }
 
-/// Starts `n` workers.
+/// Starts `n` workers, the heartbeat that keeps their leases, and (on
+/// Postgres) the listener that wakes them when a job is queued anywhere.
+/// Jobs a dead process of this machine left running are queued first.
 pub fn spawn(grader: Arc<Grader>, n: usize) -> Vec<std::thread::JoinHandle<()>> {
     quiet_worker_panics();
+    match grader.db.with(queue::requeue_orphans) {
+        Ok(0) => {}
+        Ok(requeued) => tracing::warn!(requeued, "jobs left running by a process that died are queued again"),
+        Err(e) => tracing::error!("queueing orphaned jobs again: {e:#}"),
+    }
     let run_id = crate::auth::random_token();
-    (0..n)
-        .map(|i| {
-            let g = Arc::clone(&grader);
-            let owner = format!("{}-{}-{i}", std::process::id(), &run_id[..8]);
+    let owners: Vec<String> = (0..n).map(|i| queue::owner_name(&run_id[..8], i)).collect();
+    let mut threads: Vec<_> = owners
+        .iter()
+        .enumerate()
+        .map(|(i, owner)| {
+            let (g, owner) = (Arc::clone(&grader), owner.clone());
             std::thread::Builder::new()
                 .name(format!("worker-{i}"))
                 .spawn(move || work(&g, &owner))
                 .expect("spawn worker")
         })
-        .collect()
+        .collect();
+    let g = Arc::clone(&grader);
+    threads.push(
+        std::thread::Builder::new()
+            .name("heartbeat".into())
+            .spawn(move || heartbeat(&g, &owners))
+            .expect("spawn heartbeat"),
+    );
+    if grader.db.backend() == Backend::Postgres {
+        let g = Arc::clone(&grader);
+        threads.push(
+            std::thread::Builder::new().name("job-listener".into()).spawn(move || listen(&g)).expect("spawn listener"),
+        );
+    }
+    threads
+}
+
+/// Renews this process's leases until stopped. A lease it fails to renew
+/// (the database unreachable for longer than a lease) may go to another
+/// worker, whose commit then wins; ours is refused.
+fn heartbeat(g: &Grader, owners: &[String]) {
+    let mut last = std::time::Instant::now();
+    while !g.stop.load(Ordering::Relaxed) {
+        if last.elapsed() >= queue::HEARTBEAT {
+            last = std::time::Instant::now();
+            for owner in owners {
+                if let Err(e) = g.db.with(|c| queue::heartbeat(c, owner)) {
+                    tracing::error!("renewing the lease of {owner}: {e:#}");
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Wakes the workers on each `NOTIFY distlab_jobs` (sent by the jobs
+/// table's trigger at commit, from whichever machine queued the job).
+/// Reconnects after an error; the workers' poll covers the gap.
+fn listen(g: &Grader) {
+    while !g.stop.load(Ordering::Relaxed) {
+        let conn = match g.db.connect().and_then(|c| c.execute_batch("LISTEN distlab_jobs").map(|()| c)) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!("listening for queued jobs: {e:#}");
+                std::thread::sleep(POLL * 4);
+                continue;
+            }
+        };
+        while !g.stop.load(Ordering::Relaxed) {
+            match Db::wait_for_jobs(&conn, POLL) {
+                Ok(true) => g.wake.notify(),
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!("job notifications: {e:#}");
+                    break;
+                }
+            }
+        }
+    }
 }
 
 fn work(g: &Grader, owner: &str) {
+    let mut refused = None;
     while !g.stop.load(Ordering::Relaxed) {
         let seen = g.wake.current();
+        // A prepared directory replaced while we run (new course sources)
+        // would grade against the wrong course: take no job until it
+        // matches this grader again, and say why once.
+        if let Some(why) = g.stale() {
+            if refused.as_ref() != Some(&why) {
+                tracing::error!("taking no jobs: {why}");
+                refused = Some(why);
+            }
+            g.wake.wait(seen, POLL);
+            continue;
+        }
+        refused = None;
         match g.db.with(|c| queue::claim(c, owner)) {
             Ok(Some(job)) => {
                 if let Err(e) = process(g, owner, &job) {
                     // The job stays running under our lease and is taken
-                    // again when it expires (or at the next start).
+                    // again when it expires.
                     tracing::error!(submission = job.submission_id, "grading failed: {e:#}");
                 }
             }
@@ -123,12 +239,25 @@ pub fn process(g: &Grader, owner: &str, job: &Claimed) -> Result<()> {
         g.db.with(|c| queue::complete(c, owner, job.submission_id, Verdict::Error, false, &fb))?;
         return Ok(());
     };
+    if job.attempts > MAX_TRIES {
+        // Workers died on it (or lost their leases) again and again: stop
+        // here rather than let one submission take every worker down.
+        tracing::error!(
+            submission = job.submission_id,
+            attempts = job.attempts,
+            "giving up on a job that was claimed too often"
+        );
+        let fb =
+            feedback::error(exercise.spec, "The grader failed to run your submission; an instructor will look at it.");
+        g.db.with(|c| queue::complete(c, owner, job.submission_id, Verdict::Error, false, &fb))?;
+        return Ok(());
+    }
     let seed = secret::student_seed(&g.secret, &job.student_id, &job.exercise);
     let slot = g.slots.acquire();
     let (graded, timings) = grade(&g.prepared, slot.user(), &g.cache, &exercise, &job.source, seed);
     drop(slot);
     if let Graded::Infrastructure(why) = &graded {
-        let tries = g.db.with(|c| queue::claim_count(c, job.submission_id))?;
+        let tries = job.attempts;
         if tries < MAX_TRIES {
             tracing::error!(submission = job.submission_id, tries, "grader failure, job queued again: {why}");
             g.db.with(|c| queue::release(c, owner, job.submission_id))?;

@@ -121,7 +121,7 @@ fn hidden_details_show_after_the_deadline_and_late_work_loses_points() {
     let t = &students[0].1;
     // Deadline passed, late window open: the late penalty applies and
     // hidden details are shown.
-    let db = distlab_grader::db::Db::open(&dir.path().join("db.sqlite")).unwrap();
+    let db = distlab_grader::db::Db::open(dir.path().join("db.sqlite")).unwrap();
     let now = chrono::Utc::now();
     db.with(|c| {
         distlab_grader::deadlines::set_settings(

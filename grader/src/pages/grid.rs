@@ -44,16 +44,12 @@ pub(super) async fn gradebook(
     let data = blocking(move || {
         db.with(|c| {
             let mut best: BTreeMap<(String, String), (f64, bool)> = BTreeMap::new();
-            let mut stmt = c.prepare_cached("SELECT student_id, exercise, score, late FROM best_scores")?;
-            let mut rows = stmt.query([])?;
-            while let Some(r) = rows.next()? {
+            for r in c.rows("SELECT student_id, exercise, score, late FROM best_scores", ())? {
                 best.insert((r.get(0)?, r.get(1)?), (r.get(2)?, r.get(3)?));
             }
             let mut ext = BTreeSet::new();
-            let mut stmt = c.prepare_cached("SELECT student_id, exercise FROM extensions")?;
-            let mut rows = stmt.query([])?;
-            while let Some(r) = rows.next()? {
-                ext.insert((r.get::<_, String>(0)?, r.get::<_, String>(1)?));
+            for r in c.rows("SELECT student_id, exercise FROM extensions", ())? {
+                ext.insert((r.get::<String>(0)?, r.get::<String>(1)?));
             }
             Ok((crate::gradebook::students(c)?, best, ext))
         })

@@ -55,7 +55,7 @@ impl Cursor {
 
     /// After the newest grading so far (a page can render this with its
     /// list, so its stream starts exactly where the list ends).
-    pub fn now(c: &rusqlite::Connection) -> anyhow::Result<Cursor> {
+    pub fn now(c: &crate::db::Conn) -> anyhow::Result<Cursor> {
         Ok(submissions::newest_graded(c)?
             .map(|(graded_at, id)| Cursor { graded_at, id })
             .unwrap_or(Cursor { graded_at: String::new(), id: 0 }))

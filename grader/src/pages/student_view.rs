@@ -1,8 +1,6 @@
 //! One student as the instructor sees them: every attempt per exercise with
 //! a small chart of the score over time, and a line diff of two attempts.
 
-use rusqlite::OptionalExtension;
-
 use super::*;
 
 /// Attempts shown per student (a student with more sees the newest).
@@ -82,15 +80,14 @@ struct Attempt {
 
 /// A student's attempts, oldest first, through the (student_id, exercise)
 /// index and primary keys only.
-fn attempts(c: &rusqlite::Connection, student: &str) -> anyhow::Result<Vec<Attempt>> {
-    let mut stmt = c.prepare(
+fn attempts(c: &crate::db::Conn, student: &str) -> anyhow::Result<Vec<Attempt>> {
+    let rows = c.query_map(
         "SELECT * FROM (SELECT s.id, s.exercise, s.status, s.submitted_at, s.late, cs.score,
              (SELECT o.score FROM overrides o WHERE o.submission_id = s.id ORDER BY o.id DESC LIMIT 1) IS NOT NULL
          FROM submissions s JOIN counted_scores cs ON cs.submission_id = s.id
-         WHERE s.student_id = ?1 ORDER BY s.id DESC LIMIT ?2) ORDER BY id",
-    )?;
-    let rows = stmt
-        .query_map(rusqlite::params![student, MAX_ATTEMPTS], |r| {
+         WHERE s.student_id = ?1 ORDER BY s.id DESC LIMIT ?2) newest ORDER BY id",
+        crate::params![student, MAX_ATTEMPTS],
+        |r| {
             Ok(Attempt {
                 id: r.get(0)?,
                 exercise: r.get(1)?,
@@ -100,8 +97,8 @@ fn attempts(c: &rusqlite::Connection, student: &str) -> anyhow::Result<Vec<Attem
                 score: r.get(5)?,
                 overridden: r.get(6)?,
             })
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+        },
+    )?;
     Ok(rows)
 }
 
@@ -126,11 +123,9 @@ async fn page(state: &Arc<AppState>, me: &Instructor, id: String, diff: Option<D
     let student = id.clone();
     let found = blocking(move || {
         db.with(|c| {
-            let Some(who) = c
-                .query_row("SELECT name, email FROM students WHERE id = ?1", [&student], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-                })
-                .optional()?
+            let Some(who) = c.query_opt("SELECT name, email FROM students WHERE id = ?1", [&student], |r| {
+                Ok((r.get::<String>(0)?, r.get::<String>(1)?))
+            })?
             else {
                 return Ok(None);
             };
@@ -138,9 +133,13 @@ async fn page(state: &Arc<AppState>, me: &Instructor, id: String, diff: Option<D
             let sources = match ids {
                 None => None,
                 Some((a, b)) => {
-                    let mut stmt = c.prepare("SELECT source FROM submissions WHERE id = ?1 AND student_id = ?2")?;
-                    let mut one =
-                        |s: i64| stmt.query_row(rusqlite::params![s, student], |r| r.get::<_, String>(0)).optional();
+                    let one = |s: i64| {
+                        c.query_opt(
+                            "SELECT source FROM submissions WHERE id = ?1 AND student_id = ?2",
+                            crate::params![s, student],
+                            |r| r.get::<String>(0),
+                        )
+                    };
                     Some((one(a)?, one(b)?))
                 }
             };

@@ -4,7 +4,6 @@
 //! of this one submission.
 
 use super::*;
-use rusqlite::OptionalExtension;
 
 use crate::overrides::{self, MAX_COMMENT};
 
@@ -75,7 +74,7 @@ async fn page(
             let Some(sub) = submissions::get(c, id)? else { return Ok(None) };
             let source = submissions::source(c, id)?.unwrap_or_default();
             let name: Option<String> =
-                c.query_row("SELECT name FROM students WHERE id = ?1", [&sub.student_id], |r| r.get(0)).optional()?;
+                c.query_opt("SELECT name FROM students WHERE id = ?1", [&sub.student_id], |r| r.get(0))?;
             Ok(Some((sub, source, name.unwrap_or_default(), overrides::of(c, id)?)))
         })
     })
@@ -148,8 +147,8 @@ pub(super) struct OverrideForm {
 /// Why an override (or withdrawal) was refused, with its status code.
 struct Refused(StatusCode, String);
 
-fn exists(c: &rusqlite::Connection, id: i64) -> anyhow::Result<Option<String>> {
-    Ok(c.query_row("SELECT exercise FROM submissions WHERE id = ?1", [id], |r| r.get(0)).optional()?)
+fn exists(c: &crate::db::Conn, id: i64) -> anyhow::Result<Option<String>> {
+    c.query_opt("SELECT exercise FROM submissions WHERE id = ?1", [id], |r| r.get(0))
 }
 
 pub(super) async fn override_score(
@@ -242,11 +241,11 @@ pub(super) async fn withdraw_override(
             if exists(c, id)?.is_none() {
                 return Ok(Err(StatusCode::NOT_FOUND));
             }
-            let in_force: Option<Option<f64>> = c
-                .query_row("SELECT score FROM overrides WHERE submission_id = ?1 ORDER BY id DESC LIMIT 1", [id], |r| {
-                    r.get(0)
-                })
-                .optional()?;
+            let in_force: Option<Option<f64>> = c.query_opt(
+                "SELECT score FROM overrides WHERE submission_id = ?1 ORDER BY id DESC LIMIT 1",
+                [id],
+                |r| r.get(0),
+            )?;
             if !matches!(in_force, Some(Some(_))) {
                 return Ok(Err(StatusCode::BAD_REQUEST));
             }

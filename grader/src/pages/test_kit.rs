@@ -23,7 +23,7 @@ pub(super) struct Kit {
 
 /// A gradebook with student s1 named `name` and instructor "prof" logged in.
 pub(super) fn kit(dir: &std::path::Path, name: &str) -> Kit {
-    let db = Arc::new(Db::open(&dir.join("db.sqlite")).unwrap());
+    let db = Arc::new(crate::test_support::open_db(dir));
     let token = db
         .with(|c| {
             c.execute("INSERT INTO students (id, name, email) VALUES ('s1', ?1, 'ada@x')", [name])?;

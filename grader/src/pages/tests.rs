@@ -74,10 +74,15 @@ async fn a_failed_form_says_why_and_keeps_what_was_typed() {
     assert!(html.contains("between 0 and 1") && html.contains("value=\"2\""), "{html}");
     // A write the gradebook refuses: 500, said plainly, typed text kept.
     db.with(|c| {
-        c.execute_batch(
-            "CREATE TRIGGER refuse BEFORE INSERT ON exercise_settings BEGIN SELECT RAISE(ABORT, 'disk on fire'); END;",
-        )?;
-        Ok(())
+        c.execute_batch(match c.backend() {
+            crate::db::Backend::Sqlite => {
+                "CREATE TRIGGER refuse BEFORE INSERT ON exercise_settings BEGIN SELECT RAISE(ABORT, 'disk on fire'); END;"
+            }
+            crate::db::Backend::Postgres => {
+                "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE 'disk on fire'; END $$;
+                 CREATE TRIGGER refuse BEFORE INSERT ON exercise_settings FOR EACH ROW EXECUTE FUNCTION refuse();"
+            }
+        })
     })
     .unwrap();
     let (s, _, html) = send(&app, send_form("2030-01-01T00:00:00Z", "0.25")).await;
@@ -97,8 +102,8 @@ async fn the_gradebook_sorts_filters_and_escapes() {
     let dir = tempfile::tempdir().unwrap();
     let (app, db, _, cookie, _) = setup(dir.path());
     db.with(|c| {
-        c.execute("INSERT INTO students (id, name, email) VALUES ('s2', '<script>alert(1)</script>', '')", [])?;
-        c.execute("INSERT INTO students (id, name, email) VALUES ('s3', 'Grace', '')", [])?;
+        c.execute("INSERT INTO students (id, name, email) VALUES ('s2', '<script>alert(1)</script>', '')", ())?;
+        c.execute("INSERT INTO students (id, name, email) VALUES ('s3', 'Grace', '')", ())?;
         Ok(())
     })
     .unwrap();

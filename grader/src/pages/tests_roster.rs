@@ -46,8 +46,8 @@ fn upload(headers: &[(&str, &str)], csrf: &str, file: &[u8]) -> Request<Body> {
 fn counts(db: &Db) -> (i64, i64) {
     db.with(|c| {
         Ok((
-            c.query_row("SELECT count(*) FROM students", [], |r| r.get(0))?,
-            c.query_row("SELECT count(*) FROM tokens", [], |r| r.get(0))?,
+            c.query_row("SELECT count(*) FROM students", (), |r| r.get(0))?,
+            c.query_row("SELECT count(*) FROM tokens", (), |r| r.get(0))?,
         ))
     })
     .unwrap()
@@ -133,8 +133,7 @@ async fn an_imported_roster_shows_each_token_once() {
     // Only hashes are stored.
     let stored: Vec<String> =
         f.db.with(|c| {
-            let mut st = c.prepare("SELECT hash FROM tokens")?;
-            let rows = st.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+            let rows = c.query_map("SELECT hash FROM tokens", (), |r| r.get(0))?;
             Ok(rows)
         })
         .unwrap();

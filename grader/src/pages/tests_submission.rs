@@ -44,7 +44,7 @@ fn post(path: &str, headers: &[(&str, &str)], fields: &[(&str, &str)]) -> Reques
 /// Rows in the tables the pages write.
 fn writes(db: &Db) -> (i64, i64, i64) {
     db.with(|c| {
-        let n = |t: &str| c.query_row(&format!("SELECT count(*) FROM {t}"), [], |r| r.get::<_, i64>(0));
+        let n = |t: &str| c.query_row(&format!("SELECT count(*) FROM {t}"), (), |r| r.get::<i64>(0));
         Ok((n("overrides")?, n("regrades")?, n("jobs")?))
     })
     .unwrap()
@@ -179,8 +179,7 @@ async fn an_override_is_audited_counted_and_withdrawn_and_bad_input_is_refused_w
     let best = t.db.with(|c| gradebook::best_scores(c)).unwrap();
     assert_eq!(best[&("s1".to_string(), "warmup".to_string())], points as f64);
     let results: f64 =
-        t.db.with(|c| Ok(c.query_row("SELECT score FROM results WHERE submission_id = ?1", [a], |r| r.get(0))?))
-            .unwrap();
+        t.db.with(|c| c.query_row("SELECT score FROM results WHERE submission_id = ?1", [a], |r| r.get(0))).unwrap();
     assert_eq!(results, 1.0, "the result itself is untouched");
     // Withdrawn: a second row; the graded score counts again.
     let (s, _, _) =

@@ -1,9 +1,9 @@
-//! The gradebook's SQLite file: opening (WAL, busy timeout), a small pool of
-//! connections, and the schema as a ladder of migrations keyed by
-//! `PRAGMA user_version`.
+//! The SQLite side: opening a file (WAL, busy timeout) and the schema as a
+//! ladder of migrations keyed by `PRAGMA user_version`. `postgres_schema`
+//! holds the same ladder in Postgres's dialect: a step added here is added
+//! there.
 
-use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -226,87 +226,38 @@ const MIGRATIONS: &[&str] = &[
     "#,
 ];
 
-/// A handle on the database file; cheap to share (`Arc<Db>`).
-pub struct Db {
-    path: PathBuf,
-    idle: Mutex<Vec<Connection>>,
+pub fn connect(path: &Path) -> Result<Connection> {
+    let conn = Connection::open(path).with_context(|| format!("opening {}", path.display()))?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    // WAL: readers never block the writer; NORMAL is durable across a
+    // process crash (only an OS crash may lose the last commits).
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(conn)
 }
 
-impl Db {
-    /// Opens (creating if needed) and migrates the database.
-    pub fn open(path: &Path) -> Result<Db> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        }
-        let db = Db { path: path.to_path_buf(), idle: Mutex::new(Vec::new()) };
-        let mut conn = db.connect()?;
-        migrate(&mut conn)?;
-        db.idle.lock().unwrap().push(conn);
-        Ok(db)
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    fn connect(&self) -> Result<Connection> {
-        let conn = Connection::open(&self.path).with_context(|| format!("opening {}", self.path.display()))?;
-        conn.busy_timeout(Duration::from_secs(10))?;
-        // WAL: readers never block the writer; NORMAL is durable across a
-        // process crash (only an OS crash may lose the last commits).
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        Ok(conn)
-    }
-
-    /// Runs `f` on a pooled connection (blocking: call from a worker or a
-    /// `spawn_blocking` task, never on the async runtime).
-    pub fn with<R>(&self, f: impl FnOnce(&mut Connection) -> Result<R>) -> Result<R> {
-        let pooled = self.idle.lock().unwrap().pop();
-        let mut conn = match pooled {
-            Some(c) => c,
-            None => self.connect()?,
-        };
-        let out = f(&mut conn);
-        let mut idle = self.idle.lock().unwrap();
-        if idle.len() < 16 {
-            idle.push(conn);
-        }
-        out
-    }
+/// Steps of the ladder this grader knows.
+pub fn schema_version() -> usize {
+    MIGRATIONS.len()
 }
 
-fn migrate(conn: &mut Connection) -> Result<()> {
-    let version: usize = conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))? as usize;
-    anyhow::ensure!(
-        version <= MIGRATIONS.len(),
-        "database schema version {version} is newer than this grader ({}): upgrade the grader",
-        MIGRATIONS.len()
-    );
-    for (i, step) in MIGRATIONS.iter().enumerate().skip(version) {
-        let tx = conn.transaction()?;
-        tx.execute_batch(step).with_context(|| format!("schema migration {}", i + 1))?;
-        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+/// Brings the schema up to date. Each step is its own immediate
+/// transaction that reads the version first, so processes starting
+/// together (a server and its workers) apply each step once.
+pub fn migrate(conn: &mut Connection) -> Result<()> {
+    loop {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let version = tx.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))? as usize;
+        anyhow::ensure!(
+            version <= MIGRATIONS.len(),
+            "database schema version {version} is newer than this grader ({}): upgrade the grader",
+            MIGRATIONS.len()
+        );
+        let Some(step) = MIGRATIONS.get(version) else { return Ok(()) };
+        tx.execute_batch(step).with_context(|| format!("schema migration {}", version + 1))?;
+        tx.pragma_update(None, "user_version", (version + 1) as i64)?;
         tx.commit()?;
-        tracing::info!(version = i + 1, "database migrated");
+        tracing::info!(version = version + 1, "database migrated");
     }
-    Ok(())
-}
-
-/// Now as RFC 3339 (UTC, second precision is not enough for ordering, so
-/// microseconds).
-pub fn now_rfc3339() -> String {
-    rfc3339(chrono::Utc::now())
-}
-
-/// The one time format of the gradebook: fixed width and UTC, so text order
-/// is time order in SQL comparisons.
-pub fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
-}
-
-/// Seconds since the epoch (job leases, sessions).
-pub fn now_secs() -> i64 {
-    chrono::Utc::now().timestamp()
 }
