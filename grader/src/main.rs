@@ -79,6 +79,16 @@ enum Cmd {
         #[arg(long)]
         workers: Option<usize>,
     },
+    /// Copy a gradebook into a new, empty database (e.g. SQLite to Postgres),
+    /// in one transaction; checks the copy before committing.
+    Migrate {
+        /// The gradebook now in use (a SQLite file or a URL).
+        #[arg(long)]
+        from: String,
+        /// The new database (a postgres:// URL, or a SQLite file).
+        #[arg(long)]
+        to: String,
+    },
     /// Manage the class list.
     Roster {
         #[command(subcommand)]
@@ -183,6 +193,9 @@ fn main() -> Result<()> {
             workers,
             cache: cli.cache,
         })?,
+        Cmd::Migrate { from, to } => {
+            commands::migrate_db(&distlab_grader::db::Target::parse(&from), &distlab_grader::db::Target::parse(&to))?
+        }
         Cmd::Roster { command: RosterCmd::Import { file, tokens } } => {
             commands::roster_import(&db_target, &file, &tokens)?
         }

@@ -5,6 +5,7 @@
 //! ladders of the same schema.
 
 mod conn;
+pub mod copy;
 mod postgres;
 mod postgres_schema;
 mod sqlite;

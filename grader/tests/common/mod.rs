@@ -157,11 +157,20 @@ pub fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_distlab-grader")
 }
 
+/// The `--db` of the service dir `dir`: its SQLite file, or the URL in
+/// `dir/db.url` when a test put one there (the Postgres tests).
+pub fn db_of(dir: &Path) -> std::ffi::OsString {
+    match std::fs::read_to_string(dir.join("db.url")) {
+        Ok(url) => url.trim().into(),
+        Err(_) => dir.join("db.sqlite").into(),
+    }
+}
+
 /// Runs a CLI subcommand against the service dir `dir`; insists it works.
 pub fn cli(dir: &Path, args: &[&str], stdin: Option<&str>) -> String {
     use std::io::Write;
     let mut cmd = std::process::Command::new(binary());
-    cmd.arg("--db").arg(dir.join("db.sqlite")).arg("--cache").arg(dir.join("cache"));
+    cmd.arg("--db").arg(db_of(dir)).arg("--cache").arg(dir.join("cache"));
     cmd.arg("--prepared").arg(workspace().join("var/prepared")).arg("--workspace").arg(workspace());
     cmd.args(args)
         .stdin(std::process::Stdio::piped())
@@ -221,7 +230,7 @@ impl Server {
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
         ));
         let mut cmd = std::process::Command::new(binary());
-        cmd.arg("--db").arg(dir.join("db.sqlite")).arg("--cache").arg(dir.join("cache"));
+        cmd.arg("--db").arg(db_of(dir)).arg("--cache").arg(dir.join("cache"));
         cmd.arg("--prepared").arg(workspace().join("var/prepared")).arg("--workspace").arg(workspace());
         cmd.args(["serve", "--addr", "127.0.0.1:0", "--workers", &workers.to_string()]).args(extra);
         cmd.env("RUST_LOG", "info");
@@ -250,6 +259,52 @@ impl Server {
 }
 
 impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A running `distlab-grader worker` (grading only), killed (SIGKILL) on drop.
+pub struct Worker {
+    pub child: std::process::Child,
+}
+
+impl Worker {
+    /// Starts a worker process with `workers` threads on the service dir's
+    /// database; returns once it is taking jobs.
+    pub fn start(dir: &Path, workers: usize) -> Worker {
+        use std::io::BufRead;
+        prepared();
+        pool();
+        let log = dir.join(format!(
+            "worker-{}.log",
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+        ));
+        let mut cmd = std::process::Command::new(binary());
+        cmd.arg("--db").arg(db_of(dir)).arg("--cache").arg(dir.join("cache"));
+        cmd.arg("--prepared").arg(workspace().join("var/prepared"));
+        cmd.args(["worker", "--workers", &workers.to_string()]);
+        cmd.env("RUST_LOG", "info");
+        cmd.stdout(std::process::Stdio::piped()).stderr(std::fs::File::create(&log).unwrap());
+        let mut child = cmd.spawn().expect("start a worker");
+        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        match lines.next() {
+            Some(Ok(l)) if l.starts_with("grading with") => {}
+            other => {
+                panic!("the worker did not start ({other:?}): {}", std::fs::read_to_string(&log).unwrap_or_default())
+            }
+        }
+        std::thread::spawn(move || for _ in lines {});
+        Worker { child }
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill(); // SIGKILL
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Worker {
     fn drop(&mut self) {
         self.kill();
     }
