@@ -195,6 +195,11 @@ pub fn worker_command(a: WorkerArgs) -> Result<()> {
     let prepared = load_prepared(&a.prepared)?;
     let db = Arc::new(Db::open(a.db.clone())?);
     let n = a.workers.unwrap_or_else(default_workers).max(1);
+    if unsafe { libc::geteuid() } == 0 {
+        // Worker processes of one machine share its slot users: make one
+        // per core at least, so they seldom wait for each other's slots.
+        crate::sandbox::user::ensure_slot_users(n.max(default_workers()))?;
+    }
     let grader = Arc::new(Grader::new(Arc::clone(&db), prepared, n, &a.cache)?);
     let threads = worker::spawn(Arc::clone(&grader), n);
     // The line scripts and tests wait for.

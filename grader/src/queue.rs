@@ -60,13 +60,18 @@ pub fn requeue_orphans(c: &mut Conn) -> Result<usize> {
     let mut n = 0;
     for owner in owners {
         let mut parts = owner.split(':');
-        let (Some(host), Some(pid)) = (parts.next(), parts.next().and_then(|p| p.parse::<i32>().ok())) else {
-            continue;
+        let orphaned = match (parts.next(), parts.next().and_then(|p| p.parse::<i32>().ok())) {
+            // SAFETY: signal 0 only checks that the process exists.
+            (Some(host), Some(pid)) => {
+                host == here
+                    && unsafe { libc::kill(pid, 0) } != 0
+                    && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
+            }
+            // "pid-run-i": a grader from before worker processes, which
+            // ran on this machine only, and is gone since this one runs.
+            _ => true,
         };
-        // SAFETY: signal 0 only checks that the process exists.
-        let gone =
-            unsafe { libc::kill(pid, 0) } != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
-        if host == here && gone {
+        if orphaned {
             let tx = c.transaction()?;
             tx.execute(
                 "UPDATE submissions SET status = 'queued' WHERE id IN (SELECT submission_id FROM jobs WHERE owner = ?1)",
@@ -92,12 +97,16 @@ pub fn claim(c: &mut Conn, owner: &str) -> Result<Option<Claimed>> {
         Backend::Sqlite => "",
         Backend::Postgres => "FOR UPDATE OF j SKIP LOCKED",
     };
+    // Running jobs per student are counted once (not per candidate), and
+    // the clock is read once.
     let pick = format!(
-        "SELECT j.submission_id FROM jobs j JOIN submissions s ON s.id = j.submission_id
-         WHERE j.state = 'queued' OR (j.state = 'running' AND j.lease_until < unixepoch())
-         ORDER BY (SELECT COUNT(*) FROM jobs r JOIN submissions rs ON rs.id = r.submission_id
-                   WHERE r.state = 'running' AND r.lease_until >= unixepoch() AND rs.student_id = s.student_id),
-                  j.submission_id
+        "WITH clock AS (SELECT unixepoch() AS now)
+         SELECT j.submission_id FROM clock, jobs j JOIN submissions s ON s.id = j.submission_id
+         LEFT JOIN (SELECT rs.student_id, count(*) AS n FROM clock c, jobs r JOIN submissions rs ON rs.id = r.submission_id
+                    WHERE r.state = 'running' AND r.lease_until >= c.now GROUP BY rs.student_id) busy
+             ON busy.student_id = s.student_id
+         WHERE j.state = 'queued' OR (j.state = 'running' AND j.lease_until < clock.now)
+         ORDER BY coalesce(busy.n, 0), j.submission_id
          LIMIT 1 {lock}"
     );
     let tx = c.transaction()?;

@@ -82,12 +82,17 @@ pub fn ensure_slot_users(n: usize) -> anyhow::Result<Vec<SandboxUser>> {
 pub const SYSTEM_LOCK_DIR: &str = "/run/lock/distlab-grader";
 
 /// A pool of slot users; a slot is held by one job at a time so RLIMIT_NPROC
-/// and the leftover-process sweep stay per job.
+/// and the leftover-process sweep stay per job. A process runs at most
+/// `permits` jobs at once, each on whichever slot user is free machine-wide
+/// (several worker processes on one machine share the users).
 pub struct SlotPool {
-    free: Mutex<Vec<SandboxUser>>,
+    /// Jobs this process may still start.
+    permits: Mutex<usize>,
     ready: Condvar,
+    /// Every slot user this pool may take, in slot order.
+    users: Vec<SandboxUser>,
     /// Directory of per-uid lock files, so two grader processes (a server
-    /// and a CLI run) never use one uid at once.
+    /// and a CLI run, or worker processes) never use one uid at once.
     lock_dir: std::path::PathBuf,
 }
 
@@ -102,53 +107,73 @@ pub struct Slot<'a> {
 impl SlotPool {
     pub fn new(users: Vec<SandboxUser>, lock_dir: &Path) -> anyhow::Result<Self> {
         std::fs::create_dir_all(lock_dir)?;
-        Ok(SlotPool { free: Mutex::new(users), ready: Condvar::new(), lock_dir: lock_dir.to_path_buf() })
+        Ok(SlotPool {
+            permits: Mutex::new(users.len()),
+            ready: Condvar::new(),
+            users,
+            lock_dir: lock_dir.to_path_buf(),
+        })
     }
 
-    /// Root: the `distlab-sb*` users (created if missing), locked in
+    /// Root: `n` jobs at once on the `distlab-sb*` users (the first `n`
+    /// created if missing, and any others that exist), locked in
     /// [`SYSTEM_LOCK_DIR`]: the uids are machine-wide, so every grader
     /// process on the machine (any checkout, any prepared dir) must see the
-    /// same locks, or one's leftover sweep kills another's sandbox.
-    /// Otherwise a single slot running as the current user (development
-    /// only: no uid separation from the launcher), locked in `lock_dir`.
+    /// same locks.
     pub fn system(n: usize, lock_dir: &Path) -> anyhow::Result<Self> {
         // SAFETY: getter without side effects.
         if unsafe { libc::geteuid() } == 0 {
-            Self::new(ensure_slot_users(n)?, Path::new(SYSTEM_LOCK_DIR))
+            let mut users = ensure_slot_users(n)?;
+            users.extend((n..).map_while(SandboxUser::lookup_slot));
+            let mut pool = Self::new(users, Path::new(SYSTEM_LOCK_DIR))?;
+            pool.permits = Mutex::new(n);
+            Ok(pool)
         } else {
             tracing::warn!("not root: sandboxes run as the current uid");
             Self::new(vec![SandboxUser::current()], lock_dir)
         }
     }
 
-    /// Blocks until a slot is free (in this process, then across processes).
+    /// Blocks until this process may start a job and a slot user is free
+    /// machine-wide.
     pub fn acquire(&self) -> Slot<'_> {
-        let user = {
-            let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
-            loop {
-                if let Some(user) = free.pop() {
-                    break user;
-                }
-                free = self.ready.wait(free).unwrap_or_else(|e| e.into_inner());
+        {
+            let mut permits = self.permits.lock().unwrap_or_else(|e| e.into_inner());
+            while *permits == 0 {
+                permits = self.ready.wait(permits).unwrap_or_else(|e| e.into_inner());
             }
-        };
-        let lock = self.lock_uid(user.uid);
-        Slot { pool: self, user, _lock: lock }
+            *permits -= 1;
+        }
+        loop {
+            for user in &self.users {
+                if let Some(lock) = self.try_lock_uid(user.uid) {
+                    return Slot { pool: self, user: *user, _lock: lock };
+                }
+            }
+            // Every user is busy in other processes: one frees up soon.
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
     }
 
-    fn lock_uid(&self, uid: u32) -> Option<std::fs::File> {
+    /// The uid's lock if it is free (`Some(None)`: no lock file could be
+    /// made, the uid is used unlocked as before locks existed).
+    fn try_lock_uid(&self, uid: u32) -> Option<Option<std::fs::File>> {
         let path = self.lock_dir.join(format!("slot-{uid}.lock"));
         let file = match std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path) {
             Ok(f) => f,
             Err(e) => {
                 tracing::warn!(path = %path.display(), "cannot open slot lock: {e}");
-                return None;
+                return Some(None);
             }
         };
-        if let Err(e) = file.lock() {
-            tracing::warn!(path = %path.display(), "cannot lock slot: {e}");
+        match file.try_lock() {
+            Ok(()) => Some(Some(file)),
+            Err(std::fs::TryLockError::WouldBlock) => None,
+            Err(std::fs::TryLockError::Error(e)) => {
+                tracing::warn!(path = %path.display(), "cannot lock slot: {e}");
+                Some(None)
+            }
         }
-        Some(file)
     }
 }
 
@@ -166,8 +191,7 @@ impl Drop for Slot<'_> {
         if self.user.uid != 0 && self.user.uid != SandboxUser::current().uid {
             kill_all_of_uid(self.user.uid);
         }
-        let mut free = self.pool.free.lock().unwrap_or_else(|e| e.into_inner());
-        free.push(self.user);
+        *self.pool.permits.lock().unwrap_or_else(|e| e.into_inner()) += 1;
         self.pool.ready.notify_one();
     }
 }
