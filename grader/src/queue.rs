@@ -315,3 +315,81 @@ mod tests {
         assert_eq!(third.submission_id, flood[1]);
     }
 }
+
+#[cfg(test)]
+mod lease_tests {
+    use std::collections::BTreeSet;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::test_support::{open_db, submitted};
+
+    fn feedback() -> Feedback {
+        Feedback {
+            score: Some(5.0),
+            max_score: 5.0,
+            output: "5 of 5".into(),
+            tests: vec![],
+            diagram_svg: None,
+            replay: None,
+            hidden_failed: Default::default(),
+        }
+    }
+
+    fn lease_left(c: &Conn, id: i64) -> i64 {
+        c.query_row("SELECT lease_until - unixepoch() FROM jobs WHERE submission_id = ?1", [id], |r| r.get(0)).unwrap()
+    }
+
+    /// A worker that stops beating loses its job to another after the
+    /// lease; then only the new holder's result is written, once.
+    #[test]
+    fn a_silent_workers_job_goes_to_another_and_only_the_holder_commits() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = open_db(dir.path());
+        let id = submitted(&db, "warmup", "s1");
+        db.with(|c| {
+            assert_eq!(claim(c, "w1")?.unwrap().submission_id, id);
+            assert!(claim(c, "w2")?.is_none(), "held under w1's lease");
+            // The heartbeat renews the lease; another owner's does nothing.
+            c.execute("UPDATE jobs SET lease_until = unixepoch() + 5", ())?;
+            assert_eq!(heartbeat(c, "w1")?, 1);
+            assert!(lease_left(c, id) > 5, "renewed to a full lease");
+            assert_eq!(heartbeat(c, "w2")?, 0);
+            // w1 goes silent: its lease runs out.
+            c.execute("UPDATE jobs SET lease_until = unixepoch() - 1", ())?;
+            let again = claim(c, "w2")?.expect("an expired lease is taken");
+            assert_eq!((again.submission_id, again.attempts), (id, 2));
+            assert!(!complete(c, "w1", id, Verdict::Graded, false, &feedback())?, "w1 lost the job");
+            assert!(complete(c, "w2", id, Verdict::Graded, false, &feedback())?);
+            assert!(!complete(c, "w2", id, Verdict::Graded, false, &feedback())?, "once only");
+            let writes: i64 = c.query_row("SELECT result_writes FROM submissions WHERE id = ?1", [id], |r| r.get(0))?;
+            assert_eq!(writes, 1);
+            Ok(())
+        })
+        .unwrap();
+    }
+
+    /// Workers claiming at the same time (threads with connections of their
+    /// own, as processes on many machines) never get the same job.
+    #[test]
+    fn concurrent_claims_take_each_job_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Arc::new(open_db(dir.path()));
+        let ids: BTreeSet<i64> = (0..40).map(|i| submitted(&db, "warmup", &format!("s{}", i % 8))).collect();
+        let threads: Vec<_> = (0..4)
+            .map(|w| {
+                let db = Arc::clone(&db);
+                std::thread::spawn(move || {
+                    let mut mine = Vec::new();
+                    while let Some(job) = db.with(|c| claim(c, &format!("w{w}"))).unwrap() {
+                        mine.push(job.submission_id);
+                    }
+                    mine
+                })
+            })
+            .collect();
+        let claimed: Vec<i64> = threads.into_iter().flat_map(|t| t.join().unwrap()).collect();
+        assert_eq!(claimed.len(), ids.len(), "no job twice: {claimed:?}");
+        assert_eq!(claimed.into_iter().collect::<BTreeSet<_>>(), ids);
+    }
+}
