@@ -393,3 +393,30 @@ mod lease_tests {
         assert_eq!(claimed.into_iter().collect::<BTreeSet<_>>(), ids);
     }
 }
+
+#[cfg(test)]
+mod wake_tests {
+    use std::time::Duration;
+
+    use crate::db::{Backend, Db};
+    use crate::test_support::{open_db, submitted};
+
+    /// On Postgres a queued job (a submission, a job given back) wakes a
+    /// listener on another connection; taking a job does not.
+    #[test]
+    fn queued_jobs_notify_listeners_and_claims_do_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = open_db(dir.path());
+        if db.backend() != Backend::Postgres {
+            return; // SQLite's workers share a process and are woken directly.
+        }
+        let listener = db.connect().unwrap();
+        listener.execute_batch("LISTEN distlab_jobs").unwrap();
+        let id = submitted(&db, "warmup", "s1");
+        assert!(Db::wait_for_jobs(&listener, Duration::from_secs(5)).unwrap(), "a new job wakes");
+        db.with(|c| super::claim(c, "w")).unwrap().unwrap();
+        assert!(!Db::wait_for_jobs(&listener, Duration::from_millis(300)).unwrap(), "a claim is no news");
+        db.with(|c| super::release(c, "w", id)).unwrap();
+        assert!(Db::wait_for_jobs(&listener, Duration::from_secs(5)).unwrap(), "a job given back wakes");
+    }
+}
