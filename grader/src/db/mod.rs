@@ -67,11 +67,19 @@ impl From<&PathBuf> for Target {
 
 /// Connections kept idle for reuse.
 const IDLE: usize = 16;
+/// Postgres connections one process holds at most (the server's default
+/// `max_connections` is 100, shared by the API server and every worker
+/// process); more callers wait for one to come back. SQLite has no server
+/// to exhaust.
+pub const POSTGRES_CONNECTIONS: usize = 20;
 
 /// A handle on the database; cheap to share (`Arc<Db>`).
 pub struct Db {
     target: Target,
     idle: Mutex<Vec<Conn>>,
+    /// Connections handed out now (pooled ones are not counted).
+    in_use: Mutex<usize>,
+    returned: std::sync::Condvar,
 }
 
 impl Db {
@@ -83,7 +91,7 @@ impl Db {
                 std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("creating {}: {e}", dir.display()))?;
             }
         }
-        let db = Db { target, idle: Mutex::new(Vec::new()) };
+        let db = Db { target, idle: Mutex::new(Vec::new()), in_use: Mutex::new(0), returned: Default::default() };
         let mut conn = db.connect()?;
         match &mut conn {
             Conn::Sqlite(c) => sqlite::migrate(c)?,
@@ -116,6 +124,7 @@ impl Db {
     /// `spawn_blocking` task, never on the async runtime). A connection
     /// that broke (a Postgres restart) is dropped, not pooled.
     pub fn with<R>(&self, f: impl FnOnce(&mut Conn) -> Result<R>) -> Result<R> {
+        let _permit = self.permit();
         let pooled = self.idle.lock().unwrap().pop();
         let mut conn = match pooled {
             Some(c) => c,
@@ -131,6 +140,19 @@ impl Db {
         out
     }
 
+    /// Waits while this process holds `POSTGRES_CONNECTIONS` connections.
+    fn permit(&self) -> Option<Permit<'_>> {
+        if self.backend() != Backend::Postgres {
+            return None;
+        }
+        let mut n = self.in_use.lock().unwrap();
+        while *n >= POSTGRES_CONNECTIONS {
+            n = self.returned.wait(n).unwrap();
+        }
+        *n += 1;
+        Some(Permit(self))
+    }
+
     /// Blocks up to `timeout` for a queued job's notification on `conn`
     /// (Postgres, after `LISTEN distlab_jobs`); SQLite has none, so it
     /// sleeps. True if a notification came.
@@ -142,6 +164,15 @@ impl Db {
                 Ok(false)
             }
         }
+    }
+}
+
+struct Permit<'a>(&'a Db);
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        *self.0.in_use.lock().unwrap() -= 1;
+        self.0.returned.notify_one();
     }
 }
 
