@@ -59,7 +59,7 @@ fn start_worker(db: &Target, prepared: &Path, cache: &Path) -> Child {
 
 /// Submissions per second for `BURST` distinct programs through `workers`
 /// worker processes.
-fn throughput(db_target: Target, ws: &Path, prepared: &Path, dir: &Path, workers: usize, good: &str) -> f64 {
+fn throughput(db_target: Target, prepared: &Path, dir: &Path, workers: usize, good: &str) -> f64 {
     let db = Db::open(db_target.clone()).unwrap();
     let roster: String = (0..STUDENTS).map(|i| format!("b{i},Bench {i},b{i}@x\n")).collect();
     std::fs::write(dir.join("roster.csv"), format!("id,name,email\n{roster}")).unwrap();
@@ -79,7 +79,6 @@ fn throughput(db_target: Target, ws: &Path, prepared: &Path, dir: &Path, workers
     while agent().get(&format!("{url}/healthz")).call().is_err() {
         std::thread::sleep(Duration::from_millis(50));
     }
-    let _ = ws;
     let mut procs: Vec<Child> = (0..workers).map(|_| start_worker(&db_target, prepared, &dir.join("cache"))).collect();
     let t = Instant::now();
     for i in 0..BURST {
@@ -173,7 +172,7 @@ fn main() -> anyhow::Result<()> {
                 "sqlite" => Target::Sqlite(dir.path().join("db.sqlite")),
                 _ => Target::Postgres(cluster.create_database(&format!("scale{n}"))?),
             };
-            row.push(throughput(target, &ws, &prepared.root, dir.path(), *workers, &good));
+            row.push(throughput(target, &prepared.root, dir.path(), *workers, &good));
         }
         println!("| {workers} | {:.2} submissions/s | {:.2} submissions/s |", row[0], row[1]);
     }
