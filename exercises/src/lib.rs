@@ -50,6 +50,7 @@ extern crate self as distlab;
 
 pub mod catalogue;
 pub mod check;
+pub mod cluster;
 pub mod diagram;
 pub mod display;
 pub mod explore;
