@@ -238,7 +238,7 @@ impl OneToken {
                 return Ok(());
             }
         }
-        if self.holders.get(&from).is_some() {
+        if self.holders.contains_key(&from) {
             return Ok(()); // an old copy resent by the holder: harmless
         }
         let why = match (self.crashed.get(&from), self.got.get(&from)) {
@@ -277,10 +277,10 @@ impl Monitor<RingMsg> for OneToken {
                 };
                 self.send(*from, to, *hop, step.at)?;
             }
-            (EventKind::Deliver { from, to, .. }, Some(RingMsg::Passed { hop })) => {
-                if self.keepers.get(to) == Some(&(*hop, *from)) {
-                    self.keepers.remove(to);
-                }
+            (EventKind::Deliver { from, to, .. }, Some(RingMsg::Passed { hop }))
+                if self.keepers.get(to) == Some(&(*hop, *from)) =>
+            {
+                self.keepers.remove(to);
             }
             (EventKind::Deliver { from, to, .. }, Some(RingMsg::Token { hop })) => {
                 self.got.insert(*to, *hop);
