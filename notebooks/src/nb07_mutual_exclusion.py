@@ -101,9 +101,8 @@ for rounds in [3, 9] {
 First come, first served treats everyone alike: every node's longest wait stays
 between 120 and 160 ms, and asking 9 times instead of 3 changes nothing. Strict
 priority does what it promises for node 1 (a mean wait of about 30 ms instead of 67
-to 87), and
-makes node 7 pay: its longest wait is 420 ms with 3 rounds and 1227 ms with 9. The
-low node waits as long as the higher ones keep asking, so with enough demand it
+to 87), and makes node 7 pay: its longest wait is 420 ms with 3 rounds and 1227 ms
+with 9. The low node waits as long as the higher ones keep asking, so with enough demand it
 **starves**. The source's answer stops at "grant the highest priority first" and
 does not mention this; a priority rule needs something like aging to stay live. With
 aging the last nodes' longest wait is about 265 ms in both runs: bounded, at the
@@ -158,12 +157,13 @@ for answer_at_once in [false, true] {
 """, role="demo"),
         md(r"""
 With the exercise's protocol every crash while work remains strands nodes, and none
-of them can tell: a crash does bring the system down, whatever the state. With
-immediate answers the split is exactly the queue. When nobody is queued, every node
-left waiting can tell, **including when a node was inside** or had its grant on the
-way; the source puts that case on the fatal side, but the holder does not stop
-anyone from noticing. It only means the next coordinator must find out who is inside
-before it grants anything. When someone is queued, the queued nodes were told to wait
+of them can tell: the system is down whatever the coordinator's state (only the 2
+crashes after the last request harm nobody). With immediate answers the split is
+exactly the queue. When nobody is queued, every node left waiting can tell,
+**including when a node was inside** or had its grant on the way. The source's
+condition also asks that nobody be inside; for noticing the crash that is not
+needed, since the holder stops nobody from noticing. It only means the next
+coordinator must find out who is inside before it grants anything. When someone is queued, the queued nodes were told to wait
 and cannot tell a dead coordinator from a long queue: 84 crashes out of 84.
 
 Both gaps close without stable storage. The source has the coordinator write every
