@@ -1,7 +1,8 @@
 //! Notebook 7, the token ring that survives faults: the reference and
 //! another correct design pass over hundreds of runs, public and hidden;
 //! the usual ways to get it wrong (no answers, giving up too early,
-//! everyone regenerating on silence, resending in a flood) fail the check
+//! everyone regenerating on silence, taking an old copy of the token,
+//! keeping the token through a crash, resending in a flood) fail the check
 //! they break, in plain words, with a diagram.
 use std::collections::BTreeSet;
 
@@ -28,6 +29,12 @@ struct Knobs {
     no_answers: bool,
     /// Mistake: every node that has not seen the token for a while makes one.
     everyone_regenerates: bool,
+    /// Mistake: a node without the token takes any copy that reaches it,
+    /// whatever its hop (a resent copy of a hop it already passed on).
+    accept_stale: bool,
+    /// Mistake: the token is stored with `persist`, so a node that crashed
+    /// holding it takes it up again when it recovers.
+    keep_through_crash: bool,
 }
 
 impl Default for Knobs {
@@ -39,6 +46,8 @@ impl Default for Knobs {
             tries: 4,
             no_answers: false,
             everyone_regenerates: false,
+            accept_stale: false,
+            keep_through_crash: false,
         }
     }
 }
@@ -76,6 +85,9 @@ impl Fix {
     }
     fn pass(&mut self, ctx: &mut Ctx<RingMsg>) {
         let Some(giver) = self.holding.take() else { return };
+        if self.k.keep_through_crash {
+            ctx.persist("holding", &false);
+        }
         if let Some(giver) = giver {
             if !self.k.no_answers {
                 ctx.send(giver, RingMsg::Passed { hop: self.seen });
@@ -100,6 +112,9 @@ impl Fix {
         self.seen = hop;
         ctx.persist("seen", &self.seen);
         self.holding = Some(from);
+        if self.k.keep_through_crash {
+            ctx.persist("holding", &true);
+        }
         self.sent = None;
         ctx.cancel_timer(RESEND);
         if self.k.everyone_regenerates {
@@ -123,6 +138,9 @@ impl Process<RingMsg> for Fix {
     fn on_message(&mut self, ctx: &mut Ctx<RingMsg>, from: NodeId, msg: RingMsg) {
         match msg {
             RingMsg::Token { hop } if hop > self.seen => self.accept(ctx, hop, Some(from)),
+            RingMsg::Token { hop } if self.k.accept_stale && self.holding.is_none() => {
+                self.accept(ctx, hop, Some(from))
+            }
             RingMsg::Token { hop } if hop == self.seen && self.holding.is_some() => {}
             RingMsg::Token { hop } => ctx.send(from, RingMsg::Passed { hop }),
             RingMsg::Passed { hop } => {
@@ -176,6 +194,11 @@ impl Process<RingMsg> for Fix {
     fn on_recover(&mut self, ctx: &mut Ctx<RingMsg>) {
         self.seen = ctx.recall("seen").unwrap_or(0);
         ctx.set_timer(ASK, first_request(ctx.me()));
+        if self.k.keep_through_crash && ctx.recall("holding").unwrap_or(false) {
+            // "I had the token when I went down, so I still have it."
+            self.holding = Some(None);
+            self.use_token(ctx);
+        }
     }
 }
 
@@ -257,6 +280,37 @@ fn giving_up_before_an_answer_can_come_makes_two_tokens() {
 fn everyone_regenerating_on_silence_makes_two_tokens() {
     let k = Knobs { no_answers: true, everyone_regenerates: true, ..Knobs::default() };
     assert_caught(fix_with(k), ONE_TOKEN, &["without the newest token", "second token"]);
+}
+
+/// How many of `seeds` students' public runs show `expected` failing.
+fn caught_in(check: impl Fn(&Run) -> Report, expected: &str, seeds: u64) -> u64 {
+    (0..seeds)
+        .filter(|&seed| check(&Run::public(seed)).verdicts.iter().any(|v| !v.passed() && v.check == expected))
+        .count() as u64
+}
+
+#[test]
+fn taking_an_old_copy_of_the_token_makes_a_second_token() {
+    // A resent copy reaches a node that passed the hop on long ago (its
+    // answer was lost); the node takes it and hands it on as if it held
+    // the token.
+    let k = Knobs { accept_stale: true, ..Knobs::default() };
+    let v = assert_caught(fix_with(k), ONE_TOKEN, &["without holding one", "old one", "second token"]);
+    assert!(v.message.contains("sent a token"), "{v}");
+    let caught = caught_in(fix_with(k), ONE_TOKEN, 50);
+    println!("caught for {caught} of 50 students' seeds");
+    assert_eq!(caught, 50);
+}
+
+#[test]
+fn keeping_the_token_through_a_crash_makes_a_second_token() {
+    // The holder stores the token with `persist`; its predecessor has made
+    // a new one by the time it comes back and hands the old one on.
+    let k = Knobs { keep_through_crash: true, ..Knobs::default() };
+    assert_caught(fix_with(k), ONE_TOKEN, &["without holding one", "crashed at", "second token"]);
+    let caught = caught_in(fix_with(k), ONE_TOKEN, 50);
+    println!("caught for {caught} of 50 students' seeds");
+    assert_eq!(caught, 50);
 }
 
 #[test]

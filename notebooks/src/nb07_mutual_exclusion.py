@@ -37,16 +37,9 @@ request **without answering**. On leaving, the node sends `Release`, and the
 coordinator grants the next in the queue. Three messages per entry, two message delays
 from asking to entering when nobody else is inside.
 
-Variations worth discussing:
-
-- **Priorities**: instead of first come, first served, the coordinator may grant the
-  queued request with the highest priority first.
-- **Coordinator crash**: a queued node cannot tell a crashed coordinator from a long
-  queue, because it hears nothing in both cases. If the coordinator answered every
-  request at once (grant or "denied, wait"), a crash with nobody inside and nobody
-  queued would be noticed by the next requester, which could start an election. A new
-  coordinator also needs the queue: it can poll every node, or the old one can have
-  logged each request to stable storage before answering.
+Two questions about this design are measured after the exercise: what else the
+coordinator could do than first come, first served (problem 5.9), and whether its
+crash brings everything down (problem 5.10).
 
 ### Exercise: the centralized algorithm
 
@@ -70,6 +63,116 @@ deadline; at most 3 messages per entry; and a request made while nobody else wan
 is granted within two message delays.
 """),
         *exercise("central"),
+        md(r"""
+### Another grant policy (problem 5.9)
+
+Problem 5.9 asks for another rule than "first in the queue" for the coordinator. The
+source suggests priorities: give every request a level and grant the highest first.
+The cell runs the centralized algorithm on the simulator with 8 nodes (node 0
+coordinates, 1 to 20 ms per message, so requests pile up in the queue) under three
+rules: first come, first served; strict priority, where the lowest id goes first;
+and the same priority with **aging**, where a request that has waited more than
+200 ms goes before all others. Each client asks 3 times, then 9 times, over 20 runs.
+The coordinator and the measurement are `distlab::catalogue::central::waits_by_policy`.
+"""),
+        code(r"""
+{
+use distlab::catalogue::central::{waits_by_policy, Policy};
+
+let policies = [
+    ("first come, first served", Policy::Fifo),
+    ("lowest id first", Policy::LowestId),
+    ("lowest id, aging at 200 ms", Policy::Aging { limit: distlab::ms(200) }),
+];
+for rounds in [3, 9] {
+    println!("8 nodes asking {rounds} times each, 20 runs: mean / longest wait in ms");
+    println!("  {:<27} {}", "node:", (1..8).map(|n| format!("{n:^9}")).collect::<String>());
+    for (name, policy) in policies {
+        let row: String = waits_by_policy(policy, 8, rounds, 20)
+            .iter()
+            .map(|w| format!("{:>4}/{:<4}", w.mean / 1000, w.worst / 1000))
+            .collect();
+        println!("  {name:<27} {row}");
+    }
+}
+};
+""", role="demo"),
+        md(r"""
+First come, first served treats everyone alike: every node's longest wait stays
+between 120 and 160 ms, and asking 9 times instead of 3 changes nothing. Strict
+priority does what it promises for node 1 (a mean wait of about 30 ms instead of 67
+to 87), and makes node 7 pay: its longest wait is 420 ms with 3 rounds and 1227 ms
+with 9. The low node waits as long as the higher ones keep asking, so with enough demand it
+**starves**. The source's answer stops at "grant the highest priority first" and
+does not mention this; a priority rule needs something like aging to stay live. With
+aging the last nodes' longest wait is about 265 ms in both runs: bounded, at the
+price of part of the top nodes' advantage.
+
+### Does a coordinator crash bring the system down? (problem 5.10)
+
+A node that waits in the queue hears nothing from the coordinator, and a crashed
+coordinator says nothing either: the two look the same. The source's answer changes
+the protocol first: the coordinator answers every request at once, with a grant or
+with "queued, wait". Then a request that gets no answer within a round trip means
+the coordinator is gone, and that node can start an election. The source concludes
+that a crash is survivable when nobody is inside and nobody is queued.
+
+The cell crashes the coordinator of 5 nodes (1 to 20 ms per message) at 100
+moments, 3 ms apart, while the clients are still asking, once with the exercise's
+protocol and once with immediate answers. It sorts the crashes by the coordinator's
+state at that moment and counts the runs in which some node is left waiting for ever,
+and whether each such node could tell (a request of its own went unanswered).
+`distlab::catalogue::central::coordinator_crash` runs one crash.
+"""),
+        code(r"""
+{
+use distlab::catalogue::central::coordinator_crash;
+use distlab::ms;
+
+let states = ["nobody inside or queued", "one node granted, no queue", "someone queued"];
+for answer_at_once in [false, true] {
+    // Per state at the crash: how many crashes, then how they ended.
+    let mut table = [[0; 4]; 3];
+    for k in 0..100 {
+        let o = coordinator_crash(ms(3 * k), answer_at_once, 5, k as u64);
+        let state = if !o.queued.is_empty() { 2 } else if o.holder.is_some() { 1 } else { 0 };
+        let outcome = if o.stuck.is_empty() {
+            1
+        } else if o.stuck.iter().all(|n| o.noticed.contains(n)) {
+            2
+        } else {
+            3
+        };
+        table[state][0] += 1;
+        table[state][outcome] += 1;
+    }
+    let name = if answer_at_once { "answers every request at once" } else { "answers only with Grant (the exercise)" };
+    println!("coordinator {name}:");
+    println!("  {:<28} {:>7} {:>14} {:>20} {:>20}", "at the crash", "crashes", "nobody stuck", "stuck, all can tell", "stuck, some cannot");
+    for (s, row) in states.iter().zip(table) {
+        println!("  {s:<28} {:>7} {:>14} {:>20} {:>20}", row[0], row[1], row[2], row[3]);
+    }
+}
+};
+""", role="demo"),
+        md(r"""
+With the exercise's protocol every crash while work remains strands nodes, and none
+of them can tell: the system is down whatever the coordinator's state (only the 2
+crashes after the last request harm nobody). With immediate answers the split is
+exactly the queue. When nobody is queued, every node left waiting can tell,
+**including when a node was inside** or had its grant on the way. The source's
+condition also asks that nobody be inside; for noticing the crash that is not
+needed, since the holder stops nobody from noticing. It only means the next
+coordinator must find out who is inside before it grants anything. When someone is queued, the queued nodes were told to wait
+and cannot tell a dead coordinator from a long queue: 84 crashes out of 84.
+
+Both gaps close without stable storage. The source has the coordinator write every
+request to disk, so that its successor can read the queue back; but that disk is on
+the crashed machine, out of reach until it comes back (unless it is shared or
+replicated, which is a harder problem). Instead, queued nodes can ask the coordinator
+from time to time whether it is still there, and a new coordinator can rebuild the
+queue by asking every node. That is the next exercise.
+"""),
         md(r"""
 ### When the coordinator fails
 
@@ -154,15 +257,70 @@ broadcast would replace them only if every other node had been waiting.
 In the measurements below, a network with hardware broadcast counts a `ctx.broadcast`
 as **one** message. So send your requests with `ctx.broadcast`: a loop of `ctx.send`
 is n-1 messages on any network, and the broadcast row would show 2(n-1) for your
-solution. A weakness to discuss: a
-crashed node never replies, and silence means "wait", so one crash blocks everyone.
-Answering every request at once (with "yes" or "no, later") makes crashes detectable,
-but a node that said "no" and then crashed still blocks the asker, unless the asker
-polls the nodes that said no.
+solution. A weakness, measured after the exercise: a crashed node never replies,
+and silence means "wait", so one crash blocks everyone.
 
 ### Exercise: Ricart and Agrawala
 """),
         *exercise("ricart"),
+        md(r"""
+### A crash among the voters (problem 5.11)
+
+Ricart and Agrawala's algorithm needs a yes from every other node, and a crashed node
+never says yes. The remedy in the text is to answer every request at once, "yes" or
+"not yet", so that silence means a crash: a node that answers nothing within a round
+trip is taken for crashed and no longer waited for. Problem 5.11 asks whether that
+can still fail. The source's answer: a node that said "not yet" and then crashed
+leaves the asker waiting for a yes that never comes; the asker should wake up now and
+then and poll the nodes that said "not yet" to see whether they are still running.
+
+The cell runs four designs on 5 nodes (1 to 20 ms per message) and crashes node 2 at
+100 moments, 3 ms apart, once for good and once with a restart 10 ms later (a quick
+reboot: the node comes back with its memory gone). It counts the runs in which some
+live node waits for ever, and how many of those had a request the crashed node had
+not yet said yes to ("owed"). `distlab::catalogue::ricart::crash_run` runs one crash.
+"""),
+        code(r"""
+{
+use distlab::catalogue::ricart::{crash_run, Answers};
+use distlab::ms;
+
+let designs = [
+    ("silent when it must wait (the exercise)", Answers::Silent),
+    ("answers at once: yes or not yet", Answers::AtOnce),
+    ("  and polls those that said not yet", Answers::AtOncePolling),
+    ("  and asks them: do you hold my request?", Answers::PollingRequest),
+];
+println!("node 2 of 5 crashes at one of 100 moments; runs in which some node waits for ever:");
+println!("  {:<42} {:>14} {:>22}", "", "stays down", "restarts after 10 ms");
+for (name, answers) in designs {
+    let mut cols = Vec::new();
+    for restart in [None, Some(ms(10))] {
+        let runs: Vec<_> = (0..100)
+            .map(|k| crash_run(answers, 5, 2, ms(3 * k), restart.map(|r| ms(3 * k) + r), k as u64))
+            .collect();
+        assert!(runs.iter().all(|o| !o.two_inside), "two nodes inside");
+        let stuck = runs.iter().filter(|o| !o.stuck.is_empty()).count();
+        let owed = runs.iter().filter(|o| !o.stuck.is_empty() && !o.owed.is_empty()).count();
+        cols.push(format!("{stuck:>3} ({owed} owed)"));
+    }
+    println!("  {name:<42} {:>14} {:>22}", cols[0], cols[1]);
+}
+println!("(owed: the crashed node held a request it had not said yes to; never two nodes inside)");
+};
+""", role="demo"),
+        md(r"""
+Silence as "wait" strands someone in 89 of the 100 crashes. Answering at once leaves
+only the 17 crashes in which the crashed node owed a yes: the case the source names,
+confirmed. Polling the nodes that said "not yet" removes those too,
+as long as the crashed node stays down. A node that **restarts** before the next poll
+answers it: it is running, so the poll is satisfied, but it has forgotten the request
+it deferred, and the asker waits for ever again (17 of 100). The source's remedy asks
+the wrong question. The poll must ask "do you still hold my request?", and a node
+that says no gets the request again: with that, no run is stuck. All of this assumes
+a bound on message delay; without one, a slow node is taken for crashed, and the
+asker enters without its yes.
+"""),
         md(r"""
 ### Several critical sections (problem 5.13)
 
@@ -271,20 +429,27 @@ made a new one.
 
 "Silent through every resend" only means "crashed" if the network promises something.
 Here it does: every message arrives within `MAX_DELAY` = 5 ms unless it is lost; only a
-cut link (for at most `MAX_CUT` = 15 ms) or a crashed receiver loses messages; faults
-are at least 100 ms apart, and two neighbours are never down at once. From these you
-size the timeouts: an answer comes within a round trip plus one stay inside (2 × 5 ms +
-`HOLD`), and a successor that is alive answers one of the resends you make once the cut
-is over. The last rule is the limit of the design: if the one node responsible crashes
-while it waits on a crashed successor, the token is gone and nobody may safely make
-another. Real systems add a slower second line of defence (an election of who
-regenerates), and pay for it with the same question of lost or slow.
+cut link (for at most `MAX_CUT` = 15 ms) or a crashed receiver loses messages; and
+faults are at least 100 ms apart. From these you size the timeouts: an answer comes
+within a round trip plus one stay inside (2 × 5 ms + `HOLD`), and a successor that is
+alive answers one of the resends you make once the cut is over.
+
+**The exercise assumes that two neighbouring nodes are never down at the same time**,
+and every scenario keeps to it. This is the limit of the design, not a detail: if
+the one node responsible crashes while it waits on a crashed successor, the token is
+gone and nobody may safely make another. Real systems add a slower second line of
+defence (an election of who regenerates), and pay for it with the same question of
+lost or slow.
 
 ### Exercise: token ring with a lost token and crashed nodes
 
 The checks count tokens from the messages, not from what your nodes say: a token that
-reaches a node while another live node still holds one, or an entry with a resent or
-remembered copy, is a second token.
+reaches a node while another live node still holds one, an entry with a resent or
+remembered copy, or a token sent by a node that neither holds it nor waits for its
+answer, is a second token. Two ways to make one by accident: taking an old copy that
+arrives after you passed the hop on (its answer was lost, so it was resent), and
+storing the token with `ctx.persist` so that a node that crashed holding it hands it
+on after it recovers (its predecessor has made a new one by then).
 """),
         *exercise("ringfix"),
         md(r"""

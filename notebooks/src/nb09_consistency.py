@@ -202,8 +202,56 @@ for h in &found { println!("  H = {h}"); }
 """, role="demo"),
         md(r"""
 The read of a forces W(x)a before it and W(x)c after it; where W(x)b goes relative to
-W(x)c is free, so two strings remain. (Problem 6.8 asks about a figure as well; the
-checker you wrote answers that kind of question for any history you give it.)
+W(x)c is free, so two strings remain.
+
+## One write, two reads (problem 6.8)
+
+Problem 6.8 gives the history W1(x)a R2(x)NIL R3(x)a (P1 writes a, P2 reads x before
+anything was written to it, P3 reads a) and asks why it is not legal "for" a figure
+of the textbook. We do not have that figure, so we cannot say which model or timing
+it draws. What we can answer is which assumptions make the history illegal. A
+constraint "this operation starts after that one ended" can be given to the checker
+as program order: put both operations in one process, in that order. The cell asks
+the crate's exhaustive search (`seqcons::witness`, the reference of the exercise
+above) about each case, with a = 1 and NIL = 0, the initial value.
+
+"""),
+        code(r"""
+{
+use distlab::catalogue::seqcons::{witness, History, Op};
+
+let (w1, r2, r3) = (Op::Write('x', 1), Op::Read('x', 0), Op::Read('x', 1));
+let cases = [
+    ("three processes, nothing else known", vec![vec![w1], vec![r2], vec![r3]]),
+    ("R2 starts after W1 ended", vec![vec![w1, r2], vec![r3]]),
+    ("R3 starts after R2 ended", vec![vec![w1], vec![r2, r3]]),
+    ("all three in real time, as written", vec![vec![w1, r2, r3]]),
+];
+for (name, processes) in cases {
+    match witness(&History { processes }) {
+        Some(order) => {
+            let order: Vec<String> = order.iter().map(|(_, op)| op.to_string()).collect();
+            println!("{name:<36} legal, in the order {}", order.join(" "));
+        }
+        None => println!("{name:<36} not legal"),
+    }
+}
+};
+""", role="demo"),
+        md(r"""
+On its own the history is **sequentially consistent**: nothing says P2 read after P1
+wrote, so the order R2(x)0 W1(x)1 R3(x)1 explains both reads. It becomes illegal exactly
+when R2 must come after W1: when the operations are placed on a time axis in the order
+written and the model respects real time (strict consistency, linearizability), or when
+P1 and P2 are really one process. That R3 comes after R2 changes nothing.
+
+The source's whole answer is "it violates data coherence". Coherence asks only that
+all processes agree on one order of the writes to each single variable; here there is
+one variable with a single write, and the first line shows an order everyone can agree
+on, so coherence by itself is not violated. The answer can only be right with
+something the figure adds (presumably a time axis on which R2 comes after W1), and
+that is the part we leave out: without the figure we cannot tell which constraint it
+draws, only which ones would make the history illegal.
 
 ## Primary-backup and your own writes (problem 6.22)
 

@@ -17,10 +17,12 @@ use super::mutex::{
 use super::runs::{check_runs, ScenarioRuns, HIDDEN_CHECK};
 use super::{CheckSpec, ExerciseSpec, Report, Run, Visibility};
 use crate::check::{Monitor, NODES_RUN_CLEANLY};
-use crate::ms;
+use std::collections::BTreeSet;
+
 use crate::network::Delay;
 use crate::process::NodeFactory;
 use crate::scenario::Scenario;
+use crate::{ms, NodeId, Time};
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum RaMsg {
@@ -101,6 +103,331 @@ pub fn check(solution: Box<NodeFactory<RaMsg>>, run: &Run) -> Report {
 /// Serves the student's nodes on stdin/stdout for the grader (see `remote`).
 pub fn host(solution: Box<NodeFactory<RaMsg>>) {
     crate::remote::serve_stdio(solution.as_ref())
+}
+
+// Problem 5.11, measured: what a crash does to Ricart and Agrawala, with
+// and without immediate answers. The node below is private: the notebook
+// calls `crash_run`, a submission cannot call it a solution.
+
+/// How the measured nodes answer a request (problem 5.11).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Answers {
+    /// The exercise's algorithm: a reply when permitted, silence otherwise.
+    Silent,
+    /// Every request is answered at once, `Reply` or "deferred"; a node
+    /// that answers nothing within a round trip is taken for crashed and
+    /// no longer waited for.
+    AtOnce,
+    /// As `AtOnce`, and a node waiting on nodes that deferred it asks them
+    /// every round trip whether they are still alive; one that does not
+    /// answer is taken for crashed.
+    AtOncePolling,
+    /// As `AtOncePolling`, but the question is "do you still hold my
+    /// request?": a node that came back has forgotten it, and gets it again.
+    PollingRequest,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+enum FtMsg {
+    Request {
+        ts: u64,
+    },
+    Reply,
+    Deferred,
+    Ping,
+    /// "I am alive", and whether I still hold your request.
+    Pong {
+        holds: bool,
+    },
+}
+
+const ASK: crate::TimerTag = 1;
+const LEAVE: crate::TimerTag = 2;
+const PATIENCE: crate::TimerTag = 3;
+const POLL: crate::TimerTag = 4;
+/// The network of the measurement: 1 to 20 ms per message.
+const SLOWEST: Time = ms(20);
+/// A round trip and a little: an answer sent at once arrives within it.
+const ROUND_TRIP: Time = 2 * SLOWEST + ms(1);
+
+#[derive(Clone, Debug, Hash)]
+struct Guarded {
+    answers: Answers,
+    clock: u64,
+    /// My pending request's stamp.
+    asking: Option<u64>,
+    inside: bool,
+    rounds: u32,
+    /// Whom I owe a reply.
+    owed: BTreeSet<NodeId>,
+    /// Who has said yes to my request; who has deferred it; who answered
+    /// my last ping.
+    granted: BTreeSet<NodeId>,
+    deferred_me: BTreeSet<NodeId>,
+    pinged: BTreeSet<NodeId>,
+    /// Nodes taken for crashed: no longer asked or waited for.
+    dead: BTreeSet<NodeId>,
+}
+
+impl Guarded {
+    fn try_enter(&mut self, ctx: &mut crate::Ctx<FtMsg>) {
+        let me = ctx.me();
+        let all = (0..ctx.nodes()).all(|n| n == me || self.granted.contains(&n) || self.dead.contains(&n));
+        if self.asking.is_some() && !self.inside && all {
+            self.inside = true;
+            ctx.observe(crate::Observation::EnterCritical);
+            ctx.set_timer(LEAVE, super::mutex::HOLD);
+        }
+    }
+    fn declare_dead(&mut self, ctx: &mut crate::Ctx<FtMsg>, node: NodeId) {
+        if self.dead.insert(node) {
+            ctx.observe(crate::Observation::Note { name: "taken for crashed".into(), value: node as i64 });
+        }
+        self.owed.remove(&node);
+        self.deferred_me.remove(&node);
+        self.pinged.remove(&node);
+    }
+}
+
+impl crate::Process<FtMsg> for Guarded {
+    fn on_start(&mut self, ctx: &mut crate::Ctx<FtMsg>) {
+        ctx.set_timer(ASK, super::mutex::first_request(ctx.me()));
+    }
+    fn on_message(&mut self, ctx: &mut crate::Ctx<FtMsg>, from: NodeId, msg: FtMsg) {
+        let me = ctx.me();
+        match msg {
+            FtMsg::Request { ts } => {
+                self.clock = self.clock.max(ts) + 1;
+                if self.dead.remove(&from) {
+                    // It is back: from now on it must agree to my entries too.
+                    if let (Some(mine), false) = (self.asking, self.inside) {
+                        ctx.send(from, FtMsg::Request { ts: mine });
+                    }
+                }
+                let mine_first = self.asking.is_some_and(|mine| (mine, me) < (ts, from));
+                if self.inside || mine_first {
+                    self.owed.insert(from);
+                    if self.answers != Answers::Silent {
+                        ctx.send(from, FtMsg::Deferred);
+                    }
+                } else {
+                    ctx.send(from, FtMsg::Reply);
+                }
+            }
+            FtMsg::Reply => {
+                self.deferred_me.remove(&from);
+                self.granted.insert(from);
+                self.try_enter(ctx);
+            }
+            FtMsg::Deferred => {
+                self.deferred_me.insert(from);
+            }
+            FtMsg::Ping => ctx.send(from, FtMsg::Pong { holds: self.owed.contains(&from) }),
+            FtMsg::Pong { holds } => {
+                self.pinged.remove(&from);
+                if let (false, Answers::PollingRequest, Some(ts)) = (holds, self.answers, self.asking) {
+                    if self.deferred_me.contains(&from) {
+                        ctx.send(from, FtMsg::Request { ts });
+                    }
+                }
+            }
+        }
+    }
+    fn on_timer(&mut self, ctx: &mut crate::Ctx<FtMsg>, timer: crate::TimerTag) {
+        let me = ctx.me();
+        match timer {
+            ASK => {
+                self.clock += 1;
+                self.asking = Some(self.clock);
+                self.granted.clear();
+                self.deferred_me.clear();
+                ctx.observe(crate::Observation::RequestCritical);
+                for n in (0..ctx.nodes()).filter(|&n| n != me && !self.dead.contains(&n)) {
+                    ctx.send(n, FtMsg::Request { ts: self.clock });
+                }
+                if self.answers != Answers::Silent {
+                    ctx.set_timer(PATIENCE, ROUND_TRIP);
+                }
+                self.try_enter(ctx);
+            }
+            LEAVE => {
+                ctx.observe(crate::Observation::ExitCritical);
+                self.inside = false;
+                self.asking = None;
+                for n in std::mem::take(&mut self.owed) {
+                    ctx.send(n, FtMsg::Reply);
+                }
+                self.rounds += 1;
+                if self.rounds < super::mutex::ROUNDS {
+                    ctx.set_timer(ASK, super::mutex::think_time(ctx.nodes()));
+                }
+            }
+            PATIENCE => {
+                // Whoever answered nothing at all is taken for crashed.
+                let silent: Vec<NodeId> = (0..ctx.nodes())
+                    .filter(|n| *n != me && !self.granted.contains(n) && !self.deferred_me.contains(n))
+                    .collect();
+                for n in silent {
+                    self.declare_dead(ctx, n);
+                }
+                if matches!(self.answers, Answers::AtOncePolling | Answers::PollingRequest) {
+                    ctx.set_timer(POLL, ROUND_TRIP);
+                }
+                self.try_enter(ctx);
+            }
+            _ => {
+                // Poll: whoever missed the last ping is gone; ping the rest.
+                if self.asking.is_none() || self.inside {
+                    return;
+                }
+                for n in std::mem::take(&mut self.pinged) {
+                    self.declare_dead(ctx, n);
+                }
+                for n in self.deferred_me.clone() {
+                    ctx.send(n, FtMsg::Ping);
+                    self.pinged.insert(n);
+                }
+                ctx.set_timer(POLL, ROUND_TRIP);
+                self.try_enter(ctx);
+            }
+        }
+    }
+}
+
+/// What one crash did to a run of Ricart and Agrawala (problem 5.11).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CrashOutcome {
+    pub crashed: NodeId,
+    pub at: Time,
+    /// Nodes whose request the crashed node had received and not yet
+    /// granted when it crashed: it had said "not yet" (or nothing).
+    pub owed: Vec<NodeId>,
+    /// Live nodes that asked and never got in before the run ended.
+    pub stuck: Vec<NodeId>,
+    /// Entries in the whole run, and whether two nodes were ever inside
+    /// at once (taking a live node for crashed would do that).
+    pub entries: usize,
+    pub two_inside: bool,
+}
+
+/// Runs Ricart and Agrawala on `nodes` nodes (the workload of
+/// [`super::mutex`], 1 to 20 ms delays) with `answers`, crashing node
+/// `crashed` at `at`, for good or until `back` (it then starts afresh,
+/// its memory gone).
+pub fn crash_run(
+    answers: Answers,
+    nodes: usize,
+    crashed: NodeId,
+    at: Time,
+    back: Option<Time>,
+    seed: u64,
+) -> CrashOutcome {
+    use crate::trace::{Dest, EventKind};
+    let network = crate::Network { delay: Delay::Uniform { min: ms(1), max: SLOWEST }, ..crate::Network::default() };
+    let round = super::mutex::think_time(nodes) + nodes as Time * (super::mutex::HOLD + 4 * SLOWEST);
+    let until = back.unwrap_or(0) + super::mutex::first_request(nodes) + super::mutex::ROUNDS as Time * round + ms(200);
+    let mut faults = vec![crate::Fault::Crash { node: crashed, at }];
+    faults.extend(back.map(|t| crate::Fault::Recover { node: crashed, at: t }));
+    let schedule = crate::Schedule { name: "one crash".into(), faults };
+    let scenario = Scenario { network, schedule, until, ..Scenario::new("ricart, one crash", nodes) };
+    let factory = move |_| {
+        Box::new(Guarded {
+            answers,
+            clock: 0,
+            asking: None,
+            inside: false,
+            rounds: 0,
+            owed: BTreeSet::new(),
+            granted: BTreeSet::new(),
+            deferred_me: BTreeSet::new(),
+            pinged: BTreeSet::new(),
+            dead: BTreeSet::new(),
+        }) as _
+    };
+    let trace = crate::sim::simulate(&scenario, seed, factory).expect("a valid scenario");
+    let mut owed = BTreeSet::new();
+    let (mut waiting, mut inside) = (BTreeSet::new(), BTreeSet::new());
+    let (mut entries, mut two_inside) = (0, false);
+    for e in &trace.events {
+        match &e.kind {
+            EventKind::Deliver { id, from, to } if *to == crashed && e.at < at => {
+                if let Some(FtMsg::Request { .. }) = trace.message(*id) {
+                    owed.insert(*from);
+                }
+            }
+            EventKind::Send { from, to: Dest::Node(to), msg: FtMsg::Reply } if *from == crashed && e.at < at => {
+                owed.remove(to);
+            }
+            EventKind::Crash { node } => {
+                waiting.remove(node);
+                inside.remove(node);
+            }
+            EventKind::Observe { node, what } => match what {
+                crate::Observation::RequestCritical => {
+                    waiting.insert(*node);
+                }
+                crate::Observation::EnterCritical => {
+                    waiting.remove(node);
+                    entries += 1;
+                    two_inside |= !inside.is_empty();
+                    inside.insert(*node);
+                }
+                crate::Observation::ExitCritical => {
+                    inside.remove(node);
+                }
+                _ => {}
+            },
+            _ => {}
+        }
+    }
+    CrashOutcome {
+        crashed,
+        at,
+        owed: owed.into_iter().collect(),
+        stuck: waiting.into_iter().collect(),
+        entries,
+        two_inside,
+    }
+}
+
+#[cfg(test)]
+mod measured_tests {
+    use super::*;
+
+    /// Node 2 of 5 crashes at 0, 3, 6, ... ms (one seed each).
+    fn sweep(answers: Answers, restart: Option<Time>) -> Vec<CrashOutcome> {
+        (0..100).map(|k| crash_run(answers, 5, 2, ms(3 * k), restart.map(|r| ms(3 * k) + r), k as u64)).collect()
+    }
+
+    fn stuck(outcomes: &[CrashOutcome]) -> usize {
+        outcomes.iter().filter(|o| !o.stuck.is_empty()).count()
+    }
+
+    #[test]
+    fn answering_at_once_leaves_stuck_only_the_nodes_the_crashed_one_deferred() {
+        let silent = sweep(Answers::Silent, None);
+        let at_once = sweep(Answers::AtOnce, None);
+        assert!(stuck(&silent) > 2 * stuck(&at_once), "{} vs {}", stuck(&silent), stuck(&at_once));
+        assert!(stuck(&at_once) > 0);
+        for o in &at_once {
+            assert!(o.stuck.is_empty() || !o.owed.is_empty(), "{o:?}");
+        }
+        for o in silent.iter().chain(&at_once) {
+            assert!(!o.two_inside, "{o:?}");
+        }
+    }
+
+    #[test]
+    fn polling_for_life_fails_on_a_quick_restart_polling_for_the_request_does_not() {
+        let quick = Some(ms(10));
+        assert_eq!(stuck(&sweep(Answers::AtOncePolling, None)), 0);
+        assert!(stuck(&sweep(Answers::AtOncePolling, quick)) > 0);
+        for restart in [None, quick] {
+            let outcomes = sweep(Answers::PollingRequest, restart);
+            assert_eq!(stuck(&outcomes), 0, "restart {restart:?}");
+            assert!(outcomes.iter().all(|o| !o.two_inside && o.entries > 0));
+        }
+    }
 }
 
 // The exercise's one source: the notebook's solution cell between the CELL

@@ -26,7 +26,7 @@ use crate::check::{Monitor, Step, NODES_RUN_CLEANLY};
 use crate::faults::fmt_time;
 use crate::process::{NodeFactory, Observation};
 use crate::scenario::Scenario;
-use crate::trace::EventKind;
+use crate::trace::{Dest, EventKind};
 use crate::{ms, Delay, Fault, Network, NodeId, Schedule, Time};
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -69,17 +69,23 @@ pub const SPEC: ExerciseSpec = ExerciseSpec {
            and send a fresh token (a higher hop) to the node after it. Try your own successor first at every \
            pass: a node that comes back rejoins the ring.\n\
            - Never accept a hop you have already seen (answer `Passed` instead), and never make a token \
-           unless you are the one waiting for that answer.\n\n\
+           unless you are the one waiting for that answer. Once `Passed` has come, that hop is done: do not \
+           send it again. A node that recovers holds no token, whatever it stored: its predecessor has made \
+           a new one.\n\n\
+           Assumption: two neighbouring nodes are never down at the same time. The design cannot survive \
+           that: the node waiting for an answer is the token's only keeper, and if it crashes while its \
+           successor is down, the token is gone for good. The scenarios keep to this rule.\n\n\
            The model makes timeouts sound: every message arrives within `MAX_DELAY` = 5 ms unless it is \
            lost; messages are lost only on a cut link or to a crashed node; a cut lasts at most `MAX_CUT` = \
-           15 ms; faults are at least 100 ms apart, and two neighbours are never down at the same time. \
+           15 ms; faults are at least 100 ms apart. \
            So an answer comes within 2 × 5 ms + `HOLD` = 15 ms of sending if nothing is cut: wait a little \
            longer than that before resending, and count a successor as crashed only once it stayed silent \
            through sends spread wider than the longest cut plus one answer time (4 sends 16 ms apart are \
            enough). \
            Checks: never two nodes inside; never two tokens (a node gets a token only when nobody else \
-           holds one, and enters only with the newest); every live node gets in `ROUNDS` times after the \
-           faults stop; a node resends a hop no sooner than a round trip (10 ms) after sending it.",
+           holds one, enters only with the newest, and sends a token only while it holds it or waits for \
+           its answer); every live node gets in `ROUNDS` times after the faults stop; a node resends a hop \
+           no sooner than a round trip (10 ms) after sending it.",
     scaffold: SCAFFOLD,
     solution: SOLUTION,
     check_fn: CHECK_FN,
@@ -119,18 +125,26 @@ fn cut(from: NodeId, to: NodeId, start: Time) -> Fault {
 }
 
 /// Public: short cuts on several links, one way each (the token or its
-/// answer is lost); a crash with no way back, timed to catch the node
-/// inside (the holder: its token is lost) in most runs; crashes of nodes
-/// the ring must jump over, with and without recoveries.
+/// answer is lost); cuts that lose only answers, so that old copies of the
+/// token reach nodes that have passed it on; crashes timed to catch the
+/// node inside (the holder: its token is lost) in most runs, which come
+/// back without it; crashes of nodes the ring must jump over, with and
+/// without recoveries.
 pub fn scenarios() -> Vec<ScenarioRuns> {
     let delay = || Delay::Uniform { min: ms(1), max: MAX_DELAY };
     let crash = |node, at| Fault::Crash { node, at: ms(at) };
     let back = |node, at| Fault::Recover { node, at: ms(at) };
     let cuts = vec![cut(1, 2, ms(40)), cut(3, 4, ms(140)), cut(2, 1, ms(240)), cut(4, 0, ms(340)), cut(0, 1, ms(440))];
+    // Cuts against the ring's direction lose answers: the sender resends a
+    // hop its successor has long passed on, and that copy must die there.
+    let answers =
+        vec![cut(1, 0, ms(30)), cut(2, 1, ms(130)), cut(3, 2, ms(230)), cut(4, 3, ms(330)), cut(0, 4, ms(430))];
     let public = [
         ("lossy links", cuts),
-        // At 25 ms node 1 is inside, holding the token, in most runs.
-        ("node 1 crashes, usually holding the token", vec![crash(1, 25)]),
+        ("answers lost", answers),
+        // At 25 ms node 1 is inside, holding the token, in most runs; it
+        // comes back without it (a new one was made past it meanwhile).
+        ("node 1 crashes, usually holding the token, and comes back", vec![crash(1, 25), back(1, 225)]),
         // Node 3 is inside at 45 ms in some runs: it comes back without the token.
         ("node 3 crashes and comes back", vec![crash(3, 45), back(3, 245)]),
         ("two crashes, one comes back", vec![crash(1, 50), crash(4, 200), back(1, 400)]),
@@ -168,19 +182,79 @@ super::hidden! {
 /// too early, or two nodes that both regenerated); a node may enter only
 /// while it holds the newest token. Copies of older hops (resends) are
 /// harmless as long as nobody acts on them.
+///
+/// Who may send a `Token` at all: its holder, passing it on, or the node
+/// that passed a hop and still waits for its answer (resending that hop,
+/// or skipping a silent successor with a fresh one). A crash ends both,
+/// and so does the answer `Passed`. Anyone else sending a token has made
+/// one: from an old copy it took, from memory kept through a crash, or
+/// from nothing. Hop numbers often make such a token die at the next node,
+/// but not always, so it fails here at once.
 #[derive(Clone, Debug, Hash)]
 pub struct OneToken {
     entries: usize,
     newest: u64,
     /// Live holders: node -> (hop, since).
     holders: BTreeMap<NodeId, (u64, Time)>,
+    /// Nodes waiting for the answer to a hop they sent: node -> (hop, to).
+    keepers: BTreeMap<NodeId, (u64, NodeId)>,
     /// Per node, the last hop that reached it, for the messages.
     got: BTreeMap<NodeId, u64>,
+    /// Nodes that crashed and got no token since: when they crashed.
+    crashed: BTreeMap<NodeId, Time>,
 }
 
 impl Default for OneToken {
     fn default() -> Self {
-        OneToken { entries: 0, newest: 0, holders: BTreeMap::from([(0, (0, 0))]), got: BTreeMap::new() }
+        OneToken {
+            entries: 0,
+            newest: 0,
+            holders: BTreeMap::from([(0, (0, 0))]),
+            keepers: BTreeMap::new(),
+            got: BTreeMap::new(),
+            crashed: BTreeMap::new(),
+        }
+    }
+}
+
+impl OneToken {
+    /// May `from` send the token of `hop` to `to`? Updates who holds and
+    /// who waits; the error says why the sender had no token to send.
+    fn send(&mut self, from: NodeId, to: Option<NodeId>, hop: u64, at: Time) -> Result<(), String> {
+        let to_node = to.unwrap_or(from);
+        if self.holders.get(&from).is_some_and(|(held, _)| hop >= *held) {
+            // Passing it on ends the holding.
+            self.holders.remove(&from);
+            self.keepers.insert(from, (hop, to_node));
+            return Ok(());
+        }
+        if let Some(&(kept, kept_to)) = self.keepers.get(&from) {
+            if hop == kept && to == Some(kept_to) {
+                return Ok(()); // a resend of the hop it waits on
+            }
+            if hop >= kept {
+                // A fresh token past a silent successor.
+                self.keepers.insert(from, (hop, to_node));
+                return Ok(());
+            }
+        }
+        if self.holders.contains_key(&from) {
+            return Ok(()); // an old copy resent by the holder: harmless
+        }
+        let why = match (self.crashed.get(&from), self.got.get(&from)) {
+            (Some(crash), _) => format!("it crashed at {} and no token has reached it since", fmt_time(*crash)),
+            (None, Some(got)) if *got < self.newest => {
+                format!("the last copy that reached it was hop {got}, an old one (hop {} was already out)", self.newest)
+            }
+            _ => "it held none and waited for no answer".to_string(),
+        };
+        Err(format!(
+            "node {from} sent a token (hop {hop}) to {} at {} without holding one: {why}. Only the holder may \
+             pass the token, and only the node waiting for an answer may resend it or make a fresh one; a token \
+             taken from an old copy, kept through a crash or made up is a second token",
+            to.map(|n| format!("node {n}")).unwrap_or_else(|| "every other node".into()),
+            fmt_time(at)
+        ))
     }
 }
 
@@ -193,15 +267,24 @@ impl Monitor<RingMsg> for OneToken {
         match (step.kind, step.msg) {
             (EventKind::Crash { node }, _) => {
                 self.holders.remove(node);
+                self.keepers.remove(node);
+                self.crashed.insert(*node, step.at);
             }
-            // Passing it on ends the holding; resending an older hop does not.
-            (EventKind::Send { from, .. }, Some(RingMsg::Token { hop }))
-                if self.holders.get(from).is_some_and(|(held, _)| hop >= held) =>
+            (EventKind::Send { from, to, .. }, Some(RingMsg::Token { hop })) => {
+                let to = match to {
+                    Dest::Node(n) => Some(*n),
+                    Dest::AllOthers => None,
+                };
+                self.send(*from, to, *hop, step.at)?;
+            }
+            (EventKind::Deliver { from, to, .. }, Some(RingMsg::Passed { hop }))
+                if self.keepers.get(to) == Some(&(*hop, *from)) =>
             {
-                self.holders.remove(from);
+                self.keepers.remove(to);
             }
             (EventKind::Deliver { from, to, .. }, Some(RingMsg::Token { hop })) => {
                 self.got.insert(*to, *hop);
+                self.crashed.remove(to);
                 if *hop < self.newest {
                     return Ok(()); // an old copy: harmless unless acted on
                 }
