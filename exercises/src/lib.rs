@@ -65,6 +65,8 @@ pub mod process;
 pub mod remote;
 pub mod rng;
 pub mod scenario;
+#[cfg(unix)]
+pub mod shm;
 pub mod sim;
 pub mod stable_hash;
 pub mod trace;
