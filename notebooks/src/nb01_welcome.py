@@ -195,7 +195,7 @@ println!("{progress:?}, estimate {}", f64::from(progress.estimate));
 | 9 | consistency models: sequential, FIFO and causal histories |
 | 10 | quorums: which read and write quorums the voting rules allow |
 | 11 | fault tolerance and commit: reliable multicast, two- and three-phase commit |
-| 12 | shared memory and sockets (in preparation) |
+| 12 | sockets, your nodes on a real network, shared memory between processes (the DSM exercise is in preparation) |
 | 13 | naming and distributed garbage collection |
 
 Every number in these notebooks is computed twice: by the formula you derive and by

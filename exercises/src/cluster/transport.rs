@@ -58,6 +58,7 @@ fn decode(to: NodeId, frame: &[u8]) -> Option<Arrival> {
 /// connections peers opened to it.
 pub(crate) struct Endpoint {
     pub addr: SocketAddr,
+    tcp: bool,
     up: Arc<AtomicBool>,
     accepted: Arc<Mutex<Vec<TcpStream>>>,
 }
@@ -69,7 +70,6 @@ impl Endpoint {
         let addr = match transport {
             Transport::Tcp => {
                 let listener = TcpListener::bind("127.0.0.1:0")?;
-                listener.set_nonblocking(true)?;
                 let addr = listener.local_addr()?;
                 let (up, accepted) = (Arc::clone(&up), Arc::clone(&accepted));
                 std::thread::spawn(move || accept_loop(node, listener, up, accepted, arrivals));
@@ -84,13 +84,18 @@ impl Endpoint {
                 addr
             }
         };
-        Ok(Endpoint { addr, up, accepted })
+        Ok(Endpoint { addr, tcp: transport == Transport::Tcp, up, accepted })
     }
 }
 
 impl Drop for Endpoint {
     fn drop(&mut self) {
         self.up.store(false, Ordering::SeqCst);
+        // Wake the accept loop, blocked in accept, so it sees the flag and
+        // closes the listener.
+        if self.tcp {
+            let _ = TcpStream::connect_timeout(&self.addr, Duration::from_millis(100));
+        }
         for stream in self.accepted.lock().unwrap().drain(..) {
             let _ = stream.shutdown(Shutdown::Both);
         }
@@ -104,10 +109,13 @@ fn accept_loop(
     accepted: Arc<Mutex<Vec<TcpStream>>>,
     arrivals: Sender<Arrival>,
 ) {
-    while up.load(Ordering::SeqCst) {
-        match listener.accept() {
+    loop {
+        let next = listener.accept();
+        if !up.load(Ordering::SeqCst) {
+            break;
+        }
+        match next {
             Ok((stream, _)) => {
-                let _ = stream.set_nonblocking(false);
                 let _ = stream.set_nodelay(true);
                 if let Ok(copy) = stream.try_clone() {
                     accepted.lock().unwrap().push(copy);
@@ -115,7 +123,6 @@ fn accept_loop(
                 let arrivals = arrivals.clone();
                 std::thread::spawn(move || read_frames(node, stream, arrivals));
             }
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => std::thread::sleep(POLL),
             Err(_) => std::thread::sleep(POLL),
         }
     }
