@@ -121,6 +121,8 @@ impl DsmMsg {
 
 /// Rounds of the counter workload (3 nodes).
 pub const COUNTER_ROUNDS: i64 = 15;
+/// Rounds of the ring workload (4 nodes or more).
+pub const ROUNDS: i64 = 4;
 
 /// How many pages a system of `nodes` nodes has.
 pub fn pages(nodes: usize) -> usize {
@@ -142,9 +144,12 @@ pub fn first_op(node: NodeId) -> Time {
 /// With 3 nodes, two counters share page 0 (node 1 counts in word 0, node
 /// 2 in word 1) and two more sit alone on pages 1 and 2: in each round
 /// node `c` reads and writes its counter on page 0, then its counter on
-/// page `c`. With more nodes, node `c`'s home page is `c - 1`: it mostly
-/// reads and writes there, and now and then reads or writes another node's
-/// page. Every write of a program writes a value no other write writes.
+/// page `c`. With more nodes, node `c`'s home page is `c - 1`; in each of
+/// `ROUNDS` rounds it reads the word 0 of the previous node's page, writes
+/// word 0 of its own page (its data), then a flag word on the next node's
+/// page, then three times reads the flag the previous node sets on its
+/// page and that node's data, and last reads one word chosen at random. Every write of
+/// a program writes a value no other write writes.
 pub fn program(node: NodeId, nodes: usize) -> Vec<Op> {
     if node == MANAGER || node >= nodes {
         return Vec::new();
@@ -156,20 +161,34 @@ pub fn program(node: NodeId, nodes: usize) -> Vec<Op> {
             .flat_map(|k| [Op::Read(shared), Op::Write(shared, k), Op::Read(alone), Op::Write(alone, k)])
             .collect();
     }
-    let mut rng = SeededRng::new(nodes as u64 * 1_000 + node as u64, 0x6473_6d70);
-    let home = node - 1;
+    // The clients form a ring: node `c` reads the data of the node before
+    // it (its home page, word 0) and the flag that node sets on `c`'s own
+    // home page after writing the data.
     let n_pages = pages(nodes);
-    (1..=10)
-        .map(|k| {
-            let word = rng.below(WORDS as u64) as usize;
-            let other = (home + 1 + rng.below(n_pages as u64 - 1) as usize) % n_pages;
-            let value = 100 * node as i64 + k;
-            match rng.below(10) {
-                0..=3 => Op::Read(Addr { page: home, word }),
-                4..=5 => Op::Write(Addr { page: home, word }, value),
-                6..=8 => Op::Read(Addr { page: other, word }),
-                _ => Op::Write(Addr { page: other, word }, value),
-            }
+    let home = node - 1;
+    let before = if node == 1 { nodes - 1 } else { node - 1 };
+    let prev = before - 1;
+    let next = (home + 1) % n_pages;
+    let flag_of = |c: NodeId| 1 + c % (WORDS - 1);
+    let mut rng = SeededRng::new(nodes as u64 * 1_000 + node as u64, 0x6473_6d70);
+    (1..=ROUNDS)
+        .flat_map(|r| {
+            let value = 100 * node as i64 + 2 * r;
+            let any = Addr { page: rng.below(n_pages as u64) as usize, word: rng.below(WORDS as u64) as usize };
+            let flag = Op::Read(Addr { page: home, word: flag_of(before) });
+            let data = Op::Read(Addr { page: prev, word: 0 });
+            [
+                data,
+                Op::Write(Addr { page: home, word: 0 }, value - 1),
+                Op::Write(Addr { page: next, word: flag_of(node) }, value),
+                flag,
+                data,
+                flag,
+                data,
+                flag,
+                data,
+                Op::Read(any),
+            ]
         })
         .collect()
 }
@@ -694,7 +713,7 @@ pub struct Variant {
 
 pub fn variant(seed: u64) -> Variant {
     let mut rng = SeededRng::new(seed, 0x6473_6d76);
-    Variant { nodes: 4 + rng.below(2) as usize, max_delay_ms: 5 + rng.below(11) as i64 }
+    Variant { nodes: 4 + rng.below(2) as usize, max_delay_ms: 10 + rng.below(21) as i64 }
 }
 
 fn scenario(name: &str, nodes: usize, delay: Delay) -> Scenario {
@@ -710,7 +729,13 @@ pub fn scenarios(seed: u64) -> Vec<ScenarioRuns> {
         Delay::Uniform { min: ms(1), max },
     );
     let counters = scenario("counters, 1-10 ms", 3, Delay::Uniform { min: ms(1), max: ms(10) });
-    let mut runs = vec![ScenarioRuns::public(shared, 4), ScenarioRuns::public(counters, 2)];
+    let tail = scenario(
+        &format!("{} nodes, long tail", v.nodes),
+        v.nodes,
+        Delay::Exponential { min: ms(1), mean: ms(v.max_delay_ms / 2) },
+    );
+    let mut runs =
+        vec![ScenarioRuns::public(shared, 3), ScenarioRuns::public(tail, 3), ScenarioRuns::public(counters, 2)];
     runs.extend(hidden_scenarios());
     runs
 }
