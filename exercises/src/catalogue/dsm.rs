@@ -342,10 +342,13 @@ pub fn sequential_order(h: &History) -> Order {
     }
 }
 
+/// A state of the search: how far each node is, and the memory.
+type State = (Vec<usize>, Vec<(Addr, i64)>);
+
 struct Search<'a> {
     seqs: &'a [Vec<(Op, Option<i64>)>],
     needed: &'a [usize],
-    failed: BTreeSet<(Vec<usize>, Vec<(Addr, i64)>)>,
+    failed: BTreeSet<State>,
     states: usize,
 }
 
@@ -363,13 +366,13 @@ impl Search<'_> {
         let mut moved = true;
         while moved {
             moved = false;
-            for n in 0..self.seqs.len() {
-                while let Some((Op::Read(a), Some(v))) = self.seqs[n].get(pos[n]) {
+            for (n, (seq, at)) in self.seqs.iter().zip(pos.iter_mut()).enumerate() {
+                while let Some((Op::Read(a), Some(v))) = seq.get(*at) {
                     if mem.get(a).copied().unwrap_or(0) != *v {
                         break;
                     }
-                    path.push((n, pos[n]));
-                    pos[n] += 1;
+                    path.push((n, *at));
+                    *at += 1;
                     moved = true;
                 }
             }
@@ -579,8 +582,7 @@ pub fn reference_bound(done: &[Vec<Done>]) -> (usize, usize) {
         let page = d.op.addr().page;
         match d.op {
             Op::Read(_) => {
-                let previous =
-                    done[d.node][..d.k].iter().rev().find(|e| e.op.addr().page == page && e.read.is_some());
+                let previous = done[d.node][..d.k].iter().rev().find(|e| e.op.addr().page == page && e.read.is_some());
                 let needed = match previous {
                     None => true,
                     Some(p) => all.iter().any(|w| {
@@ -598,9 +600,7 @@ pub fn reference_bound(done: &[Vec<Done>]) -> (usize, usize) {
             Op::Write(..) => {
                 let holders: BTreeSet<NodeId> = all
                     .iter()
-                    .filter(|r| {
-                        r.node != d.node && r.read.is_some() && r.op.addr().page == page && r.began <= d.ended
-                    })
+                    .filter(|r| r.node != d.node && r.read.is_some() && r.op.addr().page == page && r.began <= d.ended)
                     .map(|r| r.node)
                     .collect();
                 messages += 2 + 2 * holders.len();
@@ -717,17 +717,18 @@ pub fn variant(seed: u64) -> Variant {
 }
 
 fn scenario(name: &str, nodes: usize, delay: Delay) -> Scenario {
-    Scenario { network: Network { delay, ..Network::default() }, until: DEADLINE + ms(50), ..Scenario::new(name, nodes) }
+    Scenario {
+        network: Network { delay, ..Network::default() },
+        until: DEADLINE + ms(50),
+        ..Scenario::new(name, nodes)
+    }
 }
 
 pub fn scenarios(seed: u64) -> Vec<ScenarioRuns> {
     let v = variant(seed);
     let max = ms(v.max_delay_ms);
-    let shared = scenario(
-        &format!("{} nodes, 1-{} ms", v.nodes, v.max_delay_ms),
-        v.nodes,
-        Delay::Uniform { min: ms(1), max },
-    );
+    let shared =
+        scenario(&format!("{} nodes, 1-{} ms", v.nodes, v.max_delay_ms), v.nodes, Delay::Uniform { min: ms(1), max });
     let counters = scenario("counters, 1-10 ms", 3, Delay::Uniform { min: ms(1), max: ms(10) });
     let tail = scenario(
         &format!("{} nodes, long tail", v.nodes),
