@@ -1096,3 +1096,74 @@ super::exercise_source! {
         // END CELL
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const X: Addr = Addr { page: 0, word: 0 };
+    const Y: Addr = Addr { page: 1, word: 0 };
+
+    fn h(nodes: Vec<Vec<(Op, Option<i64>)>>, pending: Vec<Option<Op>>) -> History {
+        History { nodes, pending }
+    }
+
+    #[test]
+    fn both_flags_unseen_fits_no_order() {
+        // Each node sets its own flag, then reads the other's: both 0 is impossible.
+        let both_zero = h(
+            vec![
+                vec![(Op::Write(X, 1), None), (Op::Read(Y), Some(0))],
+                vec![(Op::Write(Y, 1), None), (Op::Read(X), Some(0))],
+            ],
+            vec![None, None],
+        );
+        assert_eq!(sequential_order(&both_zero), Order::None);
+        let one_saw = h(
+            vec![
+                vec![(Op::Write(X, 1), None), (Op::Read(Y), Some(0))],
+                vec![(Op::Write(Y, 1), None), (Op::Read(X), Some(1))],
+            ],
+            vec![None, None],
+        );
+        assert!(matches!(sequential_order(&one_saw), Order::Found(order) if order.len() == 4));
+    }
+
+    #[test]
+    fn a_pending_write_may_be_seen_or_not() {
+        let seen = h(vec![vec![], vec![(Op::Read(X), Some(5))]], vec![Some(Op::Write(X, 5)), None]);
+        assert!(matches!(sequential_order(&seen), Order::Found(_)));
+        let unseen = h(vec![vec![], vec![(Op::Read(X), Some(0))]], vec![Some(Op::Write(X, 5)), None]);
+        assert!(matches!(sequential_order(&unseen), Order::Found(_)));
+        let never_written = h(vec![vec![], vec![(Op::Read(X), Some(7))]], vec![Some(Op::Write(X, 5)), None]);
+        assert_eq!(sequential_order(&never_written), Order::None);
+    }
+
+    #[test]
+    fn data_before_flag_must_be_seen_after_the_flag() {
+        // Node 0 writes data then flag; node 1 sees the flag, then old data.
+        let stale = h(
+            vec![
+                vec![(Op::Write(X, 1), None), (Op::Write(Y, 1), None)],
+                vec![(Op::Read(Y), Some(1)), (Op::Read(X), Some(0))],
+            ],
+            vec![None, None],
+        );
+        assert_eq!(sequential_order(&stale), Order::None);
+    }
+
+    #[test]
+    fn programs_write_distinct_values_per_word() {
+        for nodes in 3..8 {
+            let mut seen = BTreeSet::new();
+            for node in 0..nodes {
+                for op in program(node, nodes) {
+                    if let Op::Write(a, v) = op {
+                        assert!(seen.insert((a, v)), "{nodes} nodes: {v} written twice to {a}");
+                        assert!(a.page < pages(nodes) && a.word < WORDS);
+                    }
+                }
+            }
+        }
+    }
+}
