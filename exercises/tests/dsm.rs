@@ -33,6 +33,7 @@ fn the_reference_passes() {
 // over all pages; and the mistakes, as switches on it.
 
 const NEXT_OP: TimerTag = 1;
+const GIVE_UP: TimerTag = 1_000;
 
 #[derive(Clone, Copy, Debug, Hash, PartialEq)]
 enum Proto {
@@ -57,6 +58,8 @@ enum Bug {
     UnackedUpdate,
     /// A node never keeps a copy: every read fetches.
     NeverCache,
+    /// The manager waits for the Acks of a crashed holder for ever.
+    WaitForever,
 }
 
 #[derive(Clone, Debug, Hash, Default)]
@@ -144,6 +147,9 @@ impl Node {
                     );
                 }
                 let waiting = if self.bug == Bug::UnackedUpdate { BTreeSet::new() } else { others };
+                if !waiting.is_empty() && self.bug != Bug::WaitForever {
+                    ctx.set_timer(GIVE_UP + p as TimerTag, dsm::ACK_WAIT);
+                }
                 self.writing.insert(p, (from, word, value, waiting));
                 self.settle(ctx, p);
             }
@@ -158,6 +164,7 @@ impl Node {
         }
         let (writer, word, value) = (*writer, *word, *value);
         self.writing.remove(&p);
+        ctx.cancel_timer(GIVE_UP + p as TimerTag);
         let pg = &mut self.pages[p];
         pg.data[word] = value;
         pg.version += 1;
@@ -180,7 +187,18 @@ impl Process<DsmMsg> for Node {
         }
     }
 
-    fn on_timer(&mut self, ctx: &mut Ctx<DsmMsg>, _: TimerTag) {
+    fn on_timer(&mut self, ctx: &mut Ctx<DsmMsg>, timer: TimerTag) {
+        if timer >= GIVE_UP {
+            // Silent holders have crashed for good.
+            let p = (timer - GIVE_UP) as usize;
+            if let Some((_, _, _, waiting)) = self.writing.get_mut(&p) {
+                for h in std::mem::take(waiting) {
+                    self.pages[p].holders.remove(&h);
+                }
+                self.settle(ctx, p);
+            }
+            return;
+        }
         match self.op(ctx) {
             Some(Op::Read(a)) => match self.copies.get(&a.page) {
                 Some((_, data)) => {
@@ -315,6 +333,22 @@ fn an_update_done_before_its_acks_is_caught() {
 #[test]
 fn a_node_that_never_keeps_a_copy_is_caught() {
     assert_caught(Proto::Invalidate, Bug::NeverCache, dsm::COST, &["page transfers"]);
+}
+
+/// Hidden: a client crashes for good while it holds copies; a manager that
+/// keeps waiting for its Acks blocks every later write of those pages.
+#[test]
+fn waiting_for_a_crashed_holder_fails_the_hidden_crash_scenario() {
+    let report = dsm::check(solution(Proto::Invalidate, Bug::WaitForever), &Run::hidden(1));
+    let bad: Vec<&Verdict> = report.verdicts.iter().filter(|v| !v.passed()).collect();
+    assert!(!bad.is_empty());
+    for v in &bad {
+        assert_eq!(v.check, distlab::catalogue::runs::HIDDEN_CHECK);
+        assert!(v.scenario.contains("crashes"), "{v}");
+    }
+    assert!(bad.iter().any(|v| v.message.starts_with(dsm::DONE)), "{bad:?}");
+    println!("{}", bad[0]);
+    assert!(report.diagram.is_none(), "hidden runs are never drawn");
 }
 
 #[test]

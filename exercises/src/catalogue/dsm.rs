@@ -48,6 +48,10 @@ pub const FIRST: Time = ms(1);
 pub const THINK: Time = ms(2);
 /// Liveness: every operation completes within this after the last fault.
 pub const DEADLINE: Time = ms(5_000);
+/// A holder that has not answered an `Invalidate` or `Update` within this
+/// has crashed (messages are never lost, and crashed nodes stay down): the
+/// manager stops waiting for it and forgets its copy.
+pub const ACK_WAIT: Time = ms(300);
 /// The cost check allows this many times the reference's most.
 pub const COST_FACTOR: f64 = 1.5;
 
@@ -747,7 +751,10 @@ super::hidden! {
     fn hidden_scenarios() -> Vec<ScenarioRuns> {
         let many = scenario("6 nodes, long tail", 6, Delay::Exponential { min: ms(1), mean: ms(8) });
         let slow = scenario("5 nodes, 5-40 ms", 5, Delay::Uniform { min: ms(5), max: ms(40) });
-        vec![ScenarioRuns::hidden(many, 2), ScenarioRuns::hidden(slow, 2)]
+        let mut crash = scenario("5 nodes, node 4 crashes", 5, Delay::Uniform { min: ms(1), max: ms(20) });
+        crash.schedule = crate::Schedule { name: "node 4 crashes".into(), faults: vec![crate::Fault::Crash { node: 4, at: ms(90) }] };
+        crash.until = crash.schedule.quiet_after() + DEADLINE + ms(50);
+        vec![ScenarioRuns::hidden(many, 2), ScenarioRuns::hidden(slow, 2), ScenarioRuns::hidden(crash, 2)]
     }
 }
 
@@ -771,7 +778,9 @@ pub const SPEC: ExerciseSpec = ExerciseSpec {
            way, queue the page's `Fetch` and `Write` requests. For a write, either send `Invalidate` to \
            every other holder and apply the write once all have answered `Ack` (write-invalidate), or \
            send them `Update` and wait for their `Ack`s, running one write at a time over all pages \
-           (write-update). Then bump the page's version and answer `Done`.\n\n\
+           (write-update). Then bump the page's version and answer `Done`. A node may crash for \
+           good: a holder that has not answered within `ACK_WAIT` is gone; stop waiting for it and \
+           forget its copy.\n\n\
            Messages take from 1 ms to a few tens of ms and overtake each other: a `Copy` can arrive after \
            the `Invalidate` or `Update` that follows it. Keep the highest version you were told to drop \
            or update per page; a `Copy` older than that may answer the read that asked for it, but must \
@@ -902,11 +911,13 @@ super::exercise_source! {
     solution: Box<NodeFactory<DsmMsg>> = Box::new(dsm_node),
     cell: {
         // BEGIN CELL
-        use distlab::catalogue::dsm::{first_op, pages, program, DsmMsg, Op, MANAGER, THINK, WORDS};
+        use distlab::catalogue::dsm::{first_op, pages, program, DsmMsg, Op, ACK_WAIT, MANAGER, THINK, WORDS};
         use distlab::{Ctx, NodeId, Observation, Process, TimerTag};
 
         const NEXT_OP: TimerTag = 1;
         // BEGIN SOLUTION
+        /// Manager: timer `GIVE_UP + page` ends the wait for a page's acks.
+        const GIVE_UP: TimerTag = 100;
         use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
         /// The manager's view of one page.
@@ -989,6 +1000,9 @@ super::exercise_source! {
                         for &h in &page.waiting {
                             ctx.send(h, DsmMsg::Invalidate { page: p, version: page.version + 1 });
                         }
+                        if !page.waiting.is_empty() {
+                            ctx.set_timer(GIVE_UP + p as TimerTag, ACK_WAIT);
+                        }
                         self.finish_write(ctx, p);
                     }
                     _ => {}
@@ -1003,6 +1017,7 @@ super::exercise_source! {
                     return;
                 }
                 page.writing = None;
+                ctx.cancel_timer(GIVE_UP + p as TimerTag);
                 page.data[word] = value;
                 page.version += 1;
                 ctx.send(writer, DsmMsg::Done { page: p, version: page.version });
@@ -1029,7 +1044,7 @@ super::exercise_source! {
                 }
                 // END SOLUTION
                 // BEGIN STARTER
-                // let _ = (ctx, first_op(1), pages(3), program(1, 3), MANAGER, THINK, WORDS, Op::Read);
+                // let _ = (ctx, first_op(1), pages(3), program(1, 3), MANAGER, THINK, WORDS, ACK_WAIT, Op::Read);
                 // END STARTER
             }
 
@@ -1082,6 +1097,14 @@ super::exercise_source! {
                 // BEGIN SOLUTION
                 if timer == NEXT_OP {
                     self.start(ctx);
+                } else if let Some(p) = timer.checked_sub(GIVE_UP).map(|p| p as usize) {
+                    // The holders still silent have crashed: their copies are gone.
+                    if let Some(page) = self.pages.get_mut(p) {
+                        for h in std::mem::take(&mut page.waiting) {
+                            page.holders.remove(&h);
+                        }
+                        self.finish_write(ctx, p);
+                    }
                 }
                 // END SOLUTION
                 // BEGIN STARTER
