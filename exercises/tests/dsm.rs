@@ -44,6 +44,9 @@ enum Proto {
 #[derive(Clone, Copy, Debug, Hash, PartialEq)]
 enum Bug {
     None,
+    /// Not a mistake: a Copy older than an Invalidate already seen is
+    /// thrown away and the page fetched again (the reference uses it once).
+    RefetchStale,
     /// The manager applies a write without touching the other copies.
     NoInvalidate,
     /// The manager answers a Fetch while a write of the page is under way,
@@ -238,6 +241,10 @@ impl Process<DsmMsg> for Node {
                     return;
                 }
                 let fresh = version >= self.behind.get(&page).copied().unwrap_or(0);
+                if !fresh && self.bug == Bug::RefetchStale {
+                    ctx.send(from, DsmMsg::Fetch { page });
+                    return;
+                }
                 if fresh && self.bug != Bug::NeverCache {
                     self.copies.insert(page, (version, data.clone()));
                 }
@@ -279,6 +286,11 @@ impl Process<DsmMsg> for Node {
 
 fn solution(proto: Proto, bug: Bug) -> Box<dyn Fn(NodeId) -> Box<dyn Process<DsmMsg>>> {
     Box::new(move |_| Box::new(Node::new(proto, bug)))
+}
+
+#[test]
+fn refetching_a_stale_copy_passes() {
+    assert_passes(|run| dsm::check(solution(Proto::Invalidate, Bug::RefetchStale), run), "refetch a stale copy", 25);
 }
 
 #[test]
