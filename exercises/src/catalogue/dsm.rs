@@ -774,12 +774,14 @@ pub const SPEC: ExerciseSpec = ExerciseSpec {
            which adds you to the page's holders and answers `Copy` with its version; keep the copy.\n\
            - **Write**: send `Write` to the manager and wait for `Done`; if you hold a copy of the page, \
            put your write into it then (the manager does not take your own copy away).\n\
+           - **Holder**: on `Invalidate`, drop your copy; on `Update`, put the word into your copy if \
+           you have one; answer `Ack` either way.\n\
            - **Manager**: one write per page at a time, in the order they come; while a write is under \
            way, queue the page's `Fetch` and `Write` requests. For a write, either send `Invalidate` to \
            every other holder and apply the write once all have answered `Ack` (write-invalidate), or \
            send them `Update` and wait for their `Ack`s, running one write at a time over all pages \
-           (write-update). Then bump the page's version and answer `Done`. A node may crash for \
-           good: a holder that has not answered within `ACK_WAIT` is gone; stop waiting for it and \
+           (write-update). Then bump the page's version and answer `Done`. A node other than the \
+           manager may crash for good: a holder that has not answered within `ACK_WAIT` is gone; stop waiting for it and \
            forget its copy.\n\n\
            Messages take from 1 ms to a few tens of ms and overtake each other: a `Copy` can arrive after \
            the `Invalidate` or `Update` that follows it. Keep the highest version you were told to drop \
