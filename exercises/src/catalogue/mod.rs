@@ -34,6 +34,7 @@ pub mod bully;
 pub mod causality;
 pub mod central;
 pub mod cristian;
+pub mod dsm;
 pub mod failover;
 pub mod hops;
 pub mod lamport;
