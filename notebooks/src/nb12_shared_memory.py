@@ -1,4 +1,4 @@
-from generate import code, md
+from generate import code, exercise, md
 
 STEM = "12-shared-memory-and-sockets"
 
@@ -17,7 +17,8 @@ steps outside it, three ways:
 2. **Shared memory** between two processes on one machine: no messages at all, just
    a page of memory both can write.
 3. **Distributed shared memory**, which pretends to be the second while being built
-   from the first. (The exercise on it comes in a later version of this notebook.)
+   from the first. You implement it, measure what false sharing costs, and run your
+   nodes over TCP.
 
 ## 1. Two kinds of socket
 
@@ -228,13 +229,93 @@ Sharing memory is fast, but the processes must coordinate explicitly: an atomic
 instruction, a lock or a semaphore in the shared page. And it only works on one
 machine.
 
-## 4. Message passing or shared memory across machines?
+## 4. Distributed shared memory
 
-Distributed shared memory (DSM) lets processes on different machines act as if they
-shared pages, by copying pages over the network behind their backs: a process that
-reads a page it does not have faults, and gets a read-only copy; a process that
-writes faults too, and the write goes to the page's owner, which then invalidates or
-updates the other copies. How the two styles compare:
+What if the processes are on different machines? No page can be mapped into both.
+**Distributed shared memory** (DSM) gives the illusion anyway, in software, a page at a
+time. Each page has an **owner** that keeps its master copy. A process that reads a
+page it does not have takes a fault, and the DSM layer fetches a **read-only copy**
+over the network; later reads of that page are local and free. A write cannot go to a
+read-only copy: it faults too, and the write is sent to the owner, which puts it in
+order with the other writes to the page and deals with the other copies. Two ways:
+
+- **write-invalidate**: the owner tells every other holder to drop its copy, waits
+  until all have answered, then applies the write. The next read elsewhere fetches
+  the page again.
+- **write-update**: the owner sends the new value to every holder, which puts it into
+  its copy. Nobody fetches again, but every write costs a message per holder.
+
+The goal is that the programs cannot tell they are not sharing one memory: every read
+returns what some order of all the writes, one at a time and keeping each process's
+own order, says it should. That is **sequential consistency** (notebook 9), here of the
+page contents.
+
+### Exercise: a page manager and its clients
+
+In the simulator, node 0 owns every page and runs no program; every other node runs a
+small program of reads and writes (`program(i, nodes)`). Messages are slow and
+overtake each other, which is where the protocol gets hard: a copy can arrive after
+the invalidation that was sent after it. Either protocol passes.
+"""),
+        *exercise("dsm"),
+        md(r"""
+### False sharing
+
+A page is the unit that moves. Two variables that nobody shares, but that happen to
+sit on the same page, make that page travel between their users as if they were
+shared: **false sharing**. The experiment below runs your protocol on 3 nodes: nodes 1
+and 2 each increment a counter of their own 15 times. Both counters sit on page 0
+(false sharing); at the same time each also increments a second counter that sits
+alone on a page of its own (pages 1 and 2). The counts are split by page: what the
+page-0 pair cost, next to what the same work cost on separate pages.
+"""),
+        code(r"""
+{
+    use distlab::catalogue::dsm::{false_sharing_with, false_sharing_svg};
+
+    let f = false_sharing_with(Box::new(dsm_node), 7);
+    println!("{} increments of each pair of counters", f.increments);
+    println!("  one page shared:  {:>3} page transfers, {:>3} messages", f.same_page.transfers, f.same_page.messages);
+    println!("  separate pages:   {:>3} page transfers, {:>3} messages", f.separate_pages.transfers, f.separate_pages.messages);
+    if f.separate_pages.transfers > 0 {
+        println!("  false sharing costs {:.1} times the transfers", f.same_page.transfers as f64 / f.separate_pages.transfers as f64);
+    }
+    distlab::Svg(false_sharing_svg(&f)).evcxr_display();
+};
+""", role="demo"),
+        md(r"""
+On separate pages each node fetches its page once and then works locally. On the
+shared page every increment by one node takes the page away from the other (under
+write-invalidate) and the next increment there fetches it back, so the page
+ping-pongs. Real DSM systems fight this by padding hot variables onto pages of their
+own, by smaller units than a page, or by letting several writers change one page and
+merging their changes later.
+
+### Your DSM nodes over TCP
+
+The same `dsm_node` you wrote, now on real sockets: the exercise's first public
+scenario, each node a peer on 127.0.0.1, judged by the exercise's own monitors. The
+delays are the machine's, so the run goes much faster than in the simulator, and the
+ordering problems of slow, overtaking messages mostly disappear; a protocol that
+passes here has not passed the exercise.
+"""),
+        code(r"""
+{
+    use distlab::catalogue::dsm;
+    use distlab::{check_trace, Provenance};
+
+    let scenario = dsm::scenarios(2024).remove(0).scenario;
+    let trace = cluster::run(&scenario, Transport::Tcp, 1, dsm_node).unwrap();
+    println!("{} over TCP: {} events, {} messages, stopped because {}", scenario.name, trace.events.len(), trace.messages_sent(), trace.stop);
+    for v in check_trace(&trace, &dsm::monitors(&scenario), &Provenance::of(&trace, "cluster run")) {
+        println!("  {:<36} {:?}: {}", v.check, v.status, v.message);
+    }
+};
+""", role="demo"),
+        md(r"""
+## 5. Message passing or shared memory across machines?
+
+How the two styles compare:
 
 | | message passing | distributed shared memory |
 |---|---|---|
@@ -244,8 +325,5 @@ updates the other copies. How the two styles compare:
 | lifetimes | sender and receiver must both be running | a process can leave data for one that starts later |
 | coordination | the messages themselves order events | needs locks or atomic operations, as on one machine |
 | what can go wrong silently | a lost message | **false sharing**: two unrelated variables on one page make it move back and forth |
-
-The DSM exercise, where you implement the page owner's protocol on the simulator
-and measure false sharing, comes with the next version of this notebook.
 """),
     ]
