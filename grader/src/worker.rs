@@ -90,6 +90,8 @@ impl Wake {
 }
 
 const POLL: Duration = Duration::from_millis(500);
+/// How often a worker re-reads the prepared directory's stamp.
+const STAMP_CHECK: Duration = Duration::from_secs(5);
 /// Tries of a job whose grading failed for the grader's own reasons.
 const MAX_TRIES: i64 = 3;
 /// Pause after such a failure (a missing sandbox should not spin).
@@ -196,21 +198,26 @@ fn listen(g: &Grader) {
 }
 
 fn work(g: &Grader, owner: &str) {
-    let mut refused = None;
+    let mut refused: Option<String> = None;
+    let mut checked: Option<std::time::Instant> = None;
     while !g.stop.load(Ordering::Relaxed) {
         let seen = g.wake.current();
         // A prepared directory replaced while we run (new course sources)
         // would grade against the wrong course: take no job until it
-        // matches this grader again, and say why once.
-        if let Some(why) = g.stale() {
-            if refused.as_ref() != Some(&why) {
+        // matches this grader again, and say why once. Read the stamp at
+        // most every few seconds, not before every claim.
+        if checked.is_none_or(|t| t.elapsed() >= STAMP_CHECK) {
+            checked = Some(std::time::Instant::now());
+            let stale = g.stale();
+            if let Some(why) = stale.as_ref().filter(|why| refused.as_ref() != Some(*why)) {
                 tracing::error!("taking no jobs: {why}");
-                refused = Some(why);
             }
+            refused = stale;
+        }
+        if refused.is_some() {
             g.wake.wait(seen, POLL);
             continue;
         }
-        refused = None;
         match g.db.with(|c| queue::claim(c, owner)) {
             Ok(Some(job)) => {
                 if let Err(e) = process(g, owner, &job) {

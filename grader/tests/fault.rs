@@ -15,26 +15,6 @@ use common::*;
 const STUDENTS: usize = 50;
 const PER_STUDENT: usize = 4;
 
-/// One POST; None when the server is unreachable or died mid-request.
-fn try_submit(url: &str, token: &str, source: &str, key: &str) -> Option<(u16, i64)> {
-    let a: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(10)))
-        .build()
-        .into();
-    let body = serde_json::to_vec(&serde_json::json!({ "exercise": "warmup", "source": source })).unwrap();
-    let mut resp = a
-        .post(&format!("{url}/api/v1/submissions"))
-        .header("Authorization", &format!("Bearer {token}"))
-        .header("Idempotency-Key", key)
-        .send(&body[..])
-        .ok()?;
-    let status = resp.status().as_u16();
-    let j: serde_json::Value = serde_json::from_str(&resp.body_mut().read_to_string().ok()?).ok()?;
-    assert!(status == 200 || status == 202, "unexpected answer {status}: {j}");
-    Some((status, j["id"].as_i64().unwrap()))
-}
-
 #[test]
 fn a_killed_server_loses_nothing_and_grades_each_submission_once() {
     let started = Instant::now();

@@ -17,25 +17,6 @@ use common::*;
 const STUDENTS: usize = 60;
 const PER_STUDENT: usize = 5;
 
-fn try_submit(url: &str, token: &str, source: &str, key: &str) -> Option<i64> {
-    let a: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(10)))
-        .build()
-        .into();
-    let body = serde_json::to_vec(&serde_json::json!({ "exercise": "warmup", "source": source })).unwrap();
-    let mut resp = a
-        .post(&format!("{url}/api/v1/submissions"))
-        .header("Authorization", &format!("Bearer {token}"))
-        .header("Idempotency-Key", key)
-        .send(&body[..])
-        .ok()?;
-    let status = resp.status().as_u16();
-    let j: serde_json::Value = serde_json::from_str(&resp.body_mut().read_to_string().ok()?).ok()?;
-    assert!(status == 200 || status == 202, "unexpected answer {status}: {j}");
-    j["id"].as_i64()
-}
-
 #[test]
 fn killed_workers_and_server_lose_nothing_and_grade_each_submission_once_on_postgres() {
     let started = Instant::now();
@@ -74,7 +55,7 @@ fn killed_workers_and_server_lose_nothing_and_grade_each_submission_once_on_post
                 let deadline = Instant::now() + Duration::from_secs(120);
                 loop {
                     let u = url_now.lock().unwrap().clone();
-                    if let Some(id) = try_submit(&u, token, &sources[*src], key) {
+                    if let Some((_, id)) = try_submit(&u, token, &sources[*src], key) {
                         ids.lock().unwrap()[i] = Some(id);
                         accepted.fetch_add(1, Ordering::SeqCst);
                         break;

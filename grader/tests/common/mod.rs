@@ -353,6 +353,27 @@ pub fn request(
     (status, json, retry)
 }
 
+/// One warm-up POST with an idempotency key (the fault tests retry it
+/// until answered); None when the server is unreachable or died mid-request.
+pub fn try_submit(url: &str, token: &str, source: &str, key: &str) -> Option<(u16, i64)> {
+    let a: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(std::time::Duration::from_secs(10)))
+        .build()
+        .into();
+    let body = serde_json::to_vec(&serde_json::json!({ "exercise": "warmup", "source": source })).unwrap();
+    let mut resp = a
+        .post(&format!("{url}/api/v1/submissions"))
+        .header("Authorization", &format!("Bearer {token}"))
+        .header("Idempotency-Key", key)
+        .send(&body[..])
+        .ok()?;
+    let status = resp.status().as_u16();
+    let j: serde_json::Value = serde_json::from_str(&resp.body_mut().read_to_string().ok()?).ok()?;
+    assert!(status == 200 || status == 202, "unexpected answer {status}: {j}");
+    Some((status, j["id"].as_i64().unwrap()))
+}
+
 pub fn submit(url: &str, token: &str, exercise: &str, source: &str, key: Option<&str>) -> (u16, serde_json::Value) {
     let body = serde_json::to_vec(&serde_json::json!({ "exercise": exercise, "source": source })).unwrap();
     let headers: Vec<(&str, &str)> = key.map(|k| vec![("Idempotency-Key", k)]).unwrap_or_default();
