@@ -15,10 +15,17 @@ each kernel, alternating the kernels each round:
 * p50 of 20 simple cells,
 * one struct+impl cell (the session's first), and the p50 of 5 more,
 * resident memory of the kernel's process tree after those cells.
+
+Ours is measured cold (warm spares off, DISTLAB_KERNEL_SPARE=0), and then
+as Jupyter mostly starts it: served by a warm spare (kernel/src/spare.rs)
+that the previous kernel left. For those starts it reports launch to first
+result, the simple-cell p50 right after (while the next spare warms up
+beside it), and the memory a waiting spare holds.
 """
 
 import argparse
 import contextlib
+import fcntl
 import json
 import os
 import pathlib
@@ -104,12 +111,15 @@ def run_cell(kc, code, timeout=300):
 DISTLAB_CELL = "let course_node: distlab::NodeId = 3; course_node"
 
 
+COLD = {"DISTLAB_KERNEL_SPARE": "0"}
+
+
 @contextlib.contextmanager
-def fresh_kernel(kernel_name: str):
+def fresh_kernel(kernel_name: str, env=None):
     """A launched, ready kernel: (manager, client, launch time), shut down after."""
     km = KernelManager(kernel_name=kernel_name)
     t0 = time.perf_counter()
-    km.start_kernel()
+    km.start_kernel(env=dict(os.environ, **(env or COLD)))
     kc = km.client()
     kc.start_channels()
     try:
@@ -117,12 +127,12 @@ def fresh_kernel(kernel_name: str):
         yield km, kc, t0
     finally:
         kc.stop_channels()
-        km.shutdown_kernel(now=True)
+        km.shutdown_kernel(now=False)
 
 
-def start_to_first_result(kernel_name: str, cells):
+def start_to_first_result(kernel_name: str, cells, env=None):
     """A fresh kernel: launch to the result of the last of `cells`."""
-    with fresh_kernel(kernel_name) as (_, kc, t0):
+    with fresh_kernel(kernel_name, env) as (_, kc, t0):
         for cell in cells:
             run_cell(kc, cell)
         return time.perf_counter() - t0
@@ -153,15 +163,70 @@ def measure(kernel_name: str, dep_cell: str):
     }
 
 
+def spare_state(runtime: pathlib.Path):
+    """(state, pid) of the spare holding a lock under `runtime`, or (None, None)."""
+    for lock in runtime.glob("distlab-kernel-spares-*/*.lock"):
+        with open(lock) as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(f, fcntl.LOCK_UN)
+            except BlockingIOError:
+                words = lock.read_text().split()
+                if len(words) == 2:
+                    return words[0], int(words[1])
+    return None, None
+
+
+def wait_for_spare(runtime: pathlib.Path) -> int:
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        state, pid = spare_state(runtime)
+        if state == "ready":
+            return pid
+        time.sleep(0.2)
+    raise RuntimeError("no spare became ready")
+
+
+def measure_warm(rounds: int):
+    """Starts served by a warm spare, after a cold kernel left the first."""
+    runtime = pathlib.Path(tempfile.mkdtemp(prefix="dlbench-"))
+    env = {"DISTLAB_KERNEL_SPARE": "1", "XDG_RUNTIME_DIR": str(runtime)}
+    with fresh_kernel("distlab", env) as (_, kc, _t0):
+        run_cell(kc, "1 + 1")
+        spare_rss = rss_tree_mib(wait_for_spare(runtime))
+    out = {"warm_start": [], "warm_start_course": [], "warm_simple_p50": [], "warm_struct": []}
+    for _ in range(rounds):
+        wait_for_spare(runtime)
+        with fresh_kernel("distlab", env) as (_, kc, t0):
+            run_cell(kc, "let first = 1 + 1; first")
+            out["warm_start"].append(time.perf_counter() - t0)
+            simple = [run_cell(kc, f"let x{i} = {i} * 2; x{i} + 1") for i in range(20)]
+            out["warm_simple_p50"].append(statistics.median(simple))
+            out["warm_struct"].append(run_cell(kc, STRUCT_CELL))
+        wait_for_spare(runtime)
+        out["warm_start_course"].append(start_to_first_result("distlab", [DISTLAB_CELL], env))
+    for k, v in out.items():
+        print(f"{k}: " + ", ".join(f"{x:.2f}" for x in v), flush=True)
+    shutil.rmtree(runtime, ignore_errors=True)
+    return {k: statistics.median(v) for k, v in out.items()} | {"spare_rss": spare_rss}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--stock-root", default="/work/stock-evcxr")
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--warm-only", action="store_true", help="only the starts served by a warm spare")
     args = ap.parse_args()
 
     ksm = KernelSpecManager()
     if "distlab" not in ksm.find_kernel_specs():
         sys.exit("the distlab kernel is not installed: run ./dev test or ./dev up first")
+    if not args.warm_only:
+        compare_with_stock(args)
+    print_warm(measure_warm(args.rounds))
+
+
+def compare_with_stock(args):
     exe = ensure_stock(pathlib.Path(args.stock_root))
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="bench-kernels-"))
     stock_spec_dir(exe, tmp)
@@ -193,7 +258,22 @@ def main():
         ratio = d[key] / s[key] if s[key] else float("nan")
         mark = "ok" if ratio <= goal else "MISSED"
         print(f"| {label} | {s[key]:.2f} | {d[key]:.2f} | {ratio:.2f}x | <= {goal}x {mark} |")
-    print(f"\n(medians of {args.rounds} rounds, kernels alternated)")
+    print(f"\n(medians of {args.rounds} rounds, kernels alternated; ours cold, no spare)")
+
+
+def print_warm(w):
+    print()
+    print("| distlab-kernel served by a warm spare | median | goal |")
+    print("|---|---:|---:|")
+    for label, key, goal in [
+        ("start to first result, plain Rust cell (s)", "warm_start", 5.0),
+        ("start to first result, cell using distlab (s)", "warm_start_course", 5.0),
+        ("simple cell p50 right after, next spare warming (s)", "warm_simple_p50", 0.3),
+        ("first struct+impl cell (s)", "warm_struct", None),
+    ]:
+        mark = "" if goal is None else (f"<= {goal} " + ("ok" if w[key] <= goal else "MISSED"))
+        print(f"| {label} | {w[key]:.2f} | {mark} |")
+    print(f"| RSS of a waiting spare's process tree (MiB) | {w['spare_rss']:.0f} | |")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,6 @@ use anyhow::{bail, Context, Result};
 use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use sha2::Sha256;
-use std::path::Path;
 
 /// The JSON connection file Jupyter hands the kernel as `{connection_file}`.
 #[derive(Debug, Clone, Deserialize)]
@@ -27,11 +26,8 @@ fn default_scheme() -> String {
 }
 
 impl ConnectionInfo {
-    pub fn read(path: &Path) -> Result<Self> {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading connection file {}", path.display()))?;
-        let info: ConnectionInfo =
-            serde_json::from_str(&text).with_context(|| format!("parsing connection file {}", path.display()))?;
+    pub fn parse(text: &str) -> Result<Self> {
+        let info: ConnectionInfo = serde_json::from_str(text).context("parsing the connection info")?;
         if info.transport != "tcp" {
             bail!("unsupported transport {:?}: only tcp is supported", info.transport);
         }

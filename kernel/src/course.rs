@@ -147,9 +147,10 @@ fn is_untouched_starter(id: &str, code: &str) -> bool {
 }
 
 /// The notebook this kernel serves: Jupyter Server names it (relative to
-/// its root) in `JPY_SESSION_NAME`, and starts the kernel in its folder.
-pub fn session_notebook() -> Option<PathBuf> {
-    let name = PathBuf::from(std::env::var_os("JPY_SESSION_NAME")?);
+/// its root) in `JPY_SESSION_NAME` (passed here), and starts the kernel in
+/// its folder.
+pub fn session_notebook(session_name: Option<&std::ffi::OsStr>) -> Option<PathBuf> {
+    let name = PathBuf::from(session_name?);
     if name.is_absolute() {
         return Some(name);
     }

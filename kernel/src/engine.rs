@@ -67,6 +67,17 @@ pub enum Request {
         pos: usize,
         reply: oneshot::Sender<Option<(String, String)>>,
     },
+    /// Do the start-up work now (course crate, analysis warm-up), not after
+    /// the first cell: a spare kernel (see `spare`) has no cell to wait for.
+    Prepare {
+        done: oneshot::Sender<()>,
+    },
+    /// Answer once the start-up work is done and nothing is queued.
+    WhenSettled {
+        done: oneshot::Sender<()>,
+    },
+    /// The notebook this kernel serves (a spare learns it when adopted).
+    Notebook(Option<std::path::PathBuf>),
 }
 
 /// Handle held by the protocol side.
@@ -97,6 +108,26 @@ impl EngineHandle {
             self.queued_cells.fetch_sub(1, Ordering::SeqCst);
         }
         sent
+    }
+
+    /// Do the start-up work now and wait for it (see `Request::Prepare`).
+    /// Blocking: call it from a plain thread.
+    pub fn prepare(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.send(Request::Prepare { done }) {
+            let _ = wait.blocking_recv();
+        }
+    }
+
+    /// Resolves once the start-up work is done and nothing is queued.
+    pub fn when_settled(&self) -> oneshot::Receiver<()> {
+        let (done, wait) = oneshot::channel();
+        self.send(Request::WhenSettled { done });
+        wait
+    }
+
+    pub fn set_notebook(&self, notebook: Option<std::path::PathBuf>) {
+        self.send(Request::Notebook(notebook));
     }
 
     /// Kill evcxr's runtime (at shutdown).
@@ -318,7 +349,7 @@ impl MagicHost for CellHost<'_> {
 
 /// Start the engine thread. evcxr starts in the background; requests queue
 /// until it is ready. The course crate follows (see `CourseCrate`).
-pub fn start(config: KernelConfig, workdir: std::path::PathBuf) -> EngineHandle {
+pub fn start(config: KernelConfig, workdir: std::path::PathBuf, notebook: Option<std::path::PathBuf>) -> EngineHandle {
     let (tx, rx) = std::sync::mpsc::channel::<Request>();
     let handle = EngineHandle {
         tx,
@@ -332,7 +363,7 @@ pub fn start(config: KernelConfig, workdir: std::path::PathBuf) -> EngineHandle 
     let h = handle.clone();
     std::thread::Builder::new()
         .name("evcxr-engine".into())
-        .spawn(move || engine_thread(config, workdir, rx, h))
+        .spawn(move || engine_thread(config, workdir, notebook, rx, h))
         .expect("spawn engine");
     handle
 }
@@ -340,6 +371,7 @@ pub fn start(config: KernelConfig, workdir: std::path::PathBuf) -> EngineHandle 
 fn engine_thread(
     config: KernelConfig,
     workdir: std::path::PathBuf,
+    notebook: Option<std::path::PathBuf>,
     rx: std::sync::mpsc::Receiver<Request>,
     handle: EngineHandle,
 ) {
@@ -347,7 +379,7 @@ fn engine_thread(
     if let Err(e) = crate::workdir::populate(&workdir, &config) {
         tracing::warn!("could not copy the prebuilt work dir: {e:#}");
     }
-    let engine = Engine::new(&config);
+    let engine = Engine::new(&config, notebook);
     match &engine {
         Ok(_) => tracing::info!(elapsed = ?started.elapsed(), "evcxr ready"),
         Err(e) => tracing::error!("evcxr failed to start: {}", e.evalue),
@@ -370,12 +402,17 @@ fn engine_thread(
                     Request::Inspect { reply, .. } => {
                         let _ = reply.send(None);
                     }
+                    Request::Prepare { done } | Request::WhenSettled { done } => {
+                        let _ = done.send(());
+                    }
+                    Request::Notebook(_) => {}
                 }
             }
             return;
         }
     };
     let mut warm_up_due = false;
+    let mut settled_waiters: Vec<oneshot::Sender<()>> = Vec::new();
     loop {
         // Work ahead (loading the course crate, the analysis warm-up after
         // the first result) only when nothing is queued: a cell that is
@@ -393,10 +430,15 @@ fn engine_thread(
                 engine.warm_up_analysis();
                 continue;
             }
-            Err(std::sync::mpsc::TryRecvError::Empty) => match rx.recv() {
-                Ok(req) => req,
-                Err(_) => break,
-            },
+            Err(std::sync::mpsc::TryRecvError::Empty) => {
+                for done in settled_waiters.drain(..) {
+                    let _ = done.send(());
+                }
+                match rx.recv() {
+                    Ok(req) => req,
+                    Err(_) => break,
+                }
+            }
             Err(std::sync::mpsc::TryRecvError::Disconnected) => break,
         };
         match req {
@@ -424,6 +466,17 @@ fn engine_thread(
                 let r = engine.ctx.hover_at(&code, pos).ok().filter(|(p, _)| !p.trim().is_empty());
                 let _ = reply.send(r);
             }
+            Request::Prepare { done } => {
+                if let Err(e) = engine.ensure_distlab() {
+                    tracing::warn!("loading distlab failed: {}", e.evalue);
+                }
+                if !engine.warmed_up {
+                    engine.warm_up_analysis();
+                }
+                let _ = done.send(());
+            }
+            Request::WhenSettled { done } => settled_waiters.push(done),
+            Request::Notebook(notebook) => engine.course = CourseState::for_notebook(notebook),
         }
     }
     // Channel closed: the kernel is shutting down. Dropping the context
@@ -432,7 +485,7 @@ fn engine_thread(
 }
 
 impl Engine {
-    fn new(config: &KernelConfig) -> Result<Engine, KernelError> {
+    fn new(config: &KernelConfig, notebook: Option<std::path::PathBuf>) -> Result<Engine, KernelError> {
         let start_err =
             |what: &str, e: &dyn std::fmt::Display| KernelError::new("KernelStartError", format!("{what}: {e}"));
         let cmd = relay::relay_command().map_err(|e| start_err("cannot find the kernel binary", &e))?;
@@ -447,7 +500,7 @@ impl Engine {
         let mut engine = Engine {
             ctx,
             router,
-            course: CourseState::for_notebook(crate::course::session_notebook()),
+            course: CourseState::for_notebook(notebook),
             distlab_state: if distlab.is_some() { CourseCrate::Pending } else { CourseCrate::Loaded },
             distlab,
             values: ValueFormat::default(),

@@ -159,7 +159,7 @@ pub fn course_deps(exercises: &Path) -> String {
 /// sources and the dependency lines. Not the kernel binary itself: a rebuilt
 /// kernel builds the course crate the same way. Written last, so a failed or
 /// interrupted build never vouches for itself.
-const STAMP: &str = "distlab-prebuild.stamp";
+pub const STAMP: &str = "distlab-prebuild.stamp";
 
 fn prebuild_stamp(exercises: &Path) -> Result<String> {
     let rustc = std::process::Command::new("rustc").arg("-vV").output().context("running rustc -vV")?;

@@ -10,10 +10,11 @@
 
 use crate::analysis::{self, Completeness};
 use crate::connection::{ConnectionInfo, Signer};
-use crate::engine::{self, EngineHandle, ExecEvent, ExecResult, InputFn, Request};
+use crate::engine::{EngineHandle, ExecEvent, ExecResult, InputFn, Request};
 use crate::history::{self, History, Query};
 use crate::messages::{Message, PROTOCOL_VERSION};
-use crate::workdir::{KernelConfig, WorkDir};
+use crate::spare::Lifeline;
+use crate::workdir::WorkDir;
 use anyhow::{Context, Result};
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
@@ -54,7 +55,14 @@ impl Shared {
     }
 }
 
-pub async fn run(conn: ConnectionInfo, config: KernelConfig, workdir: WorkDir) -> Result<()> {
+/// Serve Jupyter on `conn` with a started engine. A kernel that a spare
+/// became (see `spare`) also ends when its launcher does: `lifeline`.
+pub async fn run(
+    conn: ConnectionInfo,
+    engine: EngineHandle,
+    workdir: WorkDir,
+    lifeline: Option<Lifeline>,
+) -> Result<()> {
     let signer = Signer::new(&conn.key);
     let session = uuid::Uuid::new_v4().to_string();
 
@@ -69,6 +77,10 @@ pub async fn run(conn: ConnectionInfo, config: KernelConfig, workdir: WorkDir) -
     let mut hb = RepSocket::new();
     hb.bind(&conn.endpoint(conn.hb_port)).await.context("binding heartbeat")?;
     tracing::info!("sockets bound");
+    let lifeline = match lifeline {
+        Some(l) => Some(l.announce_running().context("telling the launcher the kernel runs")?),
+        None => None,
+    };
 
     tokio::spawn(async move {
         loop {
@@ -102,7 +114,7 @@ pub async fn run(conn: ConnectionInfo, config: KernelConfig, workdir: WorkDir) -
         signer: signer.clone(),
         session,
         iopub: iopub_tx,
-        engine: engine::start(config, workdir.path.clone()),
+        engine,
         history: Mutex::new(History::default()),
         execution_count: Mutex::new(0),
         shutdown: Notify::new(),
@@ -111,6 +123,14 @@ pub async fn run(conn: ConnectionInfo, config: KernelConfig, workdir: WorkDir) -
     });
     let _ = shared.iopub.send(Message::orphan(&shared.session, "status", json!({"execution_state": "starting"})));
 
+    if let Some(lifeline) = lifeline {
+        let shared = shared.clone();
+        std::thread::spawn(move || {
+            lifeline.wait_until_launcher_ends();
+            tracing::info!("the launcher ended: shutting down");
+            shared.shutdown.notify_one();
+        });
+    }
     tokio::spawn(stdin_loop(shared.clone(), stdin, stdin_rx));
     tokio::spawn(control_loop(shared.clone(), control));
     {

@@ -17,9 +17,11 @@ mod magics;
 mod messages;
 mod outbox;
 mod relay;
+mod spare;
 mod submit;
 mod workdir;
 
+use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
 // Students run this binary: it must never carry the grader's hidden
@@ -76,6 +78,15 @@ enum Command {
         /// The connection file Jupyter writes.
         connection_file: PathBuf,
     },
+    /// Internal: a warm spare kernel (see `spare`).
+    #[command(name = "__spare", hide = true)]
+    Spare {
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// The Jupyter server's pid: the spare exits with it.
+        #[arg(long)]
+        anchor: u32,
+    },
     /// Internal: the stdout relay in front of evcxr's runtime.
     #[command(name = "__relay", hide = true)]
     Relay,
@@ -109,6 +120,7 @@ fn main() {
     // evcxr re-runs this binary as its runtime (and rustc wrapper); this
     // never returns in those roles.
     evcxr::runtime_hook();
+    spare::record_launch();
 
     let cli = Cli::parse();
     if let Ok(filter) = std::env::var("DISTLAB_KERNEL_LOG") {
@@ -124,6 +136,7 @@ fn main() {
         }
         Command::Uninstall { target } => install::uninstall(&target.target()),
         Command::Kernel { config, connection_file } => run_kernel(config, connection_file),
+        Command::Spare { config, anchor } => spare::run_spare(&config, anchor),
     };
     if let Err(e) = result {
         eprintln!("distlab-kernel: error: {e:#}");
@@ -132,10 +145,25 @@ fn main() {
     std::process::exit(0);
 }
 
-fn run_kernel(config: Option<PathBuf>, connection_file: PathBuf) -> anyhow::Result<()> {
-    let conn = connection::ConnectionInfo::read(&connection_file)?;
-    let config = match config {
-        Some(p) => workdir::KernelConfig::read(&p)?,
+fn run_kernel(config_path: Option<PathBuf>, connection_file: PathBuf) -> anyhow::Result<()> {
+    let connection = std::fs::read_to_string(&connection_file)
+        .with_context(|| format!("reading connection file {}", connection_file.display()))?;
+    let conn = connection::ConnectionInfo::parse(&connection)
+        .with_context(|| format!("connection file {}", connection_file.display()))?;
+    // Spares need a config: it names the one spare they share.
+    let spare_config = config_path.clone().filter(|_| spare::enabled());
+    if let Some(cfg) = &spare_config {
+        match spare::adopt(cfg, &connection) {
+            Ok(Some(adopted)) => {
+                spare::spawn(cfg); // for the next kernel
+                return adopted.stand_in();
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!("no spare kernel: {e:#}"),
+        }
+    }
+    let config = match &config_path {
+        Some(p) => workdir::KernelConfig::read(p)?,
         None => workdir::KernelConfig::default(),
     };
     let work = workdir::WorkDir::create()?;
@@ -144,6 +172,18 @@ fn run_kernel(config: Option<PathBuf>, connection_file: PathBuf) -> anyhow::Resu
     std::env::set_var("EVCXR_TMPDIR", &work.path);
     // Kernels killed without a shutdown leave their work dir behind.
     std::thread::spawn(|| workdir::remove_orphans(&std::env::temp_dir()));
+    let notebook = course::session_notebook(std::env::var_os("JPY_SESSION_NAME").as_deref());
+    let engine = engine::start(config, work.path.clone(), notebook);
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-    rt.block_on(kernel::run(conn, config, work))
+    if let Some(cfg) = spare_config {
+        // A cold start: make a spare for the next kernel once this one has
+        // done its own start-up work, so the two do not compete.
+        let settled = engine.when_settled();
+        rt.spawn(async move {
+            if settled.await.is_ok() {
+                spare::spawn(&cfg);
+            }
+        });
+    }
+    rt.block_on(kernel::run(conn, engine, work, None))
 }
