@@ -31,7 +31,8 @@ use std::os::unix::fs::{DirBuilderExt, FileExt, MetadataExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 /// Variables that differ from one kernel to the next of the same server.
@@ -243,10 +244,10 @@ pub fn adopt(config_path: &Path, connection: &str) -> Result<Option<Adopted>> {
     }
 }
 
-static KERNEL_PID: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+static KERNEL_PID: AtomicI32 = AtomicI32::new(0);
 
 extern "C" fn forward_sigint(_: libc::c_int) {
-    let pid = KERNEL_PID.load(std::sync::atomic::Ordering::SeqCst);
+    let pid = KERNEL_PID.load(Ordering::SeqCst);
     if pid > 0 {
         unsafe { libc::kill(pid, libc::SIGINT) };
     }
@@ -257,7 +258,7 @@ impl Adopted {
     /// passed on; any signal that ends the launcher ends the kernel too.
     pub fn stand_in(mut self) -> Result<()> {
         tracing::info!(pid = self.pid, "a warm spare serves this kernel");
-        KERNEL_PID.store(self.pid as i32, std::sync::atomic::Ordering::SeqCst);
+        KERNEL_PID.store(self.pid as i32, Ordering::SeqCst);
         unsafe { libc::signal(libc::SIGINT, forward_sigint as *const () as libc::sighandler_t) };
         self.stream.set_read_timeout(None)?;
         let mut buf = [0u8; 64];
@@ -329,6 +330,10 @@ impl Lifeline {
 
 /// `distlab-kernel __spare`: warm up, wait for a launcher, become its kernel.
 pub fn run_spare(config_path: &Path, anchor: u32) -> Result<()> {
+    // Its own session and process group (`spawn` makes it so already): out
+    // of reach of signals to the group of whoever started it, and able to
+    // stop its own children as a group.
+    unsafe { libc::setsid() };
     let place = Place::of(config_path)?;
     let lock = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&place.lock)?;
     if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
@@ -348,17 +353,20 @@ pub fn run_spare(config_path: &Path, anchor: u32) -> Result<()> {
     let _ = std::fs::remove_file(&place.socket);
     let listener = UnixListener::bind(&place.socket)?;
     std::fs::set_permissions(&place.socket, std::fs::Permissions::from_mode(0o600))?;
+    let taken = Arc::new(AtomicBool::new(false));
+    watch_anchor(anchor, taken.clone(), place.socket.clone(), work.path.clone());
     let t = Instant::now();
     let engine = crate::engine::start(config, work.path.clone(), None);
     engine.prepare();
     tracing::info!(elapsed = ?t.elapsed(), "spare warmed up");
     status("ready");
 
-    let Some((stream, handover)) = wait_for_launcher(&listener, &identity, anchor) else {
+    let Some((stream, handover)) = wait_for_launcher(&listener, &identity) else {
         let _ = std::fs::remove_file(&place.socket);
         engine.kill_runtime();
         return Ok(());
     };
+    taken.store(true, Ordering::SeqCst);
     let _ = std::fs::remove_file(&place.socket);
     drop(listener);
     status("taken");
@@ -370,30 +378,52 @@ pub fn run_spare(config_path: &Path, anchor: u32) -> Result<()> {
     rt.block_on(crate::kernel::run(conn, engine, work, Some(Lifeline { stream })))
 }
 
+/// Until the spare is taken, it exits when the Jupyter server it was made
+/// for does, warming up or waiting. (A kernel ends with its launcher.)
+fn watch_anchor(anchor: u32, taken: Arc<AtomicBool>, socket: PathBuf, workdir: PathBuf) {
+    std::thread::spawn(move || {
+        match pidfd(anchor) {
+            Some(fd) => {
+                let mut p = libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+                while unsafe { libc::poll(&mut p, 1, -1) } < 0 {}
+            }
+            None => {
+                while unsafe { libc::kill(anchor as i32, 0) } == 0 {
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+            }
+        }
+        if !taken.load(Ordering::SeqCst) {
+            tracing::info!(anchor, "the Jupyter server this spare was made for is gone: exiting");
+            let _ = std::fs::remove_file(&socket);
+            // evcxr's runtime and any compile write into the work dir: stop
+            // them first. The spare leads its own process group (see run_spare).
+            unsafe {
+                libc::signal(libc::SIGTERM, libc::SIG_IGN);
+                libc::kill(0, libc::SIGTERM);
+            }
+            for _ in 0..50 {
+                if std::fs::remove_dir_all(&workdir).is_ok() || !workdir.exists() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            std::process::exit(0);
+        }
+    });
+}
+
 /// Serve handshakes until one launcher takes this spare. `None`: stop
-/// (the spare is stale, unused too long, or its Jupyter server is gone).
-fn wait_for_launcher(listener: &UnixListener, identity: &str, anchor: u32) -> Option<(UnixStream, Handover)> {
-    let anchor_fd = pidfd(anchor);
+/// (the spare is stale, or was unused too long).
+fn wait_for_launcher(listener: &UnixListener, identity: &str) -> Option<(UnixStream, Handover)> {
     let since = Instant::now();
     loop {
         if since.elapsed() > IDLE_LIMIT {
             tracing::info!("spare unused for {IDLE_LIMIT:?}: exiting");
             return None;
         }
-        let mut fds = vec![libc::pollfd { fd: listener.as_raw_fd(), events: libc::POLLIN, revents: 0 }];
-        if let Some(fd) = &anchor_fd {
-            fds.push(libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 });
-        }
-        unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 1000) };
-        let anchor_gone = match &anchor_fd {
-            Some(_) => fds[1].revents != 0,
-            None => (unsafe { libc::kill(anchor as i32, 0) }) != 0,
-        };
-        if anchor_gone {
-            tracing::info!(anchor, "the Jupyter server this spare was made for is gone: exiting");
-            return None;
-        }
-        if fds[0].revents == 0 {
+        let mut p = libc::pollfd { fd: listener.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        if unsafe { libc::poll(&mut p, 1, 1000) } <= 0 {
             continue;
         }
         let Ok((stream, _)) = listener.accept() else { continue };

@@ -17,6 +17,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import urllib.request
 
 import pytest
 from jupyter_client.kernelspec import KernelSpecManager
@@ -244,6 +245,70 @@ def test_a_spare_exits_with_its_jupyter_server(runtime):
         server.wait()
         assert spare.wait(timeout=15) == 0
         assert not list(spare_dir(runtime).glob("*.sock"))
+
+        # A spare still warming up stops too, without finishing.
+        server = subprocess.Popen(["sleep", "600"])
+        spare = subprocess.Popen([argv[0], "__spare", "--config", config, "--anchor", str(server.pid)],
+                                 env=spare_env(runtime), stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while spare_state(runtime) != ("warming", spare.pid):
+            assert time.monotonic() < deadline, spare_state(runtime)
+            time.sleep(0.05)
+        server.kill()
+        server.wait()
+        assert spare.wait(timeout=15) == 0
+        lock = next(spare_dir(runtime).glob("*.lock"))
+        assert lock.read_text().split()[0] == "warming", "it finished warming up first"
+        assert not list(spare_dir(runtime).glob("*.sock"))
+        assert not list(pathlib.Path(tempfile.gettempdir()).glob(f"distlab-kernel-{spare.pid}-*")), "work dir left"
     finally:
         server.kill()
         spare.kill()
+
+
+def test_jupyter_server_kernels_take_the_spare(runtime, course_folder):
+    """Through Jupyter Server itself, which adds variables of its own to a
+    kernel's environment: the second notebook's kernel is the first one's
+    spare. Guards against a server that adds a per-kernel variable, which
+    would quietly make every spare stale."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    token = "spare-test-token"
+    env = spare_env(runtime)
+    log = open(course_folder.parent / "server.log", "w")
+    server = subprocess.Popen(
+        ["jupyter", "server", "--allow-root", "--no-browser", f"--port={port}", "--ServerApp.port_retries=0",
+         f"--ServerApp.root_dir={course_folder}", f"--IdentityProvider.token={token}"],
+        env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+
+    def call(method, path, body=None):
+        req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method,
+                                     data=json.dumps(body).encode() if body else None,
+                                     headers={"Authorization": f"token {token}", "Content-Type": "application/json"})
+        return json.loads(urllib.request.urlopen(req, timeout=30).read() or b"null")
+
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                call("GET", "/api/status")
+                break
+            except OSError:
+                assert time.monotonic() < deadline and server.poll() is None, "Jupyter Server did not start"
+                time.sleep(0.3)
+        call("POST", "/api/sessions", {"path": "01-welcome.ipynb", "type": "notebook", "kernel": {"name": KERNEL}})
+        spare = wait_for_spare(runtime)
+        call("POST", "/api/sessions", {"path": "02-other.ipynb", "type": "notebook", "kernel": {"name": KERNEL}})
+        # Taken, not stale: it stops offering itself and keeps running (as
+        # the kernel), and the next spare takes the lock.
+        deadline = time.monotonic() + 30
+        while spare_state(runtime)[1] == spare:
+            assert time.monotonic() < deadline, "the spare was not taken"
+            time.sleep(0.2)
+        time.sleep(1)
+        assert alive(spare), "the spare exited: the server's second kernel found it stale"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    wait_gone(spare)
