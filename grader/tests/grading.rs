@@ -148,6 +148,36 @@ fn hidden_details_show_after_the_deadline_and_late_work_loses_points() {
 }
 
 #[test]
+fn a_hidden_only_failure_names_the_property_and_nothing_of_the_run() {
+    // Pings nodes 1-3 only: right for the public 4-node scenarios, wrong
+    // for the hidden 5-node one. No deadline: hidden details stay hidden.
+    let dir = tempdir();
+    let students = roster(dir.path(), 1);
+    let t = &students[0].1;
+    let srv = Server::start(dir.path(), 1, &[]);
+    let four =
+        data("warmup_good.rs").replace("self.silent = ctx.peers().collect();", "self.silent = (1..4).collect();");
+    assert_ne!(four, data("warmup_good.rs"));
+    let (s, j) = submit(&srv.url, t, "warmup", &four, None);
+    assert_eq!(s, 202);
+    let r = wait_graded(&srv.url, t, j["id"].as_i64().unwrap(), GRADE_TIMEOUT);
+    assert_eq!(r["score"], 4.0, "{r}");
+    for public in [distlab::catalogue::warmup::PONG_ANSWERS_PING, distlab::catalogue::warmup::EVERYONE_ANSWERS] {
+        assert_eq!(test_named(&r, public)["status"], "passed", "{r}");
+    }
+    let hidden = test_named(&r, distlab::catalogue::runs::HIDDEN_CHECK);
+    assert_eq!(hidden["status"], "failed", "{r}");
+    let said = format!("'{}' did not hold in a hidden run", distlab::catalogue::warmup::EVERYONE_ANSWERS);
+    assert!(hidden["output"].as_str().unwrap().contains(&said), "{hidden}");
+    assert!(r["output"].as_str().unwrap().contains(distlab::catalogue::warmup::EVERYONE_ANSWERS), "{r}");
+    // Nothing of the hidden run: its name, its nodes, a seed or a replay.
+    let all = r.to_string();
+    for secret in ["lossy, one node down", "node 2 down", "never got a pong", "[4]", "--scenario"] {
+        assert!(!all.contains(secret), "'{secret}' leaked: {all}");
+    }
+}
+
+#[test]
 fn a_spinning_node_host_is_stopped_and_others_keep_being_graded() {
     let dir = tempdir();
     let students = roster(dir.path(), 2);
