@@ -233,8 +233,20 @@ pub struct Submission {
     /// The space-time diagram of the run of the first failing row (public
     /// runs only), as SVG.
     pub diagram_svg: Option<String>,
+    /// When `diagram_svg` is only the window of a long run around the
+    /// violation: the whole run, for a toggle below it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub whole_run: Option<WholeRun>,
     /// The `:check ...` line that replays that same run.
     pub replay: Option<String>,
+}
+
+/// The whole run behind a diagram that shows a window of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WholeRun {
+    /// The toggle's words ("Show the whole run (103 events)").
+    pub summary: String,
+    pub svg: String,
 }
 
 /// One check's row in a result.

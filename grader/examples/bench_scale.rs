@@ -117,6 +117,7 @@ fn queue_costs(db: &Db) -> [Duration; 3] {
         output: "5 of 5".into(),
         tests: vec![],
         diagram_svg: None,
+        whole_run: None,
         replay: None,
         hidden_failed: Default::default(),
     };

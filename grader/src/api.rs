@@ -318,10 +318,10 @@ pub fn submission_view(s: submissions::Submission, deadline_passed: bool) -> any
     // Only a finished submission shows its report (a regrade keeps the old
     // one in the table until the new one is written).
     let fb = s.feedback.filter(|_| status.is_final()).map(|f| f.for_student(deadline_passed));
-    let (score, max_score, output, tests, diagram_svg, replay) = match fb {
+    let (score, max_score, output, tests, diagram_svg, whole_run, replay) = match fb {
         // An instructor's override is the score that counts.
-        Some(f) => (s.override_score.or(f.score), f.max_score, f.output, f.tests, f.diagram_svg, f.replay),
-        None => (None, max, String::new(), Vec::new(), None, None),
+        Some(f) => (s.override_score.or(f.score), f.max_score, f.output, f.tests, f.diagram_svg, f.whole_run, f.replay),
+        None => (None, max, String::new(), Vec::new(), None, None, None),
     };
     Ok(wire::Submission {
         id: s.id,
@@ -336,6 +336,7 @@ pub fn submission_view(s: submissions::Submission, deadline_passed: bool) -> any
         output,
         tests,
         diagram_svg,
+        whole_run,
         replay,
     })
 }

@@ -5,7 +5,7 @@
 use distlab::catalogue::{ExerciseSpec, Report, Scope, Visibility};
 use distlab::check::Status;
 pub use distlab_api::TestResult;
-use distlab_api::{CheckStatus, Visibility as Shown};
+use distlab_api::{CheckStatus, Visibility as Shown, WholeRun};
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -35,6 +35,9 @@ pub struct Feedback {
     pub output: String,
     pub tests: Vec<TestResult>,
     pub diagram_svg: Option<String>,
+    /// The whole run, when `diagram_svg` is a window of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub whole_run: Option<WholeRun>,
     pub replay: Option<String>,
     /// Per failing hidden check (by row name): the properties that failed,
     /// named as in the public checks. All a student may learn of a hidden
@@ -82,7 +85,7 @@ pub fn from_report(report: &Report, spec: &ExerciseSpec, penalty: f64, late_note
         output.push_str(&format!("\n{note} Score after the late rule: {score:.2}."));
     }
     let diagram_svg = match &report.diagram {
-        Some(svg) if svg.len() > MAX_DIAGRAM => {
+        Some(d) if d.svg.len() > MAX_DIAGRAM => {
             output.push_str(&format!(
                 "\nThe diagram of the failing run is larger than {} KiB and was not kept; the replay line draws it \
                  in the notebook.",
@@ -92,12 +95,27 @@ pub fn from_report(report: &Report, spec: &ExerciseSpec, penalty: f64, late_note
         }
         other => other.as_ref().map(|d| d.svg.clone()),
     };
+    // The whole run behind the window, if both fit in the diagram's cap.
+    let whole = report.diagram.as_ref().and_then(|d| d.whole.as_deref()).filter(|_| diagram_svg.is_some());
+    let whole_run = match whole {
+        Some(w) if w.svg.len() + diagram_svg.as_ref().map_or(0, String::len) > MAX_DIAGRAM => {
+            output.push_str(&format!(
+                "\nThe diagram shows the part of the run around the failure; the whole run is larger than {} KiB and \
+                 was not kept: the replay line draws it in the notebook.",
+                MAX_DIAGRAM >> 10
+            ));
+            None
+        }
+        Some(w) => Some(WholeRun { summary: w.summary.clone(), svg: w.svg.clone() }),
+        None => None,
+    };
     Feedback {
         score: Some(score),
         max_score: spec.points as f64,
         output,
         tests,
         diagram_svg,
+        whole_run,
         replay: replay.map(|r| capped(r, MAX_REPLAY)),
         hidden_failed: hidden_failed(report, spec),
     }
@@ -154,6 +172,7 @@ pub fn compile_error(spec: &ExerciseSpec, diagnostics: &str, truncated: bool) ->
         output,
         tests: Vec::new(),
         diagram_svg: None,
+        whole_run: None,
         replay: None,
         hidden_failed: BTreeMap::new(),
     }
@@ -168,6 +187,7 @@ pub fn error(spec: &ExerciseSpec, why: &str) -> Feedback {
         output: capped(why.to_owned(), MAX_OUTPUT),
         tests: Vec::new(),
         diagram_svg: None,
+        whole_run: None,
         replay: None,
         hidden_failed: BTreeMap::new(),
     }
@@ -303,6 +323,30 @@ mod tests {
         for secret in ["424242", "wide delays", "node 6", "--scenario"] {
             assert!(!all.contains(secret), "'{secret}' leaked: {all}");
         }
+    }
+
+    #[test]
+    fn the_whole_run_is_kept_beside_its_window_while_both_fit_the_cap() {
+        let spec = &warmup::SPEC;
+        let windowed = |whole_len: usize| Report {
+            exercise: "warmup".into(),
+            verdicts: spec.checks.iter().map(|c| verdict(c.name, false)).collect(),
+            diagram: Some(distlab::diagram::Diagram {
+                svg: "<svg>window</svg>".into(),
+                whole: Some(Box::new(distlab::diagram::WholeRun {
+                    summary: "Show the whole run (103 events)".into(),
+                    svg: "x".repeat(whole_len),
+                })),
+            }),
+        };
+        let fb = from_report(&windowed(1000), spec, 0.0, None);
+        assert_eq!(fb.diagram_svg.as_deref(), Some("<svg>window</svg>"));
+        assert_eq!(fb.whole_run.as_ref().map(|w| w.svg.len()), Some(1000));
+        assert_eq!(fb.whole_run.unwrap().summary, "Show the whole run (103 events)");
+        // Too big beside the window: the window stays, the whole run goes, and the output says so.
+        let fb = from_report(&windowed(MAX_DIAGRAM), spec, 0.0, None);
+        assert!(fb.diagram_svg.is_some() && fb.whole_run.is_none());
+        assert!(fb.output.contains("the whole run is larger than 512 KiB"), "{}", fb.output);
     }
 
     #[test]

@@ -80,6 +80,7 @@ pub(crate) mod tests {
             output: if score.is_some() { "checks ran".into() } else { "error[E0308]: mismatched types".into() },
             tests: vec![],
             diagram_svg: None,
+            whole_run: None,
             replay: None,
             hidden_failed: Default::default(),
         };

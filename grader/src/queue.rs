@@ -331,6 +331,7 @@ mod lease_tests {
             output: "5 of 5".into(),
             tests: vec![],
             diagram_svg: None,
+            whole_run: None,
             replay: None,
             hidden_failed: Default::default(),
         }

@@ -70,6 +70,7 @@ pub fn commit(db: &Db, id: i64, verdict: queue::Verdict, score: Option<f64>) {
                 visibility: distlab_api::Visibility::Visible,
             }],
             diagram_svg: None,
+            whole_run: None,
             replay: None,
             hidden_failed: Default::default(),
         };

@@ -4,6 +4,7 @@
 use crate::errors::KernelError;
 use crate::grader_client::{Client, ClientError, Login};
 use crate::outbox::{Outbox, Pending};
+use distlab::diagram::{Diagram, WholeRun};
 use distlab::html::escape as esc;
 use distlab_api::{CheckStatus, Submission};
 use std::collections::BTreeMap;
@@ -259,7 +260,9 @@ pub fn result_display(r: &Submission) -> BTreeMap<String, String> {
         ));
     }
     if let Some(svg) = &r.diagram_svg {
-        html.push_str(&format!("<div style=\"overflow-x:auto\">\n{svg}</div>\n"));
+        // The same window-then-toggle layout as `:check` draws.
+        let whole = r.whole_run.as_ref().map(|w| Box::new(WholeRun { summary: w.summary.clone(), svg: w.svg.clone() }));
+        html.push_str(&Diagram { svg: svg.clone(), whole }.html());
     }
     html.push_str("</div>\n");
     BTreeMap::from([("text/html".to_owned(), html), ("text/plain".to_owned(), plain)])
@@ -292,6 +295,20 @@ mod tests {
         assert!(d["text/html"].contains("pong &lt;answers&gt;"));
         assert!(d["text/html"].contains("<svg id=\"d\"></svg>"));
         assert!(d["text/html"].contains("--seed 1"));
+        assert!(!d["text/html"].contains("<details"), "no whole run, no toggle");
+    }
+
+    #[test]
+    fn a_windowed_diagram_has_the_whole_run_behind_a_toggle() {
+        let r = submission(json!({"id": 8, "exercise": "warmup", "status": "graded", "late": false,
+            "submitted_at": "2030-01-01T00:00:00+00:00", "graded_at": null, "score": 0.0, "max_score": 5.0,
+            "output": "", "tests": [], "diagram_svg": "<svg id=\"w\"></svg>", "replay": null,
+            "whole_run": {"summary": "Show the whole run (103 events)", "svg": "<svg id=\"all\"></svg>"}}));
+        let html = &result_display(&r)["text/html"];
+        let window = html.find("<svg id=\"w\">").expect("the window");
+        let toggle = html.find("<details").expect("the toggle");
+        assert!(window < toggle && html[toggle..].contains("Show the whole run (103 events)"), "{html}");
+        assert!(html[toggle..].contains("<svg id=\"all\">"), "{html}");
     }
 
     #[test]

@@ -43,7 +43,8 @@ pub(super) async fn student_page(State(state): State<Arc<AppState>>, Form(f): Fo
         .into_iter()
         .map(|s| {
             let diagram = s.diagram_svg.as_ref().map(|d| base64::engine::general_purpose::STANDARD.encode(d));
-            context! { diagram, ..minijinja::Value::from_serialize(&s) }
+            let whole = s.whole_run.as_ref().map(|w| base64::engine::general_purpose::STANDARD.encode(&w.svg));
+            context! { diagram, whole, ..minijinja::Value::from_serialize(&s) }
         })
         .collect();
     render("student.html", context! { student => who, submissions => subs })

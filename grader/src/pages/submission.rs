@@ -87,6 +87,9 @@ async fn page(
     let points = catalogue::spec(&sub.exercise).map(|s| s.points as f64);
     let fb = sub.feedback.as_ref();
     let diagram = fb.and_then(|f| f.diagram_svg.as_ref()).map(|d| base64::engine::general_purpose::STANDARD.encode(d));
+    let whole_run = fb.and_then(|f| f.whole_run.as_ref()).map(|w| {
+        context! { summary => w.summary, svg => base64::engine::general_purpose::STANDARD.encode(&w.svg) }
+    });
     let checks: Vec<_> = fb
         .map(|f| {
             f.tests
@@ -125,7 +128,7 @@ async fn page(
             points => points.map(|p| format!("{p}")).unwrap_or_default(),
         },
         output => fb.map(|f| f.output.clone()), replay => fb.and_then(|f| f.replay.clone()),
-        checks, diagram, audit, source => crate::highlight::to_html(&source),
+        checks, diagram, whole_run, audit, source => crate::highlight::to_html(&source),
         typed => context! { score => typed.score, comment => typed.comment },
     };
     let mut r = render("submission.html", ctx).unwrap_or_else(|e| e.into_response());

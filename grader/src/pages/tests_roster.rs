@@ -305,6 +305,7 @@ fn grade(db: &Db, student: &str) -> i64 {
             output: "ok <b>fine</b>\nsecond line".into(),
             tests: vec![],
             diagram_svg: None,
+            whole_run: None,
             replay: None,
             hidden_failed: Default::default(),
         };

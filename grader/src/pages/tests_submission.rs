@@ -252,3 +252,37 @@ async fn student_text_stays_text_and_the_student_page_diffs_their_own_attempts()
     let (s, _, _) = send(&t.app, get("/dashboard/students/nobody", &me)).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn a_windowed_diagram_shows_the_whole_run_behind_a_toggle_on_both_pages() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = setup(dir.path());
+    let [a, _, _] = t.subs;
+    use base64::Engine;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let summary = format!("Show the whole run (103 events) {XSS}");
+    t.db.with(|c| {
+        let json: String = c.query_row("SELECT report FROM results WHERE submission_id = ?1", [a], |r| r.get(0))?;
+        let mut fb: crate::feedback::Feedback = serde_json::from_str(&json)?;
+        fb.diagram_svg = Some("<svg id=\"window\"/>".into());
+        fb.whole_run = Some(distlab_api::WholeRun { summary: summary.clone(), svg: "<svg id=\"all\"/>".into() });
+        c.execute(
+            "UPDATE results SET report = ?1 WHERE submission_id = ?2",
+            crate::params![serde_json::to_string(&fb)?, a],
+        )?;
+        Ok(())
+    })
+    .unwrap();
+    let me = [("cookie", t.cookie.as_str())];
+    let (s, _, html) = send(&t.app, get(&format!("/dashboard/submissions/{a}"), &me)).await;
+    assert_eq!(s, StatusCode::OK);
+    let window = html.find(&b64("<svg id=\"window\"/>")).expect("the window");
+    let toggle = html.find("<details id=\"whole-run\">").expect("the toggle");
+    assert!(window < toggle && html[toggle..].contains(&b64("<svg id=\"all\"/>")), "{html}");
+    assert!(html.contains("Show the whole run (103 events) &lt;script&gt;") && !html.contains(XSS), "{html}");
+
+    let (s, _, html) = send(&t.app, post("/student", &[], &[("token", t.token.as_str())])).await;
+    assert_eq!(s, StatusCode::OK, "{html}");
+    let toggle = html.find("<details class=\"whole-run\">").expect("the student's toggle");
+    assert!(html[toggle..].contains(&b64("<svg id=\"all\"/>")) && !html.contains(XSS), "{html}");
+}
