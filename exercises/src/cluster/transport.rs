@@ -7,7 +7,7 @@
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::Sender;
+use std::sync::mpsc::{Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -58,21 +58,25 @@ fn decode(to: NodeId, frame: &[u8]) -> Option<Arrival> {
 /// connections peers opened to it.
 pub(crate) struct Endpoint {
     pub addr: SocketAddr,
-    tcp: bool,
     up: Arc<AtomicBool>,
     accepted: Arc<Mutex<Vec<TcpStream>>>,
+    /// Disconnects when the accept loop has closed the listener.
+    listener_closed: Option<Receiver<()>>,
 }
 
 impl Endpoint {
     pub fn open(node: NodeId, transport: Transport, arrivals: Sender<Arrival>) -> std::io::Result<Endpoint> {
         let up = Arc::new(AtomicBool::new(true));
         let accepted = Arc::new(Mutex::new(Vec::new()));
+        let mut listener_closed = None;
         let addr = match transport {
             Transport::Tcp => {
                 let listener = TcpListener::bind("127.0.0.1:0")?;
                 let addr = listener.local_addr()?;
                 let (up, accepted) = (Arc::clone(&up), Arc::clone(&accepted));
-                std::thread::spawn(move || accept_loop(node, listener, up, accepted, arrivals));
+                let (closed_tx, closed_rx) = std::sync::mpsc::channel();
+                listener_closed = Some(closed_rx);
+                std::thread::spawn(move || accept_loop(node, listener, up, accepted, arrivals, closed_tx));
                 addr
             }
             Transport::Udp { .. } => {
@@ -84,7 +88,7 @@ impl Endpoint {
                 addr
             }
         };
-        Ok(Endpoint { addr, tcp: transport == Transport::Tcp, up, accepted })
+        Ok(Endpoint { addr, up, accepted, listener_closed })
     }
 }
 
@@ -92,9 +96,11 @@ impl Drop for Endpoint {
     fn drop(&mut self) {
         self.up.store(false, Ordering::SeqCst);
         // Wake the accept loop, blocked in accept, so it sees the flag and
-        // closes the listener.
-        if self.tcp {
+        // closes the listener; wait for that, so the crash is complete when
+        // drop returns (no new connection, none accepted after the sweep).
+        if let Some(closed) = &self.listener_closed {
             let _ = TcpStream::connect_timeout(&self.addr, Duration::from_millis(100));
+            let _ = closed.recv_timeout(Duration::from_secs(2));
         }
         for stream in self.accepted.lock().unwrap().drain(..) {
             let _ = stream.shutdown(Shutdown::Both);
@@ -108,6 +114,7 @@ fn accept_loop(
     up: Arc<AtomicBool>,
     accepted: Arc<Mutex<Vec<TcpStream>>>,
     arrivals: Sender<Arrival>,
+    closed: Sender<()>,
 ) {
     loop {
         let next = listener.accept();
@@ -126,7 +133,9 @@ fn accept_loop(
             Err(_) => std::thread::sleep(POLL),
         }
     }
-    // The listener closes here: connecting to a crashed node is refused.
+    // Connecting to a crashed node is refused from here on.
+    drop(listener);
+    drop(closed);
 }
 
 fn read_frames(node: NodeId, mut stream: TcpStream, arrivals: Sender<Arrival>) {
@@ -237,7 +246,6 @@ mod tests {
         let mut peer = TcpStream::connect(addr).unwrap();
         std::thread::sleep(POLL * 4); // accepted
         drop(endpoint);
-        std::thread::sleep(POLL * 4); // the accept loop saw it
         assert!(TcpStream::connect(addr).is_err(), "connecting to a crashed node is refused");
         peer.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
         let mut buf = [0u8; 1];
