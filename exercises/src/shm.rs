@@ -194,6 +194,8 @@ mod tests {
         // Two processes on two cores interleave within a few tries.
         let lost = (0..5).map(|_| counter_race(2_000_000, Increment::Plain).unwrap()).find(|r| r.lost() > 0);
         let race = lost.expect("plain increments from two processes lost nothing in 5 races");
-        assert!(race.counted < race.expected() && race.counted >= race.per_process, "{race}");
+        // Lost updates can take the total below one process's own count
+        // (a read held across the other's whole run), never to 0.
+        assert!(race.counted < race.expected() && race.counted > 0, "{race}");
     }
 }

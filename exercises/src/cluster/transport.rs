@@ -6,6 +6,7 @@
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender};
 use std::sync::{Arc, Mutex};
@@ -60,22 +61,23 @@ pub(crate) struct Endpoint {
     pub addr: SocketAddr,
     up: Arc<AtomicBool>,
     accepted: Arc<Mutex<Vec<TcpStream>>>,
-    /// Disconnects when the accept loop has closed the listener.
-    listener_closed: Option<Receiver<()>>,
+    /// TCP: a handle on the listener, and a channel that disconnects when
+    /// the accept loop has ended.
+    listener: Option<(TcpListener, Receiver<()>)>,
 }
 
 impl Endpoint {
     pub fn open(node: NodeId, transport: Transport, arrivals: Sender<Arrival>) -> std::io::Result<Endpoint> {
         let up = Arc::new(AtomicBool::new(true));
         let accepted = Arc::new(Mutex::new(Vec::new()));
-        let mut listener_closed = None;
+        let mut listener_handle = None;
         let addr = match transport {
             Transport::Tcp => {
                 let listener = TcpListener::bind("127.0.0.1:0")?;
                 let addr = listener.local_addr()?;
                 let (up, accepted) = (Arc::clone(&up), Arc::clone(&accepted));
                 let (closed_tx, closed_rx) = std::sync::mpsc::channel();
-                listener_closed = Some(closed_rx);
+                listener_handle = Some((listener.try_clone()?, closed_rx));
                 std::thread::spawn(move || accept_loop(node, listener, up, accepted, arrivals, closed_tx));
                 addr
             }
@@ -88,18 +90,19 @@ impl Endpoint {
                 addr
             }
         };
-        Ok(Endpoint { addr, up, accepted, listener_closed })
+        Ok(Endpoint { addr, up, accepted, listener: listener_handle })
     }
 }
 
 impl Drop for Endpoint {
     fn drop(&mut self) {
         self.up.store(false, Ordering::SeqCst);
-        // Wake the accept loop, blocked in accept, so it sees the flag and
-        // closes the listener; wait for that, so the crash is complete when
-        // drop returns (no new connection, none accepted after the sweep).
-        if let Some(closed) = &self.listener_closed {
-            let _ = TcpStream::connect_timeout(&self.addr, Duration::from_millis(100));
+        if let Some((listener, closed)) = &self.listener {
+            // Shutting a listening socket down stops it listening at once,
+            // even where a forked process holds a copy of it, and wakes the
+            // accept loop. Wait for that loop to end, so no connection is
+            // accepted after the sweep below.
+            unsafe { libc::shutdown(listener.as_raw_fd(), libc::SHUT_RDWR) };
             let _ = closed.recv_timeout(Duration::from_secs(2));
         }
         for stream in self.accepted.lock().unwrap().drain(..) {
