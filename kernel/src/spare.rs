@@ -14,8 +14,9 @@
 //! same user, binary, config, prebuilt course crate, working directory,
 //! Jupyter server and environment (`JPY_SESSION_NAME` aside, which names the
 //! notebook and is handed over). Any difference and the spare exits and the
-//! launcher starts cold. There is at most one spare per user and config (a
-//! lock file); it also exits when the Jupyter server it was made for does,
+//! launcher starts cold. There is at most one spare per user, config and
+//! Jupyter server (a lock file; two servers would otherwise keep making each
+//! other's spare stale); it also exits when the server it was made for does,
 //! or after `IDLE_LIMIT` unused.
 
 use crate::connection::ConnectionInfo;
@@ -31,8 +32,8 @@ use std::os::unix::fs::{DirBuilderExt, FileExt, MetadataExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// Variables that differ from one kernel to the next of the same server.
@@ -114,16 +115,16 @@ struct Place {
 
 impl Place {
     /// A private directory of this user's (created 0700; refused if anyone
-    /// else could write to it), one name per config.
-    fn of(config_path: &Path) -> Result<Place> {
+    /// else could write to it), one name per config and Jupyter server.
+    fn of(config_path: &Path, anchor: u32) -> Result<Place> {
         let base = std::env::var_os("XDG_RUNTIME_DIR")
             .map(PathBuf::from)
             .filter(|d| d.is_dir())
             .unwrap_or_else(std::env::temp_dir);
-        Place::under(&base, config_path)
+        Place::under(&base, config_path, anchor)
     }
 
-    fn under(base: &Path, config_path: &Path) -> Result<Place> {
+    fn under(base: &Path, config_path: &Path, anchor: u32) -> Result<Place> {
         let uid = unsafe { libc::geteuid() };
         let dir = base.join(format!("distlab-kernel-spares-{uid}"));
         match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
@@ -135,7 +136,10 @@ impl Place {
         if !meta.is_dir() || meta.uid() != uid || meta.permissions().mode() & 0o077 != 0 {
             bail!("{} is not a private directory of this user", dir.display());
         }
-        let name = &hex::encode(Sha256::digest(config_path.as_os_str().as_bytes()))[..16];
+        let mut key = Sha256::new();
+        key.update(config_path.as_os_str().as_bytes());
+        key.update(anchor.to_le_bytes());
+        let name = &hex::encode(key.finalize())[..16];
         // sockaddr_un holds 108 bytes with the final NUL.
         if dir.as_os_str().len() + name.len() + 6 > 107 {
             bail!("{} is too long a path for a Unix socket", dir.display());
@@ -210,10 +214,16 @@ pub struct Adopted {
     pid: u32,
 }
 
-/// Hand the connection to this config's spare, if there is one made for a
-/// kernel like this one. `Ok(None)`: start cold.
+/// The Jupyter server that started this launcher: a spare is made for one.
+fn jupyter_server() -> u32 {
+    std::os::unix::process::parent_id()
+}
+
+/// Hand the connection to the spare of this config and server, if there is
+/// one made for a kernel like this one. `Ok(None)`: start cold.
 pub fn adopt(config_path: &Path, connection: &str) -> Result<Option<Adopted>> {
-    let place = Place::of(config_path)?;
+    let anchor = jupyter_server();
+    let place = Place::of(config_path, anchor)?;
     let stream = match UnixStream::connect(&place.socket) {
         Ok(s) => s,
         Err(_) => return Ok(None), // none there, or it just went
@@ -222,7 +232,7 @@ pub fn adopt(config_path: &Path, connection: &str) -> Result<Option<Adopted>> {
         bail!("{} belongs to another user", place.socket.display());
     }
     let handover = Handover {
-        identity: identity(config_path, std::os::unix::process::parent_id())?,
+        identity: identity(config_path, anchor)?,
         session_name: launch().env.iter().find(|(k, _)| k == "JPY_SESSION_NAME").map(|(_, v)| v.as_bytes().to_vec()),
         connection: connection.to_owned(),
     };
@@ -272,13 +282,14 @@ impl Adopted {
 /// launched with. Does nothing if one is already there: its lock decides.
 pub fn spawn(config_path: &Path) {
     let result = (|| -> Result<()> {
-        let place = Place::of(config_path)?;
+        let anchor = jupyter_server();
+        let place = Place::of(config_path, anchor)?;
         let mut cmd = std::process::Command::new(std::env::current_exe()?);
         cmd.arg("__spare")
             .arg("--config")
             .arg(config_path)
             .arg("--anchor")
-            .arg(std::os::unix::process::parent_id().to_string())
+            .arg(anchor.to_string())
             .env_clear()
             .envs(shared_env().cloned())
             .stdin(std::process::Stdio::null())
@@ -334,17 +345,13 @@ pub fn run_spare(config_path: &Path, anchor: u32) -> Result<()> {
     // of reach of signals to the group of whoever started it, and able to
     // stop its own children as a group.
     unsafe { libc::setsid() };
-    let place = Place::of(config_path)?;
+    let place = Place::of(config_path, anchor)?;
     let lock = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&place.lock)?;
     if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-        return Ok(()); // this config has a spare already
+        return Ok(()); // this config and server have a spare already
     }
-    // The lock file says what the spare is doing, for people and tests.
-    let status = |what: &str| {
-        let _ = lock.set_len(0);
-        let _ = lock.write_all_at(format!("{what} {}\n", std::process::id()).as_bytes(), 0);
-    };
-    status("warming");
+    let status = Arc::new(Mutex::new(Status { lock: Some(lock), taken: false }));
+    status.lock().unwrap().say("warming");
     let identity = identity(config_path, anchor)?;
     let config = KernelConfig::read(config_path)?;
     let work = WorkDir::create()?;
@@ -353,24 +360,27 @@ pub fn run_spare(config_path: &Path, anchor: u32) -> Result<()> {
     let _ = std::fs::remove_file(&place.socket);
     let listener = UnixListener::bind(&place.socket)?;
     std::fs::set_permissions(&place.socket, std::fs::Permissions::from_mode(0o600))?;
-    let taken = Arc::new(AtomicBool::new(false));
-    watch_anchor(anchor, taken.clone(), place.socket.clone(), work.path.clone());
+    watch_anchor(anchor, status.clone(), place.socket.clone(), work.path.clone());
     let t = Instant::now();
     let engine = crate::engine::start(config, work.path.clone(), None);
     engine.prepare();
     tracing::info!(elapsed = ?t.elapsed(), "spare warmed up");
-    status("ready");
+    status.lock().unwrap().say("ready");
 
     let Some((stream, handover)) = wait_for_launcher(&listener, &identity) else {
         let _ = std::fs::remove_file(&place.socket);
         engine.kill_runtime();
         return Ok(());
     };
-    taken.store(true, Ordering::SeqCst);
+    {
+        // Blocks for good if the server has just gone and the spare exits.
+        let mut status = status.lock().unwrap();
+        status.taken = true;
+        status.say("taken");
+        status.lock = None; // the next spare may start
+    }
     let _ = std::fs::remove_file(&place.socket);
     drop(listener);
-    status("taken");
-    drop(lock); // the next spare may start
     let session_name = handover.session_name.map(OsString::from_vec);
     engine.set_notebook(crate::course::session_notebook(session_name.as_deref()));
     let conn = ConnectionInfo::parse(&handover.connection)?;
@@ -378,9 +388,25 @@ pub fn run_spare(config_path: &Path, anchor: u32) -> Result<()> {
     rt.block_on(crate::kernel::run(conn, engine, work, Some(Lifeline { stream })))
 }
 
+/// A spare's lock file (held while it is on offer), which says what it is
+/// doing, for people and tests; and whether a launcher has taken it.
+struct Status {
+    lock: Option<std::fs::File>,
+    taken: bool,
+}
+
+impl Status {
+    fn say(&self, what: &str) {
+        if let Some(lock) = &self.lock {
+            let _ = lock.set_len(0);
+            let _ = lock.write_all_at(format!("{what} {}\n", std::process::id()).as_bytes(), 0);
+        }
+    }
+}
+
 /// Until the spare is taken, it exits when the Jupyter server it was made
 /// for does, warming up or waiting. (A kernel ends with its launcher.)
-fn watch_anchor(anchor: u32, taken: Arc<AtomicBool>, socket: PathBuf, workdir: PathBuf) {
+fn watch_anchor(anchor: u32, status: Arc<Mutex<Status>>, socket: PathBuf, workdir: PathBuf) {
     std::thread::spawn(move || {
         match pidfd(anchor) {
             Some(fd) => {
@@ -393,7 +419,11 @@ fn watch_anchor(anchor: u32, taken: Arc<AtomicBool>, socket: PathBuf, workdir: P
                 }
             }
         }
-        if !taken.load(Ordering::SeqCst) {
+        let status = status.lock().unwrap_or_else(|e| e.into_inner());
+        if !status.taken {
+            // Held until the exit: the spare says nothing more, and no
+            // launcher takes it, while it stops.
+            std::mem::forget(status);
             tracing::info!(anchor, "the Jupyter server this spare was made for is gone: exiting");
             let _ = std::fs::remove_file(&socket);
             // evcxr's runtime and any compile write into the work dir: stop
@@ -551,14 +581,17 @@ mod tests {
     fn the_spare_directory_must_be_private() {
         let base = std::env::temp_dir().join(format!("dl-place-{}", std::process::id()));
         std::fs::create_dir_all(&base).unwrap();
-        let place = Place::under(&base, Path::new("/some/config.json")).unwrap();
+        let place = Place::under(&base, Path::new("/some/config.json"), 7).unwrap();
+        let socket = |anchor| Place::under(&base, Path::new("/some/config.json"), anchor).unwrap().socket;
+        assert_eq!(place.socket, socket(7), "one place per config and server");
+        assert_ne!(place.socket, socket(8), "another server's spare has its own");
         let dir = place.socket.parent().unwrap().to_owned();
         assert_eq!(std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777, 0o700);
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
-        assert!(Place::under(&base, Path::new("/some/config.json")).is_err());
+        assert!(Place::under(&base, Path::new("/some/config.json"), 7).is_err());
         let long = base.join("x".repeat(100));
         std::fs::create_dir_all(&long).unwrap();
-        let err = Place::under(&long, Path::new("/c.json")).err().expect("too long a path");
+        let err = Place::under(&long, Path::new("/c.json"), 7).err().expect("too long a path");
         assert!(err.to_string().contains("too long"), "{err}");
         std::fs::remove_dir_all(&base).unwrap();
     }

@@ -39,8 +39,9 @@ def spare_dir(runtime):
     return pathlib.Path(runtime) / f"distlab-kernel-spares-{os.geteuid()}"
 
 
-def spare_state(runtime):
-    """(state, pid) of the spare holding the lock, or (None, None)."""
+def spare_states(runtime):
+    """[(state, pid)] of the spares holding a lock (one per config and server)."""
+    states = []
     for lock in spare_dir(runtime).glob("*.lock"):
         with open(lock) as f:
             try:
@@ -48,10 +49,23 @@ def spare_state(runtime):
             except BlockingIOError:
                 words = lock.read_text().split()
                 if len(words) == 2:
-                    return words[0], int(words[1])
+                    states.append((words[0], int(words[1])))
             else:
                 fcntl.flock(f, fcntl.LOCK_UN)
-    return None, None
+    return states
+
+
+def spare_state(runtime):
+    """(state, pid) of the one spare holding a lock, or (None, None)."""
+    states = spare_states(runtime)
+    assert len(states) <= 1, states
+    return states[0] if states else (None, None)
+
+
+def lock_of(runtime, pid):
+    """The text of the lock file that names `pid`."""
+    texts = [lock.read_text() for lock in spare_dir(runtime).glob("*.lock")]
+    return next(t for t in texts if t.split()[1:] == [str(pid)])
 
 
 def wait_for_spare(runtime, timeout=60):
@@ -150,6 +164,13 @@ def runtime():
     """A short private XDG_RUNTIME_DIR: a socket's path is at most 107 bytes."""
     d = tempfile.mkdtemp(prefix="dlrt-")
     yield pathlib.Path(d)
+    # A spare left on offer would warm up beside the next tests and wait
+    # for as long as pytest runs: stop it and its children (its own group).
+    for _, pid in spare_states(d):
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
     shutil.rmtree(d, ignore_errors=True)
 
 
@@ -235,15 +256,29 @@ def test_a_spare_exits_with_its_jupyter_server(runtime):
     server = subprocess.Popen(["sleep", "600"])
     spare = subprocess.Popen([argv[0], "__spare", "--config", config, "--anchor", str(server.pid)],
                              env=spare_env(runtime), stdin=subprocess.DEVNULL)
+    other_server = other = None
     try:
         assert wait_for_spare(runtime) == spare.pid
         # A second spare for the same config gives way at once.
         second = subprocess.run([argv[0], "__spare", "--config", config, "--anchor", str(server.pid)],
                                 env=spare_env(runtime), timeout=30)
         assert second.returncode == 0
+        # Another Jupyter server with the same config gets a spare of its
+        # own, which outlives the first server.
+        other_server = subprocess.Popen(["sleep", "600"])
+        other = subprocess.Popen([argv[0], "__spare", "--config", config, "--anchor", str(other_server.pid)],
+                                 env=spare_env(runtime), stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while sorted(spare_states(runtime)) != sorted([("ready", spare.pid), ("ready", other.pid)]):
+            assert time.monotonic() < deadline and other.poll() is None, spare_states(runtime)
+            time.sleep(0.2)
         server.kill()
         server.wait()
         assert spare.wait(timeout=15) == 0
+        assert spare_state(runtime) == ("ready", other.pid)
+        other_server.kill()
+        other_server.wait()
+        assert other.wait(timeout=15) == 0
         assert not list(spare_dir(runtime).glob("*.sock"))
 
         # A spare still warming up stops too, without finishing.
@@ -257,13 +292,13 @@ def test_a_spare_exits_with_its_jupyter_server(runtime):
         server.kill()
         server.wait()
         assert spare.wait(timeout=15) == 0
-        lock = next(spare_dir(runtime).glob("*.lock"))
-        assert lock.read_text().split()[0] == "warming", "it finished warming up first"
+        assert lock_of(runtime, spare.pid).split()[0] == "warming", "it finished warming up first"
         assert not list(spare_dir(runtime).glob("*.sock"))
         assert not list(pathlib.Path(tempfile.gettempdir()).glob(f"distlab-kernel-{spare.pid}-*")), "work dir left"
     finally:
-        server.kill()
-        spare.kill()
+        for p in (server, spare, other_server, other):
+            if p is not None:
+                p.kill()
 
 
 def test_jupyter_server_kernels_take_the_spare(runtime, course_folder):
