@@ -350,7 +350,7 @@ pub fn run_spare(config_path: &Path, anchor: u32) -> Result<()> {
     if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
         return Ok(()); // this config and server have a spare already
     }
-    let status = Arc::new(Mutex::new(Status { lock: Some(lock), taken: false }));
+    let status = Arc::new(Mutex::new(Status { lock: Some(lock) }));
     status.lock().unwrap().say("warming");
     let identity = identity(config_path, anchor)?;
     let config = KernelConfig::read(config_path)?;
@@ -375,7 +375,6 @@ pub fn run_spare(config_path: &Path, anchor: u32) -> Result<()> {
     {
         // Blocks for good if the server has just gone and the spare exits.
         let mut status = status.lock().unwrap();
-        status.taken = true;
         status.say("taken");
         status.lock = None; // the next spare may start
     }
@@ -388,14 +387,17 @@ pub fn run_spare(config_path: &Path, anchor: u32) -> Result<()> {
     rt.block_on(crate::kernel::run(conn, engine, work, Some(Lifeline { stream })))
 }
 
-/// A spare's lock file (held while it is on offer), which says what it is
-/// doing, for people and tests; and whether a launcher has taken it.
+/// A spare's lock file, which says what it is doing, for people and tests.
+/// Held while the spare is on offer; `None` once a launcher has taken it.
 struct Status {
     lock: Option<std::fs::File>,
-    taken: bool,
 }
 
 impl Status {
+    fn taken(&self) -> bool {
+        self.lock.is_none()
+    }
+
     fn say(&self, what: &str) {
         if let Some(lock) = &self.lock {
             let _ = lock.set_len(0);
@@ -420,7 +422,7 @@ fn watch_anchor(anchor: u32, status: Arc<Mutex<Status>>, socket: PathBuf, workdi
             }
         }
         let status = status.lock().unwrap_or_else(|e| e.into_inner());
-        if !status.taken {
+        if !status.taken() {
             // Held until the exit: the spare says nothing more, and no
             // launcher takes it, while it stops.
             std::mem::forget(status);
